@@ -1,0 +1,117 @@
+"""The error taxonomy: every failure is one of these, and its class decides what happens next.
+
+    CollectorError
+    ├── ConfigError            the configuration is wrong; nothing runs (exit code 2)
+    ├── ItemError              one item (recording, audio file, transcript) cannot be collected now;
+    │   │                      the rest of the tenant's work goes on
+    │   ├── ItemDeferred       transient: retried on the next run, counted as an attempt
+    │   ├── ItemUnavailable    final: the vendor has nothing we may fetch (no media, access denied)
+    │   └── ItemRejected       bad data: quarantined with the reason
+    ├── TenantError            stop this tenant's job for this run; other tenants carry on
+    │   ├── AuthenticationError    credentials refused (revoked, wrong): nothing else will work
+    │   └── DownloadsStopped       stop downloads only (egress cap, budget, required comment
+    │                              missing); metadata goes on and pending items wait for a later run
+    ├── RunError               the store itself is unusable: stop the whole run
+    └── HTTPError              raised by the HTTP layer after its own retries; the job maps it to
+        ├── HTTPStatusError    one of the classes above with `classify_http_error`
+        └── TransportError
+
+Messages are whole sentences and never contain a secret: every message passes through the
+redactor before it reaches a log, the catalog or the terminal.
+"""
+
+from __future__ import annotations
+
+
+class CollectorError(Exception):
+    """Base of every error the collector raises on purpose."""
+
+    @property
+    def reason(self) -> str:
+        """The sentence recorded in the catalog and shown to the user."""
+        return str(self)
+
+
+class ConfigError(CollectorError):
+    """The configuration file is missing, unreadable or invalid; `problems` lists every issue."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class ItemError(CollectorError):
+    """One item cannot be collected now; the rest of the work goes on."""
+
+
+class ItemDeferred(ItemError):
+    """A transient failure: the item stays pending and is tried again on the next run."""
+
+
+class ItemUnavailable(ItemError):
+    """The vendor has nothing we may fetch for this item; recorded as final, never retried."""
+
+
+class ItemRejected(ItemError):
+    """The vendor sent bad data for this item; it is quarantined with the reason (and the payload)."""
+
+    def __init__(self, reason: str, payload: object = None) -> None:
+        super().__init__(reason)
+        self.payload = payload
+
+
+class TenantError(CollectorError):
+    """This tenant's job stops for this run; other tenants carry on."""
+
+
+class AuthenticationError(TenantError):
+    """The vendor refused the tenant's credentials even after re-authenticating."""
+
+
+class DownloadsStopped(TenantError):
+    """Downloads for this tenant stop for this run; metadata collection goes on."""
+
+
+class RunError(CollectorError):
+    """The whole run must stop (the store cannot be written)."""
+
+
+class HTTPError(CollectorError):
+    """A request failed after the HTTP layer's own retries."""
+
+
+class HTTPStatusError(HTTPError):
+    """The server answered with an error status (after retries, when the status was retryable)."""
+
+    def __init__(self, status: int, method: str, url: str, detail: str = "") -> None:
+        self.status = status
+        self.method = method
+        self.url = url
+        self.detail = detail
+        text = f"{method} {url} answered HTTP {status}"
+        super().__init__(f"{text}: {detail}" if detail else f"{text}.")
+
+
+class TransportError(HTTPError):
+    """The request never got a usable answer: connection refused or dropped, timeout, bad body."""
+
+
+def classify_http_error(error: HTTPError, *, item: bool) -> CollectorError:
+    """Map an HTTP failure to the taxonomy, for an item operation or for metadata listing.
+
+    Defaults that fit most REST APIs; a plugin that knows better raises taxonomy errors itself.
+    401 means the credentials are refused (re-authentication already happened); 509 is the de
+    facto "bandwidth limit exceeded" answer, so downloads stop; for one item, 403 is final and
+    anything else is retried on a later run. A failure while listing stops the tenant's metadata
+    for this run (its state stays at the last commit).
+    """
+    status = error.status if isinstance(error, HTTPStatusError) else None
+    if status == 401:
+        return AuthenticationError(f"The vendor refused the credentials: {error.reason}")
+    if status == 509:
+        return DownloadsStopped(f"The vendor's bandwidth limit was reached: {error.reason}")
+    if not item:
+        return TenantError(error.reason)
+    if status == 403:
+        return ItemUnavailable(f"Access denied: {error.reason}")
+    return ItemDeferred(error.reason)

@@ -1,0 +1,154 @@
+"""The normalized data every vendor plugin maps its payloads to.
+
+A `Recording` is one recorded interaction as the vendor lists it, reduced to the fields a compliance
+archive or QA programme needs across vendors, with the vendor's own payload kept verbatim in `raw`
+so nothing the vendor said is lost. A `Transcript` is the normalized text of one recording.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+if TYPE_CHECKING:
+    from ._errors import ItemError
+
+
+class RecordingKey(NamedTuple):
+    """The stable identity of a recording in the store: which plugin, which tenant, which vendor id."""
+
+    source: str
+    tenant: str
+    vendor_id: str
+
+    def __str__(self) -> str:
+        return f"{self.source}/{self.tenant}/{self.vendor_id}"
+
+
+class Direction(str, enum.Enum):
+    """Which way the call went, from the tenant's point of view."""
+
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    INTERNAL = "internal"
+    UNKNOWN = "unknown"
+
+
+class MediaAvailability(str, enum.Enum):
+    """Whether the vendor holds audio for a recording we are allowed to fetch.
+
+    Only `AVAILABLE` recordings are queued for download; the others are recorded as such so they
+    are never retried forever (an SMS has no audio; media access can be denied by policy).
+    """
+
+    AVAILABLE = "available"
+    NONE = "none"
+    DENIED = "denied"
+
+
+class Party(BaseModel):
+    """One participant of a call: a person, a phone number or a platform endpoint."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str | None = None
+    number: str | None = None
+    endpoint_type: str | None = None
+    role: str = "participant"
+    is_agent: bool | None = None
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("a timestamp must carry a time zone (naive datetimes are ambiguous)")
+    return value.astimezone(timezone.utc)
+
+
+class Recording(BaseModel):
+    """One recording, normalized; `key` identifies it in the store across runs.
+
+    Times are UTC; `duration` is in seconds. `raw` is the vendor's payload for this recording,
+    unchanged, so a later version of a plugin (or a person) can recover any field we did not map.
+    `media_size` is the vendor's announced audio size in bytes, when it gives one (used by egress
+    budgets); `extras` holds plugin-defined normalized fields that have no cross-vendor meaning.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(min_length=1)
+    tenant: str = Field(min_length=1)
+    vendor_id: str = Field(min_length=1)
+    call_id: str | None = None
+    start: datetime
+    end: datetime | None = None
+    duration: float | None = Field(default=None, ge=0)
+    direction: Direction = Direction.UNKNOWN
+    parties: list[Party] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    media: MediaAvailability = MediaAvailability.AVAILABLE
+    media_size: int | None = Field(default=None, ge=0)
+    extras: dict[str, Any] = Field(default_factory=dict)
+    raw: dict[str, Any]
+
+    @field_validator("start", "end")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _utc(value)
+
+    @field_validator("duration")
+    @classmethod
+    def _finite(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError("duration must be a finite number of seconds")
+        return value
+
+    @model_validator(mode="after")
+    def _fill_end_or_duration(self) -> Recording:
+        if self.end is not None and self.end < self.start:
+            raise ValueError("the recording ends before it starts")
+        if self.duration is None and self.end is not None:
+            self.duration = (self.end - self.start).total_seconds()
+        return self
+
+    @property
+    def key(self) -> RecordingKey:
+        """This recording's identity in the store."""
+        return RecordingKey(self.source, self.tenant, self.vendor_id)
+
+
+class TranscriptSegment(BaseModel):
+    """One stretch of speech: when (seconds from the start of the recording), who, and what."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+    speaker: str | None = None
+    text: str
+
+
+class Transcript(BaseModel):
+    """The normalized transcript of one recording, with the vendor's payload kept verbatim."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vendor_id: str
+    language: str | None = None
+    segments: list[TranscriptSegment]
+    raw: Any = None
+
+
+class TranscriptState(str, enum.Enum):
+    """Why a recording has no transcript (yet): asked again later, or never."""
+
+    NOT_READY = "not_ready"
+    NONE = "none"
+
+
+TranscriptResult = Union[Transcript, TranscriptState, "ItemError"]
+"""What a source answers for one recording's transcript: the transcript, why there is none (yet),
+or an item error (e.g. `ItemRejected` for a transcript it could not read, which is quarantined)."""

@@ -1,0 +1,156 @@
+"""What the user sees: log lines, live progress on a terminal, and the end-of-run summary.
+
+On a terminal, a live table shows every tenant's progress and log lines print above it.
+Elsewhere (cron, systemd, CI) there is no animation: plain log lines, or one JSON object per
+line with `--log-format json`, plus a progress line per tenant every `PROGRESS_EVERY` seconds.
+Every log line passes the redacting filter, whatever its origin (ours, httpx, a plugin's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.live import Live
+from rich.logging import RichHandler
+from rich.table import Table
+
+from ._redact import RedactingFilter, redact
+from ._summary import TenantStatus, TenantSummary
+
+PROGRESS_EVERY = 30.0
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the tenant when known."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render the record as a JSON line."""
+        data: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for extra in ("source", "tenant"):
+            if hasattr(record, extra):
+                data[extra] = getattr(record, extra)
+        if record.exc_text:
+            data["traceback"] = record.exc_text
+        return json.dumps(data, ensure_ascii=False)
+
+
+def interactive(stream: TextIO = sys.stderr) -> bool:
+    """True when output goes to a person at a terminal (live progress makes sense)."""
+    return stream.isatty()
+
+
+def setup_logging(fmt: str = "text", level: str = "info", *, console: Console | None = None,
+                  stream: TextIO | None = None) -> None:
+    """Route every log record through one redacting handler in the chosen format."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler: logging.Handler
+    if console is not None and fmt == "text":
+        handler = RichHandler(console=console, show_path=False, rich_tracebacks=False, markup=False)
+    else:
+        handler = logging.StreamHandler(stream or sys.stderr)
+        handler.setFormatter(
+            JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
+    handler.addFilter(RedactingFilter())
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{n} B"  # pragma: no cover
+
+
+def progress_table(summaries: list[TenantSummary], *, title: str | None = None) -> Table:
+    """A table of tenants: what each collected, retried, quarantined and left for later."""
+    table = Table(title=title, show_lines=False, expand=False)
+    for column in ("tenant", "status", "new", "transcripts", "audio", "retried", "quarantined", "deferred",
+                   "failed"):
+        table.add_column(column, justify="left" if column in ("tenant", "status") else "right")
+    for s in summaries:
+        status = s.phase if s.phase != "done" else s.status.value
+        table.add_row(
+            s.label, status, str(s.new_recordings), str(s.transcripts),
+            f"{s.audio_files} ({_size(s.audio_bytes)})", str(s.retried), str(s.quarantined), str(s.deferred),
+            str(s.failed),
+        )
+    return table
+
+
+def summary_line(s: TenantSummary) -> str:
+    """One tenant's progress or outcome as a log line."""
+    state = s.phase if s.phase != "done" else s.status.value
+    return (
+        f"{s.label} [{state}]: {s.new_recordings} new, {s.updated_recordings} updated, {s.transcripts} transcripts, "
+        f"{s.audio_files} audio files ({_size(s.audio_bytes)}), {s.retried} retried, {s.quarantined} quarantined, "
+        f"{s.deferred} deferred, {s.failed} failed"
+    )
+
+
+@contextmanager
+def live_progress(console: Console | None, summaries: Callable[[], list[TenantSummary]]) -> Iterator[None]:
+    """Show live per-tenant progress while the block runs (a terminal only; else periodic log lines).
+
+    Must be entered on the running event loop.
+    """
+    if console is None:
+        task = asyncio.get_running_loop().create_task(_log_progress(summaries))
+        try:
+            yield
+        finally:
+            task.cancel()
+        return
+    with Live(console=console, refresh_per_second=4, transient=True,
+              get_renderable=lambda: progress_table(summaries())):
+        yield
+
+
+async def _log_progress(summaries: Callable[[], list[TenantSummary]]) -> None:
+    progress_log = logging.getLogger("collector.progress")
+    while True:
+        await asyncio.sleep(PROGRESS_EVERY)
+        for summary in summaries():
+            if summary.phase != "done":
+                progress_log.info(summary_line(summary))
+
+
+def render_summary(summaries: list[TenantSummary], out: TextIO, *, as_json: bool, run_id: int | None = None) -> None:
+    """Print the end-of-run summary: a table and a sentence per tenant that needs attention."""
+    if as_json:
+        json.dump({"run": run_id, "tenants": [s.as_dict() for s in summaries]}, out, indent=2)
+        out.write("\n")
+        return
+    console = Console(file=out, soft_wrap=True, width=max(100, Console(file=out).width))
+    console.print(progress_table(summaries, title=f"Run {run_id} summary" if run_id else "Run summary"))
+    for s in summaries:
+        for line in s.notes:
+            console.print(f"{s.label}: {redact(line)}", markup=False, highlight=False)
+        for line in s.messages:
+            console.print(f"{s.label}: {redact(line)}", markup=False, highlight=False)
+    if summaries and all(s.nothing_new and s.status is TenantStatus.OK for s in summaries):
+        held = sum(s.held_recordings for s in summaries)
+        console.print(f"Nothing new: the store already holds all {held} recordings, and nothing is pending.",
+                      markup=False, highlight=False)
+    elif summaries and all(s.nothing_new for s in summaries):
+        console.print("Nothing new was collected in this run.", markup=False, highlight=False)

@@ -1,0 +1,64 @@
+"""`collector schedule`: stay up and run a pass at every time the cron expression names.
+
+The configuration is re-read before each pass, so edits apply without a restart (an invalid
+edit is logged and the last good configuration is used). Passes never overlap: a pass takes the
+store's lock, and a pass that finds it held (a `collector run` started by hand, another
+scheduler) is skipped with a log line. A pass that overruns the next due time does not queue
+catch-up passes: the next one is computed from the moment the pass ends. SIGTERM stops the
+scheduler at once; a pass it interrupts resumes on the next start (the store is crash-safe).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from types import FrameType
+
+from cronsim import CronSim
+
+from ._config import Config, cron_expression, load_config, resolve_timezone
+from ._errors import ConfigError
+from ._plugins import Plugins
+from ._store import StoreBusy
+
+log = logging.getLogger("collector.schedule")
+
+
+def next_pass(cron: str, zone_name: str, after: datetime) -> datetime:
+    """The first time strictly after `after` that the cron expression names, in UTC."""
+    zone = resolve_timezone(zone_name)
+    return next(CronSim(cron_expression(cron), after.astimezone(zone))).astimezone(timezone.utc)
+
+
+def run_schedule(config_path: Path, plugins: Plugins, collect: Callable[[Config], int]) -> int:
+    """Run passes forever (until SIGTERM or Ctrl-C); returns 0 when stopped."""
+    config = load_config(config_path, plugins)
+    signal.signal(signal.SIGTERM, _interrupt)
+    while True:
+        due = next_pass(config.scheduler.cron, config.scheduler.timezone, datetime.now(timezone.utc))
+        log.info("Next pass at %s (cron '%s', %s).", due.isoformat(timespec="seconds"), config.scheduler.cron,
+                 config.scheduler.timezone)
+        _sleep_until(due)
+        try:
+            config = load_config(config_path, plugins)
+        except ConfigError as exc:
+            log.error("The configuration became invalid; using the previous one:\n%s", "\n".join(exc.problems))
+        try:
+            code = collect(config)
+        except StoreBusy as exc:
+            log.warning("Pass skipped: %s", exc.reason)
+            continue
+        log.info("Pass finished with exit code %d.", code)
+
+
+def _sleep_until(due: datetime) -> None:
+    while (remaining := (due - datetime.now(timezone.utc)).total_seconds()) > 0:
+        time.sleep(min(remaining, 60.0))
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt

@@ -1,0 +1,81 @@
+"""A configuration value that holds a secret (API key, token, client secret).
+
+In TOML a secret is written as a reference, never required in plain text:
+
+    api_key = { env = "FOCUS_ACME_API_KEY" }      # read from an environment variable
+    api_key = { file = "/run/secrets/focus-acme" } # read from a file (trailing newline dropped)
+    api_key = "literal"                            # accepted, but `config check` warns
+
+The value is resolved while the configuration is validated, so a missing variable or file is a
+configuration error naming the key path, and registered with the redactor so it can never be
+printed. `repr()` and serialization show only where the value came from.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import core_schema
+
+from ._redact import register_secret
+
+PLAIN_TEXT = "plain text"
+
+
+class Secret:
+    """A resolved secret value plus a description of where it came from (safe to print)."""
+
+    __slots__ = ("_value", "origin")
+
+    def __init__(self, value: str, origin: str) -> None:
+        if not value:
+            raise ValueError(f"the secret from {origin} is empty")
+        register_secret(value)
+        self._value = value
+        self.origin = origin
+
+    def get_secret_value(self) -> str:
+        """The secret itself: pass it to the vendor, never to a log or a message."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret(<from {self.origin}>)"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    @classmethod
+    def resolve(cls, value: Any) -> Secret:
+        """Build a Secret from a TOML value: a plain string, `{env = NAME}` or `{file = PATH}`."""
+        if isinstance(value, Secret):
+            return value
+        if isinstance(value, str):
+            return cls(value, PLAIN_TEXT)
+        if isinstance(value, dict) and len(value) == 1:
+            (kind, ref), = value.items()
+            if kind == "env" and isinstance(ref, str) and ref:
+                if ref not in os.environ:
+                    raise ValueError(f"environment variable {ref} is not set")
+                return cls(os.environ[ref], f"environment variable {ref}")
+            if kind == "file" and isinstance(ref, str) and ref:
+                try:
+                    text = Path(ref).expanduser().read_text(encoding="utf-8")
+                except OSError as exc:
+                    raise ValueError(f"cannot read secret file {ref}: {exc.strerror}") from None
+                return cls(text.rstrip("\r\n"), f"file {ref}")
+        raise ValueError('expected { env = "VARIABLE" }, { file = "/path" } or a string')
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            cls.resolve,
+            serialization=core_schema.plain_serializer_function_ser_schema(lambda s: repr(s)),
+        )

@@ -1,0 +1,194 @@
+"""What a plugin implements: a `Source` class and its settings model.
+
+The core builds one `Source` per `[[sources]]` entry, with its validated settings and a
+`SourceContext` (the tenant's HTTP client factory, logger and audit trail), and owns everything
+else: concurrency, the catalog, files, retries across runs, summaries. A source only talks to its
+vendor and maps what the vendor says:
+
+- `sync(state)` yields pages of raw vendor items, each with the sync state to store once the page
+  is committed (the core commits items and state in one transaction, so a run killed at any
+  point resumes from the last committed page);
+- `parse(item)` maps one raw item to recordings (pure; raising quarantines the item);
+- `fetch_transcripts(recordings)` and `open_audio(recording)` fetch the content.
+
+All I/O methods are `async`; hooks stay synchronous (pluggy cannot await).
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ._auth import TokenAuth
+from ._http import HttpClient, RetrySettings
+from ._model import Recording, RecordingKey, TranscriptResult
+from ._ratelimit import RateLimit
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+_NAME = re.compile(NAME_PATTERN)
+
+
+class EgressBudget(BaseModel):
+    """Stop downloading from a tenant before it has downloaded `bytes` within the last `days`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bytes: int = Field(gt=0, description="bytes allowed in the rolling window")
+    days: float = Field(default=5.0, gt=0, le=366, description="length of the rolling window")
+
+
+class SourceSettings(BaseModel):
+    """Settings every `[[sources]]` entry accepts; a plugin subclasses this to add its own.
+
+    Unknown keys are errors (a misspelt key would otherwise be silently ignored).
+    """
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    plugin: str = Field(description="which source type collects this entry")
+    tenant: str = Field(description="this entry's name: letters, digits, . _ -")
+    enabled: bool = True
+    audio: bool = Field(default=True, description="download audio")
+    transcripts: bool = Field(default=True, description="fetch transcripts")
+    rate_limit: RateLimit | None = Field(default=None, description="the plugin's default when absent")
+    max_in_flight: int = Field(default=4, ge=1, le=64, description="concurrent requests to this tenant")
+    download_workers: int = Field(default=2, ge=1, le=32, description="concurrent audio downloads")
+    timeout: float = Field(default=60.0, gt=0, le=3600, description="seconds per request phase")
+    retry: RetrySettings = RetrySettings()
+    max_attempts: int = Field(default=5, ge=1, le=100, description="runs an item is tried before giving up")
+    transcript_wait_days: float = Field(
+        default=7.0, ge=0, le=365, description="how long after a call ends a missing transcript is asked for"
+    )
+    egress_budget: EgressBudget | None = None
+
+    @field_validator("tenant")
+    @classmethod
+    def _valid_tenant(cls, value: str) -> str:
+        if not valid_name(value):
+            raise ValueError("expected 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        return value
+
+    @property
+    def transcript_wait(self) -> timedelta:
+        """`transcript_wait_days` as a timedelta."""
+        return timedelta(days=self.transcript_wait_days)
+
+
+@dataclass
+class Page:
+    """A page of raw vendor items and the sync state that holds once they are committed.
+
+    `state` None keeps the previous state. An empty `items` with a new state is normal: it
+    records progress (a cursor that moved, a time window that closed with nothing in it).
+    """
+
+    items: Sequence[Mapping[str, Any]]
+    state: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class AudioExpectation:
+    """What a downloaded file must be for this recording; None means "don't check"."""
+
+    duration: float | None = None
+    channels: int | None = None
+    sample_rate: int | None = None
+    codec: str | None = None
+
+
+@dataclass
+class SourceContext:
+    """What the core gives a source: its names, an HTTP client factory, a logger, an audit trail."""
+
+    source: str
+    tenant: str
+    http_factory: Callable[[str, TokenAuth | None], HttpClient]
+    log: logging.LoggerAdapter[logging.Logger]
+    audit: Callable[[RecordingKey, str, str], Awaitable[None]]
+    notes: list[str] = field(default_factory=list)
+
+    def http(self, base_url: str, auth: TokenAuth | None = None) -> HttpClient:
+        """An HTTP client for this tenant: shares its rate limiter, retry policy and counters."""
+        return self.http_factory(base_url, auth)
+
+    def note(self, text: str) -> None:
+        """Add a sentence to this tenant's run summary (e.g. "metadata and transcripts only")."""
+        if text not in self.notes:
+            self.notes.append(text)
+
+
+class Source(abc.ABC):
+    """One tenant of one vendor. Subclass it, set `name` and `Settings`, register it with a hook."""
+
+    name: ClassVar[str]
+    """The value of `plugin = "..."` in a `[[sources]]` entry; unique across installed plugins."""
+
+    Settings: ClassVar[type[SourceSettings]] = SourceSettings
+    """The pydantic model that validates this source's `[[sources]]` entries."""
+
+    default_rate_limit: ClassVar[RateLimit] = RateLimit(requests=10, per_seconds=1)
+    """Used when an entry sets no `rate_limit`: keep it at or below what the vendor documents."""
+
+    transcript_batch_size: ClassVar[int] = 1
+    """How many recordings `fetch_transcripts` receives at once."""
+
+    def __init__(self, settings: SourceSettings, context: SourceContext) -> None:
+        self.settings = settings
+        self.context = context
+
+    @property
+    def log(self) -> logging.LoggerAdapter[logging.Logger]:
+        """This tenant's logger (messages are redacted and tagged with source and tenant)."""
+        return self.context.log
+
+    @abc.abstractmethod
+    def sync(self, state: dict[str, Any] | None) -> AsyncIterator[Page]:
+        """Yield pages of new or changed items since `state` (None on the first run)."""
+
+    @abc.abstractmethod
+    def parse(self, item: Mapping[str, Any]) -> Iterable[Recording]:
+        """Map one raw vendor item to recordings; raise (any exception) to quarantine it."""
+
+    def item_id(self, item: Mapping[str, Any]) -> str | None:
+        """The vendor id of a raw item, for listing it in quarantine when it cannot be parsed."""
+        value = item.get("id") if isinstance(item, Mapping) else None
+        return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+
+    async def fetch_transcripts(self, recordings: Sequence[Recording]) -> Mapping[str, TranscriptResult]:
+        """Transcripts by vendor id: a `Transcript`, or a `TranscriptState` saying none (yet).
+
+        Ids missing from the answer count as not ready. The default has no transcripts at all.
+        """
+        from ._model import TranscriptState
+
+        return {r.vendor_id: TranscriptState.NONE for r in recordings}
+
+    def open_audio(self, recording: Recording) -> AbstractAsyncContextManager[httpx.Response]:
+        """Open the recording's audio as a streaming response (use `HttpClient.stream`).
+
+        Raise `ItemUnavailable` when the vendor has no audio for it. The default has no audio.
+        """
+        from ._errors import ItemUnavailable
+
+        raise ItemUnavailable(f"The {self.name} plugin does not download audio.")
+
+    def expected_audio(self, recording: Recording) -> AudioExpectation:
+        """What the downloaded file must be; by default, as long as the vendor says the call was."""
+        return AudioExpectation(duration=recording.duration)
+
+    async def aclose(self) -> None:
+        """Release what the source holds (HTTP clients are closed by the core)."""
+
+
+def valid_name(name: str) -> bool:
+    """True if `name` is usable as a source name or tenant (it appears in paths and keys)."""
+    return bool(_NAME.match(name))

@@ -1,0 +1,88 @@
+"""What a run did, per tenant: shown live, printed at the end, stored in the catalog.
+
+Exit codes of `collector run` (and of each pass of `collector schedule`, in its log):
+
+    0  complete: every tenant finished and nothing was deferred, failed or quarantined
+    1  partial: at least one tenant stopped, or left work for a later run (see the summary)
+    2  configuration error: nothing ran
+    3  the store is busy: another run holds its lock
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+EXIT_OK = 0
+EXIT_PARTIAL = 1
+EXIT_CONFIG = 2
+EXIT_BUSY = 3
+
+
+class TenantStatus(str, enum.Enum):
+    """How a tenant's job ended."""
+
+    OK = "ok"
+    PARTIAL = "partial"  # finished, but something was deferred, failed or quarantined
+    STOPPED = "stopped"  # the tenant (or its downloads) stopped early; see messages
+    FAILED = "failed"  # the job could not run at all
+
+
+@dataclass
+class TenantSummary:
+    """Counters for one tenant in one run; also the live progress the terminal shows."""
+
+    source: str
+    tenant: str
+    phase: str = "waiting"
+    status: TenantStatus = TenantStatus.OK
+    new_recordings: int = 0
+    updated_recordings: int = 0
+    transcripts: int = 0
+    transcripts_awaited: int = 0
+    audio_files: int = 0
+    audio_bytes: int = 0
+    retried: int = 0
+    quarantined: int = 0
+    deferred: int = 0
+    failed: int = 0
+    unavailable: int = 0
+    held_recordings: int = 0
+    messages: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """`source/tenant`, how the tenant is named in output."""
+        return f"{self.source}/{self.tenant}"
+
+    @property
+    def nothing_new(self) -> bool:
+        """True when the run found no new work at all for this tenant."""
+        return not (self.new_recordings or self.updated_recordings or self.transcripts or self.audio_files)
+
+    def problem(self, message: str, status: TenantStatus = TenantStatus.STOPPED) -> None:
+        """Record why the tenant did not finish cleanly (the worst status wins)."""
+        if message not in self.messages:
+            self.messages.append(message)
+        order = list(TenantStatus)
+        if order.index(status) > order.index(self.status):
+            self.status = status
+
+    def settle(self) -> None:
+        """Derive the final status from the counters once the job has ended."""
+        if self.status is TenantStatus.OK and (self.deferred or self.failed or self.quarantined):
+            self.status = TenantStatus.PARTIAL
+        self.phase = "done"
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (stored in the catalog, printed by --json)."""
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
+
+
+def exit_code(summaries: list[TenantSummary]) -> int:
+    """The run's exit code from its tenants' outcomes."""
+    return EXIT_OK if all(s.status is TenantStatus.OK for s in summaries) else EXIT_PARTIAL

@@ -1,0 +1,404 @@
+"""A base for vendor emulators: a real HTTP/1.1 server on 127.0.0.1 with faults on demand.
+
+A plugin's emulator subclasses `EmulatorServer`, adds routes (each tagged with a kind: "auth",
+"metadata", "transcript", "audio", ...) and implements them from the vendor's documentation.
+The base class provides what every emulator needs and nobody should write twice:
+
+- a threaded server on an ephemeral loopback port, keep-alive, streamed bodies of any size;
+- an optional server-side sliding-window rate limit (`more than N requests in W seconds`
+  answers 429 with a Retry-After in the chosen style: seconds, HTTP date, missing, garbage, 0);
+- a `FaultPlan`: scripted ("the next 2 audio requests get HTML") or random ("5% of metadata
+  requests fail") faults: 500, 503, 429, dropped connections (before or mid-body), malformed
+  JSON, HTML instead of audio, truncated bodies, slow answers;
+- a request log for assertions (statuses, the most requests seen in any window).
+
+Only loopback addresses are ever bound.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import random
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+LOOPBACK = "127.0.0.1"
+
+TRANSIENT_FAULTS = ("500", "503", "429", "drop", "drop_body", "malformed_json")
+"""Faults a correct client survives by retrying within the run."""
+
+CONTENT_FAULTS = ("html", "truncated")
+"""Faults that make a download fail its checks (quarantined; retried on a later run)."""
+
+_APPLIES = {
+    "500": None, "503": None, "429": None, "drop": None, "slow": None,
+    "drop_body": None, "malformed_json": ("json",), "html": ("audio",), "truncated": ("audio",),
+}
+
+
+class EmulatorError(Exception):
+    """Raised by a route handler to answer with an error status and a JSON `message`."""
+
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+@dataclass
+class Request:
+    """An incoming request, parsed."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+    raw_query: str = ""
+
+    def json(self) -> Any:
+        """The JSON body, or a 400 answer if it is not JSON."""
+        try:
+            return json.loads(self.body or b"null")
+        except ValueError:
+            raise EmulatorError(400, "ValidationError: the request body is not valid JSON") from None
+
+    @property
+    def bearer(self) -> str | None:
+        """The bearer token sent, if any."""
+        value = self.headers.get("Authorization", "")
+        return value[7:] if value.startswith("Bearer ") else None
+
+
+@dataclass
+class Response:
+    """An answer: a status, a body (bytes, or chunks with a known length) and headers."""
+
+    status: int = 200
+    body: bytes | Iterable[bytes] = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    length: int | None = None
+
+    @classmethod
+    def json(cls, data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+        """A JSON answer."""
+        return cls(status, json.dumps(data, separators=(",", ":")).encode(), "application/json", dict(headers or {}))
+
+    @classmethod
+    def error(cls, status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+        """An error answer with a JSON `message`, as most vendors send."""
+        return cls.json({"message": message}, status, headers)
+
+    def content_length(self) -> int:
+        """The number of body bytes this answer declares."""
+        if isinstance(self.body, (bytes, bytearray)):
+            return len(self.body)
+        if self.length is None:
+            raise ValueError("a streamed body needs a length")
+        return self.length
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One request as the emulator saw it."""
+
+    at: float
+    method: str
+    path: str
+    kind: str
+    status: int | None
+    fault: str | None
+
+
+class FaultPlan:
+    """Which faults the emulator injects: scripted ones first, then random ones at a rate."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self._lock = threading.Lock()
+        self._random = random.Random(seed)
+        self._scripted: dict[str, collections.deque[str]] = collections.defaultdict(collections.deque)
+        self._rates: dict[str, tuple[float, tuple[str, ...]]] = {}
+        self.retry_after: str | None = "1"
+        """The Retry-After sent with injected 429s: seconds, "date", None (missing), "garbage", "0"."""
+        self.slow_seconds = 0.5
+
+    def inject(self, fault: str, *, kind: str = "any", count: int = 1) -> None:
+        """Apply `fault` to the next `count` requests of `kind` ("any" for every kind)."""
+        if fault not in _APPLIES:
+            raise ValueError(f"unknown fault {fault!r}")
+        with self._lock:
+            self._scripted[kind].extend([fault] * count)
+
+    def set_rate(self, rate: float, faults: Sequence[str] = TRANSIENT_FAULTS, kinds: Sequence[str] = ("any",)) -> None:
+        """Fail a fraction `rate` of requests of `kinds` with a fault drawn from `faults`."""
+        with self._lock:
+            for kind in kinds:
+                self._rates[kind] = (rate, tuple(faults))
+
+    def clear(self) -> None:
+        """No more faults."""
+        with self._lock:
+            self._scripted.clear()
+            self._rates.clear()
+
+    def draw(self, kind: str, body_kind: str) -> str | None:
+        """The fault for the next request of `kind` (whose body is `body_kind`), if any."""
+        with self._lock:
+            for key in (kind, "any"):
+                queue = self._scripted.get(key)
+                if queue and _applies(queue[0], kind, body_kind):
+                    return queue.popleft()
+            for key in (kind, "any"):
+                if key in self._rates:
+                    rate, faults = self._rates[key]
+                    usable = [f for f in faults if _applies(f, kind, body_kind)]
+                    if usable and self._random.random() < rate:
+                        return self._random.choice(usable)
+        return None
+
+
+def _applies(fault: str, kind: str, body_kind: str) -> bool:
+    allowed = _APPLIES[fault]
+    return allowed is None or kind in allowed or body_kind in allowed
+
+
+Handler = Callable[..., Response]
+
+
+class EmulatorServer:
+    """A vendor emulator: subclass it, add routes in `__init__`, call `start()`."""
+
+    def __init__(self, *, rate_limit: tuple[int, float] | None = None, retry_after_style: str = "seconds",
+                 seed: int = 0) -> None:
+        self.faults = FaultPlan(seed)
+        self.rate_limit = rate_limit
+        self.retry_after_style = retry_after_style
+        self.log: list[LoggedRequest] = []
+        self._routes: list[tuple[str, re.Pattern[str], str, Handler]] = []
+        self._arrivals: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- set-up ----------------------------------------------------------------------------------
+
+    def add_route(self, method: str, pattern: str, kind: str, handler: Handler) -> None:
+        """Serve `method pattern` (a regex over the unquoted path; named groups become arguments)."""
+        self._routes.append((method.upper(), re.compile(pattern + r"\Z"), kind, handler))
+
+    def start(self) -> EmulatorServer:
+        """Listen on an ephemeral port on 127.0.0.1 and serve from a background thread."""
+        server = _Server((LOOPBACK, 0), _RequestHandler)
+        server.emulator = self
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name=f"{type(self).__name__}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The port the emulator listens on."""
+        assert self._server is not None, "start() the emulator first"
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The emulator's base URL."""
+        return f"http://{LOOPBACK}:{self.port}"
+
+    # -- what tests look at ----------------------------------------------------------------------
+
+    def count(self, *, status: int | None = None, kind: str | None = None) -> int:
+        """How many requests were answered (with `status`, of `kind`)."""
+        with self._lock:
+            return sum(1 for r in self.log if (status is None or r.status == status) and (kind is None or r.kind == kind))
+
+    def max_in_window(self, window: float, *, kinds: Sequence[str] | None = None) -> int:
+        """The most requests that arrived within any `window` seconds (the vendor's view of our rate)."""
+        with self._lock:
+            times = sorted(r.at for r in self.log if kinds is None or r.kind in kinds)
+        best = 0
+        start = 0
+        for end, moment in enumerate(times):
+            while moment - times[start] >= window:
+                start += 1
+            best = max(best, end - start + 1)
+        return best
+
+    # -- serving ---------------------------------------------------------------------------------
+
+    def dispatch(self, request: Request) -> tuple[Response | None, str | None, str]:
+        """Route a request, apply limits and faults; returns (answer or None to drop, fault, kind)."""
+        arrival = time.monotonic()
+        route = self._match(request)
+        if route is None:
+            response = Response.error(404, f"No route for {request.method} {request.path}")
+            self._record(arrival, request, "unknown", response, None)
+            return response, None, "unknown"
+        kind, handler, params = route
+        limited = self._over_limit(arrival, self.rate_limit_key(request))
+        if limited is not None:
+            self._record(arrival, request, kind, limited, None)
+            return limited, None, kind
+        fault = self.faults.draw(kind, "json" if kind != "audio" else "audio")
+        response = self._answer(request, handler, params, fault)
+        self._record(arrival, request, kind, response, fault)
+        return response, fault, kind
+
+    def _match(self, request: Request) -> tuple[str, Handler, dict[str, str]] | None:
+        for method, pattern, kind, handler in self._routes:
+            if method == request.method and (m := pattern.match(request.path)):
+                return kind, handler, m.groupdict()
+        return None
+
+    def rate_limit_key(self, request: Request) -> str:
+        """Which limit a request counts against (override for per-tenant limits on a shared host)."""
+        return "all"
+
+    def _over_limit(self, arrival: float, key: str) -> Response | None:
+        if self.rate_limit is None:
+            return None
+        allowed, window = self.rate_limit
+        with self._lock:
+            arrivals = self._arrivals[key]
+            while arrivals and arrival - arrivals[0] >= window:
+                arrivals.popleft()
+            arrivals.append(arrival)
+            if len(arrivals) <= allowed:
+                return None
+            wait = window - (arrival - arrivals[-allowed - 1])
+        return Response.error(429, f"Too many requests: more than {allowed} in {window:g} seconds.",
+                              self.retry_after_headers(wait, self.retry_after_style))
+
+    @staticmethod
+    def retry_after_headers(seconds: float, style: str | None) -> dict[str, str]:
+        """A Retry-After header in one of the styles vendors use (or none)."""
+        whole = max(1, int(seconds + 0.999))
+        if style in ("seconds", "1"):
+            return {"Retry-After": str(whole)}
+        if style == "date":
+            return {"Retry-After": formatdate(time.time() + whole, usegmt=True)}
+        if style == "garbage":
+            return {"Retry-After": "soon-ish"}
+        if style == "0":
+            return {"Retry-After": "0"}
+        return {}
+
+    def _answer(self, request: Request, handler: Handler, params: dict[str, str], fault: str | None) -> Response | None:
+        if fault in ("500", "503"):
+            return Response.error(int(fault), "Injected server error.")
+        if fault == "429":
+            return Response.error(429, "Too many requests (injected).",
+                                  self.retry_after_headers(1, self.faults.retry_after))
+        if fault == "drop":
+            return None
+        if fault == "slow":
+            time.sleep(self.faults.slow_seconds)
+        try:
+            response = handler(request, **params)
+        except EmulatorError as exc:
+            return Response.error(exc.status, exc.message, exc.headers)
+        if response.status >= 300 or fault is None:
+            return response
+        if fault == "html":
+            return Response(200, b"<!DOCTYPE html><html><body><h1>Service temporarily unavailable</h1></body></html>",
+                            "text/html; charset=utf-8")
+        if fault in ("malformed_json", "truncated"):
+            body = _materialize(response)
+            response.body, response.length = body[: len(body) // 2], None
+        return response
+
+    def _record(self, arrival: float, request: Request, kind: str, response: Response | None, fault: str | None) -> None:
+        with self._lock:
+            self.log.append(LoggedRequest(arrival, request.method, request.path, kind,
+                                          response.status if response is not None else None, fault))
+
+
+def _materialize(response: Response) -> bytes:
+    return response.body if isinstance(response.body, bytes) else b"".join(response.body)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    emulator: EmulatorServer
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self._handle()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature from the base class
+        """Silence the default access log (the emulator keeps its own)."""
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parts = urlsplit(self.path)
+        request = Request(
+            method=self.command,
+            path=unquote(parts.path),
+            query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+            headers={k: v for k, v in self.headers.items()},
+            body=body,
+            raw_query=parts.query,
+        )
+        response, fault, _ = self.server.emulator.dispatch(request)
+        try:
+            self._send(response, fault)
+        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+            self.close_connection = True
+
+    def _send(self, response: Response | None, fault: str | None) -> None:
+        if response is None:
+            self.close_connection = True
+            return
+        size = response.content_length()
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(size))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        chunks: Iterator[bytes] = iter([response.body]) if isinstance(response.body, bytes) else iter(response.body)
+        limit = size // 2 if fault == "drop_body" else size
+        sent = 0
+        for chunk in chunks:
+            if sent + len(chunk) > limit:
+                chunk = chunk[: limit - sent]
+            self.wfile.write(chunk)
+            sent += len(chunk)
+            if sent >= limit:
+                break
+        if fault == "drop_body":
+            self.wfile.flush()
+            self.close_connection = True

@@ -1,0 +1,415 @@
+"""An emulator of the Native Focus REST API, built from the vendor's pages, for tests and the demo.
+
+What it follows (see focus-getting-started, focus-cursor-sync, NOTES.md):
+- `POST /authWithApiKey` (and the older `/authWithAPIKey`) with clientId, apiKey and username ->
+  a JWT with an `exp` claim and a refresh token; expired or unknown tokens answer 401;
+- `GET /client/recording/cursor`: `numberOfResults` (default 100), `fromDate` on the first call,
+  then `cursorId`; recordings in arrival order; an empty page still carries a cursor; a forged
+  cursor answers 400 ValidationError; recordings that arrive later appear on later pages;
+- `POST /client/recording.transcription.get` {interactionIds}: transcripts for those that have
+  one; a transcript can be "not ready" until `make_transcripts_ready()`;
+- `POST /client/recording.playBackByThirdPartyId` {thirdPartyId, format, comment}: real audio,
+  unique per recording, in mp3 / mp3-mono / wav / wav-mono (long recordings streamed); forced
+  comments answer 400 ValidationError without a comment; missing rights or denied media answer
+  403; unknown ids 404;
+- a per-tenant rate limit (429 with Retry-After in a chosen style), and every fault of
+  `collector.emulator.FaultPlan`.
+
+Data is generated deterministically from the tenant's clientId, so two emulators with the same
+tenants serve the same recordings (the demo relies on it), and a tenant of 100,000 recordings
+costs almost no memory (items are built when requested).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from typing import Any
+
+from collector.emulator import EmulatorError, EmulatorServer, Request, Response, synth_audio, truncated, wav_stream
+
+ALL_RIGHTS = frozenset({"Recording.View", "Recording.Play", "Recording.Transcription.View"})
+BASE_TIME = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
+_NAMES = ("Jane Smith", "Omar Haddad", "Li Wei", "Ana Souza", "Kofi Mensah", "Ingrid Berg", "Ravi Patel")
+_WORDS = ("account", "renewal", "invoice", "delivery", "refund", "upgrade", "schedule", "contract", "warranty")
+_STREAM_ABOVE_SECONDS = 120.0
+_FORMATS = {"mp3": ("mp3", 2, "audio/mpeg"), "mp3-mono": ("mp3", 1, "audio/mpeg"),
+            "wav": ("wav", 2, "audio/wav"), "wav-mono": ("wav", 1, "audio/wav")}
+
+
+@dataclass
+class FocusTenant:
+    """One emulated Focus account and its data."""
+
+    client_id: int
+    username: str
+    api_key: str
+    recordings: int = 30
+    forced_comments: bool = False
+    token_lifetime: float = 300.0
+    rights: frozenset[str] = ALL_RIGHTS
+    extra: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Explicit recordings by interactionId (hostile ids, bad data, very long audio)."""
+    audio_faults: dict[str, str] = field(default_factory=dict)
+    """thirdPartyId -> "html", "truncated", "duration" (audio three times too long) or "missing"."""
+    comments: list[tuple[str, str]] = field(default_factory=list)
+    """(thirdPartyId, comment) for every download request that carried a comment."""
+    arrivals: list[int | str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.arrivals = list(range(self.recordings))
+
+
+def generated_recording(client_id: int, index: int, start: datetime | None = None) -> dict[str, Any]:
+    """The deterministic recording number `index` of a tenant, shaped like the cursor page example."""
+    h = hashlib.sha256(f"{client_id}:{index}".encode()).digest()
+    begin = start or BASE_TIME + timedelta(minutes=7 * index, seconds=h[0] % 60)
+    duration = 2.0 + (h[1] % 50) / 10
+    kind = "sms" if index % 11 == 10 else ("teams" if h[2] % 2 else "phone")
+    third_party_id = f"{h[3:7].hex()}-{h[7:9].hex()}-{h[9:11].hex()}|{h[11:15].hex()}|{client_id}-{index}"
+    agent, other = _NAMES[h[4] % len(_NAMES)], _NAMES[(h[4] + 1 + h[5] % 5) % len(_NAMES)]
+    return {
+        "interactionId": client_id * 1_000_000 + index,
+        "startDatetimeUTC": _iso(begin),
+        "endDatetimeUTC": _iso(begin + timedelta(seconds=duration)),
+        "durationInSeconds": duration,
+        "type": kind,
+        "commentsCount": 0,
+        "transcriptSnippet": f"The call focused on {_WORDS[h[6] % len(_WORDS)]}...",
+        "thirdPartyId": third_party_id,
+        "endpoints": [
+            {"person": {"id": h[8], "fullName": agent}, "endpoint": {"id": h[9], "type": "teamsUserId",
+             "endpoint": h[10:14].hex()}, "user": None, "isOriginator": bool(h[12] % 2), "isRecordingSubject": True},
+            {"endpoint": {"id": h[13], "type": "phoneNumber", "endpoint": f"+4420{int.from_bytes(h[14:17], 'big'):08d}"},
+             "person": {"id": h[15], "fullName": other}, "isRecordingSubject": False, "isOriginator": not h[12] % 2},
+        ],
+        "analysis": [_WORDS[h[16] % len(_WORDS)].title()],
+        "retentionGroupId": None,
+        "retainUntil": _iso(begin + timedelta(days=3650)),
+        "legalHolds": None,
+        "tags": [f"callCategory.categoryNames.{_WORDS[h[17] % len(_WORDS)].title()}"],
+        "isPrivate": False,
+        "isPrivateReason": None,
+        "mediaAccessStatus": "Denied" if index % 17 == 16 else "Permitted",
+        "dataGroups": None,
+        "optional": {},
+    }
+
+
+def transcript_kind(index: int) -> str:
+    """Whether generated recording `index` has a transcript: "ready", "later" or "never"."""
+    if index % 5 == 0:
+        return "never"
+    return "later" if index % 7 == 3 else "ready"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class FocusEmulator(EmulatorServer):
+    """A Focus API host serving several tenants (as a regional host does)."""
+
+    def __init__(self, tenants: list[FocusTenant], *, rate_limit: tuple[int, float] | None = (20, 1.0),
+                 retry_after_style: str = "seconds", auth_routes: tuple[str, ...] = ("/authWithApiKey",
+                 "/authWithAPIKey"), seed: int = 0) -> None:
+        super().__init__(rate_limit=rate_limit, retry_after_style=retry_after_style, seed=seed)
+        self.tenants = {t.client_id: t for t in tenants}
+        self.tokens: dict[str, tuple[int, float]] = {}
+        self.issued: list[str] = []
+        self.transcripts_ready = False
+        self._secret = os.urandom(16)
+        self._cursor_key = b"focus-emulator-cursor"  # fixed: cursors stay valid across emulator restarts
+        self._tenants_lock = threading.Lock()
+        for route in auth_routes:
+            self.add_route("POST", route, "auth", self.authenticate)
+        self.add_route("GET", "/client/recording/cursor", "metadata", self.cursor)
+        self.add_route("POST", "/client/recording.transcription.get", "transcript", self.transcription)
+        self.add_route("POST", "/client/recording.playBackByThirdPartyId", "audio", self.playback)
+
+    # -- test controls -----------------------------------------------------------------------------
+
+    def add_recordings(self, client_id: int, count: int) -> list[int]:
+        """New recordings arrive on a tenant (they appear after everything already listed)."""
+        tenant = self.tenants[client_id]
+        with self._tenants_lock:
+            start = len(tenant.arrivals) + len(tenant.extra) + 10_000
+            added = list(range(start, start + count))
+            tenant.arrivals.extend(added)
+        return added
+
+    def add_item(self, client_id: int, item: dict[str, Any], key: str | None = None) -> None:
+        """Append an explicit (possibly malformed) item to a tenant's cursor stream."""
+        tenant = self.tenants[client_id]
+        key = key or f"extra-{len(tenant.extra)}"
+        with self._tenants_lock:
+            tenant.extra[key] = item
+            tenant.arrivals.append(key)
+
+    def expire_tokens(self) -> None:
+        """Invalidate every token issued so far (as if they all expired now)."""
+        self.tokens.clear()
+
+    def make_transcripts_ready(self) -> None:
+        """Transcripts that were "not ready yet" become available."""
+        self.transcripts_ready = True
+
+    def item(self, tenant: FocusTenant, entry: int | str) -> dict[str, Any]:
+        """The recording at one arrival slot."""
+        if isinstance(entry, str):
+            return tenant.extra[entry]
+        return _cached_recording(tenant.client_id, entry)
+
+    def expected_ids(self, tenant: FocusTenant) -> set[str]:
+        """interactionIds of every well-formed recording of a tenant."""
+        ids = {str(tenant.client_id * 1_000_000 + e) for e in tenant.arrivals if isinstance(e, int)}
+        ids |= {str(item["interactionId"]) for item in tenant.extra.values()
+                if isinstance(item, dict) and item.get("_valid", True) and "interactionId" in item}
+        return ids
+
+    # -- routes ------------------------------------------------------------------------------------
+
+    def authenticate(self, request: Request) -> Response:
+        """API key -> JWT."""
+        body = request.json()
+        if not isinstance(body, dict) or not all(k in body for k in ("clientId", "apiKey", "username")):
+            raise EmulatorError(400, "ValidationError: clientId, apiKey and username are required")
+        tenant = self.tenants.get(body["clientId"]) if isinstance(body["clientId"], int) else None
+        if tenant is None or not hmac.compare_digest(str(body["apiKey"]), tenant.api_key) \
+                or body["username"] != tenant.username:
+            raise EmulatorError(401, "Unauthenticated: invalid API key or username")
+        expires = time.time() + tenant.token_lifetime
+        header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+        payload = _b64(json.dumps({"sub": tenant.username, "clientId": tenant.client_id, "exp": expires,
+                                   "jti": _b64(os.urandom(9))}).encode())
+        signature = _b64(hmac.new(self._secret, f"{header}.{payload}".encode(), hashlib.sha256).digest())
+        token = f"{header}.{payload}.{signature}"
+        self.tokens[token] = (tenant.client_id, expires)
+        self.issued.append(token)
+        refresh = _b64(os.urandom(24))
+        self.issued.append(refresh)
+        return Response.json({"token": token, "refreshToken": refresh})
+
+    def cursor(self, request: Request) -> Response:
+        """A page of the tenant's recordings after the cursor."""
+        tenant = self._tenant(request, "Recording.View")
+        try:
+            size = int(request.query.get("numberOfResults", "100"))
+        except ValueError:
+            raise EmulatorError(400, "ValidationError: numberOfResults must be a number") from None
+        if not 1 <= size <= 5000:
+            raise EmulatorError(400, "ValidationError: numberOfResults must be between 1 and 5000")
+        if "cursorId" in request.query:
+            position = self._decode_cursor(tenant, request.query["cursorId"])
+        elif "fromDate" in request.query:
+            position = self._position_of(tenant, request.query["fromDate"])
+        else:
+            position = 0
+        with self._tenants_lock:
+            slots = tenant.arrivals[position:position + size]
+        items = [self.item(tenant, slot) for slot in slots]
+        body = {"recordings": items, "nextCursorId": self._encode_cursor(tenant, position + len(items))}
+        return Response.json(body)
+
+    def transcription(self, request: Request) -> Response:
+        """Transcripts for the requested interactionIds that have one (others are left out)."""
+        tenant = self._tenant(request, "Recording.Transcription.View")
+        body = request.json()
+        ids = body.get("interactionIds") if isinstance(body, dict) else None
+        if not isinstance(ids, list):
+            raise EmulatorError(400, "ValidationError: interactionIds must be a list")
+        answers = []
+        for interaction_id in ids:
+            index = self._generated_index(tenant, interaction_id)
+            if index is None:
+                continue
+            kind = transcript_kind(index)
+            if kind == "ready" or (kind == "later" and self.transcripts_ready):
+                answers.append({"interactionId": interaction_id, "segments": _segments(tenant.client_id, index)})
+        return Response.json({"transcriptions": answers})
+
+    def playback(self, request: Request) -> Response:
+        """The recording's audio in the requested format."""
+        tenant = self._tenant(request, "Recording.Play")
+        body = request.json()
+        if not isinstance(body, dict) or not isinstance(body.get("thirdPartyId"), str):
+            raise EmulatorError(400, "ValidationError: thirdPartyId is required")
+        audio_format = body.get("format", "mp3")
+        if audio_format not in _FORMATS:
+            raise EmulatorError(400, f"ValidationError: format {audio_format!r} is not available here")
+        comment = body.get("comment")
+        if isinstance(comment, str) and comment.strip():
+            tenant.comments.append((body["thirdPartyId"], comment))
+        elif tenant.forced_comments:
+            raise EmulatorError(400, "ValidationError: a comment is required to play this recording")
+        item = self._find_third_party(tenant, body["thirdPartyId"])
+        if item is None or tenant.audio_faults.get(body["thirdPartyId"]) == "missing":
+            raise EmulatorError(404, "Not found: no recording with this thirdPartyId")
+        if item.get("mediaAccessStatus", "Permitted") != "Permitted":
+            raise EmulatorError(403, "Forbidden: media access to this recording is denied")
+        return self._audio(tenant, item, audio_format)
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def rate_limit_key(self, request: Request) -> str:
+        """Limits are per tenant: by token, or by the clientId of an authentication request."""
+        token = request.bearer
+        if token in self.tokens:
+            return str(self.tokens[token][0])
+        try:
+            return str(json.loads(request.body).get("clientId"))
+        except (ValueError, AttributeError):
+            return "anonymous"
+
+    def _tenant(self, request: Request, right: str) -> FocusTenant:
+        token = request.bearer
+        entry = self.tokens.get(token or "")
+        if entry is None or entry[1] <= time.time():
+            raise EmulatorError(401, "Unauthenticated: the bearer token is missing, malformed or expired")
+        tenant = self.tenants[entry[0]]
+        if right not in tenant.rights:
+            raise EmulatorError(403, f"Forbidden: the service user lacks the {right} right")
+        return tenant
+
+    def _encode_cursor(self, tenant: FocusTenant, position: int) -> str:
+        text = f"{tenant.client_id}:{position}"
+        signature = hmac.new(self._cursor_key, text.encode(), hashlib.sha256).hexdigest()[:16]
+        return _b64(f"{text}:{signature}".encode())
+
+    def _decode_cursor(self, tenant: FocusTenant, cursor: str) -> int:
+        try:
+            client, position, signature = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split(":")
+            valid = int(client) == tenant.client_id and hmac.compare_digest(
+                signature, hmac.new(self._cursor_key, f"{client}:{position}".encode(), hashlib.sha256).hexdigest()[:16])
+        except (ValueError, UnicodeDecodeError):
+            valid = False
+        if not valid:
+            raise EmulatorError(400, "ValidationError: cursorId is not valid")
+        return int(position)
+
+    def _position_of(self, tenant: FocusTenant, from_date: str) -> int:
+        try:
+            start = datetime.fromisoformat(from_date.replace("Z", "+00:00"))
+        except ValueError:
+            raise EmulatorError(400, "ValidationError: fromDate must be an ISO 8601 UTC date-time") from None
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=timezone.utc)
+        for position, slot in enumerate(tenant.arrivals):
+            item = self.item(tenant, slot)
+            when = item.get("startDatetimeUTC") if isinstance(item, dict) else None
+            if isinstance(when, str) and when >= _iso(start):
+                return position
+        return len(tenant.arrivals)
+
+    def _generated_index(self, tenant: FocusTenant, interaction_id: Any) -> int | None:
+        if isinstance(interaction_id, int) and interaction_id // 1_000_000 == tenant.client_id:
+            return interaction_id % 1_000_000
+        return None
+
+    def _find_third_party(self, tenant: FocusTenant, third_party_id: str) -> dict[str, Any] | None:
+        for item in tenant.extra.values():
+            if isinstance(item, dict) and item.get("thirdPartyId") == third_party_id:
+                return item
+        prefix, _, suffix = third_party_id.rpartition("|")
+        client, _, index = suffix.partition("-")
+        if client == str(tenant.client_id) and index.isdigit():
+            item = _cached_recording(tenant.client_id, int(index))
+            position = int(index)
+            listed = position < tenant.recordings or position in tenant.arrivals[tenant.recordings:]
+            if item["thirdPartyId"] == third_party_id and listed:
+                return item
+        return None
+
+    def _audio(self, tenant: FocusTenant, item: dict[str, Any], audio_format: str) -> Response:
+        kind, channels, content_type = _FORMATS[audio_format]
+        third_party_id = item["thirdPartyId"]
+        duration = float(item.get("durationInSeconds") or 1.0)
+        fault = tenant.audio_faults.get(third_party_id)
+        if fault == "html":
+            return Response(200, b"<!DOCTYPE html><html><body>Session expired. Please log in.</body></html>",
+                            "text/html; charset=utf-8")
+        if fault == "duration":
+            duration *= 3
+        if kind == "wav" and duration > _STREAM_ABOVE_SECONDS:
+            length, chunks = wav_stream(third_party_id, duration=duration, channels=channels)
+            return Response(200, chunks, content_type, length=length)
+        data = _cached_audio(third_party_id, duration, kind, channels)
+        if fault == "truncated":
+            data = truncated(data)
+        return Response(200, data, content_type)
+
+
+@lru_cache(maxsize=4096)
+def _cached_recording(client_id: int, index: int) -> dict[str, Any]:
+    return generated_recording(client_id, index)
+
+
+@lru_cache(maxsize=256)
+def _cached_audio(seed: str, duration: float, kind: str, channels: int) -> bytes:
+    return synth_audio(seed, duration=duration, fmt=kind, channels=channels)
+
+
+def _segments(client_id: int, index: int) -> list[dict[str, Any]]:
+    item = _cached_recording(client_id, index)
+    duration = float(item["durationInSeconds"])
+    h = hashlib.sha256(f"transcript:{client_id}:{index}".encode()).digest()
+    count = 2 + h[0] % 3
+    step = duration / count
+    return [
+        {"startTime": round(i * step, 3), "endTime": round((i + 1) * step, 3),
+         "speaker": "Agent" if i % 2 == 0 else "Customer",
+         "text": " ".join(_WORDS[b % len(_WORDS)] for b in h[1 + 4 * i: 5 + 4 * i]).capitalize() + "."}
+        for i in range(count)
+    ]
+
+
+# -- the demo ---------------------------------------------------------------------------------------
+
+
+@contextmanager
+def demo_tenants() -> Iterator[list[dict[str, Any]]]:
+    """Three demo tenants on one emulator: plain, forced comments with wav-mono, short-lived tokens."""
+    tenants = [
+        FocusTenant(client_id=410001, username="svc-acme-uk", api_key=_demo_key(410001), recordings=24),
+        FocusTenant(client_id=410002, username="svc-globex", api_key=_demo_key(410002), recordings=36,
+                    forced_comments=True),
+        FocusTenant(client_id=410003, username="svc-initech", api_key=_demo_key(410003), recordings=18,
+                    token_lifetime=4.0),
+    ]
+    emulator = FocusEmulator(tenants, rate_limit=(20, 1.0), seed=7)
+    emulator.faults.set_rate(0.03)
+    names = {410001: "acme-uk", 410002: "globex", 410003: "initech"}
+    with emulator:
+        sources = []
+        for tenant in tenants:
+            variable = f"COLLECTOR_DEMO_FOCUS_{tenant.client_id}_API_KEY"
+            os.environ[variable] = tenant.api_key
+            table: dict[str, Any] = {
+                "plugin": "focus", "tenant": names[tenant.client_id], "base_url": emulator.url,
+                "client_id": tenant.client_id, "username": tenant.username, "api_key": {"env": variable},
+                "page_size": 10, "rate_limit": {"requests": 20, "per_seconds": 1.0},
+                "retry": {"attempts": 6, "initial_wait": 0.05, "max_wait": 1.0},
+            }
+            if tenant.forced_comments:
+                table.update(forced_comments=True, download_comment="Compliance archive (recording-collector demo)",
+                             audio_format="wav-mono")
+            sources.append(table)
+        yield sources
+
+
+def _demo_key(client_id: int) -> str:
+    return "demo-" + hashlib.sha256(f"focus-demo-key:{client_id}".encode()).hexdigest()[:24]
