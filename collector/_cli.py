@@ -24,7 +24,7 @@ from typing import TextIO
 
 from rich.console import Console
 
-from ._config import DEFAULT_CONFIG, Config, load_config
+from ._config import DEFAULT_CONFIG, Config, load_config, read_store_location
 from ._errors import ConfigError, RunError
 from ._output import interactive, live_progress, render_summary, setup_logging, summary_line
 from ._plugins import PluginError, Plugins
@@ -136,8 +136,8 @@ def cmd_status(args: argparse.Namespace, plugins: Plugins) -> int:
     """Show what the store holds."""
     from ._status import show_status
 
-    config = load_config(args.config, plugins)
-    return show_status(config, sys.stdout, as_json=args.json)
+    store, configured = read_store_location(args.config)
+    return show_status(store, configured, sys.stdout, as_json=args.json)
 
 
 def cmd_plugins(args: argparse.Namespace, plugins: Plugins) -> int:

@@ -176,6 +176,30 @@ def load_config(path: Path, plugins: Plugins) -> Config:
     return config
 
 
+def read_store_location(path: Path) -> tuple[Path, list[tuple[str, str]]]:
+    """The store directory and the configured (plugin, tenant) names, without validating sources.
+
+    For commands that only read the store (`status`): they must work without the secrets, which
+    a person looking at a store often does not have in their environment.
+    """
+    if not path.is_file():
+        raise ConfigError([f"{path}: the configuration file does not exist (give one with --config)."])
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: TOML syntax error: {exc}."]) from None
+    try:
+        settings = _settings_class(path)(sources=[])
+    except ValidationError as exc:
+        raise ConfigError(_describe(str(path), exc, prefix=(), model=CollectorSettings)) from None
+    tenants = [
+        (entry["plugin"], entry["tenant"])
+        for entry in raw.get("sources", [])
+        if isinstance(entry, dict) and isinstance(entry.get("plugin"), str) and isinstance(entry.get("tenant"), str)
+    ]
+    return (path.parent / settings.store.path).resolve(), tenants
+
+
 def _settings_class(path: Path) -> type[CollectorSettings]:
     class FromFile(CollectorSettings):
         @classmethod

@@ -169,17 +169,18 @@ class HttpClient:
         async for attempt in self._retrying():
             with attempt:
                 async with self._exchange(method, url, authenticate, retry_on, kwargs) as response:
-                    await response.aread()
+                    await _read_body(response)
                     return response
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def json(self, method: str, url: str, **kwargs: Any) -> Any:
+    async def json(
+        self, method: str, url: str, *, authenticate: bool = True, retry_on: Collection[int] = (), **kwargs: Any
+    ) -> Any:
         """Send a request and return its JSON body; a body that is not JSON is retried like a 5xx."""
         async for attempt in self._retrying():
             with attempt:
-                async with self._exchange(method, url, kwargs.pop("authenticate", True),
-                                          kwargs.pop("retry_on", ()), kwargs) as response:
-                    body = await response.aread()
+                async with self._exchange(method, url, authenticate, retry_on, kwargs) as response:
+                    body = await _read_body(response)
                     try:
                         return json.loads(body)
                     except ValueError:
@@ -188,10 +189,10 @@ class HttpClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     @asynccontextmanager
-    async def stream(self, method: str, url: str, **kwargs: Any) -> AsyncIterator[httpx.Response]:
+    async def stream(
+        self, method: str, url: str, *, authenticate: bool = True, retry_on: Collection[int] = (), **kwargs: Any
+    ) -> AsyncIterator[httpx.Response]:
         """Open a streaming response (status already checked) for downloads that must not sit in memory."""
-        authenticate = kwargs.pop("authenticate", True)
-        retry_on = kwargs.pop("retry_on", ())
         opened: httpx.Response | None = None
         exchange = None
         async for attempt in self._retrying():
@@ -294,6 +295,14 @@ class HttpClient:
             raise HTTPStatusError(exc.status, exc.method, exc.path, detail) from None
         assert state.outcome is not None
         return state.outcome.result()
+
+
+async def _read_body(response: httpx.Response) -> bytes:
+    """Read a whole body; a connection that breaks mid-body is retried like one that never answered."""
+    try:
+        return await response.aread()
+    except httpx.TransportError as exc:
+        raise _Retryable(response.request, None, _describe_transport_error(response.request, exc)) from None
 
 
 def _path(request: httpx.Request) -> str:

@@ -85,13 +85,13 @@ def _size(n: int) -> str:
 def progress_table(summaries: list[TenantSummary], *, title: str | None = None) -> Table:
     """A table of tenants: what each collected, retried, quarantined and left for later."""
     table = Table(title=title, show_lines=False, expand=False)
-    for column in ("tenant", "status", "new", "transcripts", "audio", "retried", "quarantined", "deferred",
-                   "failed"):
+    for column in ("tenant", "status", "new", "transcripts", "awaited", "audio", "retried", "quarantined",
+                   "deferred", "failed"):
         table.add_column(column, justify="left" if column in ("tenant", "status") else "right")
     for s in summaries:
         status = s.phase if s.phase != "done" else s.status.value
         table.add_row(
-            s.label, status, str(s.new_recordings), str(s.transcripts),
+            s.label, status, str(s.new_recordings), str(s.transcripts), str(s.transcripts_awaited),
             f"{s.audio_files} ({_size(s.audio_bytes)})", str(s.retried), str(s.quarantined), str(s.deferred),
             str(s.failed),
         )
@@ -102,7 +102,8 @@ def summary_line(s: TenantSummary) -> str:
     """One tenant's progress or outcome as a log line."""
     state = s.phase if s.phase != "done" else s.status.value
     return (
-        f"{s.label} [{state}]: {s.new_recordings} new, {s.updated_recordings} updated, {s.transcripts} transcripts, "
+        f"{s.label} [{state}]: {s.new_recordings} new, {s.updated_recordings} updated, {s.transcripts} transcripts "
+        f"({s.transcripts_awaited} awaited), "
         f"{s.audio_files} audio files ({_size(s.audio_bytes)}), {s.retried} retried, {s.quarantined} quarantined, "
         f"{s.deferred} deferred, {s.failed} failed"
     )
@@ -141,7 +142,7 @@ def render_summary(summaries: list[TenantSummary], out: TextIO, *, as_json: bool
         json.dump({"run": run_id, "tenants": [s.as_dict() for s in summaries]}, out, indent=2)
         out.write("\n")
         return
-    console = Console(file=out, soft_wrap=True, width=max(100, Console(file=out).width))
+    console = Console(file=out, width=None if out.isatty() else 160)
     console.print(progress_table(summaries, title=f"Run {run_id} summary" if run_id else "Run summary"))
     for s in summaries:
         for line in s.notes:
@@ -150,7 +151,9 @@ def render_summary(summaries: list[TenantSummary], out: TextIO, *, as_json: bool
             console.print(f"{s.label}: {redact(line)}", markup=False, highlight=False)
     if summaries and all(s.nothing_new and s.status is TenantStatus.OK for s in summaries):
         held = sum(s.held_recordings for s in summaries)
-        console.print(f"Nothing new: the store already holds all {held} recordings, and nothing is pending.",
+        awaited = sum(s.transcripts_awaited for s in summaries)
+        tail = f"; {awaited} transcripts are still being prepared by the vendor" if awaited else ""
+        console.print(f"Nothing new: the store already holds all {held} recordings and nothing is pending{tail}.",
                       markup=False, highlight=False)
     elif summaries and all(s.nothing_new for s in summaries):
         console.print("Nothing new was collected in this run.", markup=False, highlight=False)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, TextIO
 
 from ._catalog import Catalog
-from ._config import Config
 from ._store import CATALOG_NAME
 
 
@@ -32,23 +32,23 @@ def tenant_status(catalog: Catalog, source: str, tenant: str) -> dict[str, Any]:
     }
 
 
-def show_status(config: Config, out: TextIO, *, as_json: bool) -> int:
+def show_status(store_path: Path, configured: list[tuple[str, str]], out: TextIO, *, as_json: bool) -> int:
     """Print the status of every tenant in the store (and configured tenants not collected yet)."""
-    path = config.store_path / CATALOG_NAME
+    path = store_path / CATALOG_NAME
     if not path.is_file():
-        out.write(f"No store at {config.store_path} yet: `collector run` creates it.\n")
+        out.write(f"No store at {store_path} yet: `collector run` creates it.\n")
         return 0
     catalog = Catalog(path)
     try:
-        known = set(catalog.tenants()) | {(s.plugin, s.tenant) for s in config.sources}
+        known = set(catalog.tenants()) | set(configured)
         report = [tenant_status(catalog, source, tenant) for source, tenant in sorted(known)]
     finally:
         catalog.close()
     if as_json:
-        json.dump({"store": str(config.store_path), "tenants": report}, out, indent=2)
+        json.dump({"store": str(store_path), "tenants": report}, out, indent=2)
         out.write("\n")
     else:
-        out.write(f"Store {config.store_path}\n")
+        out.write(f"Store {store_path}\n")
         for entry in report:
             _write_tenant(entry, out)
     return 0

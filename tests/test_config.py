@@ -1,0 +1,164 @@
+"""Configuration: every problem reported at once, naming the file, the key path and what is expected."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from collector import ConfigError, Plugins, load_config
+
+SECRET = "s3cr3t-value-that-must-never-be-printed"
+
+
+def problems_for(tmp_path: Path, text: str, plugins: Plugins) -> list[str]:
+    path = tmp_path / "collector.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, plugins)
+    for problem in raised.value.problems:
+        assert problem.startswith(f"{path}: "), problem
+        assert SECRET not in problem
+    return raised.value.problems
+
+
+GOOD_SOURCE = """
+[[sources]]
+plugin = "toy"
+tenant = "alpha"
+base_url = "http://127.0.0.1:9"
+token = { env = "TOY_SECRET" }
+"""
+
+
+@pytest.fixture(autouse=True)
+def secret_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOY_SECRET", SECRET)
+
+
+def test_a_valid_file_loads(tmp_path: Path, toy_plugins: Plugins) -> None:
+    path = tmp_path / "collector.toml"
+    path.write_text("[store]\npath = 'data'\n" + GOOD_SOURCE)
+    config = load_config(path, toy_plugins)
+    assert config.store_path == tmp_path / "data"  # relative to the config file, not the working directory
+    assert config.sources[0].token.get_secret_value() == SECRET  # type: ignore[attr-defined]
+    assert SECRET not in repr(config.sources[0])
+    assert config.warnings == []
+
+
+def test_missing_file_names_the_file(tmp_path: Path, toy_plugins: Plugins) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config(tmp_path / "nope.toml", toy_plugins)
+    assert raised.value.problems == [f"{tmp_path / 'nope.toml'}: the configuration file does not exist "
+                                     "(give one with --config)."]
+
+
+def test_toml_syntax_error_names_file_and_line(tmp_path: Path, toy_plugins: Plugins) -> None:
+    (problem,) = problems_for(tmp_path, "[store]\npath = 'x'\n[[sources]\nplugin = 1\n", toy_plugins)
+    assert "TOML syntax error" in problem and "line 3" in problem
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path, toy_plugins: Plugins) -> None:
+    text = f"""
+[scheduler]
+cron = "every night"
+timezone = "Mars/Olympus"
+max_jobs = 0
+
+[logging]
+format = "xml"
+
+[[sources]]
+plugin = "toy"
+tenant = "alpha"
+base_url = "http://127.0.0.1:9"
+token = {{ env = "TOY_SECRET" }}
+page_sise = 3
+
+[[sources]]
+plugin = "toy"
+tenant = "has space"
+token = {{ env = "NOT_SET_ANYWHERE" }}
+page_size = "{SECRET}"
+
+[[sources]]
+plugin = "tyo"
+tenant = "x"
+
+[[sources]]
+plugin = "toy"
+tenant = "alpha"
+base_url = "http://127.0.0.1:9"
+token = {{ file = "/nonexistent/secret" }}
+rate_limit = {{ requests = 0, per_seconds = 10 }}
+"""
+    problems = problems_for(tmp_path, text, toy_plugins)
+    text = "\n".join(problems)
+    expected = [
+        "scheduler.cron: expected a cron expression",
+        "scheduler.timezone: expected an IANA time zone name",
+        "scheduler.max_jobs: expected greater than or equal to 1",
+        "logging.format: expected 'text' or 'json'",
+        "sources[0].page_sise: is not a known key (did you mean 'page_size'?)",
+        "sources[1].tenant: expected 1-64 letters, digits",
+        "sources[1].base_url: is required.",
+        "sources[1].token: environment variable NOT_SET_ANYWHERE is not set.",
+        "sources[1].page_size: expected a valid integer",
+        "sources[2].plugin: unknown plugin 'tyo' (did you mean 'toy'?); installed: toy.",
+        "sources[3].token: cannot read secret file /nonexistent/secret",
+        "sources[3].rate_limit.requests: expected greater than or equal to 1",
+    ]
+    for fragment in expected:
+        assert fragment in text, f"missing {fragment!r} in:\n{text}"
+
+
+def test_duplicate_tenants_are_rejected(tmp_path: Path, toy_plugins: Plugins) -> None:
+    (problem,) = problems_for(tmp_path, GOOD_SOURCE + GOOD_SOURCE, toy_plugins)
+    assert "sources[1].tenant: 'alpha' is already used by sources[0] (plugin toy)" in problem
+
+
+def test_no_sources_is_an_error(tmp_path: Path, toy_plugins: Plugins) -> None:
+    (problem,) = problems_for(tmp_path, "[store]\npath = 'x'\n", toy_plugins)
+    assert "no [[sources]] entries" in problem
+
+
+def test_unknown_top_level_table(tmp_path: Path, toy_plugins: Plugins) -> None:
+    (problem,) = problems_for(tmp_path, "[stor]\npath = 'x'\n" + GOOD_SOURCE, toy_plugins)
+    assert "stor: is not a known key" in problem
+
+
+def test_plain_text_secret_works_but_warns(tmp_path: Path, toy_plugins: Plugins) -> None:
+    path = tmp_path / "collector.toml"
+    path.write_text(GOOD_SOURCE.replace('{ env = "TOY_SECRET" }', f'"{SECRET}"'))
+    config = load_config(path, toy_plugins)
+    (warning,) = config.warnings
+    assert "sources[0].token: the secret is written in plain text" in warning and SECRET not in warning
+
+
+def test_secret_from_a_file(tmp_path: Path, toy_plugins: Plugins) -> None:
+    (tmp_path / "token").write_text(SECRET + "\n")
+    path = tmp_path / "collector.toml"
+    path.write_text(GOOD_SOURCE.replace('{ env = "TOY_SECRET" }', f'{{ file = "{tmp_path / "token"}" }}'))
+    assert load_config(path, toy_plugins).sources[0].token.get_secret_value() == SECRET  # type: ignore[attr-defined]
+
+
+def test_environment_overrides_the_file(tmp_path: Path, toy_plugins: Plugins, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLLECTOR_STORE__PATH", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("COLLECTOR_SCHEDULER__CRON", "@daily")
+    path = tmp_path / "collector.toml"
+    path.write_text("[store]\npath = 'data'\n" + GOOD_SOURCE)
+    config = load_config(path, toy_plugins)
+    assert config.store_path == tmp_path / "elsewhere" and config.scheduler.cron == "@daily"
+
+
+def test_config_check_command_reports_and_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "collector.toml"
+    path.write_text('[[sources]]\nplugin = "nobody-ships-this"\ntenant = "x"\n')
+    result = subprocess.run([sys.executable, "-m", "collector", "--config", str(path), "config", "check"],
+                            capture_output=True, text=True, env=os.environ.copy())
+    assert result.returncode == 2
+    assert f"{path}: sources[0].plugin: unknown plugin 'nobody-ships-this'" in result.stderr
+    assert "1 configuration problem(s); nothing was run." in result.stderr

@@ -1,0 +1,133 @@
+"""The core's job pipeline end to end, over real HTTP, with the toy vendor."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from typing import Any
+
+from collector import Plugins, hookimpl
+from collector.testing import collect, inspect_store, write_config
+
+
+def test_full_collection_then_nothing_new(toy_config: Path, toy_plugins: Plugins, toy: Any) -> None:
+    first = collect(toy_config, toy_plugins)
+    assert first.exit_code == 0
+    summary = first.summaries[0]
+    assert (summary.new_recordings, summary.audio_files, summary.transcripts) == (10, 10, 10)
+    contents = inspect_store(toy_config.parent / "store")
+    assert not contents.problems
+    assert contents.recordings["alpha"] == {i["id"] for i in toy.items}
+    again = collect(toy_config, toy_plugins)
+    assert again.summaries[0].nothing_new and again.exit_code == 0
+
+
+def test_state_is_committed_with_the_page(toy_config: Path, toy_plugins: Plugins) -> None:
+    collect(toy_config, toy_plugins)
+    with sqlite3.connect(toy_config.parent / "store" / "catalog.sqlite") as db:
+        (state,) = db.execute("SELECT state FROM sync_state").fetchone()
+    assert state == '{"after":10}'
+
+
+def test_hooks_hear_about_every_stored_recording(toy_config: Path, toy_plugin: Any,
+                                                 toy_plugins: Plugins) -> None:
+    collect(toy_config, toy_plugins)
+    kinds = sorted(e.kind for e in toy_plugin.events)
+    assert kinds.count("metadata") == kinds.count("audio") == kinds.count("transcript") == 10
+    audio = next(e for e in toy_plugin.events if e.kind == "audio")
+    assert audio.path is not None and (toy_config.parent / "store" / audio.path).is_file()
+
+
+class _BrokenHook:
+    @hookimpl
+    def collector_recording_stored(self, event: object) -> None:
+        raise RuntimeError("a plugin bug")
+
+
+def test_a_failing_hook_does_not_stop_the_run(toy_config: Path, toy_plugin: Any) -> None:
+    plugins = Plugins(entry_points_group=None, extra=[toy_plugin, _BrokenHook()])
+    result = collect(toy_config, plugins)
+    assert result.exit_code == 0 and result.summaries[0].audio_files == 10
+
+
+def test_transcripts_not_ready_are_asked_again_later(tmp_path: Path, toy_plugins: Plugins, toy: Any,
+                                                     toy_source: Any) -> None:
+    toy.not_ready = {"t0001", "t0002"}
+    config = write_config(tmp_path, [toy_source(toy, transcript_wait_days=365)])
+    first = collect(config, toy_plugins)
+    assert first.exit_code == 0  # waiting for the vendor is not a failure
+    assert (first.summaries[0].transcripts, first.summaries[0].transcripts_awaited) == (8, 2)
+    toy.not_ready = set()
+    second = collect(config, toy_plugins)
+    assert second.summaries[0].transcripts == 2
+
+
+def test_bandwidth_limit_parks_downloads_until_the_next_run(tmp_path: Path, toy_plugins: Plugins, Toy: Any,
+                                                             toy_source: Any) -> None:
+    with Toy(10) as blocked, Toy(4) as healthy:
+        blocked.audio_status = {"t0003": 509}
+        config = write_config(tmp_path, [toy_source(blocked, "blocked", download_workers=1),
+                                         toy_source(healthy, "healthy")])
+        first = collect(config, toy_plugins)
+        by_tenant = {s.tenant: s for s in first.summaries}
+        assert first.exit_code == 1
+        assert by_tenant["healthy"].status.value == "ok" and by_tenant["healthy"].audio_files == 4
+        parked = by_tenant["blocked"]
+        assert parked.status.value == "stopped" and parked.deferred > 0
+        assert any("bandwidth" in m for m in parked.messages)
+        assert parked.new_recordings == 10  # metadata went on
+        blocked.audio_status = {}
+        second = collect(config, toy_plugins)
+        assert second.exit_code == 0
+        assert inspect_store(tmp_path / "store").audio["blocked"] == {i["id"] for i in blocked.items}
+
+
+def test_egress_budget_stops_downloads_before_the_cap(tmp_path: Path, toy_plugins: Plugins, toy: Any,
+                                                      toy_source: Any) -> None:
+    config = write_config(tmp_path, [toy_source(toy, download_workers=1, egress_budget={"bytes": 100_000, "days": 5})])
+    result = collect(config, toy_plugins)
+    summary = result.summaries[0]
+    assert 0 < summary.audio_files < 10 and summary.audio_bytes < 100_000
+    assert any("egress budget" in m for m in summary.messages)
+    assert summary.deferred == 10 - summary.audio_files
+
+
+def test_revoked_token_stops_only_that_tenant(tmp_path: Path, toy_plugins: Plugins, Toy: Any,
+                                             toy_source: Any) -> None:
+    with Toy(3) as revoked, Toy(3) as fine:
+        sources = [toy_source(revoked, "revoked"), toy_source(fine, "fine")]
+        revoked.token = "rotated-in-the-portal"
+        result = collect(write_config(tmp_path, sources), toy_plugins)
+    by_tenant = {s.tenant: s for s in result.summaries}
+    assert by_tenant["revoked"].status.value == "stopped"
+    assert "refused the credentials" in by_tenant["revoked"].messages[0]
+    assert by_tenant["fine"].status.value == "ok" and by_tenant["fine"].audio_files == 3
+
+
+def test_items_that_do_not_map_are_quarantined(tmp_path: Path, toy_plugins: Plugins, toy: Any,
+                                               toy_source: Any) -> None:
+    toy.items.append({"id": "bad-date", "start": "yesterday", "duration": 1})
+    toy.items.append({"start": "2026-03-01T00:00:00+00:00", "duration": 1})
+    result = collect(write_config(tmp_path, [toy_source(toy)]), toy_plugins)
+    summary = result.summaries[0]
+    assert summary.quarantined == 2 and summary.new_recordings == 10 and result.exit_code == 1
+    with sqlite3.connect(tmp_path / "store" / "catalog.sqlite") as db:
+        rows = db.execute("SELECT item_id, reason FROM quarantine ORDER BY item_id").fetchall()
+    assert rows[1][0] == "bad-date" and "start" in rows[1][1]
+    again = collect(write_config(tmp_path, [toy_source(toy)]), toy_plugins)
+    assert again.summaries[0].quarantined == 0  # the same bad item is not counted twice
+
+
+def test_missing_audio_is_retried_then_given_up(tmp_path: Path, toy_plugins: Plugins, toy: Any,
+                                                toy_source: Any) -> None:
+    toy.audio_status = {"t0004": 404, "t0005": 403}
+    config = write_config(tmp_path, [toy_source(toy, max_attempts=2)])
+    first = collect(config, toy_plugins)
+    assert first.summaries[0].unavailable == 1 and first.summaries[0].deferred == 1
+    second = collect(config, toy_plugins)
+    assert second.summaries[0].failed == 1
+    statuses = inspect_store(tmp_path / "store").audio_status["alpha"]
+    assert (statuses["t0004"], statuses["t0005"]) == ("failed", "unavailable")
+    third = collect(config, toy_plugins)
+    assert third.summaries[0].deferred == 0 and third.exit_code == 0
