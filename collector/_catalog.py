@@ -212,7 +212,7 @@ class Catalog:
                 db.execute(
                     "INSERT INTO sync_state VALUES (?,?,?,?) ON CONFLICT(source, tenant) "
                     "DO UPDATE SET state=excluded.state, updated=excluded.updated",
-                    (source, tenant, _json(state), stamp),
+                    (source, tenant, json.dumps(state, separators=(",", ":")), stamp),  # strict: no str() fallback
                 )
         return PageCounts(new=new, updated=changed - new, quarantined=quarantined)
 

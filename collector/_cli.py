@@ -40,12 +40,12 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(run_cli(argv))
 
 
-def run_cli(argv: list[str] | None = None) -> int:
-    """Parse arguments, run the command, return its exit code."""
+def run_cli(argv: list[str] | None = None, plugins: Plugins | None = None) -> int:
+    """Parse arguments, run the command, return its exit code (`plugins`: embed with your own)."""
     args = _parser().parse_args(argv)
     setup_logging(args.log_format or "text", args.log_level or "info")
     try:
-        plugins = Plugins()
+        plugins = plugins or Plugins()
     except PluginError as exc:
         print(f"collector: {exc}", file=sys.stderr)
         return EXIT_CONFIG

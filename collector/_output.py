@@ -54,10 +54,15 @@ def interactive(stream: TextIO = sys.stderr) -> bool:
 
 def setup_logging(fmt: str = "text", level: str = "info", *, console: Console | None = None,
                   stream: TextIO | None = None) -> None:
-    """Route every log record through one redacting handler in the chosen format."""
+    """Route every log record through one redacting handler in the chosen format.
+
+    Replaces the handler a previous call installed, and leaves other handlers (an embedding
+    application's, a test runner's) alone.
+    """
     root = logging.getLogger()
     for handler in list(root.handlers):
-        root.removeHandler(handler)
+        if getattr(handler, "collector_handler", False):
+            root.removeHandler(handler)
     handler: logging.Handler
     if console is not None and fmt == "text":
         handler = RichHandler(console=console, show_path=False, rich_tracebacks=False, markup=False)
@@ -67,6 +72,7 @@ def setup_logging(fmt: str = "text", level: str = "info", *, console: Console | 
             JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
         )
     handler.addFilter(RedactingFilter())
+    handler.collector_handler = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
     for noisy in ("httpx", "httpcore"):

@@ -202,7 +202,8 @@ class EmulatorServer:
         server = _Server((LOOPBACK, 0), _RequestHandler)
         server.emulator = self
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name=f"{type(self).__name__}", daemon=True)
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=type(self).__name__, daemon=True)
         self._thread.start()
         return self
 

@@ -1,0 +1,138 @@
+"""The store: safe file names for hostile ids, atomic writes, and the catalog's bookkeeping."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from collector import Recording, Store
+from collector._catalog import Catalog, Rejected, StoredAudio
+from collector._files import safe_name, store_path, write_atomic
+
+HOSTILE = ["../x", "../../etc/passwd", "/abs/path", "a/b\\c", "a|b", "nul\x00byte", "x" * 300, "ünïcødé-☎-通話",
+           "CON", "..", ".", "", " ", "-rf", "a:b*c?d<e>f\"g", "\udc80surrogate", "tab\there", "emoji-😀" * 40]
+
+
+@pytest.mark.parametrize("vendor_id", HOSTILE)
+def test_safe_names_are_portable_and_stay_put(tmp_path: Path, vendor_id: str) -> None:
+    name = safe_name(vendor_id)
+    assert 0 < len(name) <= 100
+    assert all(c.isascii() and (c.isalnum() or c in "._-") for c in name)
+    assert not name.startswith((".", "-"))
+    target = store_path(tmp_path, Path("focus", "t", name + ".mp3"))
+    assert target.parent == tmp_path / "focus" / "t"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(b"ok")  # the file system accepts it
+
+
+def test_safe_names_never_collide() -> None:
+    ids = HOSTILE + ["a_b", "a/b", "a|b", "a b", "A|B"]
+    assert len({safe_name(i) for i in ids}) == len(set(ids))
+
+
+def test_store_paths_cannot_escape(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        store_path(tmp_path, Path("..", "outside"))
+    with pytest.raises(ValueError):
+        store_path(tmp_path, Path("/etc/passwd"))
+
+
+def test_atomic_writes_leave_no_temporary_files(tmp_path: Path) -> None:
+    final = tmp_path / "a" / "file.json"
+    write_atomic(final, b"one", tmp_path / ".tmp")
+    write_atomic(final, b"two", tmp_path / ".tmp")
+    assert final.read_bytes() == b"two" and list((tmp_path / ".tmp").iterdir()) == []
+
+
+def test_a_killed_runs_scratch_files_are_removed_by_the_next_run(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    store.temp_dir.mkdir()
+    (store.temp_dir / "tmp123.part").write_bytes(b"half a download")
+    with store.exclusive():
+        assert list(store.temp_dir.iterdir()) == []
+    store.close()
+
+
+def recording(vendor_id: str, minutes: int = 0, **extra: object) -> Recording:
+    start = datetime(2026, 2, 1, tzinfo=timezone.utc) + timedelta(minutes=minutes)
+    return Recording(source="toy", tenant="t", vendor_id=vendor_id, start=start, duration=3.0,
+                     raw={"id": vendor_id, **extra})
+
+
+def commit(catalog: Catalog, recordings: list[Recording], state: dict | None = None,
+           rejects: list[Rejected] | None = None):  # type: ignore[no-untyped-def]
+    return catalog.commit_page("toy", "t", recordings, rejects or [], state, audio=True, transcripts=True,
+                               transcript_wait=timedelta(days=1))
+
+
+def test_upserts_are_idempotent_and_count_new_and_changed(tmp_path: Path) -> None:
+    catalog = Catalog(tmp_path / "c.sqlite")
+    first = commit(catalog, [recording("a"), recording("b"), recording("a")], {"cursor": 1})
+    assert (first.new, first.updated) == (2, 0)
+    again = commit(catalog, [recording("a"), recording("b")], {"cursor": 2})
+    assert (again.new, again.updated) == (0, 0)
+    changed = commit(catalog, [recording("a", note="edited by the vendor")], None)
+    assert (changed.new, changed.updated) == (0, 1)
+    assert catalog.query("SELECT COUNT(*) FROM recordings") == [(2,)]
+    assert catalog.query("SELECT COUNT(*) FROM audio") == [(2,)]
+    assert catalog.load_state("toy", "t") == {"cursor": 2}  # None keeps the previous state
+
+
+def test_a_failed_page_commits_nothing(tmp_path: Path) -> None:
+    catalog = Catalog(tmp_path / "c.sqlite")
+    commit(catalog, [recording("a")], {"cursor": 1})
+    with pytest.raises(Exception):
+        commit(catalog, [recording("b")], {"cursor": object()})  # the state cannot be stored
+    assert catalog.load_state("toy", "t") == {"cursor": 1}
+    assert catalog.query("SELECT vendor_id FROM recordings") == [("a",)]
+
+
+def test_quarantined_items_are_not_counted_twice(tmp_path: Path) -> None:
+    catalog = Catalog(tmp_path / "c.sqlite")
+    bad = Rejected("x", "The item has no start.", {"id": "x"})
+    assert commit(catalog, [], None, [bad]).quarantined == 1
+    assert commit(catalog, [], None, [bad]).quarantined == 0
+    assert catalog.query("SELECT times FROM quarantine") == [(2,)]
+
+
+def test_audio_is_claimed_once_per_run_and_given_up_after_max_attempts(tmp_path: Path) -> None:
+    catalog = Catalog(tmp_path / "c.sqlite")
+    commit(catalog, [recording("a"), recording("b", 1)])
+    assert [r.vendor_id for r in catalog.claim_audio("toy", "t", run_id=1, limit=10, max_attempts=2)] == ["a", "b"]
+    assert catalog.claim_audio("toy", "t", run_id=1, limit=10, max_attempts=2) == []
+    key = recording("a").key
+    assert catalog.audio_deferred(key, "Timed out.", max_attempts=2) is False
+    catalog.audio_stored(recording("b", 1).key, StoredAudio("p", "0" * 64, 10, "wav", "pcm_16", 8000, 1, 3.0))
+    assert [r.vendor_id for r in catalog.claim_audio("toy", "t", run_id=2, limit=10, max_attempts=2)] == ["a"]
+    assert catalog.audio_deferred(key, "Timed out.", max_attempts=2) is True
+    assert catalog.claim_audio("toy", "t", run_id=3, limit=10, max_attempts=2) == []
+    assert catalog.query("SELECT status, reason FROM audio WHERE vendor_id='a'") == [
+        ("failed", "Timed out. (gave up after 2 attempts)")]
+    assert catalog.egress_since("toy", "t", datetime.now(timezone.utc) - timedelta(days=5)) == 10
+
+
+def test_catalog_refuses_a_newer_schema(tmp_path: Path) -> None:
+    Catalog(tmp_path / "c.sqlite").close()
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "c.sqlite") as db:
+        db.execute("PRAGMA user_version=99")
+    with pytest.raises(RuntimeError, match="newer recording-collector"):
+        Catalog(tmp_path / "c.sqlite")
+
+
+def test_the_store_lock_keeps_runs_apart(tmp_path: Path) -> None:
+    from collector._store import StoreBusy
+
+    first, second = Store(tmp_path), Store(tmp_path)
+    with first.exclusive():
+        with pytest.raises(StoreBusy, match="Another collector run"):
+            with second.exclusive():
+                pass
+    with second.exclusive():
+        assert (tmp_path / ".lock").read_text().strip() == str(os.getpid())
+    first.close()
+    second.close()
