@@ -79,6 +79,10 @@ class TokenAuth(abc.ABC):
         assert self._token is not None
         return f"Bearer {self._token.value}"
 
+    def current(self) -> str | None:
+        """The Authorization header value for the token held now, without fetching one."""
+        return None if self._token is None else f"Bearer {self._token.value}"
+
     async def renew(self, rejected: str, http: HttpClient) -> None:
         """Replace the token the vendor rejected, unless a concurrent request already did."""
         async with self._lock:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from contextlib import ExitStack
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ def run_demo(directory: Path, plugins: Plugins, collect: Callable[[Config], int]
 
 
 def dump_toml(document: dict[str, Any]) -> str:
-    """Serialize the subset of TOML the demo writes: tables, arrays of tables, scalars, inline tables."""
+    """Serialize the subset of TOML the demo writes: tables, arrays of tables, scalars, dates, inline tables."""
     lines: list[str] = []
     for key, value in document.items():
         if isinstance(value, dict):
@@ -69,6 +70,8 @@ def _value(value: Any) -> str:
         return json.dumps(value)  # a JSON string is a valid TOML basic string
     if isinstance(value, Path):
         return json.dumps(str(value))
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()  # a TOML date or (offset) date-time literal
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{k} = {_value(v)}" for k, v in value.items()) + " }"
     if isinstance(value, (list, tuple)):

@@ -1,7 +1,7 @@
 """The HTTP client every source uses: one per tenant, rate-limited, retried, authenticated.
 
 What it promises a plugin:
-- every request, retries and token requests included, passes the tenant's rate limiter;
+- every request, retries and token requests included, takes a slot of the tenant's rate limiter;
 - connection errors, timeouts, 5xx answers (except 501, 505 and 509) and unparsable JSON bodies
   are retried with exponential backoff and jitter (tenacity);
 - a 429 is retried after the vendor's `Retry-After` (seconds or an HTTP date; missing, zero or
@@ -104,24 +104,6 @@ def retryable_status(status: int) -> bool:
     return status in (408, 429) or (500 <= status < 600 and status not in (501, 505, 509))
 
 
-class _LimitedTransport(httpx.AsyncBaseTransport):
-    """Takes a limiter slot for each request and frees it when the response headers arrive."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, limiter: SlidingWindowLimiter) -> None:
-        self._inner = inner
-        self._limiter = limiter
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        await self._limiter.acquire()
-        try:
-            return await self._inner.handle_async_request(request)
-        finally:
-            self._limiter.release()
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
 class HttpClient:
     """One tenant's HTTP client: base URL, timeouts, auth, rate limit and retries in one place."""
 
@@ -137,12 +119,9 @@ class HttpClient:
         stats: RequestStats | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        transport = httpx.AsyncHTTPTransport(
-            limits=httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
-        )
         self._client = httpx.AsyncClient(
             base_url=base_url,
-            transport=_LimitedTransport(transport, limiter),
+            limits=httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight),
             timeout=httpx.Timeout(timeout, pool=None),
             headers={"User-Agent": USER_AGENT, **(headers or {})},
             follow_redirects=False,
@@ -219,31 +198,46 @@ class HttpClient:
         self, method: str, url: str, authenticate: bool, retry_on: Collection[int], kwargs: dict[str, Any]
     ) -> AsyncIterator[httpx.Response]:
         auth = self.auth if authenticate else None
-        credential = await auth.authorization(self) if auth else None
-        response = await self._send(method, url, credential, kwargs)
+        response, credential = await self._send(method, url, auth, kwargs)
         try:
             if response.status_code == 401 and auth is not None and credential is not None and auth.renewable:
                 await response.aclose()
                 await auth.renew(credential, self)
-                response = await self._send(method, url, await auth.authorization(self), kwargs)
+                response, credential = await self._send(method, url, auth, kwargs)
             await self._check(response, retry_on)
             yield response
         finally:
             await response.aclose()
 
-    async def _send(self, method: str, url: str, credential: str | None, kwargs: dict[str, Any]) -> httpx.Response:
+    async def _send(
+        self, method: str, url: str, auth: TokenAuth | None, kwargs: dict[str, Any]
+    ) -> tuple[httpx.Response, str | None]:
+        """Send once: wait for a rate-limit slot, then send with the freshest token.
+
+        A token is fetched (if needed) before a slot is taken, because fetching needs a slot of
+        its own; once the slot is granted the current token is used, so waiting in the queue can
+        never make a request carry a token that expired meanwhile. The slot is released when the
+        response headers arrive (see `SlidingWindowLimiter`).
+        """
+        if auth is not None:
+            await auth.authorization(self)
         headers = dict(kwargs.get("headers") or {})
-        if credential is not None:
-            headers["Authorization"] = credential
-        request = self._client.build_request(method, url, **{**kwargs, "headers": headers})
-        self.stats.requests += 1
         async with self._in_flight:
+            await self.limiter.acquire()
             try:
-                response = await self._client.send(request, stream=True)
-            except httpx.TransportError as exc:
-                raise _Retryable(request, None, _describe_transport_error(request, exc)) from None
+                credential = auth.current() if auth is not None else None
+                if credential is not None:
+                    headers["Authorization"] = credential
+                request = self._client.build_request(method, url, **{**kwargs, "headers": headers})
+                self.stats.requests += 1
+                try:
+                    response = await self._client.send(request, stream=True)
+                except httpx.TransportError as exc:
+                    raise _Retryable(request, None, _describe_transport_error(request, exc)) from None
+            finally:
+                self.limiter.release()
         self.stats.statuses[response.status_code] = self.stats.statuses.get(response.status_code, 0) + 1
-        return response
+        return response, credential
 
     async def _check(self, response: httpx.Response, retry_on: Collection[int]) -> None:
         status = response.status_code

@@ -132,6 +132,8 @@ class FocusEmulator(EmulatorServer):
         self.tokens: dict[str, tuple[int, float]] = {}
         self.issued: list[str] = []
         self.transcripts_ready = False
+        self.expire_tokens_at: int | None = None
+        """Invalidate every token when the emulator has served this many requests (a mid-run expiry)."""
         self._secret = os.urandom(16)
         self._cursor_key = b"focus-emulator-cursor"  # fixed: cursors stay valid across emulator restarts
         self._tenants_lock = threading.Lock()
@@ -262,6 +264,13 @@ class FocusEmulator(EmulatorServer):
         if item.get("mediaAccessStatus", "Permitted") != "Permitted":
             raise EmulatorError(403, "Forbidden: media access to this recording is denied")
         return self._audio(tenant, item, audio_format)
+
+    def dispatch(self, request: Request) -> tuple[Response | None, str | None, str]:
+        """Serve a request, first expiring every token if the scripted moment has come."""
+        if self.expire_tokens_at is not None and len(self.log) >= self.expire_tokens_at:
+            self.expire_tokens_at = None
+            self.expire_tokens()
+        return super().dispatch(request)
 
     # -- helpers -----------------------------------------------------------------------------------
 

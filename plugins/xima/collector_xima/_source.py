@@ -1,0 +1,107 @@
+"""The Xima CCaaS source: time-window sweeps for metadata, one Opus file per recording."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+
+from collector import (
+    AudioExpectation,
+    DownloadsStopped,
+    Page,
+    Recording,
+    Source,
+    SourceContext,
+    StaticBearerAuth,
+    TenantError,
+)
+
+from . import _api, _mapping, _windows
+from ._settings import DOCUMENTED_LIMIT, XimaSettings
+
+OPUS_SAMPLE_RATE = 8000
+
+
+class XimaSource(Source):
+    """One Xima tenant (one host, one service-user token).
+
+    Metadata: the windows of `_windows.plan_windows`, oldest first, one request each (Xima has no
+    paging); each window's recordings are committed with the state that window earns (a new
+    watermark for a settled window, none otherwise). Audio: one GET per recording, verified as
+    Opus (8 kHz mono unless `strict_audio_format` is off) lasting what the metadata says. Every
+    request of the tenant shares one limiter (3 per 10 s unless configured otherwise).
+    """
+
+    name = "xima"
+    Settings = XimaSettings
+    default_rate_limit = DOCUMENTED_LIMIT
+
+    settings: XimaSettings
+
+    def __init__(self, settings: XimaSettings, context: SourceContext) -> None:
+        super().__init__(settings, context)
+        self.http = context.http(settings.base_url, StaticBearerAuth(settings.token))
+        limit = settings.effective_rate_limit
+        if limit.requests / limit.per_seconds > DOCUMENTED_LIMIT.requests / DOCUMENTED_LIMIT.per_seconds:
+            context.note(
+                f"The configured rate limit ({limit.requests} per {limit.per_seconds:g} s) is faster than Xima's "
+                "documented 3 requests per 10 s; expect 429 answers from a real tenant."
+            )
+
+    async def sync(self, state: dict[str, Any] | None) -> AsyncIterator[Page]:
+        """Sweep the planned windows; commit each with the watermark it earns."""
+        s = self.settings
+        current = _windows.SyncState.load(state, s.start)
+        plan = _windows.plan_windows(current, now=datetime.now(timezone.utc), window=s.window,
+                                     lookback=s.lookback, settle_delay=s.settle_delay)
+        if not plan:
+            self.context.note(f"Nothing to sweep yet: `start` ({_windows.iso(current.start)}) is in the future.")
+            return
+        for window in plan:
+            answer = await _api.list_window(self.http, s.endpoint, window.start, window.end, s.zone, s.token)
+            try:
+                items = _mapping.window_items(answer)
+            except ValueError as exc:
+                raise TenantError(
+                    f"{exc} for the window {_windows.iso(window.start)} to {_windows.iso(window.end)}; "
+                    "the window is retried next run."
+                ) from None
+            current, page_state = _windows.advance(current, window)
+            yield Page(items, page_state)
+        watermark = _windows.iso(current.watermark) if current.watermark else "nothing yet"
+        self.context.note(
+            f"Swept {len(plan)} {s.endpoint} window(s) from {_windows.iso(plan[0].start)} to "
+            f"{_windows.iso(plan[-1].end)}; settled up to {watermark}."
+        )
+
+    def parse(self, item: Mapping[str, Any]) -> Iterable[Recording]:
+        """Map one recording item (or a whole call, one recording each)."""
+        return _mapping.to_recordings(item, source=self.context.source, tenant=self.context.tenant)
+
+    def item_id(self, item: Mapping[str, Any]) -> str | None:
+        """The recordingKey (or callKey) of a raw item."""
+        return _mapping.item_id(item)
+
+    def open_audio(self, recording: Recording) -> AbstractAsyncContextManager[httpx.Response]:
+        """Open the recording's Opus audio under the configured (or listed) tenant name."""
+        tenant_name = self.settings.tenant_name or _mapping.tenant_name(recording.raw)
+        if not tenant_name:
+            raise DownloadsStopped(
+                "Xima's audio URL needs the tenant name, and this recording lists no tenantName: set "
+                "`tenant_name` in this tenant's [[sources]] entry (e.g. tenant_name = \"acme-ns\")."
+            )
+        return _api.open_audio(self.http, tenant_name, recording.vendor_id, self.settings.token)
+
+    def expected_audio(self, recording: Recording) -> AudioExpectation:
+        """Opus lasting the listed duration; 8 kHz mono too when `strict_audio_format` is on."""
+        strict = self.settings.strict_audio_format
+        return AudioExpectation(
+            duration=recording.duration,
+            channels=1 if strict else None,
+            sample_rate=OPUS_SAMPLE_RATE if strict else None,
+            codec="opus",
+        )
