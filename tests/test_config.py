@@ -162,3 +162,27 @@ def test_config_check_command_reports_and_exits_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert f"{path}: sources[0].plugin: unknown plugin 'nobody-ships-this'" in result.stderr
     assert "1 configuration problem(s); nothing was run." in result.stderr
+
+
+def test_the_example_configuration_is_valid(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """config.example.toml documents every key; it must load (given its secrets) with no warnings."""
+    import tomllib
+
+    from collector._secret import Secret
+
+    example = Path(__file__).resolve().parents[1] / "config.example.toml"
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("from-a-file-1234\n")
+    text = example.read_text()
+    for entry in tomllib.loads(text)["sources"]:
+        for value in entry.values():
+            if isinstance(value, dict) and "env" in value:
+                monkeypatch.setenv(value["env"], "from-the-environment")
+            if isinstance(value, dict) and "file" in value:
+                text = text.replace(value["file"], str(secret_file))
+    copy = tmp_path / "config.toml"
+    copy.write_text(text)
+    config = load_config(copy, Plugins())
+    assert config.warnings == []
+    assert all(isinstance(getattr(s, name), Secret) for s in config.sources for name in type(s).model_fields
+               if name in ("api_key", "token"))

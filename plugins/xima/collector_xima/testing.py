@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
-from collector.testing import Emulation, Expectations
+from collector import Store
+from collector.testing import Emulation, Expectations, write_config
 
 from .emulator import XimaEmulator, XimaTenant
 
@@ -103,6 +105,11 @@ class XimaEmulation(Emulation):
             })
         return tables
 
+    def config(self, directory: Path, overrides: dict[str, dict[str, Any]] | None = None, **settings: Any) -> Path:
+        """A config collecting every tenant into `directory/store`: `settings` on all, `overrides` by tenant."""
+        sources = [{**table, **settings, **(overrides or {}).get(table["tenant"], {})} for table in self.sources()]
+        return write_config(directory, sources)
+
     def expected(self) -> Expectations:
         recordings: dict[str, set[str]] = {}
         audio: dict[str, set[str]] = {}
@@ -154,3 +161,26 @@ def _keys(item: Any) -> list[str]:
         return []
     entries = item.get("recordings") if isinstance(item.get("recordings"), list) else [item]
     return [e["recordingKey"] for e in entries if isinstance(e, dict) and isinstance(e.get("recordingKey"), str)]
+
+
+def by_tenant(result: Any) -> dict[str, Any]:
+    """A run's summaries (`collector.testing.collect`) keyed by tenant name."""
+    return {summary.tenant: summary for summary in result.summaries}
+
+
+def catalog_rows(store_root: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The rows of a read-only query on a store's catalog."""
+    store = Store(store_root)
+    try:
+        return store.catalog.query(sql, params)
+    finally:
+        store.close()
+
+
+def sync_state(store_root: Path, tenant: str) -> dict[str, Any] | None:
+    """A Xima tenant's committed sync state in a store."""
+    store = Store(store_root)
+    try:
+        return store.catalog.load_state("xima", tenant)
+    finally:
+        store.close()

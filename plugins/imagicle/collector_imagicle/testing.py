@@ -1,0 +1,134 @@
+"""The Imagicle emulator as the conformance suite drives it (imported by tests only: needs pytest)."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from collector.testing import Emulation, Expectations
+
+from ._emudata import Account, generated
+from .emulator import ImagicleEmulator
+
+HOSTILE_IDS = ["../x", "../../etc/passwd", "a/b\\c", "a|b|c", "nul\x00byte", "x" * 300, "ünïcødé-☎-通話", "CON", ".."]
+AUDIO_TEMPLATE = "/v1/recordings/{id}/audio"
+
+
+def recent_base() -> datetime:
+    """A base time two days ago, at a whole minute: recent enough for transcripts to be awaited."""
+    return (datetime.now(timezone.utc) - timedelta(days=2)).replace(second=0, microsecond=0)
+
+
+class ImagicleEmulation(Emulation):
+    """Two accounts on one emulated host: "one" with client credentials and audio through
+    `audio_url_template`, "two" with a static token, metadata and transcripts only."""
+
+    def __init__(self, *, bad_data: bool = False, recordings: int = 24, rate_limit: tuple[int, float] = (20, 0.5),
+                 **emulator_options: Any) -> None:
+        self.base = recent_base()
+        self.accounts = [
+            Account("one", seed=101, base_time=self.base, recordings=recordings,
+                    clients={"collector-one": os.urandom(12).hex()}, token_lifetime=300.0),
+            Account("two", seed=102, base_time=self.base, recordings=recordings // 2,
+                    static_tokens={os.urandom(12).hex(): "admin"}),
+        ]
+        self.rate_limit = rate_limit
+        emulator_options.setdefault("serve_audio", True)
+        self.emulator = ImagicleEmulator(self.accounts, rate_limit=rate_limit, **emulator_options).start()
+        self.variables: dict[str, str] = {}
+        for account in self.accounts:
+            variable = f"TEST_IMAGICLE_{self.emulator.port}_{account.name.upper()}"
+            os.environ[variable] = next(iter(account.clients.values() or account.static_tokens))
+            self.variables[account.name] = variable
+        self.bad_audio: dict[str, set[str]] = {a.name: set() for a in self.accounts}
+        self.rejected: dict[str, int] = {a.name: 0 for a in self.accounts}
+        if bad_data:
+            for account in self.accounts:
+                self._add_bad_data(account)
+
+    def account(self, name: str) -> Account:
+        """The emulated account behind a tenant name."""
+        return self.emulator.accounts[name]
+
+    def _add_bad_data(self, account: Account) -> None:
+        at = self.base + timedelta(minutes=3)
+        for number, hostile in enumerate(HOSTILE_IDS):
+            payload = generated(account.seed, 500 + number, at + timedelta(seconds=number), account.users).payload
+            payload["id"] = hostile
+            self.emulator.add_item(account.name, at + timedelta(seconds=number), payload)
+        if account.name == "one":
+            for number, fault in enumerate(("html", "truncated", "duration")):
+                entry = self.emulator.add_item(account.name, at + timedelta(minutes=1, seconds=number), None)
+                assert entry.id is not None
+                account.audio_faults[entry.id] = fault
+                self.bad_audio[account.name].add(entry.id)
+        malformed: list[Any] = [
+            {"_valid": False, "date": "2026-01-05T08:00:00Z", "duration": 3},
+            {"_valid": False, "id": "bad-date", "date": "not a date"},
+            {"_valid": False, "id": "negative-duration", "date": "2026-01-05T08:00:00Z", "duration": -5},
+            {"_valid": False, "id": "bad-party", "date": "2026-01-05T08:00:00Z", "from": "x"},
+            "a string, not an object",
+        ]
+        for number, payload in enumerate(malformed):
+            self.emulator.add_item(account.name, at + timedelta(minutes=2, seconds=number), payload)
+        self.rejected[account.name] = len(malformed)
+
+    def source(self, name: str, **overrides: Any) -> dict[str, Any]:
+        """The `[[sources]]` table of one account."""
+        account = self.account(name)
+        table: dict[str, Any] = {
+            "plugin": "imagicle", "tenant": name, "base_url": self.emulator.api_url,
+            "start_date": (self.base - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "window_hours": 6.0, "page_size": 5, "lookback_hours": 1.0, "settle_seconds": 30.0,
+            "rate_limit": {"requests": self.rate_limit[0], "per_seconds": self.rate_limit[1]},
+            "retry": {"attempts": 5, "initial_wait": 0.01, "max_wait": 0.2},
+        }
+        if account.clients:
+            client_id = next(iter(account.clients))
+            table["oauth"] = {"token_url": self.emulator.token_url, "client_id": client_id,
+                              "client_secret": {"env": self.variables[name]},
+                              "scope": "voice-analytics/recordings.read"}
+            table["audio_url_template"] = AUDIO_TEMPLATE
+        else:
+            table["token"] = {"env": self.variables[name]}
+        table.update(overrides)
+        return table
+
+    def sources(self) -> list[dict[str, Any]]:
+        return [self.source(account.name) for account in self.accounts]
+
+    def expected(self) -> Expectations:
+        recordings = {a.name: a.valid_ids() for a in self.accounts}
+        audio = {a.name: (a.valid_ids() - self.bad_audio[a.name]) if a.clients else set() for a in self.accounts}
+        return Expectations(recordings=recordings, audio=audio, quarantined_audio=self.bad_audio,
+                            rejected_items=self.rejected)
+
+    def add_recordings(self, count: int) -> None:
+        for account in self.accounts:
+            self.emulator.add_recordings(account.name, count)
+
+    def set_transient_faults(self, rate: float) -> None:
+        if rate:
+            self.emulator.faults.set_rate(rate)
+        else:
+            self.emulator.faults.clear()
+
+    def set_latency(self, seconds: float) -> None:
+        self.emulator.faults.slow_seconds = seconds
+        if seconds:
+            self.emulator.faults.set_rate(1.0, ["slow"])
+        else:
+            self.emulator.faults.clear()
+
+    def throttled(self) -> int:
+        return sum(1 for r in self.emulator.log if r.status == 429 and r.fault is None)
+
+    def secrets(self) -> list[str]:
+        configured = [s for a in self.accounts for s in [*a.clients.values(), *a.static_tokens]]
+        return configured + list(self.emulator.issued)
+
+    def close(self) -> None:
+        self.emulator.stop()
+        for variable in self.variables.values():
+            os.environ.pop(variable, None)
