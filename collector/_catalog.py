@@ -28,7 +28,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from ._model import MediaAvailability, Recording, RecordingKey
+from pydantic import TypeAdapter
+from pydantic_core import to_json
+
+from ._model import MediaAvailability, Party, Recording, RecordingKey
 
 SCHEMA_VERSION = 1
 
@@ -93,11 +96,17 @@ def now_utc() -> datetime:
 
 def iso(moment: datetime) -> str:
     """The catalog's timestamp format: ISO 8601 in UTC with a Z, microseconds, sortable as text."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if moment.tzinfo is not timezone.utc:
+        moment = moment.astimezone(timezone.utc)
+    return moment.isoformat(timespec="microseconds")[:26] + "Z"
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    """Compact UTF-8 JSON for catalog columns (pydantic-core's serializer: this runs per recording)."""
+    return to_json(value, fallback=str, inf_nan_mode="null").decode("utf-8")
+
+
+_PARTIES = TypeAdapter(list[Party])
 
 
 @dataclass(frozen=True)
@@ -581,7 +590,7 @@ WHERE recordings.raw IS NOT excluded.raw OR recordings.extras IS NOT excluded.ex
 def _recording_row(r: Recording, stamp: str) -> tuple[Any, ...]:
     return (
         r.source, r.tenant, r.vendor_id, r.call_id, iso(r.start), iso(r.end) if r.end else None, r.duration,
-        r.direction.value, _json([p.model_dump(exclude_defaults=True) for p in r.parties]), _json(r.tags),
+        r.direction.value, _PARTIES.dump_json(r.parties, exclude_defaults=True).decode(), _json(r.tags),
         r.media.value, r.media_size, _json(r.extras), _json(r.raw), stamp, stamp,
     )
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import from_json
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from ._auth import TokenAuth
@@ -161,7 +162,7 @@ class HttpClient:
                 async with self._exchange(method, url, authenticate, retry_on, kwargs) as response:
                     body = await _read_body(response)
                     try:
-                        return json.loads(body)
+                        return from_json(body)
                     except ValueError:
                         raise _Retryable(response.request, None, f"{method} {_path(response.request)} "
                                          f"answered with a body that is not valid JSON ({len(body)} bytes).") from None

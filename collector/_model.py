@@ -12,7 +12,7 @@ import math
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:
     from ._errors import ItemError
@@ -65,7 +65,7 @@ class Party(BaseModel):
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("a timestamp must carry a time zone (naive datetimes are ambiguous)")
-    return value.astimezone(timezone.utc)
+    return value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)
 
 
 class Recording(BaseModel):
@@ -94,24 +94,18 @@ class Recording(BaseModel):
     extras: dict[str, Any] = Field(default_factory=dict)
     raw: dict[str, Any]
 
-    @field_validator("start", "end")
-    @classmethod
-    def _in_utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else _utc(value)
-
-    @field_validator("duration")
-    @classmethod
-    def _finite(cls, value: float | None) -> float | None:
-        if value is not None and not math.isfinite(value):
-            raise ValueError("duration must be a finite number of seconds")
-        return value
-
     @model_validator(mode="after")
-    def _fill_end_or_duration(self) -> Recording:
-        if self.end is not None and self.end < self.start:
-            raise ValueError("the recording ends before it starts")
-        if self.duration is None and self.end is not None:
-            self.duration = (self.end - self.start).total_seconds()
+    def _normalize_times(self) -> Recording:
+        # One Python validator for the whole model: it runs for every recording of a sync.
+        start = self.start = _utc(self.start)
+        if self.end is not None:
+            end = self.end = _utc(self.end)
+            if end < start:
+                raise ValueError("the recording ends before it starts")
+            if self.duration is None:
+                self.duration = (end - start).total_seconds()
+        if self.duration is not None and not math.isfinite(self.duration):
+            raise ValueError("duration must be a finite number of seconds")
         return self
 
     @property

@@ -8,7 +8,9 @@ another. The pass ends with every tenant's summary stored in the catalog and an 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ._config import Config
@@ -16,6 +18,26 @@ from ._job import TenantJob
 from ._plugins import Plugins
 from ._store import Store
 from ._summary import TenantSummary, exit_code
+
+
+@contextmanager
+def _fewer_gc_pauses() -> Iterator[None]:
+    """Collect garbage less often during a pass.
+
+    A sync allocates millions of short-lived objects (parsed JSON, models) while a page of them
+    is alive; CPython's default thresholds then trigger collections that repeatedly scan every live
+    object, which measured at a third of the sync's CPU time. Freezing what exists at start-up and
+    raising the first threshold keeps memory bounded (pages are freed by reference counting, not
+    by the collector) and gives that time back. Restored afterwards for an embedding application.
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 @dataclass
@@ -51,7 +73,8 @@ async def run_pass(
         async with slots:
             return await job.run()
 
-    summaries = list(await asyncio.gather(*(run_job(job) for job in jobs)))
+    with _fewer_gc_pauses():
+        summaries = list(await asyncio.gather(*(run_job(job) for job in jobs)))
     code = exit_code(summaries)
     for summary in summaries:
         await store.call(

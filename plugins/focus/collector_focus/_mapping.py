@@ -21,10 +21,9 @@ milliseconds (`startMs`/`startTimeMs`). The vendor's payload is kept verbatim in
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-from collector import Direction, MediaAvailability, Party, Recording, Transcript, TranscriptSegment
+from collector import Direction, MediaAvailability, Recording, Transcript, TranscriptSegment
 
 _DIRECTIONS = {
     "inbound": Direction.INBOUND, "in": Direction.INBOUND, "incoming": Direction.INBOUND,
@@ -46,13 +45,11 @@ def interaction_id(item: Mapping[str, Any]) -> str:
     return str(value)
 
 
-def _time(item: Mapping[str, Any], key: str) -> datetime | None:
+def _time(item: Mapping[str, Any], key: str) -> str | None:
     value = item.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
+    if value is not None and not isinstance(value, str):
         raise ValueError(f"{key} is not a date-time string")
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value  # parsed (and checked for a zone) by the model
 
 
 def media_availability(item: Mapping[str, Any]) -> MediaAvailability:
@@ -65,23 +62,24 @@ def media_availability(item: Mapping[str, Any]) -> MediaAvailability:
     return MediaAvailability.AVAILABLE
 
 
-def _party(entry: Any) -> Party:
+def _party(entry: Any) -> dict[str, Any]:
     if not isinstance(entry, Mapping):
         raise ValueError("an endpoints[] entry is not an object")
     person = entry.get("person") or {}
     endpoint = entry.get("endpoint") or {}
+    number = endpoint.get("endpoint")
     subject = entry.get("isRecordingSubject")
-    return Party(
-        name=person.get("fullName"),
-        number=None if endpoint.get("endpoint") is None else str(endpoint.get("endpoint")),
-        endpoint_type=endpoint.get("type"),
-        role="originator" if entry.get("isOriginator") else "participant",
-        is_agent=subject if isinstance(subject, bool) else None,
-    )
+    return {
+        "name": person.get("fullName"),
+        "number": None if number is None else str(number),
+        "endpoint_type": endpoint.get("type"),
+        "role": "originator" if entry.get("isOriginator") else "participant",
+        "is_agent": subject if isinstance(subject, bool) else None,
+    }
 
 
 def to_recording(item: Mapping[str, Any], *, source: str, tenant: str) -> Recording:
-    """One cursor-page recording, normalized."""
+    """One cursor-page recording, normalized (one validation of the whole model: this runs per item)."""
     if not isinstance(item, Mapping):
         raise ValueError("the item is not a JSON object")
     start = _time(item, "startDatetimeUTC")
@@ -89,21 +87,21 @@ def to_recording(item: Mapping[str, Any], *, source: str, tenant: str) -> Record
         raise ValueError("the recording has no startDatetimeUTC")
     third_party_id = item.get("thirdPartyId")
     direction = _DIRECTIONS.get(str(item.get("direction") or "").lower(), Direction.UNKNOWN)
-    return Recording(
-        source=source,
-        tenant=tenant,
-        vendor_id=interaction_id(item),
-        call_id=third_party_id if isinstance(third_party_id, str) and third_party_id else None,
-        start=start,
-        end=_time(item, "endDatetimeUTC"),
-        duration=item.get("durationInSeconds"),
-        direction=direction,
-        parties=[_party(entry) for entry in item.get("endpoints") or []],
-        tags=[str(tag) for tag in item.get("tags") or []],
-        media=media_availability(item),
-        extras={key: item[key] for key in _EXTRAS if key in item},
-        raw=dict(item),
-    )
+    return Recording.model_validate({
+        "source": source,
+        "tenant": tenant,
+        "vendor_id": interaction_id(item),
+        "call_id": third_party_id if isinstance(third_party_id, str) and third_party_id else None,
+        "start": start,
+        "end": _time(item, "endDatetimeUTC"),
+        "duration": item.get("durationInSeconds"),
+        "direction": direction,
+        "parties": [_party(entry) for entry in item.get("endpoints") or []],
+        "tags": [str(tag) for tag in item.get("tags") or []],
+        "media": media_availability(item),
+        "extras": {key: item[key] for key in _EXTRAS if key in item},
+        "raw": dict(item),
+    })
 
 
 def transcript_entries(answer: Any) -> list[Mapping[str, Any]]:

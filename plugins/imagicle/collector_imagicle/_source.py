@@ -84,7 +84,7 @@ class ImagicleSource(Source):
                         yield Page(fresh)
                 if read.reconciled:
                     break
-                self.log.info("Window %s does not reconcile on read %d of %d (%s); reading it again.",
+                self.log.info("Window %s does not reconcile on read %d of %d (%s).",
                               window, attempt, s.reconcile_attempts, read.describe())
             outcome = progress.record(window, read.reconciled, s.accept_mismatch_after_runs)
             self._report(window, read, outcome, progress)

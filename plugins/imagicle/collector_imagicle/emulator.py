@@ -14,8 +14,9 @@ What it follows (v1-recordings-list.txt, NOTES.md), under `/voice-analytics` lik
 - `POST /oauth2/token`: client credentials (HTTP Basic or form), `expires_in` from the account's
   `token_lifetime`; static bearer tokens with a role; unknown or expired tokens answer 401, a
   "standard" user's token 403 on the list.
-- Arrivals during a run: `arrive_while_listing(...)` inserts a new recording after every N list
-  requests, dated inside the window being listed (at its newest end: the front of the list) or
+- `expire_tokens()` / `revoke_tokens_after(n)`: OAuth tokens stop working now / after n list requests.
+- Arrivals during a run: `arrive_while_listing(...)` inserts a new recording before every N-th list
+  request is answered, dated inside the window being listed (at its newest end: the front of the list) or
   just now; `add_phantoms` makes `total` count recordings the list never returns.
 - A per-account rate limit (429 with Retry-After) and every fault of `collector.emulator.FaultPlan`.
 """
@@ -81,6 +82,7 @@ class ImagicleEmulator(EmulatorServer):
         self.issued: list[str] = []
         self.transcripts_ready = False
         self.front_age = timedelta(seconds=90)
+        self.revoke_after: int | None = None
         self._data = threading.Lock()
         self.add_route("POST", TOKEN_ROUTE, "auth", self.token)
         self.add_route("GET", f"{API}/v1/recordings", "metadata", self.recordings)
@@ -112,8 +114,8 @@ class ImagicleEmulator(EmulatorServer):
             return self.accounts[name].add(at, payload, transcript=transcript)
 
     def arrive_while_listing(self, name: str, *, every: int, where: str = "inside", limit: int | None = None) -> None:
-        """After every `every` list requests, a new recording arrives: dated at the newest end of the
-        window just listed ("inside": it lands at the front of that window) or just now ("front")."""
+        """Before every `every`-th list request is answered, a new recording arrives: dated at the newest
+        end of the window being listed ("inside": the front of that window) or just now ("front")."""
         account = self.accounts[name]
         with self._data:
             account.insert_every, account.insert_where, account.insert_left = every, where, limit
@@ -127,6 +129,10 @@ class ImagicleEmulator(EmulatorServer):
         """Invalidate every OAuth token issued so far (static tokens stay valid)."""
         with self._data:
             self.tokens.clear()
+
+    def revoke_tokens_after(self, list_requests: int) -> None:
+        """Invalidate every OAuth token once, after this many more list requests (a mid-run 401)."""
+        self.revoke_after = list_requests
 
     def make_transcripts_ready(self) -> None:
         """Transcriptions that were in progress (204) are done."""
@@ -173,12 +179,12 @@ class ImagicleEmulator(EmulatorServer):
         if sentiments and sentiments - set(SENTIMENTS):
             raise EmulatorError(400, f"unknown sentiment {sorted(sentiments - set(SENTIMENTS))[0]}")
         with self._data:
+            self._arrival(account, start, end)
             matching = [e for e in account.entries if self._in_range(e.at, start, end) and self._matches(e, request)]
             phantoms = sum(1 for at in account.phantoms if self._in_range(at, start, end))
             matching.sort(key=lambda e: (e.at, e.seq), reverse=True)
             count = min(quantity, self.max_quantity or quantity)
             body = {"total": len(matching) + phantoms, "recordings": [e.payload for e in matching[offset:offset + count]]}
-            self._arrival(account, start, end)
         return Response.json(body)
 
     def transcription(self, request: Request, rid: str) -> Response:
@@ -267,12 +273,19 @@ class ImagicleEmulator(EmulatorServer):
         return True
 
     def _arrival(self, account: Account, start: datetime | None, end: datetime | None) -> None:
-        """Called under the data lock after each list request: a recording may arrive now."""
+        """Called under the data lock as each list request arrives: a recording may arrive just before it
+        is answered (so it lands between this request and the previous one)."""
         account.list_requests += 1
+        if self.revoke_after is not None:
+            self.revoke_after -= 1
+            if self.revoke_after <= 0:
+                self.tokens.clear()
+                self.revoke_after = None
         if not account.insert_every or account.list_requests % account.insert_every or account.insert_left == 0:
             return
         if account.insert_where == "inside" and end is not None:
-            at = max(end - timedelta(seconds=1), start or end)
+            # The newest in the window, yet clear of any neighbouring window's query by chance.
+            at = max(end - timedelta(seconds=10), start or end)
         else:
             at = datetime.now(timezone.utc) - self.front_age
         account.add(at)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
-from collector.testing import Emulation, Expectations
+from collector import Store
+from collector.testing import Emulation, Expectations, write_config
 
 from ._emudata import Account, generated
 from .emulator import ImagicleEmulator
@@ -98,6 +100,15 @@ class ImagicleEmulation(Emulation):
     def sources(self) -> list[dict[str, Any]]:
         return [self.source(account.name) for account in self.accounts]
 
+    def config(self, directory: Path, *names: str, **overrides: Any) -> Path:
+        """A config collecting the named accounts (default: all) into `directory/store`, with `overrides`."""
+        wanted = names or tuple(a.name for a in self.accounts)
+        return write_config(directory, [self.source(name, **overrides) for name in wanted])
+
+    def transcript_ids(self, name: str, *kinds: str) -> set[str]:
+        """Ids of an account's recordings whose transcription is one of `kinds` ("ready", "later", "never")."""
+        return {e.id for e in self.account(name).entries if e.id is not None and e.transcript in kinds}
+
     def expected(self) -> Expectations:
         recordings = {a.name: a.valid_ids() for a in self.accounts}
         audio = {a.name: (a.valid_ids() - self.bad_audio[a.name]) if a.clients else set() for a in self.accounts}
@@ -132,3 +143,12 @@ class ImagicleEmulation(Emulation):
         self.emulator.stop()
         for variable in self.variables.values():
             os.environ.pop(variable, None)
+
+
+def committed_state(store: Path, tenant: str) -> dict[str, Any] | None:
+    """The sync state the store holds for an Imagicle tenant (the watermark and any held window)."""
+    opened = Store(store)
+    try:
+        return opened.catalog.load_state("imagicle", tenant)
+    finally:
+        opened.close()

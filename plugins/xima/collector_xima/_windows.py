@@ -83,6 +83,12 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def whole_ms(moment: datetime) -> datetime:
+    """`moment` in UTC, cut to whole milliseconds (Xima's precision, and the requests')."""
+    moment = moment.astimezone(timezone.utc)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
 def align_down(moment: datetime, step: timedelta) -> datetime:
     """The grid point at or before `moment` (the grid: multiples of `step` since the Unix epoch)."""
     offset = (moment - EPOCH) // step
@@ -102,9 +108,9 @@ def plan_windows(
     """The windows this run sweeps, oldest first, from the sweep origin up to `now`."""
     if window <= timedelta(0):
         raise ValueError("the window must be longer than zero")
-    now = now.astimezone(timezone.utc)
+    now = whole_ms(now)
     settled = now - settle_delay
-    cursor = max(state.start, align_down(sweep_origin(state, lookback), window))
+    cursor = whole_ms(max(state.start, align_down(sweep_origin(state, lookback), window)))
     windows = []
     while cursor < now:
         end = min(align_down(cursor, window) + window, now)

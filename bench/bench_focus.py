@@ -1,0 +1,170 @@
+"""Benchmark: Focus metadata sync rate and peak memory, and a large audio download's peak memory.
+
+    .venv/bin/python bench/bench_focus.py                 # 100,000 recordings, page size 1000
+    .venv/bin/python bench/bench_focus.py --audio         # also 256 MB and 1 GB audio downloads
+    .venv/bin/python bench/bench_focus.py --recordings 20000 --sizes 25000,100000
+
+What it measures, against one Focus emulator running in its own process:
+1. reference: plain httpx following the cursor and writing each recording as a JSON line (no
+   validation, no catalog) - the ceiling the emulator and the machine allow;
+2. the collector: `collector run` (in a subprocess) syncing the same tenant with audio and
+   transcripts off: validation into the model, catalog commits with the cursor, in one transaction
+   per page. Its rate comes from the run's own start/finish times in the catalog; its peak RSS from
+   the child's rusage. Repeated for each size in --sizes to show memory stays flat;
+3. with --audio: one recording of 256 MB then 1 GB of WAV, downloaded, hashed and decoded to the end
+   by the collector: peak RSS of each run.
+Targets (issue 2): sync >= 70% of the reference's rate (aim: 20,000+/s), peak RSS < 150 MB;
+the 1 GB download < 100 MB RSS; memory flat as sizes grow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+API_KEY = "bench-key-0123456789abcdef"
+BIG_CLIENT = 9200  # the tenant holding one very long recording
+
+
+def serve(recordings: int, audio_bytes: list[int]) -> None:
+    """Child process: run the emulator until stdin closes; print its URL first."""
+    from collector_focus.emulator import FocusEmulator, FocusTenant, generated_recording
+
+    from collector.emulator import wav_duration_for_bytes
+
+    tenants = [FocusTenant(client_id=9100, username="bench", api_key=API_KEY, recordings=recordings)]
+    for number, size in enumerate(audio_bytes):
+        tenant = FocusTenant(client_id=BIG_CLIENT + number, username="bench", api_key=API_KEY, recordings=0)
+        item = generated_recording(tenant.client_id, 0)
+        duration = wav_duration_for_bytes(size)
+        item.update(type="phone", mediaAccessStatus="Permitted", durationInSeconds=duration)
+        tenant.extra["big"] = item
+        tenant.arrivals.append("big")
+        tenants.append(tenant)
+    emulator = FocusEmulator(tenants, rate_limit=None).start()
+    print(emulator.url, flush=True)
+    sys.stdin.read()
+    emulator.stop()
+
+
+def reference(url: str, client_id: int, page_size: int, out: Path) -> float:
+    """Plain httpx: follow the cursor, one JSON line per recording. Returns recordings per second."""
+    with httpx.Client(base_url=url, timeout=60) as client:
+        token = client.post("/authWithApiKey", json={"clientId": client_id, "apiKey": API_KEY,
+                                                     "username": "bench"}).json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        params: dict[str, str | int] = {"numberOfResults": page_size}
+        count = 0
+        started = time.perf_counter()
+        with out.open("w") as handle:
+            while True:
+                page = client.get("/client/recording/cursor", params=params, headers=headers).json()
+                if not page["recordings"]:
+                    break
+                for recording in page["recordings"]:
+                    handle.write(json.dumps(recording) + "\n")
+                count += len(page["recordings"])
+                params = {"numberOfResults": page_size, "cursorId": page["nextCursorId"]}
+        elapsed = time.perf_counter() - started
+    return count / elapsed
+
+
+def collector_run(url: str, client_id: int, workdir: Path, *, page_size: int, audio: bool,
+                  audio_format: str = "wav-mono") -> tuple[dict[str, object], float]:
+    """`collector run` in a child process. Returns (the tenant's summary and timing, peak RSS in MB)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "collector.toml"
+    config.write_text(f"""
+[store]
+path = "store"
+[[sources]]
+plugin = "focus"
+tenant = "bench"
+base_url = "{url}"
+client_id = {client_id}
+username = "bench"
+api_key = {{ env = "BENCH_FOCUS_KEY" }}
+page_size = {page_size}
+audio = {str(audio).lower()}
+audio_format = "{audio_format}"
+transcripts = false
+rate_limit = {{ requests = 10000, per_seconds = 1 }}
+timeout = 600
+""")
+    env = {**os.environ, "BENCH_FOCUS_KEY": API_KEY}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result = subprocess.run([sys.executable, "-m", "collector", "--config", str(config), "run", "--json"],
+                            capture_output=True, text=True, env=env)
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if result.returncode != 0:
+        raise SystemExit(f"collector run failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    if peak_kb <= before:
+        print("  (note: peak RSS not above an earlier child's; figure is an upper bound)")
+    (summary,) = json.loads(result.stdout)["tenants"]
+    with sqlite3.connect(workdir / "store" / "catalog.sqlite") as db:
+        started, finished = db.execute("SELECT started, finished FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    seconds = (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds()
+    summary["seconds"] = seconds
+    return summary, peak_kb / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--recordings", type=int, default=100_000)
+    parser.add_argument("--page-size", type=int, default=1000)
+    parser.add_argument("--sizes", default="", help="also sync these tenant sizes (comma-separated) for memory")
+    parser.add_argument("--audio", action="store_true", help="also download 256 MB and 1 GB recordings")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--audio-bytes", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    audio_sizes = [256 * 1024**2, 1024**3] if args.audio else []
+    if args.serve:
+        serve(args.recordings, [int(x) for x in args.audio_bytes.split(",") if x])
+        return
+    sizes = sorted({args.recordings, *(int(x) for x in args.sizes.split(",") if x)})
+    print(f"Focus benchmark: page size {args.page_size}; machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    with tempfile.TemporaryDirectory(prefix="bench-focus-") as tmp:
+        work = Path(tmp)
+        for size in sizes:
+            emulator = subprocess.Popen(
+                [sys.executable, __file__, "--serve", "--recordings", str(size),
+                 "--audio-bytes", ",".join(str(s) for s in audio_sizes if size == sizes[-1])],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            assert emulator.stdout is not None and emulator.stdin is not None
+            url = emulator.stdout.readline().strip()
+            try:
+                ref = reference(url, 9100, args.page_size, work / f"reference-{size}.jsonl")
+                summary, rss = collector_run(url, 9100, work / f"sync-{size}", page_size=args.page_size, audio=False)
+                rate = int(summary["new_recordings"]) / float(summary["seconds"])  # type: ignore[arg-type]
+                print(f"\n{size:,} recordings")
+                print(f"  reference (httpx + JSON lines):  {ref:10,.0f} recordings/s")
+                print(f"  collector (validated, cataloged): {rate:10,.0f} recordings/s  = {rate / ref:.0%} of the reference"
+                      f"  (target >= 70%)")
+                print(f"  collector peak RSS:               {rss:10,.1f} MB  (target < 150 MB)")
+                if size == sizes[-1]:
+                    for number, audio_size in enumerate(audio_sizes):
+                        summary, rss = collector_run(url, BIG_CLIENT + number, work / f"audio-{number}",
+                                                     page_size=args.page_size, audio=True)
+                        mb = int(summary["audio_bytes"]) / 1024**2  # type: ignore[arg-type]
+                        print(f"\n{audio_size / 1024**2:,.0f} MB audio download (WAV, streamed, hashed, decoded to the end)")
+                        print(f"  stored {mb:,.0f} MB in {float(summary['seconds']):.1f} s; peak RSS {rss:,.1f} MB"
+                              f"  (target < 100 MB)")
+            finally:
+                emulator.stdin.close()
+                emulator.wait()
+
+
+if __name__ == "__main__":
+    main()
