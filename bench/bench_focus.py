@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sqlite3
 import subprocess
 import sys
@@ -81,6 +80,16 @@ def reference(url: str, client_id: int, page_size: int, out: Path) -> float:
     return count / elapsed
 
 
+_MEASURED_RUN = """
+import resource, sys
+from collector._cli import run_cli
+code = run_cli(sys.argv[1:])
+sys.stderr.write(f"PEAK_RSS_KB {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n")
+sys.exit(code)
+"""
+"""`collector <args>` that reports its own peak resident memory (ru_maxrss of that process alone)."""
+
+
 def collector_run(url: str, client_id: int, workdir: Path, *, page_size: int, audio: bool,
                   audio_format: str = "wav-mono") -> tuple[dict[str, object], float]:
     """`collector run` in a child process. Returns (the tenant's summary and timing, peak RSS in MB)."""
@@ -104,14 +113,11 @@ rate_limit = {{ requests = 10000, per_seconds = 1 }}
 timeout = 600
 """)
     env = {**os.environ, "BENCH_FOCUS_KEY": API_KEY}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    result = subprocess.run([sys.executable, "-m", "collector", "--config", str(config), "run", "--json"],
+    result = subprocess.run([sys.executable, "-c", _MEASURED_RUN, "--config", str(config), "run", "--json"],
                             capture_output=True, text=True, env=env)
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if result.returncode != 0:
         raise SystemExit(f"collector run failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    if peak_kb <= before:
-        print("  (note: peak RSS not above an earlier child's; figure is an upper bound)")
+    peak_kb = int(result.stderr.rsplit("PEAK_RSS_KB ", 1)[1].split()[0])
     (summary,) = json.loads(result.stdout)["tenants"]
     with sqlite3.connect(workdir / "store" / "catalog.sqlite") as db:
         started, finished = db.execute("SELECT started, finished FROM runs ORDER BY id DESC LIMIT 1").fetchone()

@@ -200,20 +200,19 @@ class Catalog:
         stamp = iso(now_utc())
         unique = {r.vendor_id: r for r in recordings}  # a page listing an id twice keeps the last
         with self._transaction() as db:
-            existing = {
-                row[0]
-                for row in db.execute(
-                    "SELECT vendor_id FROM recordings WHERE source=? AND tenant=? "
+            existing = dict(
+                db.execute(
+                    "SELECT vendor_id, media FROM recordings WHERE source=? AND tenant=? "
                     "AND vendor_id IN (SELECT value FROM json_each(?))",
                     (source, tenant, _json(list(unique))),
-                )
-            }
+                ).fetchall()
+            )
             before = db.total_changes
             db.executemany(_UPSERT_RECORDING, (_recording_row(r, stamp) for r in unique.values()))
             changed = db.total_changes - before
             new = len(unique) - len(existing)
             if audio:
-                self._queue_audio(db, unique.values(), stamp)
+                self._queue_audio(db, unique.values(), stamp, previous_media=existing)
             if transcripts:
                 self._queue_transcripts(db, unique.values(), stamp, transcript_wait)
             quarantined = self._quarantine_items(db, source, tenant, rejects, stamp)
@@ -226,13 +225,21 @@ class Catalog:
         return PageCounts(new=new, updated=changed - new, quarantined=quarantined)
 
     @staticmethod
-    def _queue_audio(db: sqlite3.Connection, recordings: Iterable[Recording], stamp: str) -> None:
+    def _queue_audio(db: sqlite3.Connection, recordings: Iterable[Recording], stamp: str,
+                     previous_media: dict[str, str] | None = None) -> None:
+        """Create audio work rows; re-queue audio the vendor has made available since it listed it.
+
+        Only a change of the listed media status re-queues: audio found unavailable on download
+        (a 403) stays so when a re-sweep lists the recording again unchanged.
+        """
         rows = []
         reopen = []
+        previous_media = previous_media or {}
         for r in recordings:
             if r.media is MediaAvailability.AVAILABLE:
                 rows.append((r.source, r.tenant, r.vendor_id, "pending", None, stamp))
-                reopen.append((stamp, r.source, r.tenant, r.vendor_id))
+                if previous_media.get(r.vendor_id, MediaAvailability.AVAILABLE.value) != r.media.value:
+                    reopen.append((stamp, r.source, r.tenant, r.vendor_id))
             else:
                 reason = ("The vendor lists no audio for this recording." if r.media is MediaAvailability.NONE
                           else "The vendor denies access to this recording's media.")
@@ -365,11 +372,6 @@ class Catalog:
     def audio_deferred(self, key: RecordingKey, reason: str, max_attempts: int) -> bool:
         """Leave the audio for a later run; returns True if this was the last allowed attempt."""
         return self._defer("audio", key, reason, max_attempts)
-
-    def audio_released(self, key: RecordingKey) -> None:
-        """Un-claim audio that was not attempted (downloads stopped), without counting an attempt."""
-        with self._transaction() as db:
-            db.execute("UPDATE audio SET last_run=NULL WHERE source=? AND tenant=? AND vendor_id=?", tuple(key))
 
     def record_egress(self, key: RecordingKey, size: int) -> None:
         """Count bytes downloaded that produced no stored file (the vendor still counts them)."""

@@ -151,15 +151,7 @@ class Config:
 def load_config(path: Path, plugins: Plugins) -> Config:
     """Read, validate and return the configuration, or raise ConfigError listing every problem."""
     where = str(path)
-    if not path.is_file():
-        raise ConfigError([f"{where}: the configuration file does not exist (give one with --config)."])
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{where}: TOML syntax error: {exc}."]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{where}: cannot read the file: {exc}."]) from None
-
+    raw = _read_toml(path)
     problems: list[str] = []
     try:
         settings = _settings_class(path)()
@@ -182,12 +174,7 @@ def read_store_location(path: Path) -> tuple[Path, list[tuple[str, str]]]:
     For commands that only read the store (`status`): they must work without the secrets, which
     a person looking at a store often does not have in their environment.
     """
-    if not path.is_file():
-        raise ConfigError([f"{path}: the configuration file does not exist (give one with --config)."])
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{path}: TOML syntax error: {exc}."]) from None
+    raw = _read_toml(path)
     try:
         settings = _settings_class(path)(sources=[])
     except ValidationError as exc:
@@ -198,6 +185,18 @@ def read_store_location(path: Path) -> tuple[Path, list[tuple[str, str]]]:
         if isinstance(entry, dict) and isinstance(entry.get("plugin"), str) and isinstance(entry.get("tenant"), str)
     ]
     return (path.parent / settings.store.path).resolve(), tenants
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The parsed file, or a ConfigError naming the file (and the line, for a syntax error)."""
+    if not path.is_file():
+        raise ConfigError([f"{path}: the configuration file does not exist (give one with --config)."])
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: TOML syntax error: {exc}."]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read the file: {exc}."]) from None
 
 
 def _settings_class(path: Path) -> type[CollectorSettings]:

@@ -36,13 +36,12 @@ DemoFactory = Callable[[], AbstractContextManager[list[dict[str, Any]]]]
 class StoredEvent:
     """Something about one recording was committed to the store.
 
-    `kind` says what: "metadata" (the recording is new or changed; `is_new` tells which),
-    "audio" or "transcript" (a verified file is in place at `path`, relative to the store root).
+    `kind` says what: "metadata" (a new recording was committed), "audio" or "transcript" (a
+    verified file is in place at `path`, relative to the store root).
     """
 
     kind: Literal["metadata", "audio", "transcript"]
     recording: Recording
-    is_new: bool = False
     path: Path | None = None
 
 

@@ -198,45 +198,60 @@ class HttpClient:
     async def _exchange(
         self, method: str, url: str, authenticate: bool, retry_on: Collection[int], kwargs: dict[str, Any]
     ) -> AsyncIterator[httpx.Response]:
+        """One exchange, body included, holding one of `max_in_flight` permits (one connection).
+
+        Holding the permit until the body is read or the stream closed means a request only takes
+        a rate-limit slot when a connection is free for it. A token is obtained before the permit
+        is taken (fetching it needs a permit of its own), and a 401 releases the permit while the
+        token is renewed, then sends once more.
+        """
         auth = self.auth if authenticate else None
-        response, credential = await self._send(method, url, auth, kwargs)
-        try:
-            if response.status_code == 401 and auth is not None and credential is not None and auth.renewable:
-                await response.aclose()
-                await auth.renew(credential, self)
+        for first_try in (True, False):
+            if auth is not None:
+                await auth.authorization(self)
+            await self._in_flight.acquire()
+            try:
                 response, credential = await self._send(method, url, auth, kwargs)
-            await self._check(response, retry_on)
-            yield response
-        finally:
-            await response.aclose()
+            except BaseException:
+                self._in_flight.release()
+                raise
+            if response.status_code == 401 and first_try and auth is not None and auth.renewable \
+                    and credential is not None:
+                await response.aclose()
+                self._in_flight.release()
+                await auth.renew(credential, self)
+                continue
+            try:
+                await self._check(response, retry_on)
+                yield response
+            finally:
+                await response.aclose()
+                self._in_flight.release()
+            return
 
     async def _send(
         self, method: str, url: str, auth: TokenAuth | None, kwargs: dict[str, Any]
     ) -> tuple[httpx.Response, str | None]:
         """Send once: wait for a rate-limit slot, then send with the freshest token.
 
-        A token is fetched (if needed) before a slot is taken, because fetching needs a slot of
-        its own; once the slot is granted the current token is used, so waiting in the queue can
+        Once the slot is granted the current token is used, so waiting in the limiter's queue can
         never make a request carry a token that expired meanwhile. The slot is released when the
         response headers arrive (see `SlidingWindowLimiter`).
         """
-        if auth is not None:
-            await auth.authorization(self)
         headers = dict(kwargs.get("headers") or {})
-        async with self._in_flight:
-            await self.limiter.acquire()
+        await self.limiter.acquire()
+        try:
+            credential = auth.current() if auth is not None else None
+            if credential is not None:
+                headers["Authorization"] = credential
+            request = self._client.build_request(method, url, **{**kwargs, "headers": headers})
+            self.stats.requests += 1
             try:
-                credential = auth.current() if auth is not None else None
-                if credential is not None:
-                    headers["Authorization"] = credential
-                request = self._client.build_request(method, url, **{**kwargs, "headers": headers})
-                self.stats.requests += 1
-                try:
-                    response = await self._client.send(request, stream=True)
-                except httpx.TransportError as exc:
-                    raise _Retryable(request, None, _describe_transport_error(request, exc)) from None
-            finally:
-                self.limiter.release()
+                response = await self._client.send(request, stream=True)
+            except httpx.TransportError as exc:
+                raise _Retryable(request, None, _describe_transport_error(request, exc)) from None
+        finally:
+            self.limiter.release()
         self.stats.statuses[response.status_code] = self.stats.statuses.get(response.status_code, 0) + 1
         return response, credential
 

@@ -105,6 +105,8 @@ class TenantJob:
         self._metadata_done = asyncio.Event()
         self._work_added = asyncio.Event()
         self._downloads_stopped: str | None = None
+        self._egress_reserved = 0  # announced bytes of downloads in progress (see _check_budget)
+        self._egress_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- the job ---------------------------------------------------------------------------------
@@ -143,7 +145,7 @@ class TenantJob:
         return summary
 
     async def _run_tasks(self, source: Source) -> None:
-        self.summary.phase = "collecting"
+        self.summary.phase = "running"
         self._tasks = [asyncio.create_task(self._metadata(source), name="metadata")]
         if self.settings.audio:
             feed = _WorkFeed(
@@ -248,8 +250,9 @@ class TenantJob:
             await self._download(source, batch[0])
 
     async def _download(self, source: Source, recording: Recording) -> None:
+        reserved = 0
         try:
-            await self._check_budget(recording)
+            reserved = await self._reserve_budget(recording)
             stored = await download_audio(
                 source, recording, self.store, attempts=self.settings.retry.attempts, on_retry=self._count_retry
             )
@@ -271,18 +274,31 @@ class TenantJob:
             self.summary.audio_bytes += stored.size
             if self.plugins.wants_stored_events:
                 self.plugins.recording_stored(StoredEvent("audio", recording, path=Path(stored.path)))
+        finally:
+            self._egress_reserved -= reserved
 
-    async def _check_budget(self, recording: Recording) -> None:
+    async def _reserve_budget(self, recording: Recording) -> int:
+        """Check the egress budget and reserve this download's announced size; returns the reservation.
+
+        Bytes of downloads still in progress count against the budget too, so concurrent workers
+        cannot overshoot it together. The reservation is dropped when the download ends (the
+        catalog's egress table then holds what was really transferred).
+        """
         budget = self.settings.egress_budget
         if budget is None:
-            return
-        since = now_utc() - timedelta(days=budget.days)
-        used = await self.store.call(self.store.catalog.egress_since, self.settings.plugin, self.settings.tenant, since)
-        if used + (recording.media_size or 0) >= budget.bytes:
-            raise DownloadsStopped(
-                f"The egress budget is used up: {used:,} of {budget.bytes:,} bytes in the last {budget.days:g} days; "
-                "the remaining audio waits for a later run."
-            )
+            return 0
+        size = recording.media_size or 0
+        async with self._egress_lock:
+            since = now_utc() - timedelta(days=budget.days)
+            used = await self.store.call(
+                self.store.catalog.egress_since, self.settings.plugin, self.settings.tenant, since)
+            if used + self._egress_reserved + size >= budget.bytes:
+                raise DownloadsStopped(
+                    f"The egress budget is used up: {used:,} of {budget.bytes:,} bytes in the last "
+                    f"{budget.days:g} days; the remaining audio waits for a later run."
+                )
+            self._egress_reserved += size
+        return size
 
     def _stop_downloads(self, error: DownloadsStopped) -> None:
         if self._downloads_stopped is None:

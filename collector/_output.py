@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
+from rich import box
 from rich.console import Console
 from rich.live import Live
 from rich.logging import RichHandler
@@ -88,18 +89,25 @@ def _size(n: int) -> str:
     return f"{n} B"  # pragma: no cover
 
 
+LEGEND = "trans: stored+awaited · retry: requests retried · quar/defer/fail: items quarantined, deferred, failed"
+
+
 def progress_table(summaries: list[TenantSummary], *, title: str | None = None) -> Table:
-    """A table of tenants: what each collected, retried, quarantined and left for later."""
-    table = Table(title=title, show_lines=False, expand=False)
-    for column in ("tenant", "status", "new", "transcripts", "awaited", "audio", "retried", "quarantined",
-                   "deferred", "failed"):
-        table.add_column(column, justify="left" if column in ("tenant", "status") else "right")
+    """A table of tenants: what each collected, retried, quarantined and left for later.
+
+    Compact enough for an 80-column terminal: tenants are never truncated, numbers are short.
+    """
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, caption=LEGEND)
+    table.add_column("tenant", overflow="fold", min_width=12)
+    table.add_column("status", no_wrap=True)
+    for column in ("new", "trans", "audio", "retry", "quar", "defer", "fail"):
+        table.add_column(column, justify="right", no_wrap=True)
     for s in summaries:
         status = s.phase if s.phase != "done" else s.status.value
+        transcripts = f"{s.transcripts}+{s.transcripts_awaited}" if s.transcripts_awaited else str(s.transcripts)
         table.add_row(
-            s.label, status, str(s.new_recordings), str(s.transcripts), str(s.transcripts_awaited),
-            f"{s.audio_files} ({_size(s.audio_bytes)})", str(s.retried), str(s.quarantined), str(s.deferred),
-            str(s.failed),
+            s.label, status, str(s.new_recordings), transcripts, f"{s.audio_files} ({_size(s.audio_bytes)})",
+            str(s.retried), str(s.quarantined), str(s.deferred), str(s.failed),
         )
     return table
 

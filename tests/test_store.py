@@ -136,3 +136,18 @@ def test_the_store_lock_keeps_runs_apart(tmp_path: Path) -> None:
         assert (tmp_path / ".lock").read_text().strip() == str(os.getpid())
     first.close()
     second.close()
+
+
+def test_audio_found_unavailable_stays_so_when_relisted_unchanged(tmp_path: Path) -> None:
+    from collector import MediaAvailability
+
+    catalog = Catalog(tmp_path / "c.sqlite")
+    commit(catalog, [recording("a")])
+    catalog.claim_audio("toy", "t", run_id=1, limit=10, max_attempts=5)
+    catalog.audio_unavailable(recording("a").key, "Access denied (403).")
+    commit(catalog, [recording("a")])  # a re-sweep lists it again, unchanged
+    assert catalog.claim_audio("toy", "t", run_id=2, limit=10, max_attempts=5) == []
+    denied = recording("a").model_copy(update={"media": MediaAvailability.DENIED, "raw": {"id": "a", "v": 2}})
+    commit(catalog, [denied])
+    commit(catalog, [recording("a", v=3)])  # the vendor grants access: the listing says so
+    assert [r.vendor_id for r in catalog.claim_audio("toy", "t", run_id=3, limit=10, max_attempts=5)] == ["a"]

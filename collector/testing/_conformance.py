@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 import pytest
 
 from .._plugins import Plugins
+from ..emulator import EmulatorServer
 from .._store import CATALOG_NAME
 from .._summary import EXIT_OK, EXIT_PARTIAL
 from ._harness import StoreContents, collect, find_secrets, inspect_store, write_config
@@ -49,7 +50,15 @@ class Expectations:
 
 
 class Emulation(abc.ABC):
-    """A plugin's emulator(s), running, with a few tenants, as the conformance suite drives them."""
+    """A plugin's emulator(s), running, with a few tenants, as the conformance suite drives them.
+
+    Implement `sources`, `expected`, `add_recordings` and `secrets`, and list your running servers
+    in `servers()`: faults, latency and throttling are then handled here for every server.
+    """
+
+    def servers(self) -> list[EmulatorServer]:
+        """The running emulator servers (one per tenant, or one shared host)."""
+        raise NotImplementedError
 
     @abc.abstractmethod
     def sources(self) -> list[dict[str, Any]]:
@@ -63,17 +72,26 @@ class Emulation(abc.ABC):
     def add_recordings(self, count: int) -> None:
         """Make `count` new recordings arrive on every tenant."""
 
-    @abc.abstractmethod
     def set_transient_faults(self, rate: float) -> None:
         """Fail a fraction `rate` of requests with transient faults (0 switches them off)."""
+        for server in self.servers():
+            if rate:
+                server.faults.set_rate(rate)
+            else:
+                server.faults.clear()
 
-    @abc.abstractmethod
     def set_latency(self, seconds: float) -> None:
-        """Delay every answer by `seconds` (to catch a run mid-way)."""
+        """Delay every answer by `seconds` (to catch a run mid-way); 0 switches it off."""
+        for server in self.servers():
+            server.faults.slow_seconds = seconds
+            if seconds:
+                server.faults.set_rate(1.0, ["slow"])
+            else:
+                server.faults.clear()
 
-    @abc.abstractmethod
     def throttled(self) -> int:
-        """How many requests the emulator's own rate limit answered with 429."""
+        """How many requests the emulators' own rate limits answered with 429 (not injected ones)."""
+        return sum(1 for server in self.servers() for r in server.log if r.status == 429 and r.fault is None)
 
     @abc.abstractmethod
     def secrets(self) -> list[str]:
@@ -81,6 +99,8 @@ class Emulation(abc.ABC):
 
     def close(self) -> None:
         """Stop the emulator(s) and undo any environment changes."""
+        for server in self.servers():
+            server.stop()
 
 
 class SourceConformance:

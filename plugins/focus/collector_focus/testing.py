@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from collector.emulator import EmulatorServer
 from collector.testing import Emulation, Expectations
 
 from .emulator import FocusEmulator, FocusTenant, generated_recording
@@ -100,27 +101,14 @@ class FocusEmulation(Emulation):
         for tenant in self.tenants:
             self.emulator.add_recordings(tenant.client_id, count)
 
-    def set_transient_faults(self, rate: float) -> None:
-        if rate:
-            self.emulator.faults.set_rate(rate)
-        else:
-            self.emulator.faults.clear()
-
-    def set_latency(self, seconds: float) -> None:
-        self.emulator.faults.slow_seconds = seconds
-        if seconds:
-            self.emulator.faults.set_rate(1.0, ["slow"])
-        else:
-            self.emulator.faults.clear()
-
-    def throttled(self) -> int:
-        return sum(1 for r in self.emulator.log if r.status == 429 and r.fault is None)
+    def servers(self) -> list[EmulatorServer]:
+        return [self.emulator]
 
     def secrets(self) -> list[str]:
         return [t.api_key for t in self.tenants] + list(self.emulator.issued)
 
     def close(self) -> None:
-        self.emulator.stop()
+        super().close()
         for variable in self.variables:
             os.environ.pop(variable, None)
 

@@ -76,8 +76,7 @@ def _listing_error(exc: HTTPStatusError) -> Exception:
     if exc.status == 403:
         return TenantError(
             f"Imagicle refused to list the recordings (HTTP 403: {detail}). A standard user sees only their own "
-            "recordings: use an administrator or controller identity to collect other users' recordings "
-            "(or a `users` filter naming only your own)."
+            "recordings: use an administrator or controller identity to collect other users' recordings."
         )
     if exc.status == 400:
         return TenantError(

@@ -127,7 +127,8 @@ class Account:
     phantoms: list[datetime] = field(default_factory=list)
     """Dates the `total` counts but the list never returns (a window that can never reconcile)."""
     audio_faults: dict[str, str] = field(default_factory=dict)
-    """recording id -> "html", "truncated", "duration" (audio three times too long) or "missing" (404)."""
+    """recording id -> "html", "truncated", "duration" (three times too long), "channels" (the other
+    channel count) or "missing" (404)."""
     list_requests: int = 0
     insert_every: int = 0
     insert_where: str = "inside"

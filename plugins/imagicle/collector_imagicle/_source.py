@@ -25,7 +25,7 @@ from collector import (
 from . import _api, _mapping
 from ._auth import build_auth
 from ._settings import DEFAULT_FIRST_RUN_DAYS, ImagicleSettings
-from ._windows import Outcome, Progress, Window, WindowRead, plan_windows, read_range
+from ._windows import Outcome, Progress, Window, WindowRead, format_date, plan_windows, read_range
 
 AUDIO_OFF_NOTE = ("metadata and transcripts only: no audio download endpoint is documented; "
                   "set audio_url_template to enable one")
@@ -68,7 +68,9 @@ class ImagicleSource(Source):
             progress.watermark, now=datetime.now(timezone.utc), start_date=s.start_date, end_date=s.end_date,
             lookback=s.lookback, settle=s.settle, first_run=timedelta(days=DEFAULT_FIRST_RUN_DAYS),
         )
-        for window in plan_windows(begin, end, s.window):
+        windows = plan_windows(begin, end, s.window)
+        rereads = 0
+        for window in windows:
             listed: set[str] = set()
             read = WindowRead()
             for attempt in range(1, s.reconcile_attempts + 1):
@@ -84,11 +86,17 @@ class ImagicleSource(Source):
                         yield Page(fresh)
                 if read.reconciled:
                     break
+                if attempt < s.reconcile_attempts:
+                    rereads += 1
                 self.log.info("Window %s does not reconcile on read %d of %d (%s).",
                               window, attempt, s.reconcile_attempts, read.describe())
             outcome = progress.record(window, read.reconciled, s.accept_mismatch_after_runs)
             self._report(window, read, outcome, progress)
             yield Page([], progress.to_state())
+        if windows:
+            watermark = format_date(progress.watermark) if progress.watermark else "not set"
+            self.context.note(f"Read {len(windows)} closed date window(s) from {format_date(begin)} to "
+                              f"{format_date(end)}, {rereads} re-read(s); the watermark is at {watermark}.")
 
     async def _read_window(self, window: Window, read: WindowRead) -> AsyncIterator[list[Any]]:
         """Page through one window from `from=0` until the listing reaches the vendor's total."""

@@ -207,7 +207,8 @@ class ImagicleEmulator(EmulatorServer):
         if fault == "html":
             return Response(200, b"<!DOCTYPE html><html><body>Please sign in.</body></html>", "text/html")
         duration = float(entry.payload.get("duration") or 1) * (3 if fault == "duration" else 1)
-        data = _audio(rid, duration, int(entry.payload.get("channels") or 1))
+        channels = int(entry.payload.get("channels") or 1)
+        data = _audio(rid, duration, 3 - channels if fault == "channels" else channels)
         return Response(200, truncated(data) if fault == "truncated" else data, "audio/wav")
 
     # -- helpers -----------------------------------------------------------------------------------
@@ -313,12 +314,12 @@ def demo_accounts() -> Iterator[list[dict[str, Any]]]:
     ]
     emulator = ImagicleEmulator(accounts, rate_limit=(20, 1.0), serve_audio=True, seed=11)
     emulator.faults.set_rate(0.03)
-    common = {"base_url": emulator.api_url, "start_date": "2026-01-01T00:00:00Z", "window_hours": 24.0 * 14,
-              "page_size": 10, "settle_seconds": 60.0, "rate_limit": {"requests": 20, "per_seconds": 1.0},
-              "retry": {"attempts": 6, "initial_wait": 0.05, "max_wait": 1.0}}
     variables = {"COLLECTOR_DEMO_IMAGICLE_ACME_TOKEN": token, "COLLECTOR_DEMO_IMAGICLE_GLOBEX_SECRET": secret}
     with emulator:
         os.environ.update(variables)
+        common = {"base_url": emulator.api_url, "start_date": "2026-01-01T00:00:00Z", "window_hours": 24.0 * 14,
+                  "page_size": 10, "settle_seconds": 60.0, "rate_limit": {"requests": 20, "per_seconds": 1.0},
+                  "retry": {"attempts": 6, "initial_wait": 0.05, "max_wait": 1.0}}
         yield [
             {"plugin": "imagicle", "tenant": "acme", **common,
              "token": {"env": "COLLECTOR_DEMO_IMAGICLE_ACME_TOKEN"}},

@@ -26,7 +26,7 @@ class ImagicleEmulation(Emulation):
     """Two accounts on one emulated host: "one" with client credentials and audio through
     `audio_url_template`, "two" with a static token, metadata and transcripts only."""
 
-    def __init__(self, *, bad_data: bool = False, recordings: int = 24, rate_limit: tuple[int, float] = (20, 0.5),
+    def __init__(self, *, bad_data: bool = False, recordings: int = 24, rate_limit: tuple[int, float] = (40, 0.5),
                  **emulator_options: Any) -> None:
         self.base = recent_base()
         self.accounts = [
@@ -37,7 +37,8 @@ class ImagicleEmulation(Emulation):
         ]
         self.rate_limit = rate_limit
         emulator_options.setdefault("serve_audio", True)
-        self.emulator = ImagicleEmulator(self.accounts, rate_limit=rate_limit, **emulator_options).start()
+        self.emulator = ImagicleEmulator(self.accounts, rate_limit=rate_limit, **emulator_options)
+        self.emulator.start()
         self.variables: dict[str, str] = {}
         for account in self.accounts:
             variable = f"TEST_IMAGICLE_{self.emulator.port}_{account.name.upper()}"

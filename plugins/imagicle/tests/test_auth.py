@@ -12,7 +12,7 @@ from collector.testing import collect, find_secrets, inspect_store
 
 
 def complete(tmp_path: Path, emulation: ImagicleEmulation, name: str) -> bool:
-    return inspect_store(tmp_path / "store").recordings[name] == emulation.account(name).valid_ids()
+    return bool(inspect_store(tmp_path / "store").recordings[name] == emulation.account(name).valid_ids())
 
 
 def test_a_static_bearer_token_works_without_any_token_request(tmp_path: Path, imagicle: ImagicleEmulation) -> None:

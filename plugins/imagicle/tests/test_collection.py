@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -83,7 +84,9 @@ def test_recordings_on_window_boundaries_are_collected_whatever_the_bounds_mean(
         for offset in (timedelta(hours=1), timedelta(hours=2), timedelta(hours=2, seconds=-1),
                        timedelta(hours=2, seconds=1), timedelta(hours=3, seconds=-1), timedelta(hours=3)):
             emulation.emulator.add_recordings("two", 1, at=hour + offset)
-        result = collect(emulation.config(tmp_path, "two", window_hours=1.0))
+        fmt = "%Y-%m-%dT%H:%M:%SZ"
+        result = collect(emulation.config(tmp_path, "two", window_hours=1.0, start_date=hour.strftime(fmt),
+                                          end_date=(hour + timedelta(hours=4)).strftime(fmt)))
         assert result.exit_code == 0
         assert inspect_store(tmp_path / "store").recordings["two"] == emulation.account("two").valid_ids()
         assert len(emulation.account("two").valid_ids()) == 6
@@ -113,18 +116,18 @@ def test_a_window_that_never_reconciles_holds_the_watermark_and_is_accepted_afte
 def test_filters_are_passed_through_and_collect_exactly_what_the_vendor_selects(
         tmp_path: Path, imagicle: ImagicleEmulation) -> None:
     account = imagicle.account("one")
-    filters = {"sentiment": ["NEGATIVE", "NEUTRAL", "POSITIVE"], "users": f"exclude:{account.users[0]}",
+    filters: dict[str, Any] = {"sentiment": ["NEGATIVE", "NEUTRAL", "POSITIVE"], "users": f"exclude:{account.users[0]}",
                "tagids": ["1efc024d-5c55-456b-9e91-26cd3f57e689", "a2c80f67-7d9d-4c99-9a13-20f2cac40c63"]}
-    result = collect(imagicle.config(tmp_path, "one", filters=filters))
-    assert result.exit_code == 0
-    params = {"quantity": 1000, "from": 0, "sentiment": "NEGATIVE,NEUTRAL,POSITIVE",
+    params: dict[str, str | int] = {"quantity": 1000, "from": 0, "sentiment": "NEGATIVE,NEUTRAL,POSITIVE",
               "users": filters["users"], "tagids": ",".join(filters["tagids"])}
     token = httpx.post(imagicle.emulator.token_url, data={"grant_type": "client_credentials"},
                        auth=("collector-one", account.clients["collector-one"])).json()["access_token"]
     answer = httpx.get(imagicle.emulator.api_url + "/v1/recordings", params=params,
                        headers={"Authorization": f"Bearer {token}"}).json()
-    selected = {item["id"] for item in answer["recordings"]}
+    selected = {item["id"] for item in answer["recordings"]}  # what the vendor selects, asked directly
     assert 0 < len(selected) < len(account.valid_ids())
+    result = collect(imagicle.config(tmp_path, "one", filters=filters))
+    assert result.exit_code == 0
     assert inspect_store(tmp_path / "store").recordings["one"] == selected
 
 

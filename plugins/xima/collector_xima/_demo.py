@@ -2,7 +2,7 @@
 
 The tenants hold the calls of the twelve hours before today's midnight (UTC), so a second demo
 on the same day finds nothing new. Limits are scaled so the demo takes seconds: 3 requests per
-0.5 s instead of per 10 s (same shape, twenty times faster), and the sweep uses 6-hour windows.
+0.3 s instead of per 10 s (same shape, 33 times faster), and the sweep uses 6-hour windows.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from .emulator import XimaEmulator, XimaTenant
 
-DEMO_RATE_LIMIT = (3, 0.5)
+DEMO_RATE_LIMIT = (3, 0.3)
 _TENANTS = (
     # (source tenant name, Xima tenant name, recordings, endpoint, response wrapper)
     ("acme-reno", "acme-ns", 18, "call-recording-info", None),
@@ -30,7 +30,7 @@ def demo_tenants() -> Iterator[list[dict[str, Any]]]:
     """Start the three tenants' emulators and yield the `[[sources]]` tables that collect them."""
     now = datetime.now(timezone.utc)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    sources = []
+    sources: list[dict[str, Any]] = []
     with ExitStack() as stack:
         for source_tenant, xima_name, count, endpoint, wrap in _TENANTS:
             token = "demo-" + hashlib.sha256(f"xima-demo-token:{xima_name}".encode()).hexdigest()[:32]

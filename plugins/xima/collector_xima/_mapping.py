@@ -129,7 +129,8 @@ def to_recording(item: Any, *, source: str, tenant: str) -> Recording:
     """One recording item, normalized."""
     if not isinstance(item, Mapping):
         raise ValueError("the recording is not a JSON object")
-    call = item.get("call") if isinstance(item.get("call"), Mapping) else {}
+    context = item.get("call")
+    call: Mapping[str, Any] = context if isinstance(context, Mapping) else {}
     key = item.get("recordingKey")
     if not isinstance(key, str) or not key:
         raise ValueError("the recording has no recordingKey")
@@ -192,7 +193,8 @@ def media_availability(item: Mapping[str, Any]) -> MediaAvailability:
 
 def parties(item: Mapping[str, Any]) -> list[Party]:
     """callingParty, receivingParty and agent as parties; the agent marks the party it names."""
-    agent = item.get("agent").strip() if isinstance(item.get("agent"), str) else ""
+    named = item.get("agent")
+    agent = named.strip() if isinstance(named, str) else ""
     found: list[Party] = []
     for field, role in (("callingParty", "caller"), ("receivingParty", "callee")):
         value = item.get(field)

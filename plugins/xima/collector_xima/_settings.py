@@ -11,7 +11,7 @@ import zoneinfo
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from collector import RateLimit, Secret, SourceSettings
 
@@ -122,6 +122,15 @@ class XimaSettings(SourceSettings):
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ValueError("expected an IANA time zone name such as 'UTC' or 'America/Denver'") from None
+        return value
+
+    @field_validator("download_workers")
+    @classmethod
+    def _room_for_metadata(cls, value: int, info: ValidationInfo) -> int:
+        in_flight = info.data.get("max_in_flight")
+        if isinstance(in_flight, int) and value >= in_flight:
+            raise ValueError(f"expected fewer download workers than max_in_flight ({in_flight}), so that a "
+                             "metadata request never waits for a connection held by a download")
         return value
 
     @field_validator("transcripts")

@@ -86,7 +86,7 @@ class XimaEmulator(EmulatorServer):
     # -- test controls -----------------------------------------------------------------------------
 
     def recording_items(self) -> list[dict[str, Any]]:
-        """Every listed recording (not the malformed extras), oldest call first."""
+        """Every generated or added recording (not the explicit extras), call by call."""
         with self._data_lock:
             return [dict(r) for c in self.calls for r in c["recordings"]]
 
@@ -109,7 +109,7 @@ class XimaEmulator(EmulatorServer):
         return str(item["recordingKey"])
 
     def add_item(self, item: Any, *, at: datetime | None = None) -> None:
-        """List an explicit (possibly malformed) item in the window covering `at` (default: its startTime)."""
+        """List an explicit (possibly malformed) item in every window covering `at` (default: 30 min ago)."""
         when = at or (datetime.now(timezone.utc) - timedelta(minutes=30))
         with self._data_lock:
             self.extras.append((_emulated.epoch_ms(when), item))
@@ -255,5 +255,6 @@ def _listed_recordings(item: Any) -> list[dict[str, Any]]:
     """The recording objects an explicit item lists: itself, or a call's recordings."""
     if not isinstance(item, dict):
         return []
-    entries = item.get("recordings") if isinstance(item.get("recordings"), list) else [item]
+    listed = item.get("recordings")
+    entries: list[Any] = listed if isinstance(listed, list) else [item]
     return [entry for entry in entries if isinstance(entry, dict)]

@@ -1,7 +1,7 @@
 """The Xima emulators as the conformance suite drives them (imported by tests only: needs pytest).
 
 Several tenants, one emulator each, tokens in environment variables. Time is scaled so a full
-suite runs in seconds: the documented 3 requests per 10 s becomes 3 per `per_seconds` (0.15 s by
+suite runs in seconds: the documented 3 requests per 10 s becomes 3 per `per_seconds` (0.1 s by
 default), data spans five hours of one-hour windows, and a window settles after 30 minutes
 (so the newest windows are swept but not yet final on every run).
 """
@@ -35,7 +35,7 @@ class XimaEmulation(Emulation):
     """Up to three Xima tenants, each on its own emulator, collected by one configuration."""
 
     def __init__(self, *, bad_data: bool = False, tenants: int = 2, recordings: int = 10,
-                 rate_limit: tuple[int, float] = (3, 0.15), **source_settings: Any) -> None:
+                 rate_limit: tuple[int, float] = (3, 0.1), **source_settings: Any) -> None:
         self.rate_limit = rate_limit
         self.source_settings = source_settings
         self.now = datetime.now(timezone.utc)
@@ -45,10 +45,11 @@ class XimaEmulation(Emulation):
         self.bad_audio: dict[str, set[str]] = {}
         self.bad_keys: dict[str, set[str]] = {}
         self.rejected: dict[str, int] = {}
-        for name, xima_name, _, wrap, _ in self.layout.values():
+        for number, (name, xima_name, _, wrap, _) in enumerate(self.layout.values()):
             tenant = XimaTenant(name=xima_name, token="tok-" + os.urandom(12).hex(), recordings=recordings,
                                 anchor=self.now - timedelta(minutes=5), span=SPAN, wrap=wrap)
-            emulator = XimaEmulator(tenant, rate_limit=rate_limit).start()
+            emulator = XimaEmulator(tenant, rate_limit=rate_limit, seed=number + 1)
+            emulator.start()
             self.emulators[name] = emulator
             variable = f"TEST_XIMA_{emulator.port}_TOKEN"
             os.environ[variable] = tenant.token
@@ -159,7 +160,8 @@ def _keys(item: Any) -> list[str]:
     """The recordingKeys an extra item lists (a recording, or a call's recordings)."""
     if not isinstance(item, dict):
         return []
-    entries = item.get("recordings") if isinstance(item.get("recordings"), list) else [item]
+    listed = item.get("recordings")
+    entries: list[Any] = listed if isinstance(listed, list) else [item]
     return [e["recordingKey"] for e in entries if isinstance(e, dict) and isinstance(e.get("recordingKey"), str)]
 
 

@@ -56,6 +56,7 @@ def test_durations_accept_seconds_and_iso_8601(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path, [entry(window="PT6H", lookback=0.5, settle_delay="P1DT2H")]),
                          Plugins())
     (settings,) = config.sources
+    assert isinstance(settings, XimaSettings)
     assert settings.window == timedelta(hours=6)
     assert settings.lookback == timedelta(seconds=0.5)
     assert settings.settle_delay == timedelta(days=1, hours=2)
@@ -80,6 +81,7 @@ def test_durations_accept_seconds_and_iso_8601(tmp_path: Path) -> None:
     ({"transcripts": True}, "sources[0].transcripts: Xima CCaaS documents no transcript API"),
     ({"rate_limit": {"requests": 0, "per_seconds": 10}}, "sources[0].rate_limit.requests:"),
     ({"egress_budget": {"bytes": 0}}, "sources[0].egress_budget.bytes:"),
+    ({"download_workers": 4}, "sources[0].download_workers: expected fewer download workers than max_in_flight (4)"),
     ({"windw": 3600}, "sources[0].windw: is not a known key (did you mean 'window'?)."),
 ])
 def test_errors_name_the_file_and_key_path(tmp_path: Path, changes: dict[str, Any], expected: str) -> None:
