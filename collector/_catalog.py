@@ -232,7 +232,7 @@ class Catalog:
         Only a change of the listed media status re-queues: audio found unavailable on download
         (a 403) stays so when a re-sweep lists the recording again unchanged.
         """
-        rows = []
+        rows: list[tuple[str, str, str, str, str | None, str]] = []
         reopen = []
         previous_media = previous_media or {}
         for r in recordings:

@@ -20,6 +20,7 @@ import difflib
 import os
 import tomllib
 import zoneinfo
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -324,11 +325,22 @@ def _field_names(model: type[BaseModel], location: tuple[Any, ...]) -> list[str]
 def _plain_secret_warnings(where: str, sources: list[SourceSettings]) -> list[str]:
     warnings = []
     for index, settings in enumerate(sources):
-        for name in type(settings).model_fields:
-            value = getattr(settings, name)
+        for path, value in _walk(settings, ("sources", index)):
             if isinstance(value, Secret) and value.origin == PLAIN_TEXT:
                 warnings.append(
-                    f"{where}: sources[{index}].{name}: the secret is written in plain text in the file; "
+                    f"{where}: {key_path(path)}: the secret is written in plain text in the file; "
                     f'prefer {{ env = "VARIABLE" }} or {{ file = "/path" }}.'
                 )
     return warnings
+
+
+def _walk(value: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    """Every value inside a settings model, with its key path (nested models and lists included)."""
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _walk(getattr(value, name), (*path, name))
+    elif isinstance(value, (list, tuple)):
+        for number, item in enumerate(value):
+            yield from _walk(item, (*path, number))
+    else:
+        yield path, value

@@ -96,7 +96,7 @@ def backoff_delay(attempt: int, retry: RetrySettings) -> float:
     The fixed half guarantees the vendor a real pause (Focus asks for 1 s, doubling, up to ~30 s);
     the random half keeps concurrent clients from retrying in lockstep.
     """
-    step = min(retry.initial_wait * 2 ** (attempt - 1), retry.max_wait)
+    step = min(retry.initial_wait * 2.0 ** (attempt - 1), retry.max_wait)
     return step / 2 + random.uniform(0, step / 2)
 
 
@@ -154,13 +154,20 @@ class HttpClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def json(
-        self, method: str, url: str, *, authenticate: bool = True, retry_on: Collection[int] = (), **kwargs: Any
+        self, method: str, url: str, *, authenticate: bool = True, retry_on: Collection[int] = (),
+        empty_ok: Collection[int] = (), **kwargs: Any
     ) -> Any:
-        """Send a request and return its JSON body; a body that is not JSON is retried like a 5xx."""
+        """Send a request and return its JSON body; a body that is not JSON is retried like a 5xx.
+
+        `empty_ok` lists statuses whose empty body is an answer, not a fault (e.g. 204 "not ready
+        yet"): for those, None is returned.
+        """
         async for attempt in self._retrying():
             with attempt:
                 async with self._exchange(method, url, authenticate, retry_on, kwargs) as response:
                     body = await _read_body(response)
+                    if response.status_code in empty_ok and not body.strip():
+                        return None
                     try:
                         return from_json(body)
                     except ValueError:

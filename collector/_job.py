@@ -136,6 +136,8 @@ class TenantJob:
         finally:
             if source is not None:
                 summary.notes.extend(n for n in source.context.notes if n not in summary.notes)
+                for warning in source.context.warnings:
+                    summary.problem(warning, TenantStatus.PARTIAL)
                 await _quietly(source.aclose())
             for client in self._clients:
                 await _quietly(client.aclose())

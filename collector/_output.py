@@ -61,9 +61,9 @@ def setup_logging(fmt: str = "text", level: str = "info", *, console: Console | 
     application's, a test runner's) alone.
     """
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "collector_handler", False):
-            root.removeHandler(handler)
+    for installed in list(root.handlers):
+        if getattr(installed, "collector_handler", False):
+            root.removeHandler(installed)
     handler: logging.Handler
     if console is not None and fmt == "text":
         handler = RichHandler(console=console, show_path=False, rich_tracebacks=False, markup=False)
@@ -73,7 +73,7 @@ def setup_logging(fmt: str = "text", level: str = "info", *, console: Console | 
             JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
         )
     handler.addFilter(RedactingFilter())
-    handler.collector_handler = True  # type: ignore[attr-defined]
+    setattr(handler, "collector_handler", True)  # noqa: B010 - marks the handler this function owns
     root.addHandler(handler)
     root.setLevel(level.upper())
     for noisy in ("httpx", "httpcore"):

@@ -115,6 +115,7 @@ class SourceContext:
     log: logging.LoggerAdapter[logging.Logger]
     audit: Callable[[RecordingKey, str, str], Awaitable[None]]
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def http(self, base_url: str, auth: TokenAuth | None = None) -> HttpClient:
         """An HTTP client for this tenant: shares its rate limiter, retry policy and counters."""
@@ -124,6 +125,12 @@ class SourceContext:
         """Add a sentence to this tenant's run summary (e.g. "metadata and transcripts only")."""
         if text not in self.notes:
             self.notes.append(text)
+
+    def warn(self, text: str) -> None:
+        """Report something that may leave data missing until a later run: the tenant's run ends
+        "partial" (exit code 1) with this sentence, but nothing stops."""
+        if text not in self.warnings:
+            self.warnings.append(text)
 
 
 class Source(abc.ABC):

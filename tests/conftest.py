@@ -103,6 +103,7 @@ class ToySettings(SourceSettings):
     base_url: str
     token: Secret
     page_size: int = 5
+    warning: str | None = None  # said with context.warn() after each pass, to test partial outcomes
 
 
 class ToySource(Source):
@@ -122,6 +123,8 @@ class ToySource(Source):
             data = await self.http.json("GET", "/items", params={"after": after, "limit": self.settings.page_size})
             yield Page(data["items"], {"after": data["next"]})
             if not data["items"]:
+                if self.settings.warning:
+                    self.context.warn(self.settings.warning)
                 return
             after = data["next"]
 

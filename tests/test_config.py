@@ -186,3 +186,31 @@ def test_the_example_configuration_is_valid(monkeypatch: pytest.MonkeyPatch, tmp
     assert config.warnings == []
     assert all(isinstance(getattr(s, name), Secret) for s in config.sources for name in type(s).model_fields
                if name in ("api_key", "token"))
+
+
+def test_plain_text_secrets_inside_nested_tables_are_found(tmp_path: Path) -> None:
+    from pydantic import BaseModel
+
+    from collector import Secret, Source, SourceSettings, hookimpl
+
+    class OAuth(BaseModel):
+        client_id: str
+        client_secret: Secret
+
+    class NestedSettings(SourceSettings):
+        oauth: OAuth
+
+    class Nested(Source):
+        name = "nested"
+        Settings = NestedSettings
+
+    class Plugin:
+        @hookimpl
+        def collector_register_sources(self, register):  # type: ignore[no-untyped-def]
+            register(Nested)
+
+    path = tmp_path / "collector.toml"
+    path.write_text(f'[[sources]]\nplugin = "nested"\ntenant = "n"\noauth = {{ client_id = "c", client_secret = "{SECRET}" }}\n')
+    config = load_config(path, Plugins(entry_points_group=None, extra=[Plugin()]))
+    (warning,) = config.warnings
+    assert "sources[0].oauth.client_secret: the secret is written in plain text" in warning and SECRET not in warning

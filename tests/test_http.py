@@ -36,6 +36,7 @@ class Echo(EmulatorServer):
         self.served = itertools.count()
         self.add_route("GET", "/echo", "metadata", self.echo)
         self.add_route("GET", "/leak", "metadata", self.leak)
+        self.add_route("GET", "/later", "metadata", lambda request: Response(204, b""))
 
     def echo(self, request: Request) -> Response:
         if self.token is not None and request.bearer != self.token:
@@ -214,3 +215,14 @@ def test_error_bodies_are_redacted(echo: Echo) -> None:
     with pytest.raises(HTTPStatusError) as raised:
         asyncio.run(fetch(client(echo, auth=Fixed()), "/leak"))
     assert secret not in str(raised.value) and "[redacted]" in str(raised.value)
+
+
+def test_an_empty_204_can_be_an_answer(echo: Echo) -> None:
+    async def scenario() -> object:
+        http = client(echo)
+        try:
+            return await http.json("GET", "/later", empty_ok=(204,))
+        finally:
+            await http.aclose()
+
+    assert asyncio.run(scenario()) is None and echo.count() == 1  # not retried as malformed JSON

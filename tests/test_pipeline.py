@@ -132,3 +132,12 @@ def test_missing_audio_is_retried_then_given_up(tmp_path: Path, toy_plugins: Plu
     assert (statuses["t0004"], statuses["t0005"]) == ("failed", "unavailable")
     third = collect(config, toy_plugins)
     assert third.summaries[0].deferred == 0 and third.exit_code == 0
+
+
+def test_a_source_warning_makes_the_run_partial_without_stopping_it(tmp_path: Path, toy_plugins: Plugins,
+                                                                     toy: Any, toy_source: Any) -> None:
+    warning = "The window 2026-03-01 did not reconcile; it is read again next run."
+    result = collect(write_config(tmp_path, [toy_source(toy, warning=warning)]), toy_plugins)
+    (summary,) = result.summaries
+    assert result.exit_code == 1 and summary.status.value == "partial"
+    assert summary.messages == [warning] and summary.audio_files == 10

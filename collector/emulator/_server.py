@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 LOOPBACK = "127.0.0.1"
@@ -197,7 +197,7 @@ class EmulatorServer:
         """Serve `method pattern` (a regex over the unquoted path; named groups become arguments)."""
         self._routes.append((method.upper(), re.compile(pattern + r"\Z"), kind, handler))
 
-    def start(self) -> EmulatorServer:
+    def start(self) -> Self:
         """Listen on an ephemeral port on 127.0.0.1 and serve from a background thread."""
         server = _Server((LOOPBACK, 0), _RequestHandler)
         server.emulator = self
@@ -214,7 +214,7 @@ class EmulatorServer:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> EmulatorServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -266,9 +266,9 @@ class EmulatorServer:
             self._record(arrival, request, kind, limited, None)
             return limited, None, kind
         fault = self.faults.draw(kind, "json" if kind != "audio" else "audio")
-        response = self._answer(request, handler, params, fault)
-        self._record(arrival, request, kind, response, fault)
-        return response, fault, kind
+        answer = self._answer(request, handler, params, fault)
+        self._record(arrival, request, kind, answer, fault)
+        return answer, fault, kind
 
     def _match(self, request: Request) -> tuple[str, Handler, dict[str, str]] | None:
         for method, pattern, kind, handler in self._routes:

@@ -117,7 +117,7 @@ def _sha256(path: Path) -> str:
 def find_secrets(paths: Iterable[Path], secrets: Iterable[str]) -> list[str]:
     """Every place a secret value appears in the files under `paths` ("file: secret #n")."""
     needles = [(i, s.encode("utf-8")) for i, s in enumerate(secrets) if s]
-    found = []
+    found: list[str] = []
     for base in paths:
         files = [base] if base.is_file() else [p for p in base.rglob("*") if p.is_file()]
         for file in files:

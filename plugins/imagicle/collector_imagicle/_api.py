@@ -14,7 +14,6 @@ route).
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -87,21 +86,11 @@ def _listing_error(exc: HTTPStatusError) -> Exception:
 
 
 async def transcription(http: HttpClient, recording_id: str) -> Any:
-    """The transcription payload, or `TranscriptState.NOT_READY` (204) / `TranscriptState.NONE` (404).
-
-    204 has an empty body, which `HttpClient.json` would retry as malformed JSON, so the first
-    request is a plain one; only a body that is not JSON is asked for again through `json()`,
-    which retries it like a 5xx.
-    """
+    """The transcription payload, or `TranscriptState.NOT_READY` (204) / `TranscriptState.NONE` (404)."""
     route = recording_path(recording_id) + "/transcription"
     try:
-        response = await http.request("GET", route)
-        if response.status_code == 204:
-            return TranscriptState.NOT_READY
-        try:
-            return json.loads(response.content)
-        except ValueError:
-            return await http.json("GET", route)
+        payload = await http.json("GET", route, empty_ok=(204,))
+        return TranscriptState.NOT_READY if payload is None else payload
     except HTTPStatusError as exc:
         if exc.status == 404:
             return TranscriptState.NONE

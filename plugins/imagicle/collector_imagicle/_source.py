@@ -120,7 +120,10 @@ class ImagicleSource(Source):
         else:
             return
         self.log.warning("%s", text)
-        self.context.note(text)
+        if outcome is Outcome.HELD:
+            self.context.warn(text)  # data may be missing until a later run: the run is partial
+        else:
+            self.context.note(text)
 
     def parse(self, item: Mapping[str, Any]) -> Iterable[Recording]:
         """Map one listed recording."""
