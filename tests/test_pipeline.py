@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from typing import Any
 
 from collector import Plugins, hookimpl
-from collector.testing import collect, inspect_store, write_config
+from collector.testing import collect, inspect_store, query_catalog, sync_state, write_config
 
 
 def test_full_collection_then_nothing_new(toy_config: Path, toy_plugins: Plugins, toy: Any) -> None:
@@ -25,9 +24,7 @@ def test_full_collection_then_nothing_new(toy_config: Path, toy_plugins: Plugins
 
 def test_state_is_committed_with_the_page(toy_config: Path, toy_plugins: Plugins) -> None:
     collect(toy_config, toy_plugins)
-    with sqlite3.connect(toy_config.parent / "store" / "catalog.sqlite") as db:
-        (state,) = db.execute("SELECT state FROM sync_state").fetchone()
-    assert state == '{"after":10}'
+    assert sync_state(toy_config.parent / "store", "toy", "alpha") == {"after": 10}
 
 
 def test_hooks_hear_about_every_stored_recording(toy_config: Path, toy_plugin: Any,
@@ -113,8 +110,7 @@ def test_items_that_do_not_map_are_quarantined(tmp_path: Path, toy_plugins: Plug
     result = collect(write_config(tmp_path, [toy_source(toy)]), toy_plugins)
     summary = result.summaries[0]
     assert summary.quarantined == 2 and summary.new_recordings == 10 and result.exit_code == 1
-    with sqlite3.connect(tmp_path / "store" / "catalog.sqlite") as db:
-        rows = db.execute("SELECT item_id, reason FROM quarantine ORDER BY item_id").fetchall()
+    rows = query_catalog(tmp_path / "store", "SELECT item_id, reason FROM quarantine ORDER BY item_id")
     assert rows[1][0] == "bad-date" and "start" in rows[1][1]
     again = collect(write_config(tmp_path, [toy_source(toy)]), toy_plugins)
     assert again.summaries[0].quarantined == 0  # the same bad item is not counted twice

@@ -21,10 +21,8 @@ import abc
 import logging
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +34,15 @@ from .._plugins import Plugins
 from ..emulator import EmulatorServer
 from .._store import CATALOG_NAME
 from .._summary import EXIT_OK, EXIT_PARTIAL
-from ._harness import StoreContents, collect, find_secrets, inspect_store, write_config
+from ._harness import (
+    StoreContents,
+    collect,
+    find_secrets,
+    inspect_store,
+    query_catalog,
+    wait_until_committed,
+    write_config,
+)
 
 
 @dataclass
@@ -208,8 +214,7 @@ class SourceConformance:
                 assert contents.audio_status[tenant].get(vendor_id) == "quarantined", (tenant, vendor_id)
         for tenant, count in expected.rejected_items.items():
             assert contents.quarantined_items[tenant] == count, tenant
-        with sqlite3.connect(tmp_path / "store" / CATALOG_NAME) as db:
-            reasons = [row[0] for row in db.execute("SELECT reason FROM quarantine")]
+        reasons = [row[0] for row in query_catalog(tmp_path / "store", "SELECT reason FROM quarantine")]
         assert reasons and all(reason and reason.endswith(".") for reason in reasons), reasons
 
     def test_killed_run_resumes(self, tmp_path: Path, emulation: Emulation) -> None:
@@ -221,8 +226,9 @@ class SourceConformance:
             process = subprocess.Popen([sys.executable, "-m", "collector", "--config", str(config), "run"],
                                        stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
             try:
-                _wait_for_progress(tmp_path / "store" / CATALOG_NAME, process,
-                                   audio=any(emulation.expected().audio.values()))
+                has_audio = any(emulation.expected().audio.values())
+                wait_until_committed(tmp_path / "store" / CATALOG_NAME, process, recordings=3,
+                                     audio=3 if has_audio else 0)
             finally:
                 process.send_signal(signal.SIGKILL)
                 process.wait()
@@ -243,22 +249,3 @@ class SourceConformance:
         log_file.write_text("\n".join(record.getMessage() for record in caplog.records) + caplog.text)
         assert emulation.secrets()
         assert find_secrets([tmp_path], emulation.secrets()) == []
-
-
-def _wait_for_progress(catalog: Path, process: subprocess.Popen[bytes], *, audio: bool,
-                       timeout: float = 60.0) -> None:
-    """Wait until a run has committed some audio (or, without audio, some recordings)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError("the run ended before it could be killed mid-way")
-        if catalog.exists():
-            try:
-                with sqlite3.connect(f"file:{catalog}?mode=ro", uri=True, timeout=1) as db:
-                    table = "audio WHERE status='stored'" if audio else "recordings"
-                    if db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] >= 3:
-                        return
-            except sqlite3.OperationalError:
-                pass
-        time.sleep(0.01)
-    raise AssertionError("the run made no progress to kill")

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import sqlite3
+import subprocess
+import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +108,41 @@ def inspect_store(root: Path) -> StoreContents:
     if scratch.is_dir() and any(scratch.iterdir()):
         contents.problems.append(f"scratch files left behind: {sorted(p.name for p in scratch.iterdir())}")
     return contents
+
+
+def query_catalog(store_root: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """The rows of a read-only query on a store's catalog."""
+    with closing(sqlite3.connect(f"file:{store_root / CATALOG_NAME}?mode=ro", uri=True)) as db:
+        return db.execute(sql, params).fetchall()
+
+
+def sync_state(store_root: Path, source: str, tenant: str) -> dict[str, Any] | None:
+    """A tenant's committed sync state (cursor, watermark, ...) in a store, or None."""
+    rows = query_catalog(store_root, "SELECT state FROM sync_state WHERE source=? AND tenant=?", (source, tenant))
+    return json.loads(rows[0][0]) if rows else None
+
+
+def wait_until_committed(catalog: Path, process: subprocess.Popen[bytes], *, recordings: int = 0, audio: int = 0,
+                         timeout: float = 60.0) -> None:
+    """Wait until a running collector has committed `recordings` recordings and `audio` audio files.
+
+    For catching a run mid-way (to kill it); not a timing assertion: the timeout only bounds a hang.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError("the run ended before it could be caught mid-way")
+        if catalog.exists():
+            try:
+                with closing(sqlite3.connect(f"file:{catalog}?mode=ro", uri=True, timeout=1)) as db:
+                    held = db.execute("SELECT COUNT(*) FROM recordings").fetchone()[0]
+                    stored = db.execute("SELECT COUNT(*) FROM audio WHERE status='stored'").fetchone()[0]
+                if held >= recordings and stored >= audio:
+                    return
+            except sqlite3.OperationalError:
+                pass  # the catalog is being created
+        time.sleep(0.01)
+    raise AssertionError("the run made no progress to catch")
 
 
 def _sha256(path: Path) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from collector_focus._mapping import to_recording
 from collector_focus.testing import FocusEmulation
 
 from collector import ConfigError, Direction, MediaAvailability, Plugins, load_config
-from collector.testing import collect, inspect_store, write_config
+from collector.testing import collect, inspect_store, query_catalog, write_config
 
 
 def config(tmp_path: Path, emulation: FocusEmulation, *, only: str | None = None, **settings: Any) -> Path:
@@ -33,8 +32,7 @@ def assert_everything_arrived(tmp_path: Path, focus: FocusEmulation) -> None:
 
 
 def catalog(tmp_path: Path, sql: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(tmp_path / "store" / "catalog.sqlite") as db:
-        return db.execute(sql).fetchall()
+    return query_catalog(tmp_path / "store", sql)
 
 
 def auth_requests(emulation: FocusEmulation) -> int:

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from collector import Store
 from collector.testing import Emulation, Expectations, write_config
 
 from ._emudata import Account, generated
@@ -120,36 +119,14 @@ class ImagicleEmulation(Emulation):
         for account in self.accounts:
             self.emulator.add_recordings(account.name, count)
 
-    def set_transient_faults(self, rate: float) -> None:
-        if rate:
-            self.emulator.faults.set_rate(rate)
-        else:
-            self.emulator.faults.clear()
-
-    def set_latency(self, seconds: float) -> None:
-        self.emulator.faults.slow_seconds = seconds
-        if seconds:
-            self.emulator.faults.set_rate(1.0, ["slow"])
-        else:
-            self.emulator.faults.clear()
-
-    def throttled(self) -> int:
-        return sum(1 for r in self.emulator.log if r.status == 429 and r.fault is None)
+    def servers(self) -> list[EmulatorServer]:
+        return [self.emulator]
 
     def secrets(self) -> list[str]:
         configured = [s for a in self.accounts for s in [*a.clients.values(), *a.static_tokens]]
         return configured + list(self.emulator.issued)
 
     def close(self) -> None:
-        self.emulator.stop()
+        super().close()
         for variable in self.variables.values():
             os.environ.pop(variable, None)
-
-
-def committed_state(store: Path, tenant: str) -> dict[str, Any] | None:
-    """The sync state the store holds for an Imagicle tenant (the watermark and any held window)."""
-    opened = Store(store)
-    try:
-        return opened.catalog.load_state("imagicle", tenant)
-    finally:
-        opened.close()

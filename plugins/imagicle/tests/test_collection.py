@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 from collector_imagicle._emudata import Account
-from collector_imagicle.testing import ImagicleEmulation, committed_state
+from collector_imagicle.testing import ImagicleEmulation
 
-from collector.testing import collect, inspect_store
+from collector.testing import collect, inspect_store, sync_state
 
 RECONCILE_NOTE = "did not reconcile"
 
@@ -32,7 +32,7 @@ def test_recordings_arriving_inside_the_window_being_paged_are_all_collected_onc
         assert contents.recordings[summary.tenant] == account.valid_ids()  # nothing missed
         assert summary.new_recordings == len(account.valid_ids()) and summary.updated_recordings == 0  # nor doubled
         assert not any(RECONCILE_NOTE in note for note in summary.notes)
-        assert "held" not in (committed_state(tmp_path / "store", summary.tenant) or {})  # every window reconciled
+        assert "held" not in (sync_state(tmp_path / "store", "imagicle", summary.tenant) or {})  # every window reconciled
     assert any("does not reconcile on read 1" in r.getMessage() for r in caplog.records), "no window was re-read"
 
 
@@ -104,13 +104,13 @@ def test_a_window_that_never_reconciles_holds_the_watermark_and_is_accepted_afte
         (summary,) = result.summaries
         assert result.exit_code == 1 and summary.status.value == "partial"  # data may be missing: say so
         assert any(RECONCILE_NOTE in m and "next run reads it again" in m for m in summary.messages), summary.messages
-        held = committed_state(tmp_path / "store", "two") or {}
+        held = sync_state(tmp_path / "store", "imagicle", "two") or {}
         assert held["held"]["runs"] == run and held["watermark"] == held["held"]["start"]
         assert held["watermark"] <= phantom.strftime("%Y-%m-%dT%H:%M:%SZ")
         assert inspect_store(tmp_path / "store").recordings["two"] == imagicle.account("two").valid_ids()
     third = collect(path)
     assert any("accepted as listed" in note for note in third.summaries[0].notes)
-    final = committed_state(tmp_path / "store", "two") or {}
+    final = sync_state(tmp_path / "store", "imagicle", "two") or {}
     assert "held" not in final and final["watermark"] > phantom.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from collector import Store
+from collector.emulator import EmulatorServer
 from collector.testing import Emulation, Expectations, write_config
 
 from .emulator import XimaEmulator, XimaTenant
@@ -128,30 +128,14 @@ class XimaEmulation(Emulation):
         for emulator in self.emulators.values():
             emulator.add_recordings(count)
 
-    def set_transient_faults(self, rate: float) -> None:
-        for emulator in self.emulators.values():
-            if rate:
-                emulator.faults.set_rate(rate)
-            else:
-                emulator.faults.clear()
-
-    def set_latency(self, seconds: float) -> None:
-        for emulator in self.emulators.values():
-            emulator.faults.slow_seconds = seconds
-            if seconds:
-                emulator.faults.set_rate(1.0, ["slow"])
-            else:
-                emulator.faults.clear()
-
-    def throttled(self) -> int:
-        return sum(1 for e in self.emulators.values() for r in e.log if r.status == 429 and r.fault is None)
+    def servers(self) -> list[EmulatorServer]:
+        return list(self.emulators.values())
 
     def secrets(self) -> list[str]:
         return [token for emulator in self.emulators.values() for token in emulator.issued]
 
     def close(self) -> None:
-        for emulator in self.emulators.values():
-            emulator.stop()
+        super().close()
         for variable in self.variables.values():
             os.environ.pop(variable, None)
 
@@ -168,21 +152,3 @@ def _keys(item: Any) -> list[str]:
 def by_tenant(result: Any) -> dict[str, Any]:
     """A run's summaries (`collector.testing.collect`) keyed by tenant name."""
     return {summary.tenant: summary for summary in result.summaries}
-
-
-def catalog_rows(store_root: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """The rows of a read-only query on a store's catalog."""
-    store = Store(store_root)
-    try:
-        return store.catalog.query(sql, params)
-    finally:
-        store.close()
-
-
-def sync_state(store_root: Path, tenant: str) -> dict[str, Any] | None:
-    """A Xima tenant's committed sync state in a store."""
-    store = Store(store_root)
-    try:
-        return store.catalog.load_state("xima", tenant)
-    finally:
-        store.close()

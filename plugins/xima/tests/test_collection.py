@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from collector_xima._windows import whole_ms
-from collector_xima.testing import XimaEmulation, by_tenant, catalog_rows, sync_state
+from collector_xima.testing import XimaEmulation, by_tenant
 
-from collector.testing import collect, inspect_store
+from collector.testing import collect, inspect_store, query_catalog, sync_state
 
 EXIT_OK = 0
 
@@ -28,7 +28,7 @@ def test_several_tenants_are_collected_at_once_into_one_store(tmp_path: Path, xi
     for name, summary in by_tenant(result).items():
         listed = xima.emulator(name).recording_items()
         assert summary.new_recordings == len(listed) == summary.audio_files == summary.held_recordings
-    stored = catalog_rows(tmp_path / "store", "SELECT tenant, COUNT(*) FROM audio WHERE status='stored' GROUP BY 1")
+    stored = query_catalog(tmp_path / "store", "SELECT tenant, COUNT(*) FROM audio WHERE status='stored' GROUP BY 1")
     assert dict(stored) == {name: len(e.recording_items()) for name, e in xima.emulators.items()}
     # The tenants ran side by side: each one's requests began before any other's ended.
     spans = [(min(r.at for r in e.log), max(r.at for r in e.log)) for e in xima.emulators.values()]
@@ -44,7 +44,7 @@ def test_a_run_follows_windows_and_its_watermark_stops_short_of_the_settle_delay
         assert windows[0][0] == started
         assert all(a[1] == b[0] for a, b in zip(windows, windows[1:])), "windows must be contiguous"
         assert all(end - start <= timedelta(hours=1) for start, end in windows)
-        state = sync_state(tmp_path / "store", name)
+        state = sync_state(tmp_path / "store", "xima", name)
         assert state is not None
         watermark = datetime.fromisoformat(state["watermark"].replace("Z", "+00:00"))
         assert watermark <= windows[-1][1] - timedelta(minutes=30) and watermark.minute == 0
@@ -63,7 +63,7 @@ def test_a_late_arrival_in_a_collected_window_is_picked_up_next_run(tmp_path: Pa
     config = xima.config(tmp_path)
     collect(config)
     late_start = xima.now - timedelta(hours=2, minutes=20)
-    watermark = sync_state(tmp_path / "store", "reno")["watermark"]  # type: ignore[index]
+    watermark = sync_state(tmp_path / "store", "xima", "reno")["watermark"]  # type: ignore[index]
     assert datetime.fromisoformat(watermark.replace("Z", "+00:00")) > late_start, "the window is already final"
     late = {name: xima.emulator(name).add_late_recording(late_start) for name in ("reno", "boise")}
     requests_before = {name: len(e.requested) for name, e in xima.emulators.items()}
@@ -75,7 +75,7 @@ def test_a_late_arrival_in_a_collected_window_is_picked_up_next_run(tmp_path: Pa
         assert len(xima.emulator(name).requested) > requests_before[name], "the lookback was swept again"
     assert second["denver"].nothing_new
     assert_complete(tmp_path, xima)
-    keys = catalog_rows(tmp_path / "store", "SELECT vendor_id, COUNT(*) FROM recordings GROUP BY 1 HAVING COUNT(*) > 1")
+    keys = query_catalog(tmp_path / "store", "SELECT vendor_id, COUNT(*) FROM recordings GROUP BY 1 HAVING COUNT(*) > 1")
     assert keys == [] and all(late[n] in inspect_store(tmp_path / "store").audio[n] for n in late)
 
 
@@ -87,7 +87,7 @@ def test_a_recording_saved_late_into_a_known_call_is_added_to_it(tmp_path: Path,
     key = emulator.add_late_recording(datetime.fromtimestamp(call["startTime"] / 1000 + 30).astimezone(), call_key=call["callKey"])
     summary = by_tenant(collect(config))["reno"]
     assert summary.new_recordings == 1 and summary.audio_files == 1
-    (call_id,) = catalog_rows(tmp_path / "store", "SELECT call_id FROM recordings WHERE vendor_id=?", (key,))[0]
+    (call_id,) = query_catalog(tmp_path / "store", "SELECT call_id FROM recordings WHERE vendor_id=?", (key,))[0]
     assert call_id == call["callKey"]
     assert_complete(tmp_path, xima)
 
@@ -100,7 +100,7 @@ def test_a_window_that_fails_is_retried_next_run_not_skipped(tmp_path: Path, xim
     assert first["reno"].status.value == "stopped"
     assert any("Metadata collection stopped" in m and "503" in m for m in first["reno"].messages)
     assert first["boise"].status.value == first["denver"].status.value == "ok"
-    state = sync_state(tmp_path / "store", "reno")
+    state = sync_state(tmp_path / "store", "xima", "reno")
     assert state is None or state["watermark"] <= emulator.failing_at.isoformat()
     missing = xima.expected().recordings["reno"] - inspect_store(tmp_path / "store").recordings["reno"]
     assert missing, "the windows after the failed one were not collected in this run"
@@ -137,6 +137,6 @@ def test_denied_audio_is_unavailable_and_the_rest_goes_on(tmp_path: Path, xima: 
     emulator.tenant.denied.add(key)
     result = collect(xima.config(tmp_path))
     assert result.exit_code == EXIT_OK and by_tenant(result)["denver"].unavailable == 1
-    (reason,) = catalog_rows(tmp_path / "store", "SELECT reason FROM audio WHERE vendor_id=?", (key,))[0]
+    (reason,) = query_catalog(tmp_path / "store", "SELECT reason FROM audio WHERE vendor_id=?", (key,))[0]
     assert reason.startswith("Xima denies the service user access to this recording (HTTP 403")
     assert_complete(tmp_path, xima)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from collector_xima.testing import XimaEmulation, by_tenant, catalog_rows
+from collector_xima.testing import XimaEmulation, by_tenant
 
-from collector.testing import collect, inspect_store
+from collector.testing import collect, inspect_store, query_catalog, sync_state
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1
@@ -61,7 +61,7 @@ def test_a_509_parks_that_tenant_and_the_next_run_completes_it(tmp_path: Path, x
     assert reno.count(status=509) <= 3, "no retry loop: at most one 509 per download worker"
     contents = inspect_store(tmp_path / "store")
     assert len(contents.recordings["reno"]) == len(sizes), "metadata went on after downloads stopped"
-    pending = catalog_rows(tmp_path / "store", "SELECT COUNT(*), MAX(attempts) FROM audio "
+    pending = query_catalog(tmp_path / "store", "SELECT COUNT(*), MAX(attempts) FROM audio "
                            "WHERE tenant='reno' AND status='pending'")[0]
     assert pending[0] == len(sizes) - len(contents.audio["reno"]) > 0 and pending[1] == 0
     assert contents.audio["boise"] == xima.expected().audio["boise"]
@@ -82,7 +82,7 @@ def test_an_egress_budget_stops_downloads_before_the_vendors_cap(tmp_path: Path,
     assert any("egress budget is used up" in m for m in first["reno"].messages), first["reno"].messages
     assert reno.count(status=509) == 0, "the budget must stop downloads before the vendor's cap answers 509"
     assert 0 < first["reno"].audio_bytes < reno.tenant.egress_cap
-    used = catalog_rows(tmp_path / "store", "SELECT SUM(bytes) FROM egress WHERE tenant='reno'")[0][0]
+    used = query_catalog(tmp_path / "store", "SELECT SUM(bytes) FROM egress WHERE tenant='reno'")[0][0]
     assert used == first["reno"].audio_bytes, "egress is tracked per tenant in the catalog"
     assert first["boise"].status.value == "ok"
 

@@ -4,35 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 
-from collector_xima.testing import XimaEmulation, by_tenant, catalog_rows, sync_state
+from collector_xima.testing import XimaEmulation, by_tenant
 
-from collector.testing import collect, inspect_store
+from collector.testing import collect, inspect_store, query_catalog, sync_state, wait_until_committed
 
 CATALOG = "catalog.sqlite"
-
-
-def wait_for_recordings(catalog: Path, process: subprocess.Popen[bytes], count: int, timeout: float = 60.0) -> None:
-    """Wait until the running collector has committed `count` recordings (not a timing assertion)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError("the run ended before it could be killed mid-way")
-        if catalog.exists():
-            try:
-                with sqlite3.connect(f"file:{catalog}?mode=ro", uri=True, timeout=1) as db:
-                    if db.execute("SELECT COUNT(*) FROM recordings").fetchone()[0] >= count:
-                        return
-            except sqlite3.OperationalError:
-                pass
-        time.sleep(0.01)
-    raise AssertionError("the run made no progress to kill")
 
 
 def test_a_run_killed_mid_sweep_resumes_complete(tmp_path: Path, xima: XimaEmulation) -> None:
@@ -42,7 +23,7 @@ def test_a_run_killed_mid_sweep_resumes_complete(tmp_path: Path, xima: XimaEmula
         process = subprocess.Popen([sys.executable, "-m", "collector", "--config", str(config), "run"],
                                    stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
         try:
-            wait_for_recordings(tmp_path / "store" / CATALOG, process, 6)
+            wait_until_committed(tmp_path / "store" / CATALOG, process, recordings=6)
         finally:
             process.send_signal(signal.SIGKILL)
             process.wait()
@@ -50,11 +31,11 @@ def test_a_run_killed_mid_sweep_resumes_complete(tmp_path: Path, xima: XimaEmula
     # The watermark never runs ahead of what is committed: every recording that starts before it is held.
     checked = 0
     for name, emulator in xima.emulators.items():
-        state = sync_state(tmp_path / "store", name)
+        state = sync_state(tmp_path / "store", "xima", name)
         if state is None or state["watermark"] is None:
             continue
         watermark = datetime.fromisoformat(state["watermark"].replace("Z", "+00:00")).timestamp() * 1000
-        held = {row[0] for row in catalog_rows(tmp_path / "store", "SELECT vendor_id FROM recordings WHERE tenant=?",
+        held = {row[0] for row in query_catalog(tmp_path / "store", "SELECT vendor_id FROM recordings WHERE tenant=?",
                                                (name,))}
         before = {item["recordingKey"] for item in emulator.recording_items() if item["startTime"] < watermark}
         assert before <= held, name
