@@ -96,9 +96,12 @@ def now_utc() -> datetime:
 
 def iso(moment: datetime) -> str:
     """The catalog's timestamp format: ISO 8601 in UTC with a Z, microseconds, sortable as text."""
-    if moment.tzinfo is not timezone.utc:
+    if moment.utcoffset() != _NO_OFFSET:
         moment = moment.astimezone(timezone.utc)
     return moment.isoformat(timespec="microseconds")[:26] + "Z"
+
+
+_NO_OFFSET = timedelta(0)
 
 
 def _json(value: Any) -> str:

@@ -192,6 +192,9 @@ class TenantJob:
     async def _metadata(self, source: Source) -> None:
         try:
             state = await self.store.call(self.store.catalog.load_state, self.settings.plugin, self.settings.tenant)
+            # Fetching runs one page ahead; mapping page n+1 while page n commits was measured
+            # slower (the two threads then fight over the GIL), so a page is mapped and committed
+            # before the next is mapped.
             async for page in _prefetch(source.sync(state)):
                 await self._commit(source, page)
         except AuthenticationError as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import math
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -62,10 +62,14 @@ class Party(BaseModel):
     is_agent: bool | None = None
 
 
+_NO_OFFSET = timedelta(0)
+
+
 def _utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
+    offset = value.utcoffset()
+    if offset is None:
         raise ValueError("a timestamp must carry a time zone (naive datetimes are ambiguous)")
-    return value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)
+    return value if offset == _NO_OFFSET else value.astimezone(timezone.utc)  # already UTC: keep (cheap)
 
 
 class Recording(BaseModel):
