@@ -74,6 +74,16 @@ def test_429_waits_for_retry_after_and_completes(tmp_path: Path, focus: FocusEmu
     assert contents.recordings["one"] == focus.expected().recordings["one"]
 
 
+def test_recordings_arriving_while_the_run_pages_are_collected_once(tmp_path: Path, focus: FocusEmulation) -> None:
+    focus.emulator.arrivals_per_page, focus.emulator.arrival_pages = 2, 6
+    before = len(focus.expected().recordings["one"]) + len(focus.expected().recordings["two"])
+    result = collect(config(tmp_path, focus))
+    assert result.exit_code == 0
+    assert sum(s.new_recordings for s in result.summaries) == before + 12  # every arrival, each once
+    assert_everything_arrived(tmp_path, focus)
+    assert collect(config(tmp_path, focus)).summaries[0].nothing_new
+
+
 def test_forced_comments_are_sent_and_audited(tmp_path: Path, focus: FocusEmulation) -> None:
     result = collect(config(tmp_path, focus, only="two"))
     assert result.exit_code == 0
