@@ -123,11 +123,12 @@ class Rejected:
 
 @dataclass(frozen=True)
 class PageCounts:
-    """What committing one page changed."""
+    """What committing one page changed (`new_ids`: the vendor ids stored for the first time)."""
 
     new: int
     updated: int
     quarantined: int
+    new_ids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,8 @@ class Catalog:
                     "DO UPDATE SET state=excluded.state, updated=excluded.updated",
                     (source, tenant, json.dumps(state, separators=(",", ":")), stamp),  # strict: no str() fallback
                 )
-        return PageCounts(new=new, updated=changed - new, quarantined=quarantined)
+        return PageCounts(new=new, updated=changed - new, quarantined=quarantined,
+                          new_ids=frozenset(unique.keys() - existing.keys()))
 
     @staticmethod
     def _queue_audio(db: sqlite3.Connection, recordings: Iterable[Recording], stamp: str,

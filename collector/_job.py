@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import timedelta
 from pathlib import Path
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -227,7 +227,8 @@ class TenantJob:
             self._work_added.set()
         if counts.new and self.plugins.wants_stored_events:
             for recording in recordings:
-                self.plugins.recording_stored(StoredEvent("metadata", recording))
+                if recording.vendor_id in counts.new_ids:
+                    self.plugins.recording_stored(StoredEvent("metadata", recording))
 
     def _parse(self, source: Source, items: Iterable[Mapping[str, Any]]) -> tuple[list[Recording], list[Rejected]]:
         recordings: list[Recording] = []

@@ -145,8 +145,9 @@ class Source(abc.ABC):
     default_rate_limit: ClassVar[RateLimit] = RateLimit(requests=10, per_seconds=1)
     """Used when an entry sets no `rate_limit`: keep it at or below what the vendor documents."""
 
-    transcript_batch_size: ClassVar[int] = 1
-    """How many recordings `fetch_transcripts` receives at once."""
+    transcript_batch_size: int = 1
+    """How many recordings `fetch_transcripts` receives at once (a class default; an instance may
+    set its own, e.g. from its settings)."""
 
     def __init__(self, settings: SourceSettings, context: SourceContext) -> None:
         self.settings = settings

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlite3
 from typing import Any
 
 from collector import Plugins, hookimpl
@@ -27,13 +28,19 @@ def test_state_is_committed_with_the_page(toy_config: Path, toy_plugins: Plugins
     assert sync_state(toy_config.parent / "store", "toy", "alpha") == {"after": 10}
 
 
-def test_hooks_hear_about_every_stored_recording(toy_config: Path, toy_plugin: Any,
-                                                 toy_plugins: Plugins) -> None:
+def test_hooks_hear_about_every_stored_recording(toy_config: Path, toy_plugin: Any, toy_plugins: Plugins,
+                                                 toy: Any) -> None:
     collect(toy_config, toy_plugins)
     kinds = sorted(e.kind for e in toy_plugin.events)
     assert kinds.count("metadata") == kinds.count("audio") == kinds.count("transcript") == 10
     audio = next(e for e in toy_plugin.events if e.kind == "audio")
     assert audio.path is not None and (toy_config.parent / "store" / audio.path).is_file()
+    toy.add(2)
+    with sqlite3.connect(toy_config.parent / "store" / "catalog.sqlite") as db:
+        db.execute("""UPDATE sync_state SET state='{"after":8}'""")  # re-list, as re-sweeping sources do
+    collect(toy_config, toy_plugins)  # one page: t0008, t0009 (known), t0010, t0011 (new)
+    new = [e.recording.vendor_id for e in toy_plugin.events[30:] if e.kind == "metadata"]
+    assert new == ["t0010", "t0011"]
 
 
 class _BrokenHook:

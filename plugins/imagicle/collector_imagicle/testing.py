@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from collector.emulator import EmulatorServer
 from collector.testing import Emulation, Expectations, write_config
 
 from ._emudata import Account, generated

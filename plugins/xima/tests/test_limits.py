@@ -7,7 +7,7 @@ from pathlib import Path
 
 from collector_xima.testing import XimaEmulation, by_tenant
 
-from collector.testing import collect, inspect_store, query_catalog, sync_state
+from collector.testing import collect, inspect_store, query_catalog
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1
