@@ -34,10 +34,26 @@ def next_pass(cron: str, zone_name: str, after: datetime) -> datetime:
     return next(CronSim(cron_expression(cron), after.astimezone(zone))).astimezone(timezone.utc)
 
 
+class _Stop(BaseException):
+    """SIGTERM arrived: the service manager asks the scheduler to stop.
+
+    A BaseException, like KeyboardInterrupt, so that code catching Exception (logging's `emit`,
+    for one) cannot swallow it when the signal lands inside it.
+    """
+
+
 def run_schedule(config_path: Path, plugins: Plugins, collect: Callable[[Config], int]) -> int:
-    """Run passes forever (until SIGTERM or Ctrl-C); returns 0 when stopped."""
+    """Run passes until SIGTERM (exit 0, as service managers expect) or Ctrl-C."""
     config = load_config(config_path, plugins)
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        _loop(config_path, plugins, collect, config)
+    except _Stop:
+        log.info("Stopped by SIGTERM; an interrupted pass resumes on the next start.")
+    return 0
+
+
+def _loop(config_path: Path, plugins: Plugins, collect: Callable[[Config], int], config: Config) -> None:
     while True:
         due = next_pass(config.scheduler.cron, config.scheduler.timezone, datetime.now(timezone.utc))
         log.info("Next pass at %s (cron '%s', %s).", due.isoformat(timespec="seconds"), config.scheduler.cron,
@@ -60,5 +76,5 @@ def _sleep_until(due: datetime) -> None:
         time.sleep(min(remaining, 60.0))
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop

@@ -203,6 +203,23 @@ def Toy() -> type[ToyEmulator]:  # noqa: N802 - a class, named like one
 
 
 @pytest.fixture
+def fake_plugin(tmp_path: Path) -> Callable[[str, str], dict[str, str]]:
+    """`fake_plugin(name, module_source)`: install a plugin distribution by files alone (dist-info
+    plus module) in a temporary folder; returns an environment for subprocesses that see it."""
+
+    def install(name: str, module_source: str) -> dict[str, str]:
+        directory = tmp_path / "site"
+        dist = directory / f"{name}-1.0.dist-info"
+        dist.mkdir(parents=True)
+        (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+        (dist / "entry_points.txt").write_text(f"[recording_collector]\n{name} = {name}_module\n")
+        (directory / f"{name}_module.py").write_text(module_source)
+        return {**os.environ, "PYTHONPATH": str(directory)}
+
+    return install
+
+
+@pytest.fixture
 def toy_config(tmp_path: Path, toy: ToyEmulator) -> Path:
     """A config collecting the toy emulator into tmp_path/store."""
     return write_config(tmp_path, [_toy_source(toy)])

@@ -99,3 +99,40 @@ def test_demo_collects_then_finds_nothing_new(tmp_path: Path, toy_plugin: Any, T
     assert "demo-token-123456" not in (tmp_path / "demo" / "demo-config.toml").read_text()
     assert run_cli(["demo", str(tmp_path / "demo")], plugins) == 0
     assert "Nothing new: the store already holds all 6 recordings" in capsys.readouterr().out
+
+
+SILENT_PLUGIN = """
+from collector import Page, Source, hookimpl
+
+class Silent(Source):
+    name = "silent"
+
+    async def sync(self, state):
+        yield Page([], {"done": True})
+
+    def parse(self, item):
+        return []
+
+@hookimpl
+def collector_register_sources(register):
+    register(Silent)
+"""
+
+
+def test_schedule_waits_for_the_cron_time_and_stops_cleanly_on_sigterm(
+        tmp_path: Path, fake_plugin: Callable[..., dict[str, str]]) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    env = fake_plugin("silent", SILENT_PLUGIN)
+    config = tmp_path / "collector.toml"
+    config.write_text('[scheduler]\ncron = "@yearly"\ntimezone = "UTC"\n[[sources]]\nplugin = "silent"\ntenant = "s"\n')
+    process = subprocess.Popen([sys.executable, "-m", "collector", "--config", str(config), "schedule"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    assert process.stdout is not None
+    line = process.stdout.readline()  # the scheduler says when it will run, then waits
+    assert "Next pass at" in line and "-01-01T00:00:00+00:00" in line, line
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0  # a service manager's stop is not a failure
+    assert "Stopped by SIGTERM" in process.stdout.read()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -17,18 +16,9 @@ from collector import _hookspecs
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def fake_distribution(directory: Path, name: str, module_source: str) -> dict[str, str]:
-    """Install a plugin distribution by files alone (dist-info + module) and return an environment using it."""
-    dist = directory / f"{name}-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(f"[recording_collector]\n{name} = {name}_module\n")
-    (directory / f"{name}_module.py").write_text(module_source)
-    return {**os.environ, "PYTHONPATH": str(directory)}
-
-
-def test_a_plugin_that_fails_to_import_is_reported_by_name(tmp_path: Path) -> None:
-    env = fake_distribution(tmp_path, "brokenvendor", "raise ImportError('needs libvendor.so, which is missing')\n")
+def test_a_plugin_that_fails_to_import_is_reported_by_name(tmp_path: Path, fake_plugin: Callable[..., dict[str, str]]
+                                                            ) -> None:
+    env = fake_plugin("brokenvendor", "raise ImportError('needs libvendor.so, which is missing')\n")
     result = subprocess.run([sys.executable, "-m", "collector", "plugins"], capture_output=True, text=True, env=env)
     assert result.returncode == 1
     assert "brokenvendor (brokenvendor 1.0): sources: none" in result.stdout
