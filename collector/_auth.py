@@ -96,7 +96,13 @@ class TokenAuth(abc.ABC):
         return lifetime_left <= self._renew_margin
 
     async def _fetch(self, http: HttpClient) -> Token:
-        token = await self.fetch_token(http)
+        from ._http import fetching_token
+
+        marker = fetching_token.set(True)
+        try:
+            token = await self.fetch_token(http)
+        finally:
+            fetching_token.reset(marker)
         register_secret(token.value)
         if token.expires_at is not None:
             # Renew early, but never so early that a short-lived token is renewed on every request.

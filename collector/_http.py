@@ -19,6 +19,7 @@ import email.utils
 import json
 import random
 from collections.abc import AsyncIterator, Collection
+from contextvars import ContextVar
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -57,6 +58,10 @@ class RequestStats:
     retries: int = 0
     throttled: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
+
+
+fetching_token: ContextVar[bool] = ContextVar("fetching_token", default=False)
+"""Set while `TokenAuth` fetches a token: that request takes no in-flight permit."""
 
 
 class _Retryable(Exception):
@@ -122,7 +127,8 @@ class HttpClient:
     ) -> None:
         self._client = httpx.AsyncClient(
             base_url=base_url,
-            limits=httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight),
+            # One connection more than the permits: the token request (one at a time) never waits.
+            limits=httpx.Limits(max_connections=max_in_flight + 1, max_keepalive_connections=max_in_flight),
             timeout=httpx.Timeout(timeout, pool=None),
             headers={"User-Agent": USER_AGENT, **(headers or {})},
             follow_redirects=False,
@@ -207,25 +213,31 @@ class HttpClient:
     ) -> AsyncIterator[httpx.Response]:
         """One exchange, body included, holding one of `max_in_flight` permits (one connection).
 
-        Holding the permit until the body is read or the stream closed means a request only takes
-        a rate-limit slot when a connection is free for it. A token is obtained before the permit
-        is taken (fetching it needs a permit of its own), and a 401 releases the permit while the
-        token is renewed, then sends once more.
+        Order: permit, then token, then rate-limit slot. Holding the permit until the body is read
+        or the stream closed means a request takes a slot only when a connection is free for it;
+        checking the token after the permit (and reading it again after the slot) means a request
+        never waits with a token that expires meanwhile. A token request itself takes no permit
+        (it would deadlock behind requests waiting for its token); it has a connection of its own.
+        A 401 releases the permit while the token is renewed, then sends once more.
         """
         auth = self.auth if authenticate else None
+        permit = not fetching_token.get()
         for first_try in (True, False):
-            if auth is not None:
-                await auth.authorization(self)
-            await self._in_flight.acquire()
+            if permit:
+                await self._in_flight.acquire()
             try:
+                if auth is not None:
+                    await auth.authorization(self)
                 response, credential = await self._send(method, url, auth, kwargs)
             except BaseException:
-                self._in_flight.release()
+                if permit:
+                    self._in_flight.release()
                 raise
             if response.status_code == 401 and first_try and auth is not None and auth.renewable \
                     and credential is not None:
                 await response.aclose()
-                self._in_flight.release()
+                if permit:
+                    self._in_flight.release()
                 await auth.renew(credential, self)
                 continue
             try:
@@ -233,7 +245,8 @@ class HttpClient:
                 yield response
             finally:
                 await response.aclose()
-                self._in_flight.release()
+                if permit:
+                    self._in_flight.release()
             return
 
     async def _send(
