@@ -98,8 +98,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 def backoff_delay(attempt: int, retry: RetrySettings) -> float:
     """Exponential backoff with "equal jitter": half the step fixed, half random, capped.
 
-    The fixed half guarantees the vendor a real pause (Focus asks for 1 s, doubling, up to ~30 s);
-    the random half keeps concurrent clients from retrying in lockstep.
+    The fixed half guarantees the vendor a real pause (vendors typically ask for 1 s, doubling, up
+    to about 30 s); the random half keeps concurrent clients from retrying in lockstep.
     """
     step = min(retry.initial_wait * 2.0 ** (attempt - 1), retry.max_wait)
     return step / 2 + random.uniform(0, step / 2)

@@ -2,8 +2,8 @@
 
 In TOML a secret is written as a reference, never required in plain text:
 
-    api_key = { env = "FOCUS_ACME_API_KEY" }      # read from an environment variable
-    api_key = { file = "/run/secrets/focus-acme" } # read from a file (trailing newline dropped)
+    api_key = { env = "ACME_API_KEY" }             # read from an environment variable
+    api_key = { file = "/run/secrets/acme" }       # read from a file (trailing newline dropped)
     api_key = "literal"                            # accepted, but `config check` warns
 
 The value is resolved while the configuration is validated, so a missing variable or file is a
