@@ -86,9 +86,6 @@ CREATE TABLE IF NOT EXISTS run_tenants (
 );
 """
 
-AUDIO_RETRIABLE = ("pending", "quarantined")
-
-
 def now_utc() -> datetime:
     """The current time, in UTC (one place, so every timestamp in the catalog agrees)."""
     return datetime.now(timezone.utc)

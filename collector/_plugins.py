@@ -140,8 +140,3 @@ class Plugins:
 
         self._pm.hook.collector_register_demos(register=register)
         return found
-
-    def hook_names(self) -> list[str]:
-        """The names of every hook specification (for documentation checks)."""
-        return sorted(name for name in dir(self._pm.hook) if name.startswith("collector_"))
-

@@ -46,7 +46,6 @@ class Store:
             root.mkdir(parents=True, exist_ok=True)
             self.root = root.resolve()
             self.temp_dir = self.root / ".tmp"
-            self.quarantine_dir = self.root / ".quarantine"
             self.catalog = Catalog(self.root / CATALOG_NAME)
         except OSError as exc:
             raise RunError(f"The store {root} cannot be opened: {exc.strerror or exc}.") from None

@@ -64,7 +64,6 @@ class Request:
     query: dict[str, str]
     headers: Mapping[str, str]
     body: bytes
-    raw_query: str = ""
 
     def json(self) -> Any:
         """The JSON body, or a 400 answer if it is not JSON."""
@@ -371,7 +370,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
             query=dict(parse_qsl(parts.query, keep_blank_values=True)),
             headers={k: v for k, v in self.headers.items()},
             body=body,
-            raw_query=parts.query,
         )
         response, fault, _ = self.server.emulator.dispatch(request)
         try:
