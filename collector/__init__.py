@@ -48,7 +48,7 @@ from ._model import (
 from ._plugins import ENTRY_POINT_GROUP, Plugins
 from ._ratelimit import RateLimit, SlidingWindowLimiter
 from ._secret import Secret
-from ._source import AudioExpectation, EgressBudget, Page, Source, SourceContext, SourceSettings
+from ._source import AudioExpectation, EgressBudget, Page, Source, SourceContext, SourceSettings, http_url
 from ._store import Store
 
 try:
@@ -102,6 +102,7 @@ __all__ = [
     "classify_http_error",
     "hookimpl",
     "hookspec",
+    "http_url",
     "jwt_expiry",
     "load_config",
     "parse_retry_after",

@@ -24,6 +24,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -195,6 +196,19 @@ class Source(abc.ABC):
 
     async def aclose(self) -> None:
         """Release what the source holds (HTTP clients are closed by the core)."""
+
+
+def http_url(value: str, *, example: str) -> str:
+    """Check a configured base or token URL: http(s), with a host, and no `user:password@`.
+
+    Credentials in a URL would travel into request lines, logs and error messages, which must
+    never hold a secret; a plugin's settings model calls this from its URL validators. Returns
+    the URL without a trailing slash.
+    """
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        raise ValueError(f"expected an http(s) URL without credentials, e.g. {example}")
+    return value.rstrip("/")
 
 
 def valid_name(name: str) -> bool:

@@ -84,3 +84,12 @@ def test_short_values_are_not_treated_as_secrets() -> None:
 ])
 def test_next_pass_follows_cron_in_the_configured_zone(cron: str, zone: str, after: str, expected: str) -> None:
     assert next_pass(cron, zone, datetime.fromisoformat(after)) == datetime.fromisoformat(expected)
+
+
+def test_http_url_refuses_credentials_and_other_schemes() -> None:
+    from collector import http_url
+
+    assert http_url("https://api.example.com/v1/", example="https://x") == "https://api.example.com/v1"
+    for bad in ("ftp://api.example.com", "api.example.com", "https://user:secret@api.example.com", "https://"):
+        with pytest.raises(ValueError, match="expected an http\\(s\\) URL without credentials, e.g. https://x"):
+            http_url(bad, example="https://x")

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from collector import RateLimit, Secret, SourceSettings
+from collector import RateLimit, Secret, SourceSettings, http_url
 
 REGIONS = ("uk", "eu", "us", "ca")
 REGION_URL = "https://{region}.focus.subphonic.ai/api"
@@ -49,11 +49,7 @@ class FocusSettings(SourceSettings):
     def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         if (value is None) == (info.data.get("region") is None) and "region" in info.data:
             raise ValueError("give exactly one of `region` (uk, eu, us, ca) and `base_url`")
-        if value is None:
-            return None
-        if not value.startswith(("https://", "http://")) or "@" in value.split("/")[2]:
-            raise ValueError("expected an http(s) URL without credentials, e.g. https://uk.focus.subphonic.ai/api")
-        return value.rstrip("/")
+        return None if value is None else http_url(value, example="https://uk.focus.subphonic.ai/api")
 
     @field_validator("start_date")
     @classmethod

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from collector import Secret, SourceSettings
+from collector import Secret, SourceSettings, http_url
 
 DEFAULT_BASE_URL = "https://eu.api.imagicle.com/voice-analytics"
 """The only host the vendor documents (EU)."""
@@ -25,14 +25,6 @@ SENTIMENTS = ("POSITIVE", "NEGATIVE", "NEUTRAL", "ERROR", "UNKNOWN")
 
 DEFAULT_FIRST_RUN_DAYS = 30
 """How far back the first run reaches when no `start_date` is configured."""
-
-
-def _http_url(value: str, example: str) -> str:
-    """An http(s) URL without user:password, without a trailing slash."""
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
-        raise ValueError(f"expected an http(s) URL without credentials, e.g. {example}")
-    return value.rstrip("/")
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -67,7 +59,7 @@ class OAuthSettings(BaseModel):
     @field_validator("token_url")
     @classmethod
     def _valid_token_url(cls, value: str) -> str:
-        return _http_url(value, "https://auth.example.com/oauth2/token")
+        return http_url(value, example="https://auth.example.com/oauth2/token")
 
     @property
     def origin(self) -> str:
@@ -182,7 +174,7 @@ class ImagicleSettings(SourceSettings):
     @field_validator("base_url")
     @classmethod
     def _valid_base_url(cls, value: str) -> str:
-        return _http_url(value, DEFAULT_BASE_URL)
+        return http_url(value, example=DEFAULT_BASE_URL)
 
     @field_validator("oauth")
     @classmethod

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from collector import RateLimit, Secret, SourceSettings
+from collector import RateLimit, Secret, SourceSettings, http_url
 
 ENDPOINTS = ("call-recording-info", "recordings")
 """The two documented listings: calls with their recordings (richer), or bare recordings."""
@@ -70,10 +70,9 @@ class XimaSettings(SourceSettings):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        host = value.split("/")[2] if value.count("/") >= 2 else ""
-        if not value.startswith(("https://", "http://")) or not host or "@" in host or "?" in value:
-            raise ValueError("expected an http(s) URL without credentials or query, e.g. https://acme.xima.cloud")
-        return value.rstrip("/")
+        if "?" in value:
+            raise ValueError("expected the tenant's URL without a query string, e.g. https://acme.xima.cloud")
+        return http_url(value, example="https://acme.xima.cloud")
 
     @field_validator("tenant_name")
     @classmethod
