@@ -14,7 +14,6 @@ Exit codes are documented in `collector._summary` (0 complete, 1 partial, 2 conf
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -28,9 +27,9 @@ from ._config import DEFAULT_CONFIG, Config, load_config, read_store_location
 from ._errors import ConfigError, RunError
 from ._output import interactive, live_progress, render_summary, setup_logging, summary_line
 from ._plugins import PluginError, Plugins
-from ._run import RunResult, run_pass
-from ._store import Store, StoreBusy
-from ._summary import EXIT_BUSY, EXIT_CONFIG, EXIT_PARTIAL, TenantSummary
+from ._run import run_once
+from ._store import StoreBusy
+from ._summary import EXIT_BUSY, EXIT_CONFIG, EXIT_PARTIAL
 
 log = logging.getLogger("collector")
 
@@ -178,24 +177,10 @@ def collect_once(config: Config, plugins: Plugins, *, args: argparse.Namespace |
     setup_logging(fmt, level, console=console)
     for warning in config.warnings:
         log.warning(warning)
-    store = Store(config.store_path)
-    try:
-        with store.exclusive():
-            result = asyncio.run(_collect(config, plugins, store, console))
-    finally:
-        store.close()
+    result = run_once(config, plugins, progress=lambda summaries: live_progress(console, summaries))
     if console is None:
         for summary in result.summaries:
             log.info(summary_line(summary))
     render_summary(result.summaries, out or sys.stdout, as_json=as_json, run_id=result.run_id)
     return result.exit_code
 
-
-async def _collect(config: Config, plugins: Plugins, store: Store, console: Console | None) -> RunResult:
-    live: list[TenantSummary] = []
-
-    def started(summaries: list[TenantSummary]) -> None:
-        live[:] = summaries
-
-    with live_progress(console, lambda: live):
-        return await run_pass(config, plugins, store, on_start=started)

@@ -5,6 +5,8 @@
     ├── ItemError              one item (recording, audio file, transcript) cannot be collected now;
     │   │                      the rest of the tenant's work goes on
     │   ├── ItemDeferred       transient: retried on the next run, counted as an attempt
+    │   ├── ItemNotReady       the vendor has the item but is still processing it: asked again on
+    │   │                      later runs until its waiting period ends, never counted as an attempt
     │   ├── ItemUnavailable    final: the vendor has nothing we may fetch (no media, access denied)
     │   └── ItemRejected       bad data: quarantined with the reason
     ├── TenantError            stop this tenant's job for this run; other tenants carry on
@@ -12,12 +14,13 @@
     │   └── DownloadsStopped       stop downloads only (egress cap, budget, required comment
     │                              missing); metadata goes on and pending items wait for a later run
     ├── RunError               the store itself is unusable: stop the whole run
-    └── HTTPError              raised by the HTTP layer after its own retries; the job maps it to
-        ├── HTTPStatusError    one of the classes above with `classify_http_error`
-        └── TransportError
+    └── RequestFailed          raised by the HTTP client after its own retries; the job maps it
+        ├── BadStatus          to one of the classes above with `classify_request_failure`
+        └── NoAnswer
 
-Messages are whole sentences and never contain a secret: every message passes through the
-redactor before it reaches a log, the catalog or the terminal.
+Which outcome each class leads to for a work item is decided in one place,
+`collector._job._outcome.outcome_of`. Messages are whole sentences and never contain a secret:
+every message passes through the redactor before it reaches a log, the catalog or the terminal.
 """
 
 from __future__ import annotations
@@ -48,6 +51,14 @@ class ItemDeferred(ItemError):
     """A transient failure: the item stays pending and is tried again on the next run."""
 
 
+class ItemNotReady(ItemError):
+    """The vendor lists the item but its media (or transcript) is still being processed.
+
+    The item waits: it is asked for again on later runs, without spending `max_attempts`, until
+    the source's waiting period (`media_wait_days` / `transcript_wait_days`) has passed.
+    """
+
+
 class ItemUnavailable(ItemError):
     """The vendor has nothing we may fetch for this item; recorded as final, never retried."""
 
@@ -76,11 +87,11 @@ class RunError(CollectorError):
     """The whole run must stop (the store cannot be written)."""
 
 
-class HTTPError(CollectorError):
-    """A request failed after the HTTP layer's own retries."""
+class RequestFailed(CollectorError):
+    """A request failed after the HTTP client's own retries."""
 
 
-class HTTPStatusError(HTTPError):
+class BadStatus(RequestFailed):
     """The server answered with an error status (after retries, when the status was retryable)."""
 
     def __init__(self, status: int, method: str, url: str, detail: str = "") -> None:
@@ -92,11 +103,11 @@ class HTTPStatusError(HTTPError):
         super().__init__(f"{text}: {detail}" if detail else f"{text}.")
 
 
-class TransportError(HTTPError):
+class NoAnswer(RequestFailed):
     """The request never got a usable answer: connection refused or dropped, timeout, bad body."""
 
 
-def classify_http_error(error: HTTPError, *, item: bool) -> CollectorError:
+def classify_request_failure(error: RequestFailed, *, item: bool) -> CollectorError:
     """Map an HTTP failure to the taxonomy, for an item operation or for metadata listing.
 
     Defaults that fit most REST APIs; a plugin that knows better raises taxonomy errors itself.
@@ -105,7 +116,7 @@ def classify_http_error(error: HTTPError, *, item: bool) -> CollectorError:
     anything else is retried on a later run. A failure while listing stops the tenant's metadata
     for this run (its state stays at the last commit).
     """
-    status = error.status if isinstance(error, HTTPStatusError) else None
+    status = error.status if isinstance(error, BadStatus) else None
     if status == 401:
         return AuthenticationError(f"The vendor refused the credentials: {error.reason}")
     if status == 509:

@@ -1,15 +1,25 @@
-"""The HTTP client every source uses: one per tenant, rate-limited, retried, authenticated.
+"""The HTTP client every source uses: one tenant's requests, rate-limited, bounded, retried, authenticated.
 
 What it promises a plugin:
-- every request, retries and token requests included, takes a slot of the tenant's rate limiter;
+- every request of a tenant, from every client of that tenant, shares the tenant's `Traffic`: one
+  rate limiter (retries included; token requests too unless their strategy says otherwise) and
+  one concurrency limit (`max_in_flight`);
+- the credential is put on a request right before it is sent, after any wait for a rate-limit
+  slot, so no request leaves with a token that expired while it waited; credentials are only ever
+  sent to the client's own origin;
 - connection errors, timeouts, 5xx answers (except 501, 505 and 509) and unparsable JSON bodies
   are retried with exponential backoff and jitter (tenacity);
 - a 429 is retried after the vendor's `Retry-After` (seconds or an HTTP date; missing, zero or
-  garbage falls back to the backoff; always capped), and it pauses and slows the whole tenant;
+  garbage falls back to the backoff; always capped), and it pauses and slows the whole tenant and
+  lowers its concurrency until calm returns;
 - a 401 renews the token once and resends; a second 401 is final;
-- anything else that is not a success raises `HTTPStatusError` (a whole sentence, no secrets),
-  and exhausted retries raise `HTTPStatusError` or `TransportError`: the job decides, with
-  `classify_http_error`, whether that skips an item, stops the tenant or stops downloads.
+- with `redirects=Redirects(...)`, 3xx answers are followed: a hop to another origin carries none
+  of the strategy's headers or query parameters, https is never downgraded to http, the hops are
+  bounded, and a signed URL the storage host refuses (expired) is answered by asking the original
+  URL again;
+- anything else that is not a success raises `BadStatus` (a whole sentence, no secrets), and
+  exhausted retries raise `BadStatus` or `NoAnswer`: the job decides, with
+  `classify_request_failure`, whether that skips an item, stops the tenant or stops downloads.
 """
 
 from __future__ import annotations
@@ -18,11 +28,12 @@ import asyncio
 import email.utils
 import json
 import random
+import ssl
 from collections.abc import AsyncIterator, Collection
-from contextvars import ContextVar
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -30,13 +41,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import from_json
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
-from ._auth import TokenAuth
-from ._errors import HTTPStatusError, TransportError
-from ._ratelimit import SlidingWindowLimiter
-from ._redact import redact
+from ._auth import Auth, TokenChannel
+from ._concurrency import ConcurrencyLimit
+from ._errors import BadStatus, NoAnswer, TenantError
+from ._ratelimit import RateLimit, SlidingWindowLimiter
+from ._redact import redact, register_secret
 
 USER_AGENT = "recording-collector"
 _ERROR_BODY_LIMIT = 2000
+_TOKEN_RACES = 3
+_CROSS_ORIGIN_DROPPED = ("authorization", "cookie", "proxy-authorization")
+_EXPIRED_SIGNATURE = (400, 401, 403, 410)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class RetrySettings(BaseModel):
@@ -57,11 +73,70 @@ class RequestStats:
     requests: int = 0
     retries: int = 0
     throttled: int = 0
+    redirects: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
 
 
-fetching_token: ContextVar[bool] = ContextVar("fetching_token", default=False)
-"""Set while `TokenAuth` fetches a token: that request takes no in-flight permit."""
+class Traffic:
+    """One tenant's request budget, shared by every HTTP client of that tenant.
+
+    The rate limiter, the concurrency limit (which steps down after a 429 and back up when calm),
+    the retry policy, the timeout and the counters the run summary reports.
+    """
+
+    def __init__(self, rate_limit: RateLimit, *, max_in_flight: int = 4, retry: RetrySettings | None = None,
+                 timeout: float = 30.0, limiter: SlidingWindowLimiter | None = None) -> None:
+        self.limiter = limiter or SlidingWindowLimiter(rate_limit)
+        self.concurrency = ConcurrencyLimit(max_in_flight, calm_window=lambda: self.limiter.window)
+        self.retry = retry or RetrySettings()
+        self.timeout = timeout
+        self.stats = RequestStats()
+
+
+@dataclass(frozen=True)
+class Redirects:
+    """How a request follows redirects, e.g. media that answers 302 to a signed storage URL.
+
+    `rate_limited`: whether hops to another origin (the storage host) take a slot of the tenant's
+    rate limit; hops within the API's origin always do.
+    """
+
+    max_hops: int = 5
+    rate_limited: bool = False
+
+
+@dataclass(frozen=True)
+class JsonAnswer:
+    """A JSON answer with what paging needs besides the body."""
+
+    body: Any
+    status: int
+    headers: httpx.Headers
+    links: dict[Any, Any]
+    request_url: httpx.URL
+
+    @property
+    def url(self) -> str:
+        """The absolute URL that was answered (query included)."""
+        return str(self.request_url)
+
+    @property
+    def path(self) -> str:
+        """The answered URL's path (no query), for messages."""
+        return self.request_url.path or "/"
+
+    def resolve(self, url: str) -> str:
+        """`url` (relative or absolute) resolved against the answered URL."""
+        return str(self.request_url.join(url))
+
+
+@dataclass(frozen=True)
+class _Options:
+    authenticate: bool
+    rate_limited: bool
+    permit: bool
+    retry_on: Collection[int]
+    redirects: Redirects | None
 
 
 class _Retryable(Exception):
@@ -110,87 +185,111 @@ def retryable_status(status: int) -> bool:
     return status in (408, 429) or (500 <= status < 600 and status not in (501, 505, 509))
 
 
-class HttpClient:
-    """One tenant's HTTP client: base URL, timeouts, auth, rate limit and retries in one place."""
+@lru_cache(maxsize=1)
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every client (building one per client costs ~1 MB and milliseconds)."""
+    return httpx.create_ssl_context()
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        limiter: SlidingWindowLimiter,
-        retry: RetrySettings,
-        timeout: float = 30.0,
-        max_in_flight: int = 4,
-        auth: TokenAuth | None = None,
-        stats: RequestStats | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme)
+
+
+class HttpClient:
+    """One tenant's client for one base URL: auth, shared limits, retries and redirects in one place."""
+
+    def __init__(self, base_url: str, traffic: Traffic, *, auth: Auth | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        self.traffic = traffic
+        self.auth = auth
         self._client = httpx.AsyncClient(
             base_url=base_url,
-            # One connection more than the permits: the token request (one at a time) never waits.
-            limits=httpx.Limits(max_connections=max_in_flight + 1, max_keepalive_connections=max_in_flight),
-            timeout=httpx.Timeout(timeout, pool=None),
+            # One connection more than the permits: a token request (one at a time) never waits.
+            limits=httpx.Limits(max_connections=traffic.concurrency.limit + 1,
+                                max_keepalive_connections=traffic.concurrency.limit),
+            timeout=httpx.Timeout(traffic.timeout, pool=None),
             headers={"User-Agent": USER_AGENT, **(headers or {})},
             follow_redirects=False,
+            verify=_tls(),
         )
-        self.limiter = limiter
-        self.retry = retry
-        self.auth = auth
-        self.stats = stats if stats is not None else RequestStats()
-        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._base_origin = _origin(self._client.base_url)
+        self._channel = TokenChannel(self, rate_limited=getattr(auth, "share_rate_limit", True))
 
     @property
     def base_url(self) -> str:
         """The URL every relative request path is joined to."""
         return str(self._client.base_url)
 
-    async def request(
-        self, method: str, url: str, *, authenticate: bool = True, retry_on: Collection[int] = (), **kwargs: Any
-    ) -> httpx.Response:
+    @property
+    def stats(self) -> RequestStats:
+        """The tenant's request counters (shared with its other clients)."""
+        return self.traffic.stats
+
+    async def request(self, method: str, url: str, *, authenticate: bool = True, rate_limited: bool = True,
+                      retry_on: Collection[int] = (), redirects: Redirects | None = None,
+                      **kwargs: Any) -> httpx.Response:
         """Send a request and read its body; retry what is transient; raise on any other error.
 
-        `retry_on` adds statuses that this call should treat as "try again later" (a vendor's 202
-        meaning "report not ready", say). Extra keyword arguments go to httpx (params, json, ...).
+        `url` is relative to the base URL, or absolute (a URL the vendor handed out: it is sent
+        without credentials unless it is on the API's own origin). `rate_limited=False` skips the
+        tenant's rate limit (a pre-signed storage URL the limit does not cover). `retry_on` adds
+        statuses this call treats as "try again later" (a vendor's 202 meaning "report not
+        ready", say). Extra keyword arguments go to httpx (params, json, headers, ...).
         """
+        options = _Options(authenticate, rate_limited, kwargs.pop("_permit", True), retry_on, redirects)
         async for attempt in self._retrying():
             with attempt:
-                async with self._exchange(method, url, authenticate, retry_on, kwargs) as response:
+                async with self._exchange(method, url, options, kwargs) as response:
                     await _read_body(response)
                     return response
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def json(
-        self, method: str, url: str, *, authenticate: bool = True, retry_on: Collection[int] = (),
-        empty_ok: Collection[int] = (), **kwargs: Any
-    ) -> Any:
+    async def json(self, method: str, url: str, *, authenticate: bool = True, rate_limited: bool = True,
+                   retry_on: Collection[int] = (), empty_ok: Collection[int] = (), **kwargs: Any) -> Any:
         """Send a request and return its JSON body; a body that is not JSON is retried like a 5xx.
 
         `empty_ok` lists statuses whose empty body is an answer, not a fault (e.g. 204 "not ready
-        yet"): for those, None is returned.
+        yet"): for those, None is returned. Other arguments as for `request`.
         """
+        answer = await self.json_answer(method, url, authenticate=authenticate, rate_limited=rate_limited,
+                                        retry_on=retry_on, empty_ok=empty_ok, **kwargs)
+        return answer.body
+
+    async def json_answer(self, method: str, url: str, *, authenticate: bool = True, rate_limited: bool = True,
+                          retry_on: Collection[int] = (), empty_ok: Collection[int] = (),
+                          **kwargs: Any) -> JsonAnswer:
+        """As `json`, with the answer's status, headers, `Link` relations and URL too (for paging)."""
+        options = _Options(authenticate, rate_limited, kwargs.pop("_permit", True), retry_on, None)
         async for attempt in self._retrying():
             with attempt:
-                async with self._exchange(method, url, authenticate, retry_on, kwargs) as response:
+                async with self._exchange(method, url, options, kwargs) as response:
                     body = await _read_body(response)
-                    if response.status_code in empty_ok and not body.strip():
-                        return None
-                    try:
-                        return from_json(body)
-                    except ValueError:
-                        raise _Retryable(response.request, None, f"{method} {_path(response.request)} "
-                                         f"answered with a body that is not valid JSON ({len(body)} bytes).") from None
+                    parsed: Any = None
+                    if not (response.status_code in empty_ok and not body.strip()):
+                        try:
+                            parsed = from_json(body)
+                        except ValueError:
+                            raise _Retryable(response.request, None, f"{method} {_path(response.request)} "
+                                             f"answered with a body that is not valid JSON ({len(body)} bytes)."
+                                             ) from None
+                    return JsonAnswer(parsed, response.status_code, response.headers, response.links,
+                                      response.request.url)
         raise AssertionError("unreachable")  # pragma: no cover
 
     @asynccontextmanager
-    async def stream(
-        self, method: str, url: str, *, authenticate: bool = True, retry_on: Collection[int] = (), **kwargs: Any
-    ) -> AsyncIterator[httpx.Response]:
-        """Open a streaming response (status already checked) for downloads that must not sit in memory."""
+    async def stream(self, method: str, url: str, *, authenticate: bool = True, rate_limited: bool = True,
+                     retry_on: Collection[int] = (), redirects: Redirects | None = None,
+                     **kwargs: Any) -> AsyncIterator[httpx.Response]:
+        """Open a streaming response (status already checked) for downloads that must not sit in memory.
+
+        Arguments as for `request`; pass `redirects=Redirects()` for media served by redirect.
+        """
+        options = _Options(authenticate, rate_limited, True, retry_on, redirects)
         opened: httpx.Response | None = None
         exchange = None
         async for attempt in self._retrying():
             with attempt:
-                exchange = self._exchange(method, url, authenticate, retry_on, kwargs)
+                exchange = self._exchange(method, url, options, kwargs)
                 opened = await exchange.__aenter__()
         assert exchange is not None and opened is not None
         try:
@@ -205,75 +304,128 @@ class HttpClient:
         """Close the connections."""
         await self._client.aclose()
 
-    # -- one exchange: auth, in-flight slot, status check -----------------------------------------
+    # -- one exchange: permit, credential, slot, redirects, status check ---------------------------
 
     @asynccontextmanager
-    async def _exchange(
-        self, method: str, url: str, authenticate: bool, retry_on: Collection[int], kwargs: dict[str, Any]
-    ) -> AsyncIterator[httpx.Response]:
-        """One exchange, body included, holding one of `max_in_flight` permits (one connection).
+    async def _exchange(self, method: str, url: str, options: _Options,
+                        kwargs: dict[str, Any]) -> AsyncIterator[httpx.Response]:
+        """One exchange, body included, holding one of the tenant's in-flight permits throughout.
 
-        Order: permit, then token, then rate-limit slot. Holding the permit until the body is read
-        or the stream closed means a request takes a slot only when a connection is free for it;
-        checking the token after the permit (and reading it again after the slot) means a request
-        never waits with a token that expires meanwhile. A token request itself takes no permit
-        (it would deadlock behind requests waiting for its token); it has a connection of its own.
-        A 401 releases the permit while the token is renewed, then sends once more.
+        Holding the permit until the body is read or the stream closed means a request takes a
+        rate-limit slot only when a connection is free for it. A token request takes no permit
+        (it would deadlock behind the requests waiting for its token).
         """
-        auth = self.auth if authenticate else None
-        permit = not fetching_token.get()
-        for first_try in (True, False):
-            if permit:
-                await self._in_flight.acquire()
-            try:
-                if auth is not None:
-                    await auth.authorization(self)
-                response, credential = await self._send(method, url, auth, kwargs)
-            except BaseException:
-                if permit:
-                    self._in_flight.release()
-                raise
-            if response.status_code == 401 and first_try and auth is not None and auth.renewable \
-                    and credential is not None:
+        auth = self.auth if options.authenticate else None
+        concurrency = self.traffic.concurrency
+        if options.permit:
+            await concurrency.acquire()
+        response: httpx.Response | None = None
+        try:
+            response, credential = await self._send(method, url, kwargs, auth, options.rate_limited)
+            if response.status_code == 401 and auth is not None and auth.renewable and credential is not None:
                 await response.aclose()
-                if permit:
-                    self._in_flight.release()
-                await auth.renew(credential, self)
+                await auth.renew(credential, self._channel)
+                response, _ = await self._send(method, url, kwargs, auth, options.rate_limited)
+            if options.redirects is not None:
+                response = await self._follow(response, method, kwargs, options.redirects)
+            await self._check(response, options.retry_on)
+            yield response
+        finally:
+            if response is not None:
+                await response.aclose()
+            if options.permit:
+                concurrency.release()
+
+    async def _send(self, method: str, url: str, kwargs: dict[str, Any], auth: Auth | None,
+                    rate_limited: bool) -> tuple[httpx.Response, str | None]:
+        """Send once: make the credential ready, wait for a slot, check the credential, send.
+
+        A token that expired while the request waited for its slot is not sent: the slot is handed
+        back unused and the token renewed first. The slot is released (stamped) when the response
+        headers arrive (see `SlidingWindowLimiter`).
+        """
+        limiter = self.traffic.limiter
+        for _ in range(_TOKEN_RACES):
+            if auth is not None:
+                await auth.prepare(self._channel)
+            slot = await limiter.acquire() if rate_limited else None
+            if auth is not None and not auth.fresh():
+                if slot is not None:
+                    limiter.cancel(slot)
                 continue
             try:
-                await self._check(response, retry_on)
-                yield response
+                request, credential = self._build(method, url, kwargs, auth)
+                self.traffic.stats.requests += 1
+                try:
+                    response = await self._client.send(request, stream=True)
+                except httpx.TransportError as exc:
+                    raise _Retryable(request, None, _describe_transport_error(request, exc)) from None
             finally:
+                if slot is not None:
+                    limiter.release()
+            statuses = self.traffic.stats.statuses
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            return response, credential
+        raise TenantError(
+            f"The vendor's tokens expire before a rate-limit slot frees up (the tenant's window is "
+            f"{limiter.window:g} s), so no request could be sent with a valid token; allow more requests "
+            "per window or count token requests separately."
+        )
+
+    def _build(self, method: str, url: str, kwargs: dict[str, Any],
+               auth: Auth | None) -> tuple[httpx.Request, str | None]:
+        credential = None
+        if auth is not None and self._own_origin(url):
+            headers = dict(kwargs.get("headers") or {})
+            added: dict[str, Any] = {}
+            credential = auth.apply(headers, added)
+            kwargs = {**kwargs, "headers": headers}
+            if added:
+                kwargs["params"] = httpx.QueryParams(kwargs.get("params")).merge(added)
+        return self._client.build_request(method, url, **kwargs), credential
+
+    def _own_origin(self, url: str) -> bool:
+        return "://" not in url or _origin(httpx.URL(url)) == self._base_origin
+
+    async def _follow(self, response: httpx.Response, method: str, kwargs: dict[str, Any],
+                      redirects: Redirects) -> httpx.Response:
+        """Follow 3xx answers to the end of the chain (see the module docstring for the rules)."""
+        for _ in range(redirects.max_hops):
+            location = response.headers.get("location")
+            if not response.is_redirect or location is None:
+                return response
+            here = response.request
+            target = here.url.join(location)
+            await response.aclose()
+            if here.url.scheme == "https" and target.scheme != "https":
+                raise BadStatus(response.status_code, here.method, _path(here),
+                                "it redirected to plain http, which the collector refuses to follow.")
+            status = response.status_code
+            if status == 303 or (status in (301, 302) and method == "POST"):
+                method, hop = "GET", {}
+            else:
+                hop = {k: v for k, v in kwargs.items() if k not in ("params",)}
+            cross = _origin(target) != self._base_origin
+            if cross:
+                if target.query:
+                    register_secret(target.query.decode("ascii", "replace"))  # a signature
+                dropped = {*_CROSS_ORIGIN_DROPPED, *(name.lower() for name in getattr(self.auth, "header_names", ()))}
+                hop["headers"] = {k: v for k, v in dict(kwargs.get("headers") or {}).items()
+                                  if k.lower() not in dropped}
+            self.traffic.stats.redirects += 1
+            response, _ = await self._send(method, str(target), hop, None if cross else self.auth,
+                                           redirects.rate_limited or not cross)
+            if cross and response.status_code in _EXPIRED_SIGNATURE:
+                detail = await _error_detail(response)
                 await response.aclose()
-                if permit:
-                    self._in_flight.release()
-            return
-
-    async def _send(
-        self, method: str, url: str, auth: TokenAuth | None, kwargs: dict[str, Any]
-    ) -> tuple[httpx.Response, str | None]:
-        """Send once: wait for a rate-limit slot, then send with the freshest token.
-
-        Once the slot is granted the current token is used, so waiting in the limiter's queue can
-        never make a request carry a token that expired meanwhile. The slot is released when the
-        response headers arrive (see `SlidingWindowLimiter`).
-        """
-        headers = dict(kwargs.get("headers") or {})
-        await self.limiter.acquire()
-        try:
-            credential = auth.current() if auth is not None else None
-            if credential is not None:
-                headers["Authorization"] = credential
-            request = self._client.build_request(method, url, **{**kwargs, "headers": headers})
-            self.stats.requests += 1
-            try:
-                response = await self._client.send(request, stream=True)
-            except httpx.TransportError as exc:
-                raise _Retryable(request, None, _describe_transport_error(request, exc)) from None
-        finally:
-            self.limiter.release()
-        self.stats.statuses[response.status_code] = self.stats.statuses.get(response.status_code, 0) + 1
-        return response, credential
+                raise _Retryable(response.request, response.status_code,
+                                 f"the signed URL it redirected to was refused (HTTP {response.status_code}: "
+                                 f"{detail or 'no detail'}); the original URL is asked again")
+        if response.is_redirect:
+            await response.aclose()
+            raise BadStatus(response.status_code, response.request.method, _path(response.request),
+                            f"more than {redirects.max_hops} redirects.")
+        return response
 
     async def _check(self, response: httpx.Response, retry_on: Collection[int]) -> None:
         status = response.status_code
@@ -282,16 +434,17 @@ class HttpClient:
         detail = await _error_detail(response)
         if retryable_status(status) or status in retry_on:
             if status == 429:
-                self.stats.throttled += 1
+                self.traffic.stats.throttled += 1
+                self.traffic.concurrency.throttled()
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             raise _Retryable(response.request, status, detail, retry_after)
-        raise HTTPStatusError(status, response.request.method, _path(response.request), detail)
+        raise BadStatus(status, response.request.method, _path(response.request), detail)
 
     # -- retry policy -------------------------------------------------------------------------------
 
     def _retrying(self) -> AsyncRetrying:
         return AsyncRetrying(
-            stop=stop_after_attempt(self.retry.attempts),
+            stop=stop_after_attempt(self.traffic.retry.attempts),
             wait=self._wait,
             retry=retry_if_exception(lambda exc: isinstance(exc, _Retryable)),
             before_sleep=self._count_retry,
@@ -299,20 +452,21 @@ class HttpClient:
         )
 
     def _wait(self, state: RetryCallState) -> float:
-        backoff = backoff_delay(state.attempt_number, self.retry)
+        retry = self.traffic.retry
+        backoff = backoff_delay(state.attempt_number, retry)
         exc = state.outcome.exception() if state.outcome else None
         if not isinstance(exc, _Retryable):
             return backoff
-        delay = min(exc.retry_after, self.retry.max_retry_after) if exc.retry_after else backoff
+        delay = min(exc.retry_after, retry.max_retry_after) if exc.retry_after else backoff
         if exc.status in (429, 503):
             # The vendor is throttling the tenant: nobody sends until the delay has passed.
-            self.limiter.pause(delay)
+            self.traffic.limiter.pause(delay)
             if exc.status == 429:
-                self.limiter.slow_down()
+                self.traffic.limiter.slow_down()
         return delay
 
     def _count_retry(self, state: RetryCallState) -> None:
-        self.stats.retries += 1
+        self.traffic.stats.retries += 1
 
     @staticmethod
     def _give_up(state: RetryCallState) -> Any:
@@ -320,9 +474,9 @@ class HttpClient:
         if isinstance(exc, _Retryable):
             tries = f"gave up after {state.attempt_number} attempts"
             if exc.status is None:
-                raise TransportError(f"{exc.detail} The collector {tries}.") from None
+                raise NoAnswer(f"{exc.detail} The collector {tries}.") from None
             detail = f"{exc.detail} ({tries})" if exc.detail else f"({tries})"
-            raise HTTPStatusError(exc.status, exc.method, exc.path, detail) from None
+            raise BadStatus(exc.status, exc.method, exc.path, detail) from None
         assert state.outcome is not None
         return state.outcome.result()
 
@@ -336,8 +490,8 @@ async def _read_body(response: httpx.Response) -> bytes:
 
 
 def _path(request: httpx.Request) -> str:
-    """The request's path without the query string (which may carry filters, never secrets)."""
-    return request.url.copy_with(query=None).path or "/"
+    """The request's path without the query string (which may carry a signature or a key)."""
+    return request.url.path or "/"
 
 
 def _describe_transport_error(request: httpx.Request, exc: httpx.TransportError) -> str:
@@ -350,11 +504,14 @@ async def _error_detail(response: httpx.Response) -> str:
     """A short, redacted summary of an error body: its `message` field if JSON, else its start."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= _ERROR_BODY_LIMIT:
-            break
+    try:
+        async for chunk in response.aiter_bytes():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= _ERROR_BODY_LIMIT:
+                break
+    except httpx.HTTPError:
+        pass  # the detail is a nicety; the status says what happened
     body = b"".join(chunks)[:_ERROR_BODY_LIMIT].decode("utf-8", "replace")
     try:
         parsed = json.loads(body)
@@ -367,4 +524,3 @@ async def _error_detail(response: httpx.Response) -> str:
                 break
     body = " ".join(body.split())
     return redact(body[:300])
-

@@ -41,11 +41,14 @@ class Direction(str, enum.Enum):
 class MediaAvailability(str, enum.Enum):
     """Whether the vendor holds audio for a recording we are allowed to fetch.
 
-    Only `AVAILABLE` recordings are queued for download; the others are recorded as such so they
-    are never retried forever (an SMS has no audio; media access can be denied by policy).
+    `AVAILABLE` recordings are queued for download; `PROCESSING` ones wait for the vendor (asked
+    again on later runs until `media_wait_days`, and queued at once when a later listing says they
+    are available); the others are recorded as such so they are never retried forever (an SMS has
+    no audio; media access can be denied by policy).
     """
 
     AVAILABLE = "available"
+    PROCESSING = "processing"
     NONE = "none"
     DENIED = "denied"
 
@@ -141,7 +144,7 @@ class Transcript(BaseModel):
 
 
 class TranscriptState(str, enum.Enum):
-    """Why a recording has no transcript (yet): asked again later, or never."""
+    """Why a recording has no transcript (yet): asked again later (`NOT_READY`), or never (`NONE`)."""
 
     NOT_READY = "not_ready"
     NONE = "none"

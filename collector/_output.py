@@ -89,7 +89,8 @@ def _size(n: int) -> str:
     return f"{n} B"  # pragma: no cover
 
 
-LEGEND = "trans: stored+awaited · retry: requests retried · quar/defer/fail: items quarantined, deferred, failed"
+LEGEND = ("retry: requests retried · wait: waiting for the vendor · quar/defer/fail: items quarantined, "
+          "deferred, failed")
 
 
 def progress_table(summaries: list[TenantSummary], *, title: str | None = None) -> Table:
@@ -100,14 +101,13 @@ def progress_table(summaries: list[TenantSummary], *, title: str | None = None) 
     table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, caption=LEGEND)
     table.add_column("tenant", overflow="fold", min_width=12)
     table.add_column("status", no_wrap=True)
-    for column in ("new", "trans", "audio", "retry", "quar", "defer", "fail"):
+    for column in ("new", "trans", "audio", "retry", "wait", "quar", "defer", "fail"):
         table.add_column(column, justify="right", no_wrap=True)
     for s in summaries:
         status = s.phase if s.phase != "done" else s.status.value
-        transcripts = f"{s.transcripts}+{s.transcripts_awaited}" if s.transcripts_awaited else str(s.transcripts)
         table.add_row(
-            s.label, status, str(s.new_recordings), transcripts, f"{s.audio_files} ({_size(s.audio_bytes)})",
-            str(s.retried), str(s.quarantined), str(s.deferred), str(s.failed),
+            s.label, status, str(s.new_recordings), str(s.transcripts), f"{s.audio_files} ({_size(s.audio_bytes)})",
+            str(s.retried), str(s.waiting), str(s.quarantined), str(s.deferred), str(s.failed),
         )
     return table
 
@@ -116,9 +116,9 @@ def summary_line(s: TenantSummary) -> str:
     """One tenant's progress or outcome as a log line."""
     state = s.phase if s.phase != "done" else s.status.value
     return (
-        f"{s.label} [{state}]: {s.new_recordings} new, {s.updated_recordings} updated, {s.transcripts} transcripts "
-        f"({s.transcripts_awaited} awaited), "
-        f"{s.audio_files} audio files ({_size(s.audio_bytes)}), {s.retried} retried, {s.quarantined} quarantined, "
+        f"{s.label} [{state}]: {s.new_recordings} new, {s.updated_recordings} updated, {s.transcripts} transcripts, "
+        f"{s.audio_files} audio files ({_size(s.audio_bytes)}), {s.retried} retried, "
+        f"{s.waiting} waiting for the vendor, {s.quarantined} quarantined, "
         f"{s.deferred} deferred, {s.failed} failed"
     )
 
@@ -163,10 +163,11 @@ def render_summary(summaries: list[TenantSummary], out: TextIO, *, as_json: bool
             console.print(f"{s.label}: {redact(line)}", markup=False, highlight=False)
         for line in s.messages:
             console.print(f"{s.label}: {redact(line)}", markup=False, highlight=False)
-    if summaries and all(s.nothing_new and s.status is TenantStatus.OK for s in summaries):
+    settled = (TenantStatus.OK, TenantStatus.WAITING)
+    if summaries and all(s.nothing_new and s.status in settled for s in summaries):
         held = sum(s.held_recordings for s in summaries)
-        awaited = sum(s.transcripts_awaited for s in summaries)
-        tail = f"; {awaited} transcripts are still being prepared by the vendor" if awaited else ""
+        waiting = sum(s.waiting for s in summaries)
+        tail = f"; {waiting} items are still being processed by the vendor" if waiting else ""
         console.print(f"Nothing new: the store already holds all {held} recordings and nothing is pending{tail}.",
                       markup=False, highlight=False)
     elif summaries and all(s.nothing_new for s in summaries):

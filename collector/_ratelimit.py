@@ -12,8 +12,9 @@ Why not a library: token buckets (aiolimiter) allow a burst of `requests` plus r
 one window, and the sliding-window libraries stamp the time a request is *sent*, which a slow
 request can turn into two arrivals less than a window apart. The rule above is twenty lines.
 
-After a 429 the HTTP layer calls `pause` (nobody sends until the vendor's Retry-After has passed)
-and `slow_down` (a longer window for the rest of the run).
+A slot taken but not used (the request found its token expired while it waited, say) is handed
+back with `cancel`, unstamped. After a 429 the HTTP client calls `pause` (nobody sends until the
+vendor's Retry-After has passed) and `slow_down` (a longer window for the rest of the run).
 """
 
 from __future__ import annotations
@@ -49,17 +50,28 @@ class SlidingWindowLimiter:
         self._turn = asyncio.Lock()  # FIFO: waiters take free slots in arrival order
         self._paused_until = 0.0
 
-    async def acquire(self) -> None:
-        """Wait for a slot whose window has passed; call `release` when the response headers arrive."""
+    async def acquire(self) -> float:
+        """Wait for a slot whose window has passed; returns the slot (give it to `cancel`), and
+        call `release` once the response headers arrive."""
         async with self._turn:
             await self._idle.acquire()
             ready_at = heapq.heappop(self._free_at)
-            while (delay := max(ready_at, self._paused_until) - self._clock()) > 0:
-                await asyncio.sleep(delay)
+            try:
+                while (delay := max(ready_at, self._paused_until) - self._clock()) > 0:
+                    await asyncio.sleep(delay)
+            except BaseException:
+                self.cancel(ready_at)
+                raise
+            return ready_at
 
     def release(self) -> None:
         """Free the slot taken by `acquire`: it may be used again one window from now."""
         heapq.heappush(self._free_at, self._clock() + self._window)
+        self._idle.release()
+
+    def cancel(self, slot: float) -> None:
+        """Hand back a slot that sent nothing: it is free again as it was."""
+        heapq.heappush(self._free_at, slot)
         self._idle.release()
 
     def pause(self, seconds: float) -> None:

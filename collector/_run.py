@@ -1,5 +1,8 @@
 """One collection pass: every enabled source entry's job, concurrently, into one store.
 
+`run_once` is the one run lifecycle: open the store, take its lock, run the pass, close. The
+CLI's `run`, `schedule` and `demo`, the test harness and the benchmarks all call it.
+
 At most `scheduler.max_jobs` tenant jobs run at once; within a tenant, its own rate limit and
 `max_in_flight` bound the requests. A job never raises, so one tenant's failure cannot stop
 another. The pass ends with every tenant's summary stored in the catalog and an exit code.
@@ -10,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 
 from ._config import Config
@@ -84,3 +87,31 @@ async def run_pass(
         )
     await store.call(store.catalog.finish_run, run_id, code, "complete" if code == 0 else "partial")
     return RunResult(run_id, summaries, code)
+
+
+Progress = Callable[[Callable[[], list[TenantSummary]]], AbstractContextManager[None]]
+"""Shows a pass's live summaries while it runs; entered on the pass's event loop."""
+
+
+def run_once(config: Config, plugins: Plugins, *, progress: Progress | None = None) -> RunResult:
+    """Run one pass into the configured store: lock it, collect every enabled source, close it.
+
+    Raises `StoreBusy` when another run holds the store, `RunError` when it cannot be opened.
+    `progress` receives a function returning the live summaries (for a progress display).
+    """
+    store = Store(config.store_path)
+    try:
+        with store.exclusive():
+            return asyncio.run(_watched_pass(config, plugins, store, progress))
+    finally:
+        store.close()
+
+
+async def _watched_pass(config: Config, plugins: Plugins, store: Store, progress: Progress | None) -> RunResult:
+    live: list[TenantSummary] = []
+
+    def started(summaries: list[TenantSummary]) -> None:
+        live[:] = summaries
+
+    with progress(lambda: live) if progress else nullcontext():
+        return await run_pass(config, plugins, store, on_start=started)

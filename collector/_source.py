@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ._auth import TokenAuth
+from ._auth import Auth
 from ._http import HttpClient, RetrySettings
 from ._model import Recording, RecordingKey, TranscriptResult
 from ._ratelimit import RateLimit
@@ -61,13 +61,17 @@ class SourceSettings(BaseModel):
     audio: bool = Field(default=True, description="download audio")
     transcripts: bool = Field(default=True, description="fetch transcripts")
     rate_limit: RateLimit | None = Field(default=None, description="the plugin's default when absent")
-    max_in_flight: int = Field(default=4, ge=1, le=64, description="concurrent requests to this tenant")
+    max_in_flight: int | None = Field(default=None, ge=1, le=64,
+                                      description="concurrent requests to this tenant (the plugin's default when absent)")
     download_workers: int = Field(default=2, ge=1, le=32, description="concurrent audio downloads")
     timeout: float = Field(default=60.0, gt=0, le=3600, description="seconds per request phase")
     retry: RetrySettings = RetrySettings()
     max_attempts: int = Field(default=5, ge=1, le=100, description="runs an item is tried before giving up")
     transcript_wait_days: float = Field(
-        default=7.0, ge=0, le=365, description="how long after a call ends a missing transcript is asked for"
+        default=7.0, ge=0, le=365, description="how long a transcript the vendor is still preparing is waited for"
+    )
+    media_wait_days: float = Field(
+        default=7.0, ge=0, le=365, description="how long audio the vendor is still processing is waited for"
     )
     egress_budget: EgressBudget | None = None
 
@@ -80,8 +84,14 @@ class SourceSettings(BaseModel):
 
     @property
     def transcript_wait(self) -> timedelta:
-        """`transcript_wait_days` as a timedelta."""
+        """`transcript_wait_days` as a timedelta (counted from the call's end, or from when it was
+        first listed if that is later)."""
         return timedelta(days=self.transcript_wait_days)
+
+    @property
+    def media_wait(self) -> timedelta:
+        """`media_wait_days` as a timedelta (counted like `transcript_wait`)."""
+        return timedelta(days=self.media_wait_days)
 
 
 @dataclass
@@ -89,7 +99,9 @@ class Page:
     """A page of raw vendor items and the sync state that holds once they are committed.
 
     `state` None keeps the previous state. An empty `items` with a new state is normal: it
-    records progress (a cursor that moved, a time window that closed with nothing in it).
+    records progress (a cursor that moved, a time window that closed with nothing in it). The
+    core copies `state` (as JSON) the moment the page is yielded, so the source may go on
+    changing its own dicts; a state that is not plain JSON stops the tenant with a message.
     """
 
     items: Sequence[Mapping[str, Any]]
@@ -112,15 +124,16 @@ class SourceContext:
 
     source: str
     tenant: str
-    http_factory: Callable[[str, TokenAuth | None], HttpClient]
+    http_factory: Callable[[str, Auth | None, dict[str, str] | None], HttpClient]
     log: logging.LoggerAdapter[logging.Logger]
     audit: Callable[[RecordingKey, str, str], Awaitable[None]]
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
-    def http(self, base_url: str, auth: TokenAuth | None = None) -> HttpClient:
-        """An HTTP client for this tenant: shares its rate limiter, retry policy and counters."""
-        return self.http_factory(base_url, auth)
+    def http(self, base_url: str, auth: Auth | None = None, *, headers: dict[str, str] | None = None) -> HttpClient:
+        """An HTTP client for `base_url`: shares the tenant's rate limit, concurrency limit, retry
+        policy and counters with every other client of the tenant; `auth` is put on its requests."""
+        return self.http_factory(base_url, auth, headers)
 
     def note(self, text: str) -> None:
         """Add a sentence to this tenant's run summary (e.g. "metadata and transcripts only")."""
@@ -146,6 +159,10 @@ class Source(abc.ABC):
     default_rate_limit: ClassVar[RateLimit] = RateLimit(requests=10, per_seconds=1)
     """Used when an entry sets no `rate_limit`: keep it at or below what the vendor documents."""
 
+    default_max_in_flight: ClassVar[int] = 4
+    """Requests in flight at once per tenant when an entry sets no `max_in_flight`: the vendor's
+    documented concurrency limit, if it has one."""
+
     transcript_batch_size: int = 1
     """How many recordings `fetch_transcripts` receives at once (a class default; an instance may
     set its own, e.g. from its settings)."""
@@ -168,7 +185,10 @@ class Source(abc.ABC):
         """Map one raw vendor item to recordings; raise (any exception) to quarantine it."""
 
     def item_id(self, item: Mapping[str, Any]) -> str | None:
-        """The vendor id of a raw item, for listing it in quarantine when it cannot be parsed."""
+        """The vendor id of a raw item, for listing it in quarantine when it cannot be parsed.
+
+        The default reads `item["id"]`; override it when the vendor names its id otherwise.
+        """
         value = item.get("id") if isinstance(item, Mapping) else None
         return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
 
@@ -184,18 +204,22 @@ class Source(abc.ABC):
     def open_audio(self, recording: Recording) -> AbstractAsyncContextManager[httpx.Response]:
         """Open the recording's audio as a streaming response (use `HttpClient.stream`).
 
-        Raise `ItemUnavailable` when the vendor has no audio for it. The default has no audio.
+        Raise `ItemUnavailable` when the vendor has no audio for it, `ItemNotReady` while it is
+        still processing. The default has no audio.
         """
         from ._errors import ItemUnavailable
 
         raise ItemUnavailable(f"The {self.name} plugin does not download audio.")
 
     def expected_audio(self, recording: Recording) -> AudioExpectation:
-        """What the downloaded file must be; by default, as long as the vendor says the call was."""
+        """What the downloaded file must be; by default, as long as the vendor says the call was.
+
+        Override it to check the codec, channels or sample rate the vendor documents.
+        """
         return AudioExpectation(duration=recording.duration)
 
     async def aclose(self) -> None:
-        """Release what the source holds (HTTP clients are closed by the core)."""
+        """Release what the source holds beyond its HTTP clients (which the core closes)."""
 
 
 def http_url(value: str, *, example: str) -> str:

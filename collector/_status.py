@@ -38,7 +38,7 @@ def show_status(store_path: Path, configured: list[tuple[str, str]], out: TextIO
     if not path.is_file():
         out.write(f"No store at {store_path} yet: `collector run` creates it.\n")
         return 0
-    catalog = Catalog(path)
+    catalog = Catalog(path, read_only=True)
     try:
         known = set(catalog.tenants()) | set(configured)
         report = [tenant_status(catalog, source, tenant) for source, tenant in sorted(known)]

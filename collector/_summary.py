@@ -2,10 +2,12 @@
 
 Exit codes of `collector run` (and of each pass of `collector schedule`, in its log):
 
-    0  complete: every tenant finished and nothing was deferred, failed or quarantined
+    0  complete: every tenant finished and nothing was deferred, failed, quarantined or waiting
     1  partial: at least one tenant stopped, or left work for a later run (see the summary)
     2  configuration error: nothing ran
     3  the store is busy: another run holds its lock
+    4  waiting for the vendor: everything finished except items the vendor is still processing
+       (media or transcripts not ready yet); later runs ask for them again
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ EXIT_OK = 0
 EXIT_PARTIAL = 1
 EXIT_CONFIG = 2
 EXIT_BUSY = 3
+EXIT_WAITING = 4
 
 
 class TenantStatus(str, enum.Enum):
     """How a tenant's job ended."""
 
     OK = "ok"
+    WAITING = "waiting"  # finished; only items the vendor is still processing are left
     PARTIAL = "partial"  # finished, but something was deferred, failed or quarantined
     STOPPED = "stopped"  # the tenant (or its downloads) stopped early; see messages
     FAILED = "failed"  # the job could not run at all
@@ -40,7 +44,6 @@ class TenantSummary:
     new_recordings: int = 0
     updated_recordings: int = 0
     transcripts: int = 0
-    transcripts_awaited: int = 0
     audio_files: int = 0
     audio_bytes: int = 0
     retried: int = 0
@@ -48,6 +51,7 @@ class TenantSummary:
     deferred: int = 0
     failed: int = 0
     unavailable: int = 0
+    waiting: int = 0
     held_recordings: int = 0
     messages: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -70,10 +74,17 @@ class TenantSummary:
         if order.index(status) > order.index(self.status):
             self.status = status
 
+    def count_retry(self) -> None:
+        """One more request (or download) was retried."""
+        self.retried += 1
+
     def settle(self) -> None:
         """Derive the final status from the counters once the job has ended."""
-        if self.status is TenantStatus.OK and (self.deferred or self.failed or self.quarantined):
+        if self.status in (TenantStatus.OK, TenantStatus.WAITING) and (self.deferred or self.failed
+                                                                         or self.quarantined):
             self.status = TenantStatus.PARTIAL
+        elif self.status is TenantStatus.OK and self.waiting:
+            self.status = TenantStatus.WAITING
         self.phase = "done"
 
     def as_dict(self) -> dict[str, Any]:
@@ -85,4 +96,8 @@ class TenantSummary:
 
 def exit_code(summaries: list[TenantSummary]) -> int:
     """The run's exit code from its tenants' outcomes."""
-    return EXIT_OK if all(s.status is TenantStatus.OK for s in summaries) else EXIT_PARTIAL
+    if all(s.status is TenantStatus.OK for s in summaries):
+        return EXIT_OK
+    if all(s.status in (TenantStatus.OK, TenantStatus.WAITING) for s in summaries):
+        return EXIT_WAITING
+    return EXIT_PARTIAL

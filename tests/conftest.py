@@ -21,7 +21,6 @@ import pytest
 from collector import (
     HttpClient,
     Page,
-    Plugins,
     Recording,
     Secret,
     Source,
@@ -35,6 +34,7 @@ from collector import (
     TranscriptState,
     hookimpl,
 )
+from collector.engine import Plugins
 from collector.emulator import EmulatorError, EmulatorServer, Request, Response, synth_audio
 from collector.testing import write_config
 

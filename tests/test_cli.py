@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from collector import Plugins, Store, hookimpl
+from collector import hookimpl
+from collector._store import Store
+from collector.engine import Plugins
 from collector._cli import run_cli
 
 

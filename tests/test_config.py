@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from collector import ConfigError, Plugins, load_config
+from collector import ConfigError
+from collector.engine import Plugins, load_config
 
 SECRET = "s3cr3t-value-that-must-never-be-printed"
 

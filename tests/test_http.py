@@ -11,14 +11,16 @@ from email.utils import format_datetime
 import pytest
 
 from collector import (
+    Auth,
     HttpClient,
-    HTTPStatusError,
+    BadStatus,
     RateLimit,
     RetrySettings,
-    SlidingWindowLimiter,
     Token,
     TokenAuth,
-    TransportError,
+    TokenChannel,
+    Traffic,
+    NoAnswer,
     parse_retry_after,
 )
 from collector._redact import register_secret
@@ -54,9 +56,8 @@ def echo() -> Iterator[Echo]:
 
 
 def client(server: EmulatorServer, *, limit: RateLimit = RateLimit(requests=1000, per_seconds=1),
-           auth: TokenAuth | None = None, retry: RetrySettings = FAST, max_in_flight: int = 4) -> HttpClient:
-    return HttpClient(server.url, limiter=SlidingWindowLimiter(limit), retry=retry, auth=auth,
-                      max_in_flight=max_in_flight, timeout=5)
+           auth: Auth | None = None, retry: RetrySettings = FAST, max_in_flight: int = 4) -> HttpClient:
+    return HttpClient(server.url, Traffic(limit, retry=retry, max_in_flight=max_in_flight, timeout=5), auth=auth)
 
 
 async def fetch(http: HttpClient, path: str = "/echo", times: int = 1) -> list[object]:
@@ -77,7 +78,7 @@ def test_transient_faults_are_retried(echo: Echo, fault: str) -> None:
 
 def test_retries_give_up_with_a_sentence(echo: Echo) -> None:
     echo.faults.inject("503", count=10)
-    with pytest.raises(HTTPStatusError) as raised:
+    with pytest.raises(BadStatus) as raised:
         asyncio.run(fetch(client(echo)))
     assert raised.value.status == 503
     assert str(raised.value) == "GET /echo answered HTTP 503: Injected server error. (gave up after 4 attempts)"
@@ -85,12 +86,12 @@ def test_retries_give_up_with_a_sentence(echo: Echo) -> None:
 
 def test_dropped_connections_give_up_as_transport_errors(echo: Echo) -> None:
     echo.faults.inject("drop", count=10)
-    with pytest.raises(TransportError, match=r"failed before an answer arrived .* gave up after 4 attempts"):
+    with pytest.raises(NoAnswer, match=r"failed before an answer arrived .* gave up after 4 attempts"):
         asyncio.run(fetch(client(echo)))
 
 
 def test_client_errors_are_not_retried(echo: Echo) -> None:
-    with pytest.raises(HTTPStatusError) as raised:
+    with pytest.raises(BadStatus) as raised:
         asyncio.run(fetch(client(echo), "/nowhere"))
     assert raised.value.status == 404 and echo.count() == 1
 
@@ -145,7 +146,7 @@ class CountingAuth(TokenAuth):
         self.lifetime = lifetime
         self.fetched = 0
 
-    async def fetch_token(self, http: HttpClient) -> Token:
+    async def fetch_token(self, channel: TokenChannel) -> Token:
         self.fetched += 1
         await asyncio.sleep(0.02)  # a real token round trip: concurrent requests must wait for it
         token = f"token-number-{self.fetched}"
@@ -170,13 +171,13 @@ def test_a_401_renews_the_token_once_for_all_concurrent_requests(echo: Echo) -> 
 
 def test_a_second_401_is_final(echo: Echo) -> None:
     class NeverValid(CountingAuth):
-        async def fetch_token(self, http: HttpClient) -> Token:
+        async def fetch_token(self, channel: TokenChannel) -> Token:
             self.fetched += 1
             return Token(f"useless-{self.fetched}")
 
     auth = NeverValid(echo)
     echo.token = "something else"
-    with pytest.raises(HTTPStatusError) as raised:
+    with pytest.raises(BadStatus) as raised:
         asyncio.run(fetch(client(echo, auth=auth)))
     assert raised.value.status == 401 and auth.fetched == 2
 
@@ -209,10 +210,10 @@ def test_error_bodies_are_redacted(echo: Echo) -> None:
     register_secret(secret)
 
     class Fixed(TokenAuth):
-        async def fetch_token(self, http: HttpClient) -> Token:
+        async def fetch_token(self, channel: TokenChannel) -> Token:
             return Token(secret)
 
-    with pytest.raises(HTTPStatusError) as raised:
+    with pytest.raises(BadStatus) as raised:
         asyncio.run(fetch(client(echo, auth=Fixed()), "/leak"))
     assert secret not in str(raised.value) and "[redacted]" in str(raised.value)
 

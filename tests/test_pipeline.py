@@ -7,7 +7,8 @@ from pathlib import Path
 import sqlite3
 from typing import Any
 
-from collector import Plugins, hookimpl
+from collector import hookimpl
+from collector.engine import EXIT_WAITING, Plugins
 from collector.testing import collect, inspect_store, query_catalog, sync_state, write_config
 
 
@@ -60,11 +61,12 @@ def test_transcripts_not_ready_are_asked_again_later(tmp_path: Path, toy_plugins
     toy.not_ready = {"t0001", "t0002"}
     config = write_config(tmp_path, [toy_source(toy, transcript_wait_days=365)])
     first = collect(config, toy_plugins)
-    assert first.exit_code == 0  # waiting for the vendor is not a failure
-    assert (first.summaries[0].transcripts, first.summaries[0].transcripts_awaited) == (8, 2)
+    assert first.exit_code == EXIT_WAITING  # not a failure, but not complete either
+    assert (first.summaries[0].transcripts, first.summaries[0].waiting) == (8, 2)
+    assert first.summaries[0].status.value == "waiting" and first.summaries[0].failed == 0
     toy.not_ready = set()
     second = collect(config, toy_plugins)
-    assert second.summaries[0].transcripts == 2
+    assert second.summaries[0].transcripts == 2 and second.exit_code == 0
 
 
 def test_bandwidth_limit_parks_downloads_until_the_next_run(tmp_path: Path, toy_plugins: Plugins, Toy: Any,

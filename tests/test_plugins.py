@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from collector import Plugins, Source, hookimpl
+from collector import Source, hookimpl
+from collector.engine import Plugins
 from collector import _hookspecs
 
 ROOT = Path(__file__).resolve().parents[1]

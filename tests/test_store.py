@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from collector import Recording, Store
-from collector._catalog import Catalog, Rejected, StoredAudio
+from collector import Recording
+from collector._store import Store
+from collector._catalog import AUDIO, TRANSCRIPT, Catalog, CatalogVersionError, Rejected, StoredAudio, WorkPlan
 from collector._files import safe_name, store_path, write_atomic
 
 HOSTILE = ["../x", "../../etc/passwd", "/abs/path", "a/b\\c", "a|b", "nul\x00byte", "x" * 300, "ünïcødé-☎-通話",
@@ -64,8 +65,7 @@ def recording(vendor_id: str, minutes: int = 0, **extra: object) -> Recording:
 
 def commit(catalog: Catalog, recordings: list[Recording], state: dict | None = None,
            rejects: list[Rejected] | None = None):  # type: ignore[no-untyped-def]
-    return catalog.commit_page("toy", "t", recordings, rejects or [], state, audio=True, transcripts=True,
-                               transcript_wait=timedelta(days=1))
+    return catalog.commit_page("toy", "t", recordings, rejects or [], state, WorkPlan())
 
 
 def test_upserts_are_idempotent_and_count_new_and_changed(tmp_path: Path) -> None:
@@ -101,16 +101,16 @@ def test_quarantined_items_are_not_counted_twice(tmp_path: Path) -> None:
 def test_audio_is_claimed_once_per_run_and_given_up_after_max_attempts(tmp_path: Path) -> None:
     catalog = Catalog(tmp_path / "c.sqlite")
     commit(catalog, [recording("a"), recording("b", 1)])
-    assert [r.vendor_id for r in catalog.claim_audio("toy", "t", run_id=1, limit=10, max_attempts=2)] == ["a", "b"]
-    assert catalog.claim_audio("toy", "t", run_id=1, limit=10, max_attempts=2) == []
+    assert [r.vendor_id for r in catalog.claim(AUDIO, "toy", "t", run_id=1, limit=10, max_attempts=2)] == ["a", "b"]
+    assert catalog.claim(AUDIO, "toy", "t", run_id=1, limit=10, max_attempts=2) == []
     key = recording("a").key
-    assert catalog.audio_deferred(key, "Timed out.", max_attempts=2) is False
+    assert catalog.deferred(AUDIO, key, "Timed out.", max_attempts=2) is False
     catalog.audio_stored(recording("b", 1).key, StoredAudio("p", "0" * 64, 10, "wav", "pcm_16", 8000, 1, 3.0))
-    assert [r.vendor_id for r in catalog.claim_audio("toy", "t", run_id=2, limit=10, max_attempts=2)] == ["a"]
-    assert catalog.audio_deferred(key, "Timed out.", max_attempts=2) is True
-    assert catalog.claim_audio("toy", "t", run_id=3, limit=10, max_attempts=2) == []
+    assert [r.vendor_id for r in catalog.claim(AUDIO, "toy", "t", run_id=2, limit=10, max_attempts=2)] == ["a"]
+    assert catalog.deferred(AUDIO, key, "Timed out.", max_attempts=2) is True
+    assert catalog.claim(AUDIO, "toy", "t", run_id=3, limit=10, max_attempts=2) == []
     assert catalog.query("SELECT status, reason FROM audio WHERE vendor_id='a'") == [
-        ("failed", "Timed out. (gave up after 2 attempts)")]
+        ("failed", "Timed out. The collector gave up after 2 runs.")]
     assert catalog.egress_since("toy", "t", datetime.now(timezone.utc) - timedelta(days=5)) == 10
 
 
@@ -120,7 +120,7 @@ def test_catalog_refuses_a_newer_schema(tmp_path: Path) -> None:
 
     with sqlite3.connect(tmp_path / "c.sqlite") as db:
         db.execute("PRAGMA user_version=99")
-    with pytest.raises(RuntimeError, match="newer recording-collector"):
+    with pytest.raises(CatalogVersionError, match="newer recording-collector"):
         Catalog(tmp_path / "c.sqlite")
 
 
@@ -143,11 +143,76 @@ def test_audio_found_unavailable_stays_so_when_relisted_unchanged(tmp_path: Path
 
     catalog = Catalog(tmp_path / "c.sqlite")
     commit(catalog, [recording("a")])
-    catalog.claim_audio("toy", "t", run_id=1, limit=10, max_attempts=5)
-    catalog.audio_unavailable(recording("a").key, "Access denied (403).")
+    catalog.claim(AUDIO, "toy", "t", run_id=1, limit=10, max_attempts=5)
+    catalog.unavailable(AUDIO, recording("a").key, "Access denied (403).")
     commit(catalog, [recording("a")])  # a re-sweep lists it again, unchanged
-    assert catalog.claim_audio("toy", "t", run_id=2, limit=10, max_attempts=5) == []
+    assert catalog.claim(AUDIO, "toy", "t", run_id=2, limit=10, max_attempts=5) == []
     denied = recording("a").model_copy(update={"media": MediaAvailability.DENIED, "raw": {"id": "a", "v": 2}})
     commit(catalog, [denied])
     commit(catalog, [recording("a", v=3)])  # the vendor grants access: the listing says so
-    assert [r.vendor_id for r in catalog.claim_audio("toy", "t", run_id=3, limit=10, max_attempts=5)] == ["a"]
+    assert [r.vendor_id for r in catalog.claim(AUDIO, "toy", "t", run_id=3, limit=10, max_attempts=5)] == ["a"]
+
+
+def _store_written_by(version: int, directory: Path) -> Path:
+    """A catalog exactly as an earlier release wrote it (see tests/fixtures/catalog-v*.sql)."""
+    import sqlite3
+
+    path = directory / "catalog.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript((Path(__file__).parent / "fixtures" / f"catalog-v{version}.sql").read_text())
+    return path
+
+
+def test_a_catalog_written_by_schema_1_is_migrated_without_loss(tmp_path: Path) -> None:
+    path = _store_written_by(1, tmp_path)
+    catalog = Catalog(path)
+    from collector._catalog._schema import LATEST
+
+    assert catalog.schema_version() == LATEST
+    assert catalog.query("SELECT COUNT(*) FROM recordings") == [(9,)]
+    statuses = dict(catalog.query("SELECT vendor_id, status FROM transcripts"))
+    assert statuses["t0004"] == "waiting" and statuses["t0001"] == "unavailable" and statuses["t0000"] == "stored"
+    assert catalog.query("SELECT wait_until FROM transcripts WHERE vendor_id='t0004'") == [
+        ("2099-01-01T00:00:00.000000Z",)]
+    assert catalog.load_state("toy", "alpha") == {"after": 10}
+    # the migrated catalog works: the waiting transcript is due, stored audio is not
+    due = catalog.claim(TRANSCRIPT, "toy", "alpha", run_id=99, limit=50, max_attempts=5)
+    assert [r.vendor_id for r in due] == ["t0004"]
+    assert [r.vendor_id for r in catalog.claim(AUDIO, "toy", "alpha", run_id=99, limit=50, max_attempts=5)] == [
+        "t0005", "t0006"]  # the deferred one, and the quarantined one with attempts left
+    catalog.close()
+    assert Catalog(path).schema_version() == LATEST  # opening again changes nothing
+
+
+def test_a_read_only_catalog_is_never_written(tmp_path: Path) -> None:
+    path = _store_written_by(1, tmp_path)
+    before = path.read_bytes()
+    catalog = Catalog(path, read_only=True)
+    assert catalog.schema_version() == 1 and catalog.tenants() == [("toy", "alpha")]
+    catalog.close()
+    assert path.read_bytes() == before
+
+
+def test_waiting_items_spend_no_attempts_and_end_when_their_wait_does(tmp_path: Path) -> None:
+    catalog = Catalog(tmp_path / "c.sqlite")
+    commit(catalog, [recording("a")])
+    key = recording("a").key
+    for run in range(1, 8):  # far more runs than max_attempts
+        assert [r.vendor_id for r in catalog.claim(AUDIO, "toy", "t", run_id=run, limit=10, max_attempts=2)] == ["a"]
+        catalog.waiting(AUDIO, key, "Still processing.", timedelta(days=1))
+    assert catalog.query("SELECT status, attempts FROM audio") == [("waiting", 0)]
+    with catalog._transaction() as db:
+        db.execute("UPDATE audio SET wait_until='2000-01-01T00:00:00.000000Z'")
+    assert catalog.claim(AUDIO, "toy", "t", run_id=9, limit=10, max_attempts=2) == []
+    assert catalog.query("SELECT status FROM audio") == [("failed",)]
+
+
+def test_media_listed_as_processing_waits_and_is_queued_once_listed_available(tmp_path: Path) -> None:
+    from collector import MediaAvailability
+
+    catalog = Catalog(tmp_path / "c.sqlite")
+    processing = recording("a").model_copy(update={"media": MediaAvailability.PROCESSING})
+    commit(catalog, [processing])
+    assert catalog.query("SELECT status FROM audio") == [("waiting",)]
+    commit(catalog, [recording("a", v=2)])
+    assert catalog.query("SELECT status, reason FROM audio") == [("pending", None)]

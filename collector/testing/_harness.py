@@ -6,7 +6,6 @@ lock, the pass), minus the terminal output, so a test sees exactly what a user w
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import sqlite3
@@ -22,8 +21,8 @@ from typing import Any
 from .._config import load_config
 from .._demo import dump_toml
 from .._plugins import Plugins
-from .._run import RunResult, run_pass
-from .._store import CATALOG_NAME, Store
+from .._run import RunResult, run_once
+from .._store import CATALOG_NAME
 
 
 def write_config(directory: Path, sources: list[dict[str, Any]], *, store: Path | None = None,
@@ -39,13 +38,7 @@ def write_config(directory: Path, sources: list[dict[str, Any]], *, store: Path 
 def collect(config_path: Path, plugins: Plugins | None = None) -> RunResult:
     """Run one pass in-process exactly as `collector run` does (without the terminal output)."""
     plugins = plugins or Plugins()
-    config = load_config(config_path, plugins)
-    store = Store(config.store_path)
-    try:
-        with store.exclusive():
-            return asyncio.run(run_pass(config, plugins, store))
-    finally:
-        store.close()
+    return run_once(load_config(config_path, plugins), plugins)
 
 
 @dataclass

@@ -23,12 +23,13 @@ from collector import (
     AuthenticationError,
     DownloadsStopped,
     HttpClient,
-    HTTPStatusError,
+    BadStatus,
     ItemDeferred,
     ItemUnavailable,
     TenantError,
     Token,
     TokenAuth,
+    TokenChannel,
     jwt_expiry,
 )
 
@@ -48,14 +49,14 @@ class FocusAuth(TokenAuth):
         self._settings = settings
         self._routes = list(AUTH_ROUTES)
 
-    async def fetch_token(self, http: HttpClient) -> Token:
+    async def fetch_token(self, http: TokenChannel) -> Token:
         """Authenticate with the API key, trying the other documented spelling of the route on 404."""
         s = self._settings
         body = {"clientId": s.client_id, "apiKey": s.api_key.get_secret_value(), "username": s.username}
         for route in list(self._routes):
             try:
-                data = await http.json("POST", route, json=body, authenticate=False)
-            except HTTPStatusError as exc:
+                data = await http.json("POST", route, json=body)
+            except BadStatus as exc:
                 if exc.status == 404 and route != self._routes[-1]:
                     self._routes.remove(route)
                     self._routes.append(route)
@@ -106,11 +107,11 @@ async def playback(http: HttpClient, third_party_id: str, audio_format: str,
     try:
         async with http.stream("POST", PLAYBACK_ROUTE, json=body) as response:
             yield response
-    except HTTPStatusError as exc:
+    except BadStatus as exc:
         raise _playback_error(exc, comment) from None
 
 
-def _playback_error(exc: HTTPStatusError, comment: str | None) -> Exception:
+def _playback_error(exc: BadStatus, comment: str | None) -> Exception:
     detail = exc.detail or "no detail"
     if exc.status == 400 and "comment" in detail.lower():
         if comment:

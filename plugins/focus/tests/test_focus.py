@@ -10,7 +10,8 @@ import pytest
 from collector_focus._mapping import to_recording
 from collector_focus.testing import FocusEmulation
 
-from collector import ConfigError, Direction, MediaAvailability, Plugins, load_config
+from collector import ConfigError, Direction, MediaAvailability
+from collector.engine import Plugins, load_config
 from collector.testing import collect, inspect_store, query_catalog, write_config
 
 

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import httpx
 
-from collector import AuthenticationError, HttpClient, HTTPStatusError, TenantError, TranscriptState
+from collector import AuthenticationError, HttpClient, BadStatus, TenantError, TranscriptState
 
 RECORDINGS_ROUTE = "/v1/recordings"
 
@@ -53,7 +53,7 @@ async def list_recordings(
     params: dict[str, str | int] = {"quantity": quantity, "from": offset, **window, **filters}
     try:
         data = await http.json("GET", RECORDINGS_ROUTE, params=params)
-    except HTTPStatusError as exc:
+    except BadStatus as exc:
         raise _listing_error(exc) from None
     total = data.get("total") if isinstance(data, dict) else None
     recordings = data.get("recordings") if isinstance(data, dict) else None
@@ -65,7 +65,7 @@ async def list_recordings(
     return ListPage(total, recordings)
 
 
-def _listing_error(exc: HTTPStatusError) -> Exception:
+def _listing_error(exc: BadStatus) -> Exception:
     detail = exc.detail or "no detail"
     if exc.status == 401:
         return AuthenticationError(
@@ -91,7 +91,7 @@ async def transcription(http: HttpClient, recording_id: str) -> Any:
     try:
         payload = await http.json("GET", route, empty_ok=(204,))
         return TranscriptState.NOT_READY if payload is None else payload
-    except HTTPStatusError as exc:
+    except BadStatus as exc:
         if exc.status == 404:
             return TranscriptState.NONE
         raise

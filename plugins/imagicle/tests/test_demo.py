@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collector import Plugins
+from collector.engine import Plugins
 from collector.testing import collect, inspect_store, write_config
 
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from collector_imagicle import ImagicleSettings
 
-from collector import ConfigError, Plugins, load_config
+from collector import ConfigError
+from collector.engine import Plugins, load_config
 from collector.testing import write_config
 
 TOKEN = "static-token-value-4711"

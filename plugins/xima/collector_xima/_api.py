@@ -27,7 +27,7 @@ from collector import (
     AuthenticationError,
     DownloadsStopped,
     HttpClient,
-    HTTPStatusError,
+    BadStatus,
     ItemDeferred,
     ItemUnavailable,
     Secret,
@@ -64,7 +64,7 @@ async def list_window(
     params = {"startTime": request_time(start, zone), "endTime": request_time(end, zone)}
     try:
         return await http.json("GET", LIST_ROUTES[endpoint], params=params, retry_on=RETRY_LATER)
-    except HTTPStatusError as exc:
+    except BadStatus as exc:
         raise _error(exc, token, audio=False) from None
 
 
@@ -76,11 +76,11 @@ async def open_audio(
     try:
         async with http.stream("GET", audio_path(tenant_name, recording_key), retry_on=RETRY_LATER) as response:
             yield response
-    except HTTPStatusError as exc:
+    except BadStatus as exc:
         raise _error(exc, token, audio=True) from None
 
 
-def _error(exc: HTTPStatusError, token: Secret, *, audio: bool) -> Exception:
+def _error(exc: BadStatus, token: Secret, *, audio: bool) -> Exception:
     """Xima's documented error statuses as the collector's taxonomy (401, 403, 404, 509)."""
     detail = exc.detail or "no detail"
     if exc.status == 401:

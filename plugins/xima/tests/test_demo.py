@@ -6,7 +6,7 @@ from pathlib import Path
 
 from collector_xima.testing import by_tenant
 
-from collector import Plugins, load_config
+from collector.engine import Plugins, load_config
 from collector.testing import collect, inspect_store, write_config
 
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from collector_xima import XimaSettings, XimaSource
 
-from collector import ConfigError, Plugins, RateLimit, load_config
+from collector import ConfigError, RateLimit
+from collector.engine import Plugins, load_config
 from collector.testing import write_config
 
 TOKEN_VARIABLE = "TEST_XIMA_SETTINGS_TOKEN"

@@ -3,8 +3,8 @@
 Memory stays flat whatever the file size: chunks go straight from the socket to the file and the
 hash. The file is fsynced and probed (`probe_audio` decodes it to the end) before it is renamed
 into the store, and only then is the catalog told; a body that is not intact audio is moved to
-the quarantine folder with the reason. A connection that breaks mid-body is retried within the
-run with the tenant's backoff policy, then left for the next run.
+the quarantine folder and reported as a `QuarantinedDownload`. A connection that breaks mid-body
+is retried within the run with the tenant's backoff policy, then left for the next run.
 """
 
 from __future__ import annotations
@@ -16,24 +16,32 @@ from pathlib import Path
 
 import httpx
 
-from ._audio import AudioRejected, file_extension, probe_audio, sniff_container
-from ._catalog import StoredAudio
-from ._errors import ItemDeferred, ItemRejected
-from ._files import finish_file, temp_file
-from ._http import backoff_delay
-from ._model import Recording
-from ._redact import redact
-from ._source import Source
-from ._store import Store
+from .._audio import AudioRejected, file_extension, probe_audio, sniff_container
+from .._catalog import StoredAudio
+from .._errors import ItemDeferred, ItemRejected
+from .._files import finish_file, temp_file
+from .._http import backoff_delay
+from .._model import Recording
+from .._redact import redact
+from .._source import Source
+from .._store import Store
 
 _CHUNK = 1 << 16
 _SNIFF_EXTENSIONS = {"ogg": ".ogg", "wav": ".wav", "mp3": ".mp3", "flac": ".flac", "mp4": ".mp4"}
 
 
-async def download_audio(
-    source: Source, recording: Recording, store: Store, *, attempts: int, on_retry: Callable[[], None]
-) -> StoredAudio:
-    """Download, verify and store one recording's audio, or raise an ItemError saying why not.
+class QuarantinedDownload(ItemRejected):
+    """A download that is not intact audio, kept at `kept_at` (store-relative) for inspection."""
+
+    def __init__(self, reason: str, kept_at: str, size: int) -> None:
+        super().__init__(reason)
+        self.kept_at = kept_at
+        self.size = size
+
+
+async def fetch_audio(source: Source, recording: Recording, store: Store, *, attempts: int,
+                      on_retry: Callable[[], None]) -> StoredAudio:
+    """Download, verify and store one recording's audio, or raise an error saying why not.
 
     HTTP errors raised while opening the download propagate unchanged for the job to classify.
     """
@@ -61,10 +69,8 @@ async def download_audio(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def _verify_and_place(
-    source: Source, recording: Recording, store: Store, temp: Path, content_type: str | None,
-    sha256: str, size: int,
-) -> StoredAudio:
+async def _verify_and_place(source: Source, recording: Recording, store: Store, temp: Path,
+                            content_type: str | None, sha256: str, size: int) -> StoredAudio:
     expect = source.expected_audio(recording)
     try:
         probe = await asyncio.to_thread(
@@ -77,8 +83,7 @@ async def _verify_and_place(
             extension = _SNIFF_EXTENSIONS.get(sniff_container(head.read(64)) or "", ".bin")
         relative = store.quarantine_relpath(recording, extension)
         await store.call(store.place, temp, relative)
-        await store.call(store.catalog.audio_quarantined, recording.key, exc.reason, str(relative), size)
-        raise ItemRejected(exc.reason) from None
+        raise QuarantinedDownload(exc.reason, str(relative), size) from None
     relative = store.audio_relpath(recording, file_extension(probe))
     await store.call(store.place, temp, relative)
     stored = StoredAudio(

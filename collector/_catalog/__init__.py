@@ -1,0 +1,29 @@
+"""The SQLite catalog: what the store holds, what is still to do, and every run's summary.
+
+One database file beside the audio, split by job:
+
+- `_db`          the connection, transactions and the migration runner;
+- `_schema`      the schema, as the migrations that build it;
+- `_recordings`  `recordings` (normalized metadata plus the vendor payload, keyed (source, tenant,
+                 vendor_id)), `sync_state` (written in the same transaction as the page of
+                 recordings it covers), `quarantine` of bad items, `audit`;
+- `_work`        `audio` and `transcripts`: one work row per recording and kind, and its
+                 transitions (see `WorkKind`), plus `egress` for rolling budgets;
+- `_runs`        `runs`, `run_tenants`, and the queries behind `status`.
+
+Every method is one transaction. The catalog is used from one thread at a time (the store runs
+it on a dedicated worker thread), and in WAL mode so `collector status` can read during a run.
+"""
+
+from ._db import CatalogVersionError
+from ._rows import PageCounts, Rejected, StoredAudio, WorkPlan
+from ._runs import RunsCatalog
+from ._work import AUDIO, KINDS, TRANSCRIPT, WorkKind
+
+
+class Catalog(RunsCatalog):
+    """The store's SQLite database; each public method is one transaction."""
+
+
+__all__ = ["AUDIO", "KINDS", "TRANSCRIPT", "Catalog", "CatalogVersionError", "PageCounts", "Rejected",
+           "StoredAudio", "WorkKind", "WorkPlan"]

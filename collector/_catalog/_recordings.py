@@ -1,0 +1,80 @@
+"""Recordings and sync state: one listing page committed with the state that covers it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from .._model import Recording, RecordingKey
+from .._time import iso, now_utc
+from ._rows import UPSERT_RECORDING, PageCounts, Rejected, WorkPlan, recording_row, to_json_text
+from ._work import WorkCatalog, fingerprint
+
+
+class RecordingsCatalog(WorkCatalog):
+    """Committing pages of recordings (with their work rows and the sync state) and audit entries."""
+
+    def commit_page(self, source: str, tenant: str, recordings: Sequence[Recording], rejects: Sequence[Rejected],
+                    state: dict[str, Any] | None, plan: WorkPlan) -> PageCounts:
+        """Upsert a page of recordings, queue their work, quarantine rejects, and save the state.
+
+        All in one transaction: if the process dies before it commits, none of it happened and
+        the state still points before this page, so the next run fetches the page again.
+        """
+        stamp = iso(now_utc())
+        unique = {r.vendor_id: r for r in recordings}  # a page listing an id twice keeps the last
+        with self._transaction() as db:
+            existing = dict(
+                db.execute(
+                    "SELECT vendor_id, media FROM recordings WHERE source=? AND tenant=? "
+                    "AND vendor_id IN (SELECT value FROM json_each(?))",
+                    (source, tenant, to_json_text(list(unique))),
+                ).fetchall()
+            )
+            before = db.total_changes
+            db.executemany(UPSERT_RECORDING, (recording_row(r, stamp) for r in unique.values()))
+            changed = db.total_changes - before
+            new = len(unique) - len(existing)
+            if plan.audio:
+                self._queue_audio(db, unique.values(), stamp, plan, previous_media=existing)
+            if plan.transcripts:
+                self._queue_transcripts(db, unique.values(), stamp, plan)
+            quarantined = self._quarantine_items(db, source, tenant, rejects, stamp)
+            if state is not None:
+                db.execute(
+                    "INSERT INTO sync_state VALUES (?,?,?,?) ON CONFLICT(source, tenant) "
+                    "DO UPDATE SET state=excluded.state, updated=excluded.updated",
+                    (source, tenant, json.dumps(state, separators=(",", ":")), stamp),  # strict: no str() fallback
+                )
+        return PageCounts(new=new, updated=changed - new, quarantined=quarantined,
+                          new_ids=frozenset(unique.keys() - existing.keys()))
+
+    @staticmethod
+    def _quarantine_items(db: Any, source: str, tenant: str, rejects: Sequence[Rejected], stamp: str) -> int:
+        new = 0
+        for reject in rejects:
+            payload = to_json_text(reject.payload)
+            cursor = db.execute(
+                "INSERT INTO quarantine (source, tenant, kind, fingerprint, item_id, reason, payload, first_seen, "
+                "last_seen) VALUES (?,?,'metadata',?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+                "last_seen=excluded.last_seen, times=times+1, reason=excluded.reason RETURNING times",
+                (source, tenant, fingerprint(payload), reject.item_id, reject.reason, payload, stamp, stamp),
+            )
+            new += cursor.fetchone()[0] == 1
+        return new
+
+    def load_state(self, source: str, tenant: str) -> dict[str, Any] | None:
+        """The tenant's last committed sync state, or None before its first page."""
+        row = self._db.execute(
+            "SELECT state FROM sync_state WHERE source=? AND tenant=?", (source, tenant)
+        ).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def audit(self, key: RecordingKey, action: str, detail: str) -> None:
+        """Record something we told the vendor about a recording (our side of its access audit)."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO audit (source, tenant, vendor_id, at, action, detail) VALUES (?,?,?,?,?,?)",
+                (*key, iso(now_utc()), action, detail),
+            )

@@ -1,0 +1,92 @@
+"""The catalog's schema, as the list of migrations that builds it.
+
+A new catalog runs every migration in order; an existing one runs those after its version.
+Never edit a migration that has shipped: add the next one, and a fixture written by the version
+before it (`tests/fixtures/catalog-v<N>.sql`) for the test that opens it.
+
+Versions:
+1. the first schema (recordings, audio, transcripts, sync_state, quarantine, audit, egress, runs).
+2. "waiting for the vendor" for both work kinds: transcripts' `not_ready` becomes `waiting`, their
+   `none` becomes `unavailable`, `retry_until` becomes `wait_until`; audio gains `wait_until`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+_V1 = """
+CREATE TABLE IF NOT EXISTS recordings (
+    source TEXT NOT NULL, tenant TEXT NOT NULL, vendor_id TEXT NOT NULL,
+    call_id TEXT, start_utc TEXT NOT NULL, end_utc TEXT, duration REAL,
+    direction TEXT NOT NULL, parties TEXT NOT NULL, tags TEXT NOT NULL,
+    media TEXT NOT NULL, media_size INTEGER, extras TEXT NOT NULL, raw TEXT NOT NULL,
+    first_seen TEXT NOT NULL, updated TEXT NOT NULL,
+    PRIMARY KEY (source, tenant, vendor_id)
+);
+CREATE TABLE IF NOT EXISTS audio (
+    source TEXT NOT NULL, tenant TEXT NOT NULL, vendor_id TEXT NOT NULL,
+    status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_run INTEGER, reason TEXT,
+    path TEXT, sha256 TEXT, size INTEGER, container TEXT, codec TEXT, sample_rate INTEGER,
+    channels INTEGER, decoded_duration REAL, updated TEXT NOT NULL,
+    PRIMARY KEY (source, tenant, vendor_id)
+);
+CREATE INDEX IF NOT EXISTS audio_todo ON audio (source, tenant, status);
+CREATE TABLE IF NOT EXISTS transcripts (
+    source TEXT NOT NULL, tenant TEXT NOT NULL, vendor_id TEXT NOT NULL,
+    status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_run INTEGER, reason TEXT,
+    retry_until TEXT NOT NULL, path TEXT, segments INTEGER, updated TEXT NOT NULL,
+    PRIMARY KEY (source, tenant, vendor_id)
+);
+CREATE INDEX IF NOT EXISTS transcripts_todo ON transcripts (source, tenant, status);
+CREATE TABLE IF NOT EXISTS sync_state (
+    source TEXT NOT NULL, tenant TEXT NOT NULL, state TEXT NOT NULL, updated TEXT NOT NULL,
+    PRIMARY KEY (source, tenant)
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    source TEXT NOT NULL, tenant TEXT NOT NULL, kind TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    item_id TEXT, reason TEXT NOT NULL, payload TEXT, path TEXT,
+    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, times INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (source, tenant, kind, fingerprint)
+);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY, source TEXT NOT NULL, tenant TEXT NOT NULL, vendor_id TEXT NOT NULL,
+    at TEXT NOT NULL, action TEXT NOT NULL, detail TEXT
+);
+CREATE TABLE IF NOT EXISTS egress (
+    source TEXT NOT NULL, tenant TEXT NOT NULL, at TEXT NOT NULL, bytes INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS egress_by_tenant ON egress (source, tenant, at);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY, started TEXT NOT NULL, finished TEXT, exit_code INTEGER, outcome TEXT
+);
+CREATE TABLE IF NOT EXISTS run_tenants (
+    run_id INTEGER NOT NULL, source TEXT NOT NULL, tenant TEXT NOT NULL, status TEXT NOT NULL,
+    summary TEXT NOT NULL, PRIMARY KEY (run_id, source, tenant)
+);
+"""
+
+_V2 = """
+ALTER TABLE transcripts RENAME COLUMN retry_until TO wait_until;
+UPDATE transcripts SET status='waiting' WHERE status='not_ready';
+UPDATE transcripts SET status='unavailable' WHERE status='none';
+ALTER TABLE audio ADD COLUMN wait_until TEXT;
+"""
+
+
+def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
+    def apply(db: sqlite3.Connection) -> None:
+        for statement in sql.split(";"):
+            if statement.strip():
+                db.execute(statement)
+
+    return apply
+
+
+MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
+    (1, _script(_V1)),
+    (2, _script(_V2)),
+]
+"""(version reached, migration) in order."""
+
+LATEST = MIGRATIONS[-1][0]

@@ -1,0 +1,270 @@
+"""Work items: each recording's audio and transcript, from queued to stored (or why not).
+
+A work kind carries its own table and the transitions every item of it goes through:
+
+    pending ──claim──> (tried in this run) ──> stored
+       │                                  ├──> waiting      the vendor is still processing it: asked
+       │                                  │                 again on later runs, no attempt counted,
+       │                                  │                 until `wait_until`, then `expired_status`
+       │                                  ├──> pending      a transient failure (an attempt counted),
+       │                                  │                 or `failed` once `max_attempts` are spent
+       │                                  ├──> unavailable  final: the vendor has nothing we may fetch
+       │                                  └──> quarantined  bad content (audio is retried while
+       │                                                    attempts last)
+       └── queued as `waiting` or `unavailable` when the listing says so already.
+
+`claim` hands each due item to at most one worker per run (`last_run`), oldest recording first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from .._model import MediaAvailability, Recording, RecordingKey
+from .._time import iso, now_utc
+from ._db import Database
+from ._rows import RECORDING_COLUMNS, StoredAudio, WorkPlan, row_to_recording, to_json_text
+
+
+@dataclass(frozen=True)
+class WorkKind:
+    """One kind of work per recording: its table, its name in messages, what a wait ends in."""
+
+    name: str
+    table: str
+    expired_status: str
+    expired_reason: str
+    retry_quarantined: bool
+
+
+AUDIO = WorkKind("audio", "audio", "failed",
+                 "The vendor was still processing the media when its waiting period ended.", retry_quarantined=True)
+TRANSCRIPT = WorkKind("transcript", "transcripts", "unavailable",
+                      "No transcript appeared within the waiting period.", retry_quarantined=False)
+KINDS = (AUDIO, TRANSCRIPT)
+
+_NOT_LISTED = {
+    MediaAvailability.NONE: "The vendor lists no audio for this recording.",
+    MediaAvailability.DENIED: "The vendor denies access to this recording's media.",
+}
+PROCESSING_REASON = "The vendor is still processing the media."
+
+
+def wait_deadline(recording: Recording, wait: timedelta, now: datetime) -> str:
+    """Until when an item of `recording` may wait: `wait` after the call ended or was first seen."""
+    ended = recording.end or (recording.start + timedelta(seconds=recording.duration or 0))
+    return iso(max(ended, now) + wait)
+
+
+class WorkCatalog(Database):
+    """Queueing, claiming and finishing work items of every kind."""
+
+    # -- queueing (inside commit_page's transaction) -----------------------------------------------
+
+    @staticmethod
+    def _queue_audio(db: Any, recordings: Iterable[Recording], stamp: str, plan: WorkPlan,
+                     previous_media: Mapping[str, str] | None = None) -> None:
+        """Create audio work rows; re-queue audio whose listed media status changed since.
+
+        Only a change of the listed status re-queues: audio found unavailable on download (a 403)
+        stays so when a re-sweep lists the recording again unchanged.
+        """
+        now = now_utc()
+        rows: list[tuple[Any, ...]] = []
+        reopen: list[tuple[Any, ...]] = []
+        previous_media = previous_media or {}
+        for r in recordings:
+            until = wait_deadline(r, plan.media_wait, now)
+            if r.media is MediaAvailability.AVAILABLE:
+                rows.append((r.source, r.tenant, r.vendor_id, "pending", None, until, stamp))
+                if previous_media.get(r.vendor_id, MediaAvailability.AVAILABLE.value) != r.media.value:
+                    reopen.append((stamp, r.source, r.tenant, r.vendor_id))
+            elif r.media is MediaAvailability.PROCESSING:
+                rows.append((r.source, r.tenant, r.vendor_id, "waiting", PROCESSING_REASON, until, stamp))
+            else:
+                rows.append((r.source, r.tenant, r.vendor_id, "unavailable", _NOT_LISTED[r.media], until, stamp))
+        db.executemany(
+            "INSERT OR IGNORE INTO audio (source, tenant, vendor_id, status, reason, wait_until, updated) "
+            "VALUES (?,?,?,?,?,?,?)",
+            rows,
+        )
+        if reopen:
+            # Media that was unavailable or processing and now is available is queued again.
+            db.executemany(
+                "UPDATE audio SET status='pending', attempts=0, reason=NULL, updated=? "
+                "WHERE source=? AND tenant=? AND vendor_id=? AND status IN ('unavailable', 'waiting')",
+                reopen,
+            )
+
+    @staticmethod
+    def _queue_transcripts(db: Any, recordings: Iterable[Recording], stamp: str, plan: WorkPlan) -> None:
+        now = now_utc()
+        db.executemany(
+            "INSERT OR IGNORE INTO transcripts (source, tenant, vendor_id, status, wait_until, updated) "
+            "VALUES (?,?,?,'pending',?,?)",
+            [(r.source, r.tenant, r.vendor_id, wait_deadline(r, plan.transcript_wait, now), stamp)
+             for r in recordings],
+        )
+
+    def queue_missing_work(self, source: str, tenant: str, plan: WorkPlan) -> None:
+        """Create work rows for recordings collected while audio or transcripts were switched off."""
+        stamp = iso(now_utc())
+        with self._transaction() as db:
+            for kind, wanted in ((AUDIO, plan.audio), (TRANSCRIPT, plan.transcripts)):
+                if not wanted:
+                    continue
+                missing = [
+                    row_to_recording(row)
+                    for row in db.execute(
+                        f"SELECT {RECORDING_COLUMNS} FROM recordings r WHERE source=? AND tenant=? AND NOT EXISTS "
+                        f"(SELECT 1 FROM {kind.table} w WHERE w.source=r.source AND w.tenant=r.tenant "
+                        "AND w.vendor_id=r.vendor_id)",
+                        (source, tenant),
+                    )
+                ]
+                if kind is AUDIO:
+                    self._queue_audio(db, missing, stamp, plan)
+                else:
+                    self._queue_transcripts(db, missing, stamp, plan)
+
+    # -- claiming ------------------------------------------------------------------------------------
+
+    def claim(self, kind: WorkKind, source: str, tenant: str, run_id: int, limit: int,
+              max_attempts: int) -> list[Recording]:
+        """Take up to `limit` recordings whose `kind` is due, marking them as tried in this run.
+
+        Due: pending, or waiting for the vendor (their waiting period not over), or (audio)
+        quarantined with attempts left. Waits that ended are settled first.
+        """
+        stamp = iso(now_utc())
+        quarantined = "OR (w.status='quarantined' AND w.attempts<?)" if kind.retry_quarantined else ""
+        params: tuple[Any, ...] = (source, tenant, run_id) + ((max_attempts,) if kind.retry_quarantined else ())
+        with self._transaction() as db:
+            db.execute(
+                f"UPDATE {kind.table} SET status=?, reason=?, updated=? WHERE source=? AND tenant=? "
+                "AND status='waiting' AND wait_until<?",
+                (kind.expired_status, kind.expired_reason, stamp, source, tenant, stamp),
+            )
+            rows = db.execute(
+                f"SELECT {RECORDING_COLUMNS} FROM {kind.table} w JOIN recordings r USING (source, tenant, vendor_id) "
+                "WHERE w.source=? AND w.tenant=? AND (w.last_run IS NULL OR w.last_run<>?) "
+                f"AND (w.status IN ('pending', 'waiting') {quarantined}) ORDER BY r.start_utc LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+            db.executemany(
+                f"UPDATE {kind.table} SET last_run=? WHERE source=? AND tenant=? AND vendor_id=?",
+                [(run_id, source, tenant, row[2]) for row in rows],
+            )
+        return [row_to_recording(row) for row in rows]
+
+    def mark_tried(self, kind: WorkKind, keys: Iterable[RecordingKey], run_id: int) -> None:
+        """Mark items as tried in this run without claiming them (queued as waiting by this run)."""
+        with self._transaction() as db:
+            db.executemany(f"UPDATE {kind.table} SET last_run=? WHERE source=? AND tenant=? AND vendor_id=?",
+                           [(run_id, *key) for key in keys])
+
+    # -- transitions -----------------------------------------------------------------------------------
+
+    def audio_stored(self, key: RecordingKey, stored: StoredAudio) -> None:
+        """Record a verified audio file and the egress it cost."""
+        stamp = iso(now_utc())
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE audio SET status='stored', reason=NULL, attempts=attempts+1, path=?, sha256=?, size=?, "
+                "container=?, codec=?, sample_rate=?, channels=?, decoded_duration=?, updated=? "
+                "WHERE source=? AND tenant=? AND vendor_id=?",
+                (stored.path, stored.sha256, stored.size, stored.container, stored.codec, stored.sample_rate,
+                 stored.channels, stored.duration, stamp, *key),
+            )
+            db.execute("INSERT INTO egress VALUES (?,?,?,?)", (key.source, key.tenant, stamp, stored.size))
+
+    def transcript_stored(self, key: RecordingKey, path: str, segments: int) -> None:
+        """Record a stored transcript file."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE transcripts SET status='stored', reason=NULL, attempts=attempts+1, path=?, segments=?, "
+                "updated=? WHERE source=? AND tenant=? AND vendor_id=?",
+                (path, segments, iso(now_utc()), *key),
+            )
+
+    def waiting(self, kind: WorkKind, key: RecordingKey, reason: str, wait: timedelta) -> None:
+        """The vendor is still processing the item: ask again on a later run, no attempt counted."""
+        now = now_utc()
+        with self._transaction() as db:
+            db.execute(
+                f"UPDATE {kind.table} SET status='waiting', reason=?, wait_until=COALESCE(wait_until, ?), updated=? "
+                "WHERE source=? AND tenant=? AND vendor_id=?",
+                (reason, iso(now + wait), iso(now), *key),
+            )
+
+    def unavailable(self, kind: WorkKind, key: RecordingKey, reason: str) -> None:
+        """Record that the vendor has nothing we may fetch for this item (final)."""
+        with self._transaction() as db:
+            db.execute(
+                f"UPDATE {kind.table} SET status='unavailable', reason=?, attempts=attempts+1, updated=? "
+                "WHERE source=? AND tenant=? AND vendor_id=?",
+                (reason, iso(now_utc()), *key),
+            )
+
+    def deferred(self, kind: WorkKind, key: RecordingKey, reason: str, max_attempts: int) -> bool:
+        """Leave the item for a later run; returns True if this was the last allowed attempt."""
+        with self._transaction() as db:
+            row = db.execute(
+                f"SELECT attempts FROM {kind.table} WHERE source=? AND tenant=? AND vendor_id=?", tuple(key)
+            ).fetchone()
+            attempts = (row[0] if row else 0) + 1
+            final = attempts >= max_attempts
+            if final:
+                reason = f"{reason} The collector gave up after {attempts} runs."
+            db.execute(
+                f"UPDATE {kind.table} SET status=?, reason=?, attempts=?, updated=? "
+                "WHERE source=? AND tenant=? AND vendor_id=?",
+                ("failed" if final else "pending", reason, attempts, iso(now_utc()), *key),
+            )
+        return final
+
+    def quarantined(self, kind: WorkKind, key: RecordingKey, reason: str, *, payload: Any = None,
+                    path: str | None = None, size: int = 0) -> None:
+        """Quarantine bad content: a download that is not intact audio (kept at `path`, its bytes
+        counted as egress) or a transcript payload that could not be read (kept in the catalog)."""
+        stamp = iso(now_utc())
+        with self._transaction() as db:
+            db.execute(
+                f"UPDATE {kind.table} SET status='quarantined', reason=?, attempts=attempts+1, "
+                f"{'path=?, ' if kind is AUDIO else ''}updated=? WHERE source=? AND tenant=? AND vendor_id=?",
+                (reason, *((path,) if kind is AUDIO else ()), stamp, *key),
+            )
+            db.execute(
+                "INSERT INTO quarantine (source, tenant, kind, fingerprint, item_id, reason, payload, path, first_seen, "
+                "last_seen) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET reason=excluded.reason, "
+                "payload=excluded.payload, path=excluded.path, last_seen=excluded.last_seen, times=times+1",
+                (key.source, key.tenant, kind.name, key.vendor_id, key.vendor_id, reason,
+                 None if payload is None else to_json_text(payload), path, stamp, stamp),
+            )
+            if size:
+                db.execute("INSERT INTO egress VALUES (?,?,?,?)", (key.source, key.tenant, stamp, size))
+
+    # -- egress ------------------------------------------------------------------------------------------
+
+    def record_egress(self, key: RecordingKey, size: int) -> None:
+        """Count bytes downloaded that produced no stored file (the vendor still counts them)."""
+        if size:
+            with self._transaction() as db:
+                db.execute("INSERT INTO egress VALUES (?,?,?,?)", (key.source, key.tenant, iso(now_utc()), size))
+
+    def egress_since(self, source: str, tenant: str, since: datetime) -> int:
+        """Bytes downloaded from a tenant since `since` (rolling egress budgets)."""
+        row = self._db.execute(
+            "SELECT COALESCE(SUM(bytes), 0) FROM egress WHERE source=? AND tenant=? AND at>=?",
+            (source, tenant, iso(since)),
+        ).fetchone()
+        return int(row[0])
+
+
+def fingerprint(payload_json: str) -> str:
+    """The key under which a quarantined payload is kept once, however often it is listed."""
+    return hashlib.sha256(payload_json.encode("utf-8", "surrogatepass")).hexdigest()

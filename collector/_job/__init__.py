@@ -1,0 +1,138 @@
+"""One tenant's job in a run: a metadata task, a download task and a transcript task, side by side.
+
+- `_metadata`: pages from `Source.sync`, mapped and committed with their state;
+- `_downloads`: workers claim due audio, within the egress budget, and fetch it (`_fetch_audio`);
+- `_transcripts`: claims due transcripts in the source's batch size and fetches them.
+
+They share a `JobContext`; whatever goes wrong with an item becomes an outcome in one place
+(`_outcome.settle_item`). An item error touches one item, a tenant error stops this tenant (or
+only its downloads), and nothing here can stop another tenant. `TenantJob.run` never raises: a
+failure is in the summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Coroutine
+from typing import Any
+
+from .._catalog import WorkPlan
+from .._errors import CollectorError, RunError
+from .._http import HttpClient, Traffic
+from .._plugins import Plugins
+from .._redact import redact
+from .._source import Source, SourceContext, SourceSettings
+from .._store import Store
+from .._summary import TenantStatus, TenantSummary
+from ._context import JobContext
+from ._downloads import run_downloads
+from ._metadata import run_metadata
+from ._transcripts import run_transcripts
+
+log = logging.getLogger("collector.job")
+
+
+class TenantJob:
+    """Collects one `[[sources]]` entry for one run and reports a `TenantSummary`."""
+
+    def __init__(self, settings: SourceSettings, source_cls: type[Source], store: Store, plugins: Plugins,
+                 run_id: int) -> None:
+        self.settings = settings
+        self.source_cls = source_cls
+        self.store = store
+        self.plugins = plugins
+        self.run_id = run_id
+        self.summary = TenantSummary(source=settings.plugin, tenant=settings.tenant)
+        self.log = logging.LoggerAdapter(log, {"source": settings.plugin, "tenant": settings.tenant})
+        self.traffic = Traffic(
+            settings.rate_limit or source_cls.default_rate_limit,
+            max_in_flight=settings.max_in_flight or source_cls.default_max_in_flight,
+            retry=settings.retry, timeout=settings.timeout,
+        )
+        self.plan = WorkPlan(audio=settings.audio, transcripts=settings.transcripts,
+                             media_wait=settings.media_wait, transcript_wait=settings.transcript_wait)
+        self._clients: list[HttpClient] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def run(self) -> TenantSummary:
+        """Run the tenant's job to the end; never raises (a failure is in the summary)."""
+        summary = self.summary
+        summary.phase = "starting"
+        source: Source | None = None
+        try:
+            context = SourceContext(source=self.settings.plugin, tenant=self.settings.tenant,
+                                    http_factory=self._http_client, log=self.log, audit=self._audit)
+            source = self.source_cls(self.settings, context)
+            await self.store.call(self.store.catalog.queue_missing_work, self.settings.plugin, self.settings.tenant,
+                                  self.plan)
+            await self._run_tasks(source)
+        except RunError as exc:
+            summary.problem(exc.reason, TenantStatus.FAILED)
+        except CollectorError as exc:
+            summary.problem(exc.reason)
+        except Exception as exc:  # noqa: BLE001 - a plugin bug must not take other tenants down
+            self.log.exception("The %s job failed", summary.label)
+            summary.problem(redact(f"The job failed: {type(exc).__name__}: {exc}"), TenantStatus.FAILED)
+        finally:
+            if source is not None:
+                summary.notes.extend(n for n in source.context.notes if n not in summary.notes)
+                for warning in source.context.warnings:
+                    summary.problem(warning, TenantStatus.PARTIAL)
+                await _quietly(source.aclose())
+            for client in self._clients:
+                await _quietly(client.aclose())
+            summary.retried += self.traffic.stats.retries
+            await self._count_leftovers()
+            summary.settle()
+        return summary
+
+    async def _run_tasks(self, source: Source) -> None:
+        self.summary.phase = "running"
+        job = JobContext(settings=self.settings, source=source, store=self.store, plugins=self.plugins,
+                         run_id=self.run_id, summary=self.summary, log=self.log, halt=self._halt, plan=self.plan)
+        work: list[Coroutine[Any, Any, None]] = [run_metadata(job)]
+        if self.settings.audio:
+            work.append(run_downloads(job))
+        if self.settings.transcripts:
+            work.append(run_transcripts(job))
+        self._tasks = [asyncio.create_task(coroutine) for coroutine in work]
+        results = await asyncio.gather(*self._tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                raise result
+
+    def _halt(self, error: CollectorError) -> None:
+        """Stop every task of this tenant (credentials refused)."""
+        self.summary.problem(error.reason)
+        self.log.warning("%s stopped: %s", self.summary.label, error.reason)
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
+
+    def _http_client(self, base_url: str, auth: Any, headers: dict[str, str] | None) -> HttpClient:
+        client = HttpClient(base_url, self.traffic, auth=auth, headers=headers)
+        self._clients.append(client)
+        return client
+
+    async def _audit(self, key: Any, action: str, detail: str) -> None:
+        await self.store.call(self.store.catalog.audit, key, action, redact(detail))
+
+    async def _count_leftovers(self) -> None:
+        try:
+            counts = await self.store.call(self.store.catalog.work_counts, self.settings.plugin, self.settings.tenant)
+        except Exception:  # noqa: BLE001 - the summary must still be produced
+            return
+        kinds = [table for table, wanted in (("audio", self.settings.audio), ("transcripts", self.settings.transcripts))
+                 if wanted]
+        self.summary.deferred = sum(counts.get(f"{table}_pending", 0) for table in kinds)
+        self.summary.waiting = sum(counts.get(f"{table}_waiting", 0) for table in kinds)
+        self.summary.held_recordings = counts.get("recordings", 0)
+
+
+async def _quietly(awaitable: Awaitable[Any]) -> None:
+    try:
+        await awaitable
+    except (Exception, asyncio.CancelledError):  # noqa: BLE001 - cleanup must not mask the real outcome
+        pass

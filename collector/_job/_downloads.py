@@ -1,0 +1,96 @@
+"""The download task: workers claim due audio, keep within the egress budget, fetch and verify it.
+
+`download_workers` workers share one feed of claimed items (left over from earlier runs first,
+then what the metadata task has just committed). Before each download the egress budget is
+checked, counting the announced size of downloads still in progress, so concurrent workers
+cannot overshoot it together; the catalog's egress table then holds what was really transferred.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+from .._catalog import AUDIO
+from .._errors import DownloadsStopped
+from .._hookspecs import StoredEvent
+from .._model import Recording
+from .._time import now_utc
+from ._context import JobContext
+from ._feed import WorkFeed
+from ._fetch_audio import fetch_audio
+from ._outcome import settle_item
+
+_CLAIM_BATCH = 32
+
+
+class EgressBudget:
+    """The tenant's rolling egress budget, shared by its download workers."""
+
+    def __init__(self, job: JobContext) -> None:
+        self._job = job
+        self._reserved = 0  # announced bytes of downloads in progress
+        self._lock = asyncio.Lock()
+
+    async def reserve(self, recording: Recording) -> int:
+        """Reserve the download's announced size; raise DownloadsStopped if it would exceed the budget."""
+        job = self._job
+        budget = job.settings.egress_budget
+        if budget is None:
+            return 0
+        size = recording.media_size or 0
+        async with self._lock:
+            since = now_utc() - timedelta(days=budget.days)
+            used = await job.store.call(job.store.catalog.egress_since, job.settings.plugin, job.settings.tenant,
+                                        since)
+            if used + self._reserved + size >= budget.bytes:
+                raise DownloadsStopped(
+                    f"The egress budget is used up: {used:,} of {budget.bytes:,} bytes in the last "
+                    f"{budget.days:g} days; the remaining audio waits for a later run."
+                )
+            self._reserved += size
+        return size
+
+    def settle(self, reserved: int) -> None:
+        """The download ended: drop its reservation (the catalog now counts what it cost)."""
+        self._reserved -= reserved
+
+
+async def run_downloads(job: JobContext) -> None:
+    """Download every due audio file of the tenant with `download_workers` workers."""
+    settings = job.settings
+    feed = WorkFeed(
+        lambda: job.store.call(job.store.catalog.claim, AUDIO, settings.plugin, settings.tenant, job.run_id,
+                               _CLAIM_BATCH, settings.max_attempts),
+        job.metadata_done, job.work_added,
+    )
+    budget = EgressBudget(job)
+    await asyncio.gather(*(_worker(job, feed, budget) for _ in range(settings.download_workers)))
+
+
+async def _worker(job: JobContext, feed: WorkFeed, budget: EgressBudget) -> None:
+    while job.downloads_stopped is None:
+        batch = await feed.next_batch(1)
+        if not batch:
+            return
+        await _download(job, budget, batch[0])
+
+
+async def _download(job: JobContext, budget: EgressBudget, recording: Recording) -> None:
+    reserved = 0
+    try:
+        reserved = await budget.reserve(recording)
+        stored = await fetch_audio(job.source, recording, job.store, attempts=job.settings.retry.attempts,
+                                   on_retry=job.summary.count_retry)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every outcome is decided in one place
+        await settle_item(job, AUDIO, recording, exc)
+    else:
+        job.summary.audio_files += 1
+        job.summary.audio_bytes += stored.size
+        if job.plugins.wants_stored_events:
+            job.plugins.recording_stored(StoredEvent("audio", recording, path=Path(stored.path)))
+    finally:
+        budget.settle(reserved)

@@ -1,0 +1,45 @@
+"""Time helpers every module and plugin shares: one clock, one timestamp format, one parser.
+
+The catalog, the sync states and the vendors' query strings all carry instants as text. Writing
+them in one place means they sort, compare and round-trip the same way everywhere: ISO 8601 in
+UTC with a `Z`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+_NO_OFFSET = timedelta(0)
+
+
+def now_utc() -> datetime:
+    """The current time, in UTC."""
+    return datetime.now(timezone.utc)
+
+
+def iso(moment: datetime, timespec: str = "microseconds") -> str:
+    """`moment` as ISO 8601 in UTC with a `Z` ("2026-03-01T09:00:00.000000Z"); sortable as text.
+
+    `timespec` is `datetime.isoformat`'s ("seconds", "milliseconds", "microseconds"); a naive
+    `moment` is an error, since it names no instant.
+    """
+    offset = moment.utcoffset()
+    if offset is None:
+        raise ValueError("a naive datetime names no instant; give it a time zone")
+    if offset != _NO_OFFSET:
+        moment = moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=None).isoformat(timespec=timespec) + "Z"
+
+
+def parse_iso(text: str, *, assume_utc: bool = False) -> datetime:
+    """An ISO 8601 instant ("Z" or an offset) as an aware UTC datetime; raises ValueError otherwise.
+
+    With `assume_utc`, a value without a zone is read as UTC (for vendors whose documentation says
+    so); otherwise it is an error.
+    """
+    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    if moment.tzinfo is None:
+        if not assume_utc:
+            raise ValueError(f"{text!r} has no time zone")
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)

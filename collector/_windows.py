@@ -1,0 +1,186 @@
+"""The time-window planner: sweeping a vendor that lists recordings between two instants.
+
+Some vendors list by time range and page within it (or not at all), and save a recording some
+time after its call ended. A run then sweeps a sequence of windows:
+
+- windows lie on a grid of `size`-long cells counted from the Unix epoch, so every run asks for
+  the same windows and a window's count can be compared from run to run;
+- the first run starts at `start` (or `first_run` before now); later runs at the watermark minus
+  `lookback` (never before `start`), so every run re-sweeps a trailing lookback where late
+  arrivals appear; changing `start` in the configuration starts over from the new `start`;
+- a window is *final* once its end is at least `settle` in the past. Windows that are not final
+  are swept too when `unsettled=True` (recent recordings are collected at once), but their pages
+  carry no state; otherwise the sweep stops at `now - settle`;
+- a final window moves the watermark over it when it is complete. One that did not reconcile
+  (its listing disagreed with the vendor's count) is *held*: the watermark moves back to its
+  start, later windows are still swept but not covered, and the next run sweeps it again; after
+  `accept_after` runs (0: never) it is accepted as listed and reported. A window whose request
+  fails ends the sync: the state stays at the last committed window and the next run sweeps the
+  failed window again. A window is never skipped.
+
+The state is plain JSON: {"version", "start", "watermark", "held": {"start", "runs"}}.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from ._source import Page
+from ._time import iso, now_utc, parse_iso
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+STATE_VERSION = 2
+
+
+@dataclass(frozen=True)
+class Window:
+    """One window [start, end) of a sweep; `final` once its end is older than the settle delay."""
+
+    start: datetime
+    end: datetime
+    final: bool
+
+    def __str__(self) -> str:
+        return f"{iso(self.start, 'milliseconds')}..{iso(self.end, 'milliseconds')}"
+
+
+class WindowOutcome(str, enum.Enum):
+    """What committing a window did to the watermark."""
+
+    OPEN = "open"  # not final yet: no state
+    ADVANCED = "advanced"  # the watermark covers it
+    HELD = "held"  # did not reconcile: swept again next run
+    ACCEPTED = "accepted"  # did not reconcile for `accept_after` runs: covered anyway
+
+
+def align_down(moment: datetime, step: timedelta) -> datetime:
+    """The grid point at or before `moment` (the grid: multiples of `step` since the Unix epoch)."""
+    return EPOCH + ((moment - EPOCH) // step) * step
+
+
+def _truncate(moment: datetime, precision: timedelta) -> datetime:
+    return align_down(moment.astimezone(timezone.utc), precision)
+
+
+class TimeWindows:
+    """How a source sweeps time: grid, start, lookback, settle delay, and what to do with mismatches."""
+
+    def __init__(self, *, size: timedelta, lookback: timedelta, settle: timedelta, start: datetime | None = None,
+                 first_run: timedelta | None = None, end: datetime | None = None, unsettled: bool = False,
+                 accept_after: int = 0, precision: timedelta = timedelta(milliseconds=1)) -> None:
+        if size <= timedelta(0):
+            raise ValueError("the window must be longer than zero")
+        if start is None and first_run is None:
+            raise ValueError("give a start, or how far back the first run reaches (first_run)")
+        self.size, self.lookback, self.settle = max(size, precision), lookback, settle
+        self.start = None if start is None else _truncate(start, precision)
+        self.first_run, self.end, self.unsettled = first_run, end, unsettled
+        self.accept_after, self.precision = accept_after, precision
+
+    def sweep(self, state: Mapping[str, Any] | None, *, now: datetime | None = None) -> WindowSweep:
+        """This run's sweep, given the committed state (None on the first run)."""
+        now = _truncate(now or now_utc(), self.precision)
+        configured = iso(self.start) if self.start else None
+        watermark: datetime | None = None
+        held: tuple[datetime, int] | None = None
+        # A state swept from another `start` no longer applies (one without a start predates the key).
+        if state and ("start" not in state or _parse(state.get("start")) == self.start):
+            watermark = _parse(state.get("watermark"))
+            held_state = state.get("held")
+            if isinstance(held_state, Mapping) and (held_start := _parse(held_state.get("start"))) is not None:
+                held = (held_start, int(held_state.get("runs") or 0))
+        if watermark is None:
+            begin = self.start if self.start is not None else now - (self.first_run or timedelta(0))
+        else:
+            begin = watermark - self.lookback
+            if self.start is not None:
+                begin = max(begin, self.start)
+        settled = now - self.settle
+        stop = now if self.unsettled else settled
+        if self.end is not None:
+            stop = min(stop, self.end)
+        windows: list[Window] = []
+        cursor = align_down(begin, self.size)
+        if self.start is not None:
+            cursor = max(cursor, self.start)
+        while cursor < stop:
+            end = min(align_down(cursor, self.size) + self.size, stop)
+            windows.append(Window(cursor, end, final=end <= settled))
+            cursor = end
+        return WindowSweep(self, windows, configured, watermark, held)
+
+
+def _parse(value: Any) -> datetime | None:
+    try:
+        return parse_iso(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+class WindowSweep:
+    """One run's windows, oldest first, and the state each committed window earns."""
+
+    def __init__(self, plan: TimeWindows, windows: Sequence[Window], start: str | None,
+                 watermark: datetime | None, held: tuple[datetime, int] | None) -> None:
+        self.plan = plan
+        self.windows = list(windows)
+        self.watermark = watermark
+        self._start = start
+        self._held = held
+        self._blocked = False
+
+    def page(self, window: Window, items: Sequence[Any] = (), *, complete: bool = True) -> Page:
+        """The page to yield for a window's last (or only) items, with the state it earns.
+
+        `complete=False` says the window did not reconcile. Yield a window's earlier pages as
+        plain `Page(items)` (no state) and finish it with this.
+        """
+        outcome = self.close(window, complete)
+        return Page(items, None if outcome is WindowOutcome.OPEN else self.state())
+
+    def close(self, window: Window, complete: bool = True) -> WindowOutcome:
+        """Apply one window's result (call in order) and say what it did to the watermark."""
+        if not window.final:
+            return WindowOutcome.OPEN
+        holds = self._held is not None and window.start <= self._held[0] < window.end
+        outcome = WindowOutcome.ADVANCED
+        if not complete:
+            runs = self._held[1] + 1 if holds and self._held else 1
+            if self._blocked or not self.plan.accept_after or runs < self.plan.accept_after:
+                if not self._blocked:
+                    self._held = (window.start, runs)
+                self._blocked = True
+                self.watermark = window.start if self.watermark is None else min(self.watermark, window.start)
+                return WindowOutcome.HELD
+            outcome = WindowOutcome.ACCEPTED
+        if self._blocked:
+            return outcome
+        if holds:
+            self._held = None
+        self.watermark = window.end if self.watermark is None else max(self.watermark, window.end)
+        return outcome
+
+    @property
+    def held_runs(self) -> int:
+        """How many runs the window holding the watermark back has failed (0 when none does)."""
+        return self._held[1] if self._held else 0
+
+    def state(self) -> dict[str, Any]:
+        """The state to commit now."""
+        state: dict[str, Any] = {"version": STATE_VERSION, "start": self._start,
+                                 "watermark": iso(self.watermark) if self.watermark else None}
+        if self._held is not None:
+            state["held"] = {"start": iso(self._held[0]), "runs": self._held[1]}
+        return state
+
+    def describe(self) -> str:
+        """A sentence for the run summary: what was swept and where the watermark stands."""
+        if not self.windows:
+            return "Nothing to sweep yet."
+        mark = iso(self.watermark, "milliseconds") if self.watermark else "nothing yet"
+        return (f"Swept {len(self.windows)} window(s) from {iso(self.windows[0].start, 'milliseconds')} to "
+                f"{iso(self.windows[-1].end, 'milliseconds')}; settled up to {mark}.")

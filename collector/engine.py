@@ -1,0 +1,37 @@
+"""The collector as a library, for code that embeds it (a scheduler of your own, a service, tests).
+
+    from collector.engine import Plugins, load_config, run_once
+
+    plugins = Plugins()                          # every installed plugin, from entry points
+    config = load_config(Path("collector.toml"), plugins)
+    result = run_once(config, plugins)           # one pass, exactly as `collector run` does it
+    print(result.exit_code, [s.as_dict() for s in result.summaries])
+
+Plugin authors need none of this: they import `collector`.
+"""
+
+from ._config import Config, load_config
+from ._errors import ConfigError, RunError
+from ._plugins import Plugins
+from ._run import Progress, RunResult, run_once
+from ._store import StoreBusy
+from ._summary import EXIT_BUSY, EXIT_CONFIG, EXIT_OK, EXIT_PARTIAL, EXIT_WAITING, TenantStatus, TenantSummary
+
+__all__ = [
+    "EXIT_BUSY",
+    "EXIT_CONFIG",
+    "EXIT_OK",
+    "EXIT_PARTIAL",
+    "EXIT_WAITING",
+    "Config",
+    "ConfigError",
+    "Plugins",
+    "Progress",
+    "RunError",
+    "RunResult",
+    "StoreBusy",
+    "TenantStatus",
+    "TenantSummary",
+    "load_config",
+    "run_once",
+]
