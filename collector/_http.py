@@ -53,6 +53,7 @@ _TOKEN_RACES = 3
 _CROSS_ORIGIN_DROPPED = ("authorization", "cookie", "proxy-authorization")
 _EXPIRED_SIGNATURE = (400, 401, 403, 410)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_SIGNATURE_LENGTH = 16
 
 
 class RetrySettings(BaseModel):
@@ -375,7 +376,10 @@ class HttpClient:
     def _build(self, method: str, url: str, kwargs: dict[str, Any],
                auth: Auth | None) -> tuple[httpx.Request, str | None]:
         credential = None
-        if auth is not None and self._own_origin(url):
+        own = self._own_origin(url)
+        if not own:
+            _register_signature(httpx.URL(url))  # a URL the vendor handed out may be signed
+        if auth is not None and own:
             headers = dict(kwargs.get("headers") or {})
             added: dict[str, Any] = {}
             credential = auth.apply(headers, added)
@@ -407,8 +411,7 @@ class HttpClient:
                 hop = {k: v for k, v in kwargs.items() if k not in ("params",)}
             cross = _origin(target) != self._base_origin
             if cross:
-                if target.query:
-                    register_secret(target.query.decode("ascii", "replace"))  # a signature
+                _register_signature(target)
                 dropped = {*_CROSS_ORIGIN_DROPPED, *(name.lower() for name in getattr(self.auth, "header_names", ()))}
                 hop["headers"] = {k: v for k, v in dict(kwargs.get("headers") or {}).items()
                                   if k.lower() not in dropped}
@@ -479,6 +482,15 @@ class HttpClient:
             raise BadStatus(exc.status, exc.method, exc.path, detail) from None
         assert state.outcome is not None
         return state.outcome.result()
+
+
+def _register_signature(url: httpx.URL) -> None:
+    """A signed URL's query is a credential: its long values (signatures, key ids) are redacted."""
+    if url.query:
+        register_secret(url.query.decode("ascii", "replace"))
+        for _, value in url.params.multi_items():
+            if len(value) >= _SIGNATURE_LENGTH:
+                register_secret(value)
 
 
 async def _read_body(response: httpx.Response) -> bytes:

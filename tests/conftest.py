@@ -197,6 +197,12 @@ def toy_source() -> Callable[..., dict[str, Any]]:
 
 
 @pytest.fixture
+def toy_source_class() -> type[Source]:
+    """The toy source class, to subclass in a test."""
+    return ToySource
+
+
+@pytest.fixture
 def Toy() -> type[ToyEmulator]:  # noqa: N802 - a class, named like one
     """The toy emulator class, to start more toy tenants."""
     return ToyEmulator

@@ -7,7 +7,7 @@ from pathlib import Path
 import sqlite3
 from typing import Any
 
-from collector import hookimpl
+from collector import Page, hookimpl
 from collector.engine import EXIT_WAITING, Plugins
 from collector.testing import collect, inspect_store, query_catalog, sync_state, write_config
 
@@ -146,3 +146,32 @@ def test_a_source_warning_makes_the_run_partial_without_stopping_it(tmp_path: Pa
     (summary,) = result.summaries
     assert result.exit_code == 1 and summary.status.value == "partial"
     assert summary.messages == [warning] and summary.audio_files == 10
+
+
+def test_page_states_are_snapshotted_when_yielded(tmp_path: Path, toy: Any, toy_source: Any,
+                                                  toy_source_class: Any) -> None:
+    class MutatingSource(toy_source_class):  # type: ignore[misc, valid-type]
+        """Hands over one dict as every page's state and keeps changing it afterwards (a plugin bug)."""
+
+        name = "mutating"
+
+        async def sync(self, state: dict[str, Any] | None) -> Any:
+            shared = {"after": (state or {}).get("after", 0)}
+            while True:
+                data = await self.http.json("GET", "/items", params={"after": shared["after"], "limit": 3})
+                shared["after"] = data["next"]
+                yield Page(data["items"], shared)
+                shared["after"] = 10**6  # changed after the page was handed over
+                if not data["items"]:
+                    return
+                shared["after"] = data["next"]
+
+    class MutatingPlugin:
+        @hookimpl
+        def collector_register_sources(self, register: Any) -> None:
+            register(MutatingSource)
+
+    config = write_config(tmp_path, [{**toy_source(toy), "plugin": "mutating"}])
+    result = collect(config, Plugins(entry_points_group=None, extra=[MutatingPlugin()]))
+    assert result.exit_code == 0 and result.summaries[0].new_recordings == 10
+    assert sync_state(tmp_path / "store", "mutating", "alpha") == {"after": 10}

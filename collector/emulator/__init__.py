@@ -3,14 +3,28 @@
 Plugins ship an emulator of their vendor's API, built from the vendor's documentation, for their
 tests and for `collector demo`:
 
-- `EmulatorServer`, `Request`, `Response`, `EmulatorError`: routes, parsing, streamed answers,
-  a server-side sliding-window rate limit and a request log;
+- `EmulatorServer`, `Request`, `Response`, `EmulatorError`: routes, parsing (bearer and Basic
+  credentials), streamed answers, redirects, a server-side sliding-window rate limit, a limit on
+  requests in flight, hooks after requests, and a request log;
 - `FaultPlan` (each server's `.faults`): scripted or random 500, 503, 429, dropped connections,
   malformed JSON, HTML instead of audio, truncated bodies, slow answers;
+- `StorageServer`: media at short-lived signed URLs on another origin;
+- `HOSTILE_IDS`, `audio_answer` (with `AUDIO_FAULTS`), `keyset_page`, `opaque_cursor`,
+  `link_header`, `Readiness`: what most emulators need;
 - `synth_audio`, `wav_stream`, `truncated`: real, unique, decodable audio.
 """
 
 from ._audio import AUDIO_FORMATS, synth_audio, truncated, wav_duration_for_bytes, wav_stream
+from ._kit import (
+    AUDIO_FAULTS,
+    HOSTILE_IDS,
+    Readiness,
+    audio_answer,
+    keyset_page,
+    link_header,
+    opaque_cursor,
+    read_cursor,
+)
 from ._server import (
     CONTENT_FAULTS,
     LOOPBACK,
@@ -22,18 +36,28 @@ from ._server import (
     Request,
     Response,
 )
+from ._storage import StorageServer
 
 __all__ = [
+    "AUDIO_FAULTS",
     "AUDIO_FORMATS",
     "CONTENT_FAULTS",
+    "HOSTILE_IDS",
     "LOOPBACK",
     "TRANSIENT_FAULTS",
     "EmulatorError",
     "EmulatorServer",
     "FaultPlan",
     "LoggedRequest",
+    "Readiness",
     "Request",
     "Response",
+    "StorageServer",
+    "audio_answer",
+    "keyset_page",
+    "link_header",
+    "opaque_cursor",
+    "read_cursor",
     "synth_audio",
     "truncated",
     "wav_duration_for_bytes",

@@ -10,6 +10,11 @@ The base class provides what every emulator needs and nobody should write twice:
 - a `FaultPlan`: scripted ("the next 2 audio requests get HTML") or random ("5% of metadata
   requests fail") faults: 500, 503, 429, dropped connections (before or mid-body), malformed
   JSON, HTML instead of audio, truncated bodies, slow answers;
+- an optional per-tenant limit on requests in flight (`max_in_flight`: counted from arrival until
+  the last byte of the answer is sent or the connection dropped; beyond it a 429 answers), with
+  the peak seen kept for assertions;
+- `after_request(kind, action)`: run test code right after a request of a kind is answered (new
+  recordings that arrive while a run is listing);
 - a request log for assertions (statuses, the most requests seen in any window).
 
 Only loopback addresses are ever bound.
@@ -17,6 +22,8 @@ Only loopback addresses are ever bound.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import collections
 import json
 import random
@@ -75,8 +82,25 @@ class Request:
     @property
     def bearer(self) -> str | None:
         """The bearer token sent, if any."""
-        value = self.headers.get("Authorization", "")
+        value = self.header("Authorization") or ""
         return value[7:] if value.startswith("Bearer ") else None
+
+    @property
+    def basic(self) -> tuple[str, str] | None:
+        """The (user, password) of an `Authorization: Basic` header, if one was sent and is well formed."""
+        value = self.header("Authorization") or ""
+        if not value.startswith("Basic "):
+            return None
+        try:
+            user, sep, password = base64.b64decode(value[6:], validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return (user, password) if sep else None
+
+    def header(self, name: str) -> str | None:
+        """A request header, whatever its case."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == wanted), None)
 
 
 @dataclass
@@ -98,6 +122,11 @@ class Response:
     def error(cls, status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
         """An error answer with a JSON `message`, as most vendors send."""
         return cls.json({"message": message}, status, headers)
+
+    @classmethod
+    def redirect(cls, location: str, status: int = 302) -> Response:
+        """A redirect to `location` (a signed storage URL, say)."""
+        return cls(status, b"", "text/plain", {"Location": location})
 
     def content_length(self) -> int:
         """The number of body bytes this answer declares."""
@@ -179,11 +208,16 @@ class EmulatorServer:
     """A vendor emulator: subclass it, add routes in `__init__`, call `start()`."""
 
     def __init__(self, *, rate_limit: tuple[int, float] | None = None, retry_after_style: str = "seconds",
-                 seed: int = 0) -> None:
+                 max_in_flight: int | None = None, seed: int = 0) -> None:
         self.faults = FaultPlan(seed)
         self.rate_limit = rate_limit
         self.retry_after_style = retry_after_style
+        self.max_in_flight = max_in_flight
         self.log: list[LoggedRequest] = []
+        self.in_flight: dict[str, int] = collections.defaultdict(int)
+        self.peak_in_flight: dict[str, int] = collections.defaultdict(int)
+        """The most requests each limit key had in flight at once."""
+        self._hooks: list[tuple[str, Callable[[Request], None], list[int]]] = []
         self._routes: list[tuple[str, re.Pattern[str], str, Handler]] = []
         self._arrivals: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
         self._lock = threading.Lock()
@@ -195,6 +229,12 @@ class EmulatorServer:
     def add_route(self, method: str, pattern: str, kind: str, handler: Handler) -> None:
         """Serve `method pattern` (a regex over the unquoted path; named groups become arguments)."""
         self._routes.append((method.upper(), re.compile(pattern + r"\Z"), kind, handler))
+
+    def after_request(self, kind: str, action: Callable[[Request], None], *, times: int = 1) -> None:
+        """Call `action(request)` right after the next `times` requests of `kind` are answered
+        (before the client can send its next one): e.g. recordings arriving while a run lists."""
+        with self._lock:
+            self._hooks.append((kind, action, [times]))
 
     def start(self) -> Self:
         """Listen on an ephemeral port on 127.0.0.1 and serve from a background thread."""
@@ -260,13 +300,15 @@ class EmulatorServer:
             self._record(arrival, request, "unknown", response, None)
             return response, None, "unknown"
         kind, handler, params = route
-        limited = self._over_limit(arrival, self.rate_limit_key(request))
+        key = self.rate_limit_key(request)
+        limited = self._over_limit(arrival, key) or self._too_many_in_flight(key)
         if limited is not None:
             self._record(arrival, request, kind, limited, None)
             return limited, None, kind
         fault = self.faults.draw(kind, "json" if kind != "audio" else "audio")
         answer = self._answer(request, handler, params, fault)
         self._record(arrival, request, kind, answer, fault)
+        self._run_hooks(kind, request)  # after the answer is made, before the client can see it
         return answer, fault, kind
 
     def _match(self, request: Request) -> tuple[str, Handler, dict[str, str]] | None:
@@ -276,8 +318,42 @@ class EmulatorServer:
         return None
 
     def rate_limit_key(self, request: Request) -> str:
-        """Which limit a request counts against (override for per-tenant limits on a shared host)."""
+        """Which limits a request counts against (override for per-tenant limits on a shared host)."""
         return "all"
+
+    def enter(self, request: Request) -> str:
+        """A request arrived: count it in flight under its limit key (returned, for `leave`)."""
+        key = self.rate_limit_key(request)
+        with self._lock:
+            self.in_flight[key] += 1
+            self.peak_in_flight[key] = max(self.peak_in_flight[key], self.in_flight[key])
+        return key
+
+    def leave(self, key: str) -> None:
+        """A request's answer is sent (or its connection dropped): it is no longer in flight."""
+        with self._lock:
+            self.in_flight[key] -= 1
+
+    def _run_hooks(self, kind: str, request: Request) -> None:
+        due = []
+        with self._lock:
+            for hook_kind, action, left in self._hooks:
+                if hook_kind in (kind, "any") and left[0] > 0:
+                    left[0] -= 1
+                    due.append(action)
+            self._hooks = [hook for hook in self._hooks if hook[2][0] > 0]
+        for action in due:
+            action(request)
+
+    def _too_many_in_flight(self, key: str) -> Response | None:
+        if self.max_in_flight is None:
+            return None
+        with self._lock:
+            busy = self.in_flight[key]
+        if busy <= self.max_in_flight:
+            return None
+        return Response.error(429, f"Too many concurrent requests: at most {self.max_in_flight} at a time.",
+                              self.retry_after_headers(1, self.retry_after_style))
 
     def _over_limit(self, arrival: float, key: str) -> Response | None:
         if self.rate_limit is None:
@@ -371,11 +447,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
             headers={k: v for k, v in self.headers.items()},
             body=body,
         )
-        response, fault, _ = self.server.emulator.dispatch(request)
+        emulator = self.server.emulator
+        key = emulator.enter(request)
         try:
+            response, fault, _ = emulator.dispatch(request)
             self._send(response, fault)
         except (BrokenPipeError, ConnectionResetError, socket.timeout):
             self.close_connection = True
+        finally:
+            emulator.leave(key)
 
     def _send(self, response: Response | None, fault: str | None) -> None:
         if response is None:

@@ -12,7 +12,14 @@ then runs the plugin for real, over HTTP, and checks the promises users rely on:
   injected 429s) the collection still completes;
 - bad data quarantined: malformed items and bad audio are quarantined with a reason, hostile ids
   are stored safely inside the store, the rest of the run goes on;
-- no secret (key or token) reaches the store, the catalog or the logs.
+- no secret (key or token) reaches the store, the catalog or the logs;
+- incremental: a second run sends as many listing requests for a big tenant as for a small one;
+- wrong credentials stop that tenant with a clear message and leave the others alone;
+- arrivals while a resumed run lists, and late arrivals with old timestamps, are not lost;
+- and what the emulation declares its vendor has: items still processing at first are collected
+  once ready, without spending attempts (`processing`); media behind redirects to signed URLs
+  arrives, no credential reaches the storage host, expired URLs are asked for again
+  (`redirects`); the vendor's limit on concurrent requests is never exceeded (`concurrency_limit`).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import abc
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -33,7 +41,7 @@ import pytest
 from .._plugins import Plugins
 from ..emulator import EmulatorServer
 from .._store import CATALOG_NAME
-from .._summary import EXIT_OK, EXIT_PARTIAL
+from .._summary import EXIT_OK, EXIT_PARTIAL, EXIT_WAITING
 from ._harness import (
     StoreContents,
     collect,
@@ -58,9 +66,40 @@ class Expectations:
 class Emulation(abc.ABC):
     """A plugin's emulator(s), running, with a few tenants, as the conformance suite drives them.
 
-    Implement `sources`, `expected`, `add_recordings` and `secrets`, and list your running servers
-    in `servers()`: faults, latency and throttling are then handled here for every server.
+    Implement `sources`, `expected`, `add_recordings`, `add_history`, `revoke` and `secrets`, and
+    list your running servers in `servers()`: faults, latency, throttling and the request counts
+    are then handled here for every server. Declare what your vendor has with the class
+    attributes below; the suite then checks those behaviours too.
     """
+
+    processing: ClassVar[bool] = False
+    """The vendor lists recordings whose media is still processing: implement `add_processing`
+    and `finish_processing`."""
+
+    redirects: ClassVar[bool] = False
+    """Media is served by a redirect to a signed URL on another origin: implement
+    `expire_signed_urls` and `credentials_leaked`."""
+
+    concurrency_limit: ClassVar[int | None] = None
+    """The vendor's documented limit on requests in flight per tenant (the emulator enforces it)."""
+
+    listing_tolerance: ClassVar[int] = 0
+    """How many more listing requests a second run may send for a bigger tenant: 0 for cursors and
+    watermarks; a window planner may cross one window boundary between two runs."""
+
+    _variables: list[tuple[str, str | None]]
+
+    def secret(self, value: str, *, name: str | None = None) -> dict[str, str]:
+        """Put a secret in an environment variable for the run and return its `{ env = ... }` reference.
+
+        `close()` restores whatever the variable held before.
+        """
+        if not hasattr(self, "_variables"):
+            self._variables = []
+        variable = name or f"COLLECTOR_TEST_SECRET_{os.getpid()}_{id(self)}_{len(self._variables)}"
+        self._variables.append((variable, os.environ.get(variable)))
+        os.environ[variable] = value
+        return {"env": variable}
 
     def servers(self) -> list[EmulatorServer]:
         """The running emulator servers (one per tenant, or one shared host)."""
@@ -77,6 +116,48 @@ class Emulation(abc.ABC):
     @abc.abstractmethod
     def add_recordings(self, count: int) -> None:
         """Make `count` new recordings arrive on every tenant."""
+
+    def add_history(self, count: int) -> None:
+        """Give every tenant `count` more old recordings, dated before anything a later run re-reads
+        (outside any lookback or overlap), as a bigger tenant would have."""
+        raise NotImplementedError
+
+    def add_late(self, count: int) -> None:
+        """Make `count` recordings arrive on every tenant now, dated in the past but within the lateness
+        the plugin is configured to catch (its lookback or overlap). Default: ordinary arrivals."""
+        self.add_recordings(count)
+
+    def arrive_during_listing(self, count: int) -> None:
+        """Make `count` recordings arrive on every tenant right after the next listing request is answered."""
+        self.servers()[0].after_request("metadata", lambda request: self.add_recordings(count))
+
+    def revoke(self, tenant: str) -> None:
+        """Make the vendor refuse the credentials of the tenant named `tenant` from now on."""
+        raise NotImplementedError
+
+    def add_processing(self, count: int) -> None:
+        """Make `count` recordings arrive on every tenant whose media is still processing (see `processing`)."""
+        raise NotImplementedError
+
+    def finish_processing(self) -> None:
+        """Every recording still processing is ready now."""
+        raise NotImplementedError
+
+    def expire_signed_urls(self, count: int) -> None:
+        """Issue the next `count` signed media URLs already expired (see `redirects`)."""
+        raise NotImplementedError
+
+    def credentials_leaked(self) -> int:
+        """How many requests reached the storage host carrying credentials (see `redirects`)."""
+        return 0
+
+    def listing_requests(self) -> int:
+        """How many listing ("metadata") requests the emulators have answered."""
+        return sum(server.count(kind="metadata") for server in self.servers())
+
+    def peak_in_flight(self) -> int:
+        """The most requests any tenant had in flight at once."""
+        return max((max(server.peak_in_flight.values(), default=0) for server in self.servers()), default=0)
 
     def set_transient_faults(self, rate: float) -> None:
         """Fail a fraction `rate` of requests with transient faults (0 switches them off)."""
@@ -107,6 +188,11 @@ class Emulation(abc.ABC):
         """Stop the emulator(s) and undo any environment changes."""
         for server in self.servers():
             server.stop()
+        for variable, previous in reversed(getattr(self, "_variables", [])):
+            if previous is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = previous
 
 
 class SourceConformance:
@@ -221,6 +307,15 @@ class SourceConformance:
         emulation.add_recordings(20)
         emulation.set_latency(0.02)
         config = self.config_for(tmp_path, emulation)
+        self._kill_mid_run(tmp_path, emulation, config)
+        emulation.set_latency(0.0)
+        result = collect(config)
+        assert result.exit_code == EXIT_OK, [s.messages for s in result.summaries]
+        self.assert_complete(inspect_store(tmp_path / "store"), emulation.expected())
+
+    @staticmethod
+    def _kill_mid_run(tmp_path: Path, emulation: Emulation, config: Path) -> None:
+        """Run `collector run` in a subprocess and SIGKILL it once it has committed some work."""
         log_file = tmp_path / "killed-run.log"
         with log_file.open("wb") as log:
             process = subprocess.Popen([sys.executable, "-m", "collector", "--config", str(config), "run"],
@@ -233,10 +328,95 @@ class SourceConformance:
                 process.send_signal(signal.SIGKILL)
                 process.wait()
         assert process.returncode == -signal.SIGKILL, log_file.read_text()
+
+    def test_second_run_is_incremental(self, tmp_path: Path, emulation: Emulation) -> None:
+        small = self.config_for(tmp_path / "small", emulation)
+        collect(small)
+        before = emulation.listing_requests()
+        collect(small)
+        for_small = emulation.listing_requests() - before
+        emulation.add_history(40)
+        big = self.config_for(tmp_path / "big", emulation)
+        collect(big)
+        before = emulation.listing_requests()
+        again = collect(big)
+        for_big = emulation.listing_requests() - before
+        assert again.exit_code == EXIT_OK and all(s.nothing_new for s in again.summaries)
+        assert for_big <= for_small + emulation.listing_tolerance, (
+            f"a second run sent {for_big} listing requests for a tenant 40 recordings bigger, {for_small} before: "
+            "it lists everything again instead of what is new")
+
+    def test_wrong_credentials_stop_only_that_tenant(self, tmp_path: Path, emulation: Emulation) -> None:
+        config = self.config_for(tmp_path, emulation)
+        names = [table["tenant"] for table in emulation.sources()]
+        emulation.revoke(names[0])
+        result = collect(config)
+        by_tenant = {s.tenant: s for s in result.summaries}
+        assert result.exit_code == EXIT_PARTIAL
+        refused = by_tenant[names[0]]
+        assert refused.status.value == "stopped", refused.as_dict()
+        assert any(re.search(r"credential|refused|token|key|password", m, re.IGNORECASE) for m in refused.messages), \
+            refused.messages
+        for name in names[1:]:
+            assert by_tenant[name].status.value == "ok", by_tenant[name].as_dict()
+
+    def test_arrivals_during_a_resumed_run_are_not_lost(self, tmp_path: Path, emulation: Emulation) -> None:
+        emulation.add_recordings(12)
+        emulation.set_latency(0.02)
+        config = self.config_for(tmp_path, emulation)
+        self._kill_mid_run(tmp_path, emulation, config)
         emulation.set_latency(0.0)
+        emulation.arrive_during_listing(3)
+        collect(config)
+        final = collect(config)
+        assert final.exit_code == EXIT_OK, [s.messages for s in final.summaries]
+        self.assert_complete(inspect_store(tmp_path / "store"), emulation.expected())
+
+    def test_late_arrivals_are_found(self, tmp_path: Path, emulation: Emulation) -> None:
+        config = self.config_for(tmp_path, emulation)
+        collect(config)
+        emulation.add_late(2)
+        result = collect(config)
+        assert result.exit_code == EXIT_OK, [s.messages for s in result.summaries]
+        assert all(s.new_recordings >= 2 for s in result.summaries), [s.as_dict() for s in result.summaries]
+        self.assert_complete(inspect_store(tmp_path / "store"), emulation.expected())
+
+    def test_processing_items_are_collected_once_ready(self, tmp_path: Path, emulation: Emulation) -> None:
+        if not emulation.processing:
+            pytest.skip("the emulation declares no recordings that are still processing")
+        config = self.config_for(tmp_path, emulation, max_attempts=1)
+        collect(config)
+        emulation.add_processing(2)
+        for _ in range(2):  # waiting spends no attempts: max_attempts = 1 would otherwise give up
+            waiting = collect(config)
+            assert waiting.exit_code == EXIT_WAITING, [s.as_dict() for s in waiting.summaries]
+            assert all(s.waiting >= 2 and s.failed == 0 for s in waiting.summaries)
+        emulation.finish_processing()
+        done = collect(config)
+        assert done.exit_code == EXIT_OK, [s.as_dict() for s in done.summaries]
+        self.assert_complete(inspect_store(tmp_path / "store"), emulation.expected())
+
+    def test_media_behind_redirects_arrives_without_credentials(self, tmp_path: Path, emulation: Emulation) -> None:
+        if not emulation.redirects:
+            pytest.skip("the emulation declares no media behind redirects")
+        config = self.config_for(tmp_path, emulation)
+        collect(config)
+        emulation.add_recordings(2)
+        emulation.expire_signed_urls(2)
         result = collect(config)
         assert result.exit_code == EXIT_OK, [s.messages for s in result.summaries]
         self.assert_complete(inspect_store(tmp_path / "store"), emulation.expected())
+        assert emulation.credentials_leaked() == 0, "credentials were sent to the storage host"
+
+    def test_the_concurrency_limit_is_never_exceeded(self, tmp_path: Path, emulation: Emulation) -> None:
+        if emulation.concurrency_limit is None:
+            pytest.skip("the emulation declares no concurrency limit")
+        emulation.add_recordings(10)
+        emulation.set_latency(0.02)
+        result = collect(self.config_for(tmp_path, emulation, download_workers=8))
+        assert result.exit_code == EXIT_OK, [s.messages for s in result.summaries]
+        assert emulation.peak_in_flight() <= emulation.concurrency_limit
+        assert emulation.throttled() == 0
 
     def test_no_secret_leaks(self, tmp_path: Path, emulation: Emulation, caplog: pytest.LogCaptureFixture) -> None:
         caplog.set_level(logging.DEBUG)
