@@ -33,6 +33,7 @@ from ._auth import (
     jwt_expiry,
     token_expiry,
 )
+from ._durations import Duration
 from ._errors import (
     AuthenticationError,
     BadStatus,
@@ -101,6 +102,7 @@ __all__ = [
     "ConfigError",
     "CursorPaginator",
     "Direction",
+    "Duration",
     "DownloadsStopped",
     "EgressBudget",
     "HeaderAuth",

@@ -341,7 +341,6 @@ class OAuth2ClientCredentials(TokenExchange):
     """
 
     share_rate_limit = False
-    refusal_hint = "Check client_id, client_secret, scope and how the client authenticates (client_auth)."
 
     def __init__(self, token_url: str, *, client_id: str, client_secret: Secret, scope: str | None = None,
                  client_auth: Literal["basic", "body"] = "basic", lifetime: float = 3600.0,
@@ -352,7 +351,9 @@ class OAuth2ClientCredentials(TokenExchange):
         if client_auth == "body":
             form.update(client_id=client_id, client_secret=client_secret)
         super().__init__(token_url, data=form, token_field="access_token", lifetime=lifetime,
-                         renew_margin=renew_margin)
+                         renew_margin=renew_margin,
+                         hint=f"Check client_id ({client_id!r}), client_secret, scope and how the client "
+                              f"authenticates (client_auth, now {client_auth!r}).")
         self._basic = (basic_credentials(quote_plus(client_id), quote_plus(client_secret.get_secret_value()))
                        if client_auth == "basic" else None)
 

@@ -132,6 +132,8 @@ class WindowSweep:
         self._start = start
         self._held = held
         self._blocked = False
+        self.last_outcome: WindowOutcome | None = None
+        """What the latest `close` (or `page`) did."""
 
     def page(self, window: Window, items: Sequence[Any] = (), *, complete: bool = True) -> Page:
         """The page to yield for a window's last (or only) items, with the state it earns.
@@ -144,6 +146,10 @@ class WindowSweep:
 
     def close(self, window: Window, complete: bool = True) -> WindowOutcome:
         """Apply one window's result (call in order) and say what it did to the watermark."""
+        self.last_outcome = self._close(window, complete)
+        return self.last_outcome
+
+    def _close(self, window: Window, complete: bool) -> WindowOutcome:
         if not window.final:
             return WindowOutcome.OPEN
         holds = self._held is not None and window.start <= self._held[0] < window.end

@@ -26,6 +26,6 @@ def collector_register_sources(register: Callable[[type[ImagicleSource]], None])
 @hookimpl
 def collector_register_demos(register: Callable[[str, Any], None]) -> None:
     """Offer two emulated Imagicle accounts to `collector demo` (static token; client credentials)."""
-    from .emulator import demo_accounts
+    from ._demo import demo_accounts
 
     register("imagicle", demo_accounts)

@@ -8,61 +8,57 @@ Routes, relative to the account's base URL (documented: `https://eu.api.imagicle
   transcription is in progress; 404 is read as "no transcript for this recording" (undocumented).
 - audio: no route is documented; `audio_url_template` names one if the tenant has it.
 
-Recording ids are percent-encoded as one path segment (a `/` or `..` in an id cannot change the
-route).
+Date bounds are sent as `startdate = start - 1 s` and `enddate = end`, at whole seconds: whether
+the vendor treats either bound as inclusive (undocumented), adjacent windows overlap by one
+second, so a recording dated exactly on a boundary is always listed; the catalog's upsert makes
+the overlap harmless. Recording ids are percent-encoded as one path segment.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
-from collector import AuthenticationError, HttpClient, BadStatus, TenantError, TranscriptState
+from collector import (
+    AuthenticationError,
+    BadStatus,
+    HttpClient,
+    ListedPage,
+    OffsetPaginator,
+    TenantError,
+    TranscriptState,
+    Window,
+    iso,
+    paginate,
+    path_segment,
+)
 
 RECORDINGS_ROUTE = "/v1/recordings"
+OVERLAP = timedelta(seconds=1)
 
 
-def path_segment(value: str) -> str:
-    """`value` percent-encoded as a single path segment (dots too, when it is `.` or `..`)."""
-    quoted = quote(value, safe="")
-    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
+def window_query(window: Window) -> dict[str, str]:
+    """`startdate`/`enddate` for a window (one second of overlap before its start)."""
+    return {"startdate": iso(window.start - OVERLAP, "seconds"), "enddate": iso(window.end, "seconds")}
 
 
-def recording_path(recording_id: str) -> str:
-    """The route of one recording, relative to the base URL."""
-    return f"{RECORDINGS_ROUTE}/{path_segment(recording_id)}"
-
-
-@dataclass(frozen=True)
-class ListPage:
-    """One answer of `GET /v1/recordings`: the vendor's total for the query and this page's items."""
-
-    total: int
-    recordings: list[Any]
-
-
-async def list_recordings(
-    http: HttpClient, *, offset: int, quantity: int, window: Mapping[str, str], filters: Mapping[str, str]
-) -> ListPage:
-    """One page of the recordings list for a date window, with the configured filters."""
-    params: dict[str, str | int] = {"quantity": quantity, "from": offset, **window, **filters}
+async def list_window(http: HttpClient, window: Window, *, page_size: int,
+                      filters: Mapping[str, str]) -> AsyncIterator[ListedPage]:
+    """The pages of one window's listing, from `from=0` until the listing reaches the vendor's total."""
+    paginator = OffsetPaginator(page_size, offset_param="from", limit_param="quantity", total="total")
     try:
-        data = await http.json("GET", RECORDINGS_ROUTE, params=params)
+        async for page in paginate(http, RECORDINGS_ROUTE, paginator=paginator, items="recordings",
+                                   params={**window_query(window), **filters}):
+            if page.total is None:
+                raise TenantError("Imagicle answered the recordings list without a numeric `total`; "
+                                  "the window was not advanced.")
+            yield page
     except BadStatus as exc:
         raise _listing_error(exc) from None
-    total = data.get("total") if isinstance(data, dict) else None
-    recordings = data.get("recordings") if isinstance(data, dict) else None
-    if isinstance(total, bool) or not isinstance(total, int) or total < 0 or not isinstance(recordings, list):
-        raise TenantError(
-            "Imagicle answered the recordings list without a numeric `total` and a `recordings` list; "
-            "the window was not advanced."
-        )
-    return ListPage(total, recordings)
 
 
 def _listing_error(exc: BadStatus) -> Exception:
@@ -87,7 +83,7 @@ def _listing_error(exc: BadStatus) -> Exception:
 
 async def transcription(http: HttpClient, recording_id: str) -> Any:
     """The transcription payload, or `TranscriptState.NOT_READY` (204) / `TranscriptState.NONE` (404)."""
-    route = recording_path(recording_id) + "/transcription"
+    route = f"{RECORDINGS_ROUTE}/{path_segment(recording_id)}/transcription"
     try:
         payload = await http.json("GET", route, empty_ok=(204,))
         return TranscriptState.NOT_READY if payload is None else payload

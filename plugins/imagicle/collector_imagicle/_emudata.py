@@ -143,11 +143,11 @@ class Account:
             self.entries.append(generated(self.seed, index, at, self.users))
 
     def add(self, at: datetime, payload: Any = None, *, transcript: str | None = None) -> Entry:
-        """Add a generated recording dated `at` (or an explicit, possibly malformed, payload)."""
+        """Add a recording dated `at`, generated (or an explicit, possibly malformed, payload), whose
+        transcription is `transcript` ("ready" unless said otherwise)."""
         index = len(self.entries) + 10_000
         entry = generated(self.seed, index, at, self.users) if payload is None else Entry(at, payload, index)
-        if transcript is not None:
-            entry.transcript = transcript
+        entry.transcript = transcript or "ready"
         self.entries.append(entry)
         return entry
 

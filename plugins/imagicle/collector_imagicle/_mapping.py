@@ -25,9 +25,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from collector import Direction, MediaAvailability, Party, Recording, Transcript, TranscriptSegment
-
-from ._windows import parse_date
+from collector import Direction, MediaAvailability, Party, Recording, Transcript, TranscriptSegment, parse_iso
 
 DIRECTIONS = {"IN": Direction.INBOUND, "OUT": Direction.OUTBOUND, "UNKNOWN": Direction.UNKNOWN}
 
@@ -100,7 +98,7 @@ def to_recording(item: Any, *, source: str, tenant: str) -> Recording:
     date = item.get("date")
     if not isinstance(date, str):
         raise ValueError("the recording has no `date`")
-    start = parse_date(date)
+    start = parse_iso(date, assume_utc=True)
     duration = _duration(item)
     tags, tag_ids = _tags(item)
     more = extras(item)

@@ -161,7 +161,6 @@ class ImagicleSettings(SourceSettings):
     audio_url_template: str | None = Field(
         default=None, validate_default=True, description="undocumented audio route relative to base_url, e.g. /v1/recordings/{id}/audio"
     )
-    max_in_flight: int = Field(default=2, ge=1, le=64, description="concurrent requests to this account")
 
     @model_validator(mode="before")
     @classmethod

@@ -4,56 +4,76 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from collector import (
+    Auth,
     AudioExpectation,
     ItemRejected,
     ItemUnavailable,
+    OAuth2ClientCredentials,
     Page,
     RateLimit,
     Recording,
     Source,
     SourceContext,
+    StaticBearerAuth,
+    Tally,
+    TimeWindows,
     TranscriptResult,
     TranscriptState,
+    Window,
+    WindowOutcome,
 )
 
 from . import _api, _mapping
-from ._auth import build_auth
 from ._settings import DEFAULT_FIRST_RUN_DAYS, ImagicleSettings
-from ._windows import Outcome, Progress, Window, WindowRead, format_date, plan_windows, read_range
 
 AUDIO_OFF_NOTE = ("metadata and transcripts only: no audio download endpoint is documented; "
                   "set audio_url_template to enable one")
 
 
+def build_auth(settings: ImagicleSettings) -> Auth:
+    """A static bearer token, or OAuth2 client credentials (the settings guarantee exactly one)."""
+    if settings.token is not None:
+        return StaticBearerAuth(settings.token)
+    o = settings.oauth
+    assert o is not None
+    return OAuth2ClientCredentials(o.token_url, client_id=o.client_id, client_secret=o.client_secret, scope=o.scope,
+                                   client_auth=o.client_auth, lifetime=o.token_lifetime)
+
+
 class ImagicleSource(Source):
     """One Imagicle Voice Analytics account (one tenant).
 
-    Metadata (see `_windows` for the why): each run reads the closed date windows from the
-    watermark minus `lookback_hours` (first run: `start_date`) to `settle_seconds` ago, oldest
-    first. Each window is paged from `from=0` until the listing reaches the window's `total`; the
-    recordings not yet listed in this window are yielded page by page (state unchanged), then an
-    empty page carries the new state once the window is settled: reconciled (the watermark moves
-    over it), or read `reconcile_attempts` times without reconciling (the watermark stays before
-    it, the run summary says so, the next run reads it again). A run killed mid-window re-reads
-    that window; re-yielded recordings are upserts, counted as nothing new.
+    Offset paging over a list sorted newest first shifts when a recording arrives during a run, so
+    metadata is read in closed date windows (the core's `TimeWindows`: from the watermark minus
+    `lookback_hours`, or `start_date`, to `settle_seconds` ago). Each window is paged from `from=0`
+    until the listing reaches the window's `total`, and read again, up to `reconcile_attempts`
+    times, until it reconciles (the distinct recordings listed equal a steady total). Recordings not
+    yet listed in this window are yielded page by page; the window's last page carries the state:
+    the watermark moves over a reconciled window, a window that does not reconcile is held (swept
+    again next run, the run ends partial) until `accept_mismatch_after_runs` runs accept it.
     """
 
     name = "imagicle"
     Settings = ImagicleSettings
     default_rate_limit = RateLimit(requests=5, per_seconds=1)
     """No limit is documented: five requests a second per account is a conservative guess."""
+    default_max_in_flight = 2
 
     settings: ImagicleSettings
 
     def __init__(self, settings: ImagicleSettings, context: SourceContext) -> None:
         super().__init__(settings, context)
-        self.http = context.http(settings.base_url, build_auth(settings, context))
+        self.http = context.http(settings.base_url, build_auth(settings))
+        self.windows = TimeWindows(size=settings.window, lookback=settings.lookback, settle=settings.settle,
+                                   start=settings.start_date, end=settings.end_date,
+                                   first_run=timedelta(days=DEFAULT_FIRST_RUN_DAYS),
+                                   accept_after=settings.accept_mismatch_after_runs, precision=timedelta(seconds=1))
         self._filters = settings.filters.params()
         if settings.audio_url_template is None:
             context.note(AUDIO_OFF_NOTE)
@@ -62,67 +82,43 @@ class ImagicleSource(Source):
 
     async def sync(self, state: dict[str, Any] | None) -> AsyncIterator[Page]:
         """Read every closed window since the watermark (minus the lookback), oldest first."""
-        s = self.settings
-        progress = Progress.from_state(state)
-        begin, end = read_range(
-            progress.watermark, now=datetime.now(timezone.utc), start_date=s.start_date, end_date=s.end_date,
-            lookback=s.lookback, settle=s.settle, first_run=timedelta(days=DEFAULT_FIRST_RUN_DAYS),
-        )
-        windows = plan_windows(begin, end, s.window)
+        sweep = self.windows.sweep(state)
         rereads = 0
-        for window in windows:
+        for window in sweep.windows:
             listed: set[str] = set()
-            read = WindowRead()
-            for attempt in range(1, s.reconcile_attempts + 1):
-                read = WindowRead()
-                async for items in self._read_window(window, read):
-                    fresh = []
-                    for item in items:
-                        key = _mapping.item_key(item)
-                        if key not in listed:
-                            listed.add(key)
-                            fresh.append(item)
+            for attempt in range(1, self.settings.reconcile_attempts + 1):
+                tally = Tally()
+                async for page in _api.list_window(self.http, window, page_size=self.settings.page_size,
+                                                   filters=self._filters):
+                    keys = [_mapping.item_key(item) for item in page.items]
+                    tally.add(page.total, keys)
+                    fresh = [item for item, key in zip(page.items, keys) if key not in listed]
+                    listed.update(keys)
                     if fresh:
                         yield Page(fresh)
-                if read.reconciled:
+                if tally.reconciled:
                     break
-                if attempt < s.reconcile_attempts:
-                    rereads += 1
+                rereads += attempt < self.settings.reconcile_attempts
                 self.log.info("Window %s does not reconcile on read %d of %d (%s).",
-                              window, attempt, s.reconcile_attempts, read.describe())
-            outcome = progress.record(window, read.reconciled, s.accept_mismatch_after_runs)
-            self._report(window, read, outcome, progress)
-            yield Page([], progress.to_state())
-        if windows:
-            watermark = format_date(progress.watermark) if progress.watermark else "not set"
-            self.context.note(f"Read {len(windows)} closed date window(s) from {format_date(begin)} to "
-                              f"{format_date(end)}, {rereads} re-read(s); the watermark is at {watermark}.")
+                              window, attempt, self.settings.reconcile_attempts, tally.describe())
+            page = sweep.page(window, complete=tally.reconciled)
+            assert sweep.last_outcome is not None
+            self._report(window, tally, sweep.last_outcome, sweep.held_runs)
+            yield page
+        if sweep.windows:
+            self.context.note(f"{sweep.describe()} {rereads} re-read(s).")
 
-    async def _read_window(self, window: Window, read: WindowRead) -> AsyncIterator[list[Any]]:
-        """Page through one window from `from=0` until the listing reaches the vendor's total."""
-        query = window.query()
-        while not read.done:
-            page = await _api.list_recordings(
-                self.http, offset=read.offset, quantity=self.settings.page_size, window=query, filters=self._filters
-            )
-            read.add(page.total, (_mapping.item_key(item) for item in page.recordings), len(page.recordings))
-            yield page.recordings
-
-    def _report(self, window: Window, read: WindowRead, outcome: Outcome, progress: Progress) -> None:
-        if outcome is Outcome.HELD:
+    def _report(self, window: Window, tally: Tally, outcome: WindowOutcome, held_runs: int) -> None:
+        if outcome is WindowOutcome.HELD:
             text = (f"The window {window} did not reconcile after {self.settings.reconcile_attempts} reads "
-                    f"({read.describe()}): what was listed is kept, and the next run reads it again.")
-            if progress.held_start == window.start:
-                text += f" Runs it has failed so far: {progress.held_runs}."
-        elif outcome is Outcome.ACCEPTED:
-            text = (f"The window {window} did not reconcile in {self.settings.accept_mismatch_after_runs} runs "
-                    f"({read.describe()}); it is accepted as listed and the watermark moves past it.")
-        else:
-            return
-        self.log.warning("%s", text)
-        if outcome is Outcome.HELD:
+                    f"({tally.describe()}): what was listed is kept, and the next run reads it again. "
+                    f"Runs it has failed so far: {held_runs}.")
+            self.log.warning("%s", text)
             self.context.warn(text)  # data may be missing until a later run: the run is partial
-        else:
+        elif outcome is WindowOutcome.ACCEPTED:
+            text = (f"The window {window} did not reconcile in {self.settings.accept_mismatch_after_runs} runs "
+                    f"({tally.describe()}); it is accepted as listed and the watermark moves past it.")
+            self.log.warning("%s", text)
             self.context.note(text)
 
     def parse(self, item: Mapping[str, Any]) -> Iterable[Recording]:

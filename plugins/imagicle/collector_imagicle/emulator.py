@@ -27,8 +27,6 @@ import base64
 import os
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
@@ -80,7 +78,6 @@ class ImagicleEmulator(EmulatorServer):
         self.max_quantity = max_quantity
         self.tokens: dict[str, tuple[str, float]] = {}
         self.issued: list[str] = []
-        self.transcripts_ready = False
         self.front_age = timedelta(seconds=90)
         self.revoke_after: int | None = None
         self._data = threading.Lock()
@@ -102,11 +99,14 @@ class ImagicleEmulator(EmulatorServer):
 
     # -- test controls -----------------------------------------------------------------------------
 
-    def add_recordings(self, name: str, count: int, *, at: datetime | None = None) -> list[Entry]:
-        """New recordings arrive on an account, dated `at` (default: just now, one second apart)."""
+    def add_recordings(self, name: str, count: int, *, at: datetime | None = None,
+                       transcript: str | None = None) -> list[Entry]:
+        """New recordings arrive on an account, dated `at` (default: just now, one second apart);
+        `transcript`: "ready", "later" (in progress until `make_transcripts_ready`) or "never"."""
         newest = at or datetime.now(timezone.utc) - self.front_age
         with self._data:
-            return [self.accounts[name].add(newest - timedelta(seconds=i)) for i in range(count)]
+            return [self.accounts[name].add(newest - timedelta(seconds=i), transcript=transcript)
+                    for i in range(count)]
 
     def add_item(self, name: str, at: datetime, payload: Any, *, transcript: str | None = None) -> Entry:
         """Add an explicit (possibly malformed) item to an account, listed as if dated `at`."""
@@ -135,8 +135,12 @@ class ImagicleEmulator(EmulatorServer):
         self.revoke_after = list_requests
 
     def make_transcripts_ready(self) -> None:
-        """Transcriptions that were in progress (204) are done."""
-        self.transcripts_ready = True
+        """Transcriptions in progress (204) so far are done (recordings added later may be in progress again)."""
+        with self._data:
+            for account in self.accounts.values():
+                for entry in account.entries:
+                    if entry.transcript == "later":
+                        entry.transcript = "ready"
 
     def find(self, name: str, recording_id: str) -> Entry | None:
         """An account's recording by id."""
@@ -193,7 +197,7 @@ class ImagicleEmulator(EmulatorServer):
         entry = self.find(account.name, rid)
         if entry is None or entry.transcript == "never":
             raise EmulatorError(404, "Not found: no transcription for this recording")
-        if entry.transcript == "later" and not self.transcripts_ready:
+        if entry.transcript == "later":
             return Response(204, b"", "application/json")
         return Response.json(transcription(entry))
 
@@ -297,39 +301,3 @@ class ImagicleEmulator(EmulatorServer):
 @lru_cache(maxsize=256)
 def _audio(seed: str, duration: float, channels: int) -> bytes:
     return synth_audio(seed, duration=duration, fmt="wav", channels=channels)
-
-
-# -- the demo ---------------------------------------------------------------------------------------
-
-
-@contextmanager
-def demo_accounts() -> Iterator[list[dict[str, Any]]]:
-    """Two demo accounts on one emulator: a static administrator token, and client credentials with
-    short-lived tokens and the (undocumented) audio route switched on through `audio_url_template`."""
-    token, secret = _demo_secret("acme-token"), _demo_secret("globex-secret")
-    accounts = [
-        Account("acme", seed=1, base_time=DEMO_BASE, recordings=30, static_tokens={token: "admin"}),
-        Account("globex", seed=2, base_time=DEMO_BASE, recordings=20, clients={"globex-collector": secret},
-                token_lifetime=4.0),
-    ]
-    emulator = ImagicleEmulator(accounts, rate_limit=(20, 1.0), serve_audio=True, seed=11)
-    emulator.faults.set_rate(0.03)
-    variables = {"COLLECTOR_DEMO_IMAGICLE_ACME_TOKEN": token, "COLLECTOR_DEMO_IMAGICLE_GLOBEX_SECRET": secret}
-    with emulator:
-        os.environ.update(variables)
-        common = {"base_url": emulator.api_url, "start_date": "2026-01-01T00:00:00Z", "window_hours": 24.0 * 14,
-                  "page_size": 10, "settle_seconds": 60.0, "rate_limit": {"requests": 20, "per_seconds": 1.0},
-                  "retry": {"attempts": 6, "initial_wait": 0.05, "max_wait": 1.0}}
-        yield [
-            {"plugin": "imagicle", "tenant": "acme", **common,
-             "token": {"env": "COLLECTOR_DEMO_IMAGICLE_ACME_TOKEN"}},
-            {"plugin": "imagicle", "tenant": "globex", **common,
-             "oauth": {"token_url": emulator.token_url, "client_id": "globex-collector",
-                       "client_secret": {"env": "COLLECTOR_DEMO_IMAGICLE_GLOBEX_SECRET"},
-                       "scope": "voice-analytics/recordings.read"},
-             "audio_url_template": "/v1/recordings/{id}/audio"},
-        ]
-
-
-def _demo_secret(label: str) -> str:
-    return "demo-" + base64.b32encode(label.encode()).decode().rstrip("=").lower()

@@ -7,13 +7,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from collector.emulator import EmulatorServer
+from collector.emulator import HOSTILE_IDS, EmulatorServer
 from collector.testing import Emulation, Expectations, write_config
 
 from ._emudata import Account, generated
 from .emulator import ImagicleEmulator
-
-HOSTILE_IDS = ["../x", "../../etc/passwd", "a/b\\c", "a|b|c", "nul\x00byte", "x" * 300, "ünïcødé-☎-通話", "CON", ".."]
 AUDIO_TEMPLATE = "/v1/recordings/{id}/audio"
 
 
@@ -24,10 +22,16 @@ def recent_base() -> datetime:
 
 class ImagicleEmulation(Emulation):
     """Two accounts on one emulated host: "one" with client credentials and audio through
-    `audio_url_template`, "two" with a static token, metadata and transcripts only."""
+    `audio_url_template`, "two" with a static token, metadata and transcripts only.
+
+    Transcriptions in progress (204) are the recordings "still processing": with `in_progress`
+    the generated data keeps some, otherwise they are done from the start.
+    """
+
+    processing = True
 
     def __init__(self, *, bad_data: bool = False, recordings: int = 24, rate_limit: tuple[int, float] = (40, 0.5),
-                 **emulator_options: Any) -> None:
+                 in_progress: bool = False, **emulator_options: Any) -> None:
         self.base = recent_base()
         self.accounts = [
             Account("one", seed=101, base_time=self.base, recordings=recordings,
@@ -39,11 +43,10 @@ class ImagicleEmulation(Emulation):
         emulator_options.setdefault("serve_audio", True)
         self.emulator = ImagicleEmulator(self.accounts, rate_limit=rate_limit, **emulator_options)
         self.emulator.start()
-        self.variables: dict[str, str] = {}
-        for account in self.accounts:
-            variable = f"TEST_IMAGICLE_{self.emulator.port}_{account.name.upper()}"
-            os.environ[variable] = next(iter(account.clients.values() or account.static_tokens))
-            self.variables[account.name] = variable
+        if not in_progress:
+            self.emulator.make_transcripts_ready()
+        self.references = {account.name: self.secret(next(iter(account.clients.values() or account.static_tokens)))
+                           for account in self.accounts}
         self.bad_audio: dict[str, set[str]] = {a.name: set() for a in self.accounts}
         self.rejected: dict[str, int] = {a.name: 0 for a in self.accounts}
         if bad_data:
@@ -90,11 +93,11 @@ class ImagicleEmulation(Emulation):
         if account.clients:
             client_id = next(iter(account.clients))
             table["oauth"] = {"token_url": self.emulator.token_url, "client_id": client_id,
-                              "client_secret": {"env": self.variables[name]},
+                              "client_secret": self.references[name],
                               "scope": "voice-analytics/recordings.read"}
             table["audio_url_template"] = AUDIO_TEMPLATE
         else:
-            table["token"] = {"env": self.variables[name]}
+            table["token"] = self.references[name]
         table.update(overrides)
         return table
 
@@ -118,7 +121,30 @@ class ImagicleEmulation(Emulation):
 
     def add_recordings(self, count: int) -> None:
         for account in self.accounts:
-            self.emulator.add_recordings(account.name, count)
+            self.emulator.add_recordings(account.name, count, transcript="ready")
+
+    def add_history(self, count: int) -> None:
+        for account in self.accounts:  # next to the oldest generated recordings, long before any lookback
+            self.emulator.add_recordings(account.name, count, at=self.base + timedelta(minutes=30), transcript="ready")
+
+    def add_late(self, count: int) -> None:
+        at = datetime.now(timezone.utc) - timedelta(minutes=20)  # inside the one-hour lookback
+        for account in self.accounts:
+            self.emulator.add_recordings(account.name, count, at=at, transcript="ready")
+
+    def revoke(self, tenant: str) -> None:
+        account = self.account(tenant)
+        for client in account.clients:
+            account.clients[client] = "rotated-" + os.urandom(8).hex()
+        account.static_tokens.clear()
+        self.emulator.expire_tokens()
+
+    def add_processing(self, count: int) -> None:
+        for account in self.accounts:
+            self.emulator.add_recordings(account.name, count, transcript="later")
+
+    def finish_processing(self) -> None:
+        self.emulator.make_transcripts_ready()
 
     def servers(self) -> list[EmulatorServer]:
         return [self.emulator]
@@ -127,7 +153,3 @@ class ImagicleEmulation(Emulation):
         configured = [s for a in self.accounts for s in [*a.clients.values(), *a.static_tokens]]
         return configured + list(self.emulator.issued)
 
-    def close(self) -> None:
-        super().close()
-        for variable in self.variables.values():
-            os.environ.pop(variable, None)

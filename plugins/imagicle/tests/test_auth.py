@@ -65,7 +65,8 @@ def test_refused_client_credentials_stop_the_tenant_with_a_clear_message_and_no_
     (summary,) = result.summaries
     assert result.exit_code == 1 and summary.status.value == "stopped"
     (message,) = summary.messages
-    assert "refused the client credentials of client 'collector-one' (HTTP 401: invalid_client)" in message
+    assert "refused the credentials at POST /oauth2/token (HTTP 401: invalid_client)" in message
+    assert "client_id ('collector-one')" in message
     assert wrong not in message and imagicle.emulator.count(kind="metadata") == 0
     assert find_secrets([tmp_path], [wrong]) == []
 

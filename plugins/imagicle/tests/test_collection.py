@@ -12,6 +12,7 @@ import pytest
 from collector_imagicle._emudata import Account
 from collector_imagicle.testing import ImagicleEmulation
 
+from collector.engine import EXIT_WAITING
 from collector.testing import collect, inspect_store, sync_state
 
 RECONCILE_NOTE = "did not reconcile"
@@ -54,19 +55,28 @@ def test_recordings_arriving_at_the_front_during_a_run_are_collected_by_the_next
         assert first_summary.new_recordings + second_summary.new_recordings == len(ids)
 
 
-def test_a_rerun_collects_nothing_new_and_fetches_transcripts_that_were_in_progress(
-        tmp_path: Path, imagicle: ImagicleEmulation) -> None:
+def test_a_rerun_collects_nothing_new_and_fetches_transcripts_that_were_in_progress(tmp_path: Path) -> None:
+    imagicle = ImagicleEmulation(in_progress=True)
+    try:
+        _rerun_fetches_transcripts_that_were_in_progress(tmp_path, imagicle)
+    finally:
+        imagicle.close()
+
+
+def _rerun_fetches_transcripts_that_were_in_progress(tmp_path: Path, imagicle: ImagicleEmulation) -> None:
     path = imagicle.config(tmp_path)
     first = collect(path)
     later = {name: imagicle.transcript_ids(name, "later") for name in ("one", "two")}
     assert all(later.values())
-    assert {s.tenant: s.transcripts_awaited for s in first.summaries} == {n: len(ids) for n, ids in later.items()}
+    assert first.exit_code == EXIT_WAITING
+    assert {s.tenant: s.waiting for s in first.summaries} == {n: len(ids) for n, ids in later.items()}
     again = collect(path)
-    assert again.exit_code == 0
-    assert all(s.nothing_new and s.transcripts_awaited == len(later[s.tenant]) for s in again.summaries)
+    assert again.exit_code == EXIT_WAITING
+    assert all(s.nothing_new and s.waiting == len(later[s.tenant]) for s in again.summaries)
     imagicle.emulator.make_transcripts_ready()
     third = collect(path)
-    assert {s.tenant: (s.new_recordings, s.transcripts, s.transcripts_awaited) for s in third.summaries} == \
+    assert third.exit_code == 0
+    assert {s.tenant: (s.new_recordings, s.transcripts, s.waiting) for s in third.summaries} == \
         {name: (0, len(ids), 0) for name, ids in later.items()}
     contents = inspect_store(tmp_path / "store")
     for name in ("one", "two"):

@@ -45,14 +45,16 @@ def test_the_list_is_newest_first_with_the_total_of_the_filtered_set(imagicle: I
 def test_transcriptions_answer_200_204_or_404(imagicle: ImagicleEmulation) -> None:
     token = next(iter(imagicle.account("two").static_tokens))
 
-    def status(kind: str) -> int:
-        recording_id = sorted(imagicle.transcript_ids("two", kind))[0]
+    def status(recording_id: str) -> int:
         return httpx.get(f"{imagicle.emulator.api_url}/v1/recordings/{recording_id}/transcription",
                          headers={"Authorization": f"Bearer {token}"}).status_code
 
-    assert (status("ready"), status("later"), status("never")) == (200, 204, 404)
+    (later,) = imagicle.emulator.add_recordings("two", 1, transcript="later")
+    assert later.id is not None
+    ready, never = (sorted(imagicle.transcript_ids("two", kind))[0] for kind in ("ready", "never"))
+    assert (status(ready), status(later.id), status(never)) == (200, 204, 404)
     imagicle.emulator.make_transcripts_ready()
-    assert status("later") == 200
+    assert status(later.id) == 200
 
 
 def test_the_token_route_checks_grant_type_and_client(imagicle: ImagicleEmulation) -> None:

@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -29,8 +28,10 @@ from collector import (
     HttpClient,
     BadStatus,
     ItemDeferred,
+    ItemNotReady,
     ItemUnavailable,
     Secret,
+    path_segment,
 )
 
 LIST_ROUTES = {
@@ -44,12 +45,6 @@ RETRY_LATER = (202,)
 def request_time(moment: datetime, zone: ZoneInfo) -> str:
     """An instant as Xima's examples write it: ISO 8601, milliseconds, numeric offset of `zone`."""
     return moment.astimezone(zone).isoformat(timespec="milliseconds")
-
-
-def path_segment(value: str) -> str:
-    """`value` as one percent-encoded URL path segment ("/" and dot segments cannot escape it)."""
-    segment = quote(value, safe="")
-    return segment.replace(".", "%2E") if segment in (".", "..") else segment
 
 
 def audio_path(tenant_name: str, recording_key: str) -> str:
@@ -70,13 +65,19 @@ async def list_window(
 
 @asynccontextmanager
 async def open_audio(
-    http: HttpClient, tenant_name: str, recording_key: str, token: Secret
+    http: HttpClient, tenant_name: str, recording_key: str, token: Secret, *, saved: bool = True
 ) -> AsyncIterator[httpx.Response]:
-    """Open one recording's audio as a streaming response, with Xima's errors mapped."""
+    """Open one recording's audio as a streaming response, with Xima's errors mapped.
+
+    `saved=False`: the listing said the recording is not SAVED yet, so a 404 means "not yet".
+    """
     try:
         async with http.stream("GET", audio_path(tenant_name, recording_key), retry_on=RETRY_LATER) as response:
             yield response
     except BadStatus as exc:
+        if exc.status == 404 and not saved:
+            raise ItemNotReady(f"Xima has not saved this recording yet (HTTP 404: {exc.detail or 'no detail'}).") \
+                from None
         raise _error(exc, token, audio=True) from None
 
 

@@ -19,8 +19,9 @@ Recording fields:
 - `callingParty` -> party "caller", `receivingParty` -> party "callee", `agent` -> the party it
   names is the agent, or an extra party "agent". "Name(253)" is a name and an extension; digits
   are a number;
-- `status`: SAVED (or absent) has audio; any other value is listed without audio for now (the
-  catalog queues the audio again when a later sweep lists it as SAVED);
+- `status`: SAVED (or absent) has audio; any other value means Xima is still processing it: the
+  audio waits for the vendor (asked again on later runs; queued at once when a later sweep lists
+  it as SAVED);
 - `tagData` -> tags; `tenantName`, `skill`, `status`, ids and the call's fields -> extras.
 """
 
@@ -183,12 +184,15 @@ def milliseconds(value: Any, name: str) -> float | None:
     return value / 1000
 
 
-def media_availability(item: Mapping[str, Any]) -> MediaAvailability:
-    """Audio is there to fetch once the recording is SAVED (an absent status counts as saved)."""
+def saved(item: Mapping[str, Any]) -> bool:
+    """True once the recording is SAVED (an absent status counts as saved)."""
     status = item.get("status")
-    if status is None or str(status).strip().upper() == _AVAILABLE_STATUS:
-        return MediaAvailability.AVAILABLE
-    return MediaAvailability.NONE
+    return status is None or str(status).strip().upper() == _AVAILABLE_STATUS
+
+
+def media_availability(item: Mapping[str, Any]) -> MediaAvailability:
+    """Audio is there to fetch once the recording is SAVED; before that Xima is still processing it."""
+    return MediaAvailability.AVAILABLE if saved(item) else MediaAvailability.PROCESSING
 
 
 def parties(item: Mapping[str, Any]) -> list[Party]:

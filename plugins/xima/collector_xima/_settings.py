@@ -9,35 +9,17 @@ from __future__ import annotations
 
 import zoneinfo
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from collector import RateLimit, Secret, SourceSettings, http_url
+from collector import Duration, RateLimit, Secret, SourceSettings, http_url
 
 ENDPOINTS = ("call-recording-info", "recordings")
 """The two documented listings: calls with their recordings (richer), or bare recordings."""
 
 DOCUMENTED_LIMIT = RateLimit(requests=3, per_seconds=10)
 """Xima: "more than 3 [requests] from a single tenant within 10 seconds" answers 429."""
-
-_MAX_WINDOW = timedelta(days=31)
-_MAX_LOOKBACK = timedelta(days=60)
-_MAX_SETTLE = timedelta(days=30)
-_DURATION_HINT = "expected seconds (e.g. 3600) or an ISO 8601 duration (e.g. \"PT1H\", \"P1D\")"
-
-
-def _duration(value: Any) -> Any:
-    """Reject inputs pydantic would misread or explain badly, before it parses the duration."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str, timedelta)):
-        raise ValueError(_DURATION_HINT)
-    if isinstance(value, str) and not value.strip().upper().startswith(("P", "-P")):
-        try:
-            float(value)
-        except ValueError:
-            raise ValueError(_DURATION_HINT) from None
-    return value
-
 
 class XimaSettings(SourceSettings):
     """One Xima tenant: its host and service-user token, which listing to use, and its time windows."""
@@ -53,17 +35,17 @@ class XimaSettings(SourceSettings):
         default="call-recording-info", description="call-recording-info (calls with recordings) or recordings",
     )
     start: datetime = Field(description="first run only: collect recordings from this date-time (with an offset)")
-    window: timedelta = Field(default=timedelta(hours=1), description="length of one metadata request's time window")
-    lookback: timedelta = Field(default=timedelta(days=1), description="re-swept before the watermark on every run")
-    settle_delay: timedelta = Field(
-        default=timedelta(hours=2), description="a window is final only once its end is this far in the past",
-    )
+    window: Annotated[timedelta, Duration(minimum=timedelta(milliseconds=10), maximum=timedelta(days=31))] = Field(
+        default=timedelta(hours=1), description="length of one metadata request's time window")
+    lookback: Annotated[timedelta, Duration(maximum=timedelta(days=60))] = Field(
+        default=timedelta(days=1), description="re-swept before the watermark on every run")
+    settle_delay: Annotated[timedelta, Duration(maximum=timedelta(days=30))] = Field(
+        default=timedelta(hours=2), description="a window is final only once its end is this far in the past")
     request_timezone: str = Field(default="UTC", description="IANA zone whose offset the request times carry")
     strict_audio_format: bool = Field(
         default=True, description="also demand 8000 Hz mono (the documented format), not only Opus and duration",
     )
     transcripts: bool = Field(default=False, description="Xima has no transcript API: must stay false")
-    max_in_flight: int = Field(default=4, ge=1, le=64, description="concurrent requests (downloads + metadata)")
     download_workers: int = Field(default=3, ge=1, le=32, description="concurrent audio downloads")
     rate_limit: RateLimit | None = None
 
@@ -88,32 +70,6 @@ class XimaSettings(SourceSettings):
             raise ValueError("expected a date-time with an offset, e.g. 2026-01-01T00:00:00Z or 2026-01-01T00:00:00-06:00")
         return value
 
-    @field_validator("window", "lookback", "settle_delay", mode="before")
-    @classmethod
-    def _readable_duration(cls, value: Any) -> Any:
-        return _duration(value)
-
-    @field_validator("window")
-    @classmethod
-    def _window_range(cls, value: timedelta) -> timedelta:
-        if not timedelta(milliseconds=10) <= value <= _MAX_WINDOW:
-            raise ValueError("expected a window between 0.01 seconds and 31 days")
-        return value
-
-    @field_validator("lookback")
-    @classmethod
-    def _lookback_range(cls, value: timedelta) -> timedelta:
-        if not timedelta(0) <= value <= _MAX_LOOKBACK:
-            raise ValueError("expected a lookback between 0 and 60 days")
-        return value
-
-    @field_validator("settle_delay")
-    @classmethod
-    def _settle_range(cls, value: timedelta) -> timedelta:
-        if not timedelta(0) <= value <= _MAX_SETTLE:
-            raise ValueError("expected a settle delay between 0 and 30 days")
-        return value
-
     @field_validator("request_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -121,15 +77,6 @@ class XimaSettings(SourceSettings):
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ValueError("expected an IANA time zone name such as 'UTC' or 'America/Denver'") from None
-        return value
-
-    @field_validator("download_workers")
-    @classmethod
-    def _room_for_metadata(cls, value: int, info: ValidationInfo) -> int:
-        in_flight = info.data.get("max_in_flight")
-        if isinstance(in_flight, int) and value >= in_flight:
-            raise ValueError(f"expected fewer download workers than max_in_flight ({in_flight}), so that a "
-                             "metadata request never waits for a connection held by a download")
         return value
 
     @field_validator("transcripts")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime, timezone
 from typing import Any
 
 import httpx
@@ -18,9 +17,10 @@ from collector import (
     SourceContext,
     StaticBearerAuth,
     TenantError,
+    TimeWindows,
 )
 
-from . import _api, _mapping, _windows
+from . import _api, _mapping
 from ._settings import DOCUMENTED_LIMIT, XimaSettings
 
 OPUS_SAMPLE_RATE = 8000
@@ -29,11 +29,11 @@ OPUS_SAMPLE_RATE = 8000
 class XimaSource(Source):
     """One Xima tenant (one host, one service-user token).
 
-    Metadata: the windows of `_windows.plan_windows`, oldest first, one request each (Xima has no
-    paging); each window's recordings are committed with the state that window earns (a new
-    watermark for a settled window, none otherwise). Audio: one GET per recording, verified as
-    Opus (8 kHz mono unless `strict_audio_format` is off) lasting what the metadata says. Every
-    request of the tenant shares one limiter (3 per 10 s unless configured otherwise).
+    Metadata: the core's `TimeWindows`, one request per window (Xima has no paging); recent
+    windows are swept before they settle, so new recordings arrive at once, but only settled
+    windows move the watermark. Audio: one GET per recording, verified as Opus (8 kHz mono
+    unless `strict_audio_format` is off) lasting what the metadata says. Every request of the
+    tenant shares one limiter (3 per 10 s unless configured otherwise).
     """
 
     name = "xima"
@@ -45,6 +45,8 @@ class XimaSource(Source):
     def __init__(self, settings: XimaSettings, context: SourceContext) -> None:
         super().__init__(settings, context)
         self.http = context.http(settings.base_url, StaticBearerAuth(settings.token))
+        self.windows = TimeWindows(size=settings.window, lookback=settings.lookback, settle=settings.settle_delay,
+                                   start=settings.start, unsettled=True)
         limit = settings.effective_rate_limit
         if limit.requests / limit.per_seconds > DOCUMENTED_LIMIT.requests / DOCUMENTED_LIMIT.per_seconds:
             context.note(
@@ -55,28 +57,15 @@ class XimaSource(Source):
     async def sync(self, state: dict[str, Any] | None) -> AsyncIterator[Page]:
         """Sweep the planned windows; commit each with the watermark it earns."""
         s = self.settings
-        current = _windows.SyncState.load(state, s.start)
-        plan = _windows.plan_windows(current, now=datetime.now(timezone.utc), window=s.window,
-                                     lookback=s.lookback, settle_delay=s.settle_delay)
-        if not plan:
-            self.context.note(f"Nothing to sweep yet: `start` ({_windows.iso(current.start)}) is in the future.")
-            return
-        for window in plan:
+        sweep = self.windows.sweep(state)
+        for window in sweep.windows:
             answer = await _api.list_window(self.http, s.endpoint, window.start, window.end, s.zone, s.token)
             try:
                 items = _mapping.window_items(answer)
             except ValueError as exc:
-                raise TenantError(
-                    f"{exc} for the window {_windows.iso(window.start)} to {_windows.iso(window.end)}; "
-                    "the window is retried next run."
-                ) from None
-            current, page_state = _windows.advance(current, window)
-            yield Page(items, page_state)
-        watermark = _windows.iso(current.watermark) if current.watermark else "nothing yet"
-        self.context.note(
-            f"Swept {len(plan)} {s.endpoint} window(s) from {_windows.iso(plan[0].start)} to "
-            f"{_windows.iso(plan[-1].end)}; settled up to {watermark}."
-        )
+                raise TenantError(f"{exc} for the window {window}; the window is retried next run.") from None
+            yield sweep.page(window, items)
+        self.context.note(f"{s.endpoint}: {sweep.describe()}")
 
     def parse(self, item: Mapping[str, Any]) -> Iterable[Recording]:
         """Map one recording item (or a whole call, one recording each)."""
@@ -94,7 +83,8 @@ class XimaSource(Source):
                 "Xima's audio URL needs the tenant name, and this recording lists no tenantName: set "
                 "`tenant_name` in this tenant's [[sources]] entry (e.g. tenant_name = \"acme-ns\")."
             )
-        return _api.open_audio(self.http, tenant_name, recording.vendor_id, self.settings.token)
+        return _api.open_audio(self.http, tenant_name, recording.vendor_id, self.settings.token,
+                               saved=_mapping.saved(recording.raw))
 
     def expected_audio(self, recording: Recording) -> AudioExpectation:
         """Opus lasting the listed duration; 8 kHz mono too when `strict_audio_format` is on."""

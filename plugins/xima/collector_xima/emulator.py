@@ -32,7 +32,7 @@ from typing import Any
 
 from collector.emulator import EmulatorError, EmulatorServer, Request, Response, truncated
 
-from . import _emulated
+from . import _emudata
 
 DOCUMENTED_RATE_LIMIT = (3, 10.0)
 FIVE_DAYS = 5 * 86_400.0
@@ -68,9 +68,9 @@ class XimaEmulator(EmulatorServer):
         self.tenant = tenant
         self.issued = [tenant.token]
         anchor = tenant.anchor or datetime.now(timezone.utc) - timedelta(minutes=10)
-        self.calls: list[dict[str, Any]] = _emulated.generate(tenant.name, tenant.recordings, anchor, tenant.span)
+        self.calls: list[dict[str, Any]] = _emudata.generate(tenant.name, tenant.recordings, anchor, tenant.span)
         self.extras: list[tuple[int, Any]] = []
-        self.seeds = {r["recordingKey"]: _emulated.audio_seed(tenant.name, i)
+        self.seeds = {r["recordingKey"]: _emudata.audio_seed(tenant.name, i)
                       for i, r in enumerate(r for c in self.calls for r in c["recordings"])}
         self.pending_reports = 0
         self.failing_at: datetime | None = None
@@ -101,18 +101,18 @@ class XimaEmulator(EmulatorServer):
             index = len(self.seeds) + 10_000
             target = next((c for c in self.calls if c["callKey"] == call_key), None)
             if target is None:
-                target = _emulated.call(self.tenant.name, len(self.calls) + 10_000, start - timedelta(seconds=1))
+                target = _emudata.call(self.tenant.name, len(self.calls) + 10_000, start - timedelta(seconds=1))
                 self.calls.append(target)
-            item = _emulated.recording(self.tenant.name, index, start, target["callKey"], agent_slot=index)
-            _emulated.add_to_call(target, item)
-            self.seeds[item["recordingKey"]] = _emulated.audio_seed(self.tenant.name, index)
+            item = _emudata.recording(self.tenant.name, index, start, target["callKey"], agent_slot=index)
+            _emudata.add_to_call(target, item)
+            self.seeds[item["recordingKey"]] = _emudata.audio_seed(self.tenant.name, index)
         return str(item["recordingKey"])
 
     def add_item(self, item: Any, *, at: datetime | None = None) -> None:
         """List an explicit (possibly malformed) item in every window covering `at` (default: 30 min ago)."""
         when = at or (datetime.now(timezone.utc) - timedelta(minutes=30))
         with self._data_lock:
-            self.extras.append((_emulated.epoch_ms(when), item))
+            self.extras.append((_emudata.epoch_ms(when), item))
             for entry in _listed_recordings(item):
                 if isinstance(entry.get("recordingKey"), str):
                     self.seeds.setdefault(entry["recordingKey"], f"xima:{self.tenant.name}:{entry['recordingKey']}")
@@ -206,7 +206,7 @@ class XimaEmulator(EmulatorServer):
             if self.pending_reports > 0:
                 self.pending_reports -= 1
                 raise EmulatorError(202, "The report timed out; it is being cached, retry later.")
-        return _emulated.epoch_ms(bounds[0]), _emulated.epoch_ms(bounds[1])
+        return _emudata.epoch_ms(bounds[0]), _emudata.epoch_ms(bounds[1])
 
     def _list_answer(self, items: list[Any]) -> Response:
         return Response.json(items if self.tenant.wrap is None else {self.tenant.wrap: items, "count": len(items)})
@@ -229,11 +229,11 @@ class XimaEmulator(EmulatorServer):
         if fault == "html":
             return b"<!DOCTYPE html><html><body>Your session has expired.</body></html>", "text/html; charset=utf-8"
         if fault == "wav":
-            return _emulated.wav_audio(seed, length), "audio/wav"
+            return _emudata.wav_audio(seed, length), "audio/wav"
         if fault == "wideband":
-            return _emulated.opus_audio(seed, length, 16000), _emulated.OPUS_CONTENT_TYPE
-        data = _emulated.opus_audio(seed, length * 3 if fault == "duration" else length)
-        return (truncated(data) if fault == "truncated" else data), _emulated.OPUS_CONTENT_TYPE
+            return _emudata.opus_audio(seed, length, 16000), _emudata.OPUS_CONTENT_TYPE
+        data = _emudata.opus_audio(seed, length * 3 if fault == "duration" else length)
+        return (truncated(data) if fault == "truncated" else data), _emudata.OPUS_CONTENT_TYPE
 
     def _charge(self, size: int) -> None:
         cap = self.tenant.egress_cap

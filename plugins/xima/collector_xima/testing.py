@@ -13,13 +13,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from collector.emulator import EmulatorServer
+from collector.emulator import HOSTILE_IDS, EmulatorServer
 from collector.testing import Emulation, Expectations, write_config
 
 from .emulator import XimaEmulator, XimaTenant
 
-HOSTILE_KEYS = ["../x", "../../etc/passwd", "a/b\\c", "a|b|c", "nul\x00byte", "x" * 300, "ünïcødé-☎-通話", "CON",
-                "..", "."]
+HOSTILE_KEYS = [*HOSTILE_IDS, "."]
 BAD_AUDIO = ("html", "truncated", "duration", "wav", "wideband")
 SPAN = timedelta(hours=5)
 
@@ -34,6 +33,9 @@ _LAYOUT = (
 class XimaEmulation(Emulation):
     """Up to three Xima tenants, each on its own emulator, collected by one configuration."""
 
+    processing = True  # a recording listed before it is SAVED
+    listing_tolerance = 1  # an hour boundary may pass between the two runs the suite compares
+
     def __init__(self, *, bad_data: bool = False, tenants: int = 2, recordings: int = 10,
                  rate_limit: tuple[int, float] = (3, 0.1), **source_settings: Any) -> None:
         self.rate_limit = rate_limit
@@ -41,7 +43,7 @@ class XimaEmulation(Emulation):
         self.now = datetime.now(timezone.utc)
         self.emulators: dict[str, XimaEmulator] = {}
         self.layout = {row[0]: row for row in _LAYOUT[:tenants]}
-        self.variables: dict[str, str] = {}
+        self.references: dict[str, dict[str, str]] = {}
         self.bad_audio: dict[str, set[str]] = {}
         self.bad_keys: dict[str, set[str]] = {}
         self.rejected: dict[str, int] = {}
@@ -51,9 +53,7 @@ class XimaEmulation(Emulation):
             emulator = XimaEmulator(tenant, rate_limit=rate_limit, seed=number + 1)
             emulator.start()
             self.emulators[name] = emulator
-            variable = f"TEST_XIMA_{emulator.port}_TOKEN"
-            os.environ[variable] = tenant.token
-            self.variables[name] = variable
+            self.references[name] = self.secret(tenant.token)
             self.bad_audio[name], self.bad_keys[name], self.rejected[name] = set(), set(), 0
             if bad_data:
                 self._add_bad_data(name)
@@ -97,7 +97,7 @@ class XimaEmulation(Emulation):
         for name, (_, _, endpoint, _, zone) in self.layout.items():
             tables.append({
                 "plugin": "xima", "tenant": name, "base_url": self.emulators[name].url,
-                "token": {"env": self.variables[name]}, "endpoint": endpoint,
+                "token": self.references[name], "endpoint": endpoint,
                 "start": (self.now - SPAN - timedelta(minutes=30)).isoformat(),
                 "window": 3600, "lookback": 7200, "settle_delay": 1800, "request_timezone": zone,
                 "rate_limit": {"requests": self.rate_limit[0], "per_seconds": self.rate_limit[1]},
@@ -128,16 +128,37 @@ class XimaEmulation(Emulation):
         for emulator in self.emulators.values():
             emulator.add_recordings(count)
 
+    def add_history(self, count: int) -> None:
+        at = self.now - SPAN + timedelta(minutes=10)  # well before any run's lookback
+        for emulator in self.emulators.values():
+            for number in range(count):
+                emulator.add_late_recording(at + timedelta(seconds=number))
+
+    def add_late(self, count: int) -> None:
+        at = datetime.now(timezone.utc) - timedelta(hours=1)  # inside the 2-hour lookback
+        for emulator in self.emulators.values():
+            for number in range(count):
+                emulator.add_late_recording(at + timedelta(seconds=number))
+
+    def revoke(self, tenant: str) -> None:
+        self.emulators[tenant].revoke_token()
+
+    def add_processing(self, count: int) -> None:
+        for emulator in self.emulators.values():
+            for key in emulator.add_recordings(count):
+                emulator.set_status(key, "PROCESSING")
+
+    def finish_processing(self) -> None:
+        for emulator in self.emulators.values():
+            for item in emulator.recording_items():
+                if item["status"] != "SAVED":
+                    emulator.set_status(item["recordingKey"], "SAVED")
+
     def servers(self) -> list[EmulatorServer]:
         return list(self.emulators.values())
 
     def secrets(self) -> list[str]:
         return [token for emulator in self.emulators.values() for token in emulator.issued]
-
-    def close(self) -> None:
-        super().close()
-        for variable in self.variables.values():
-            os.environ.pop(variable, None)
 
 
 def _keys(item: Any) -> list[str]:

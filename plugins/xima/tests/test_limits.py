@@ -88,7 +88,7 @@ def test_an_egress_budget_stops_downloads_before_the_vendors_cap(tmp_path: Path,
 
 
 def test_a_refused_token_stops_that_tenant_with_a_clear_message(tmp_path: Path, xima: XimaEmulation) -> None:
-    variable = xima.variables["boise"]
+    variable = xima.references["boise"]["env"]
     right = os.environ[variable]
     os.environ[variable] = "a-revoked-token-value"
     config = xima.config(tmp_path)

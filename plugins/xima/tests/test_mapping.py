@@ -132,7 +132,7 @@ def test_lenient_fields() -> None:
 def test_statuses_other_than_saved_have_no_audio_yet() -> None:
     for status in ("PROCESSING", "DELETED", "FAILED"):
         (item,) = recordings({**DOC_RECORDINGS[0], "status": status})
-        assert item.media is MediaAvailability.NONE and item.extras["status"] == status
+        assert item.media is MediaAvailability.PROCESSING and item.extras["status"] == status
     (missing,) = recordings({k: v for k, v in DOC_RECORDINGS[0].items() if k != "status"})
     assert missing.media is MediaAvailability.AVAILABLE
 
