@@ -52,6 +52,8 @@ class PageRequest:
     @classmethod
     def from_state(cls, data: Any) -> PageRequest | None:
         """The request a committed state holds, or None when it holds none (or something else)."""
+        if isinstance(data, PageRequest):
+            return data
         if not isinstance(data, Mapping) or not isinstance(data.get("url"), str):
             return None
         params = data.get("params")
@@ -119,11 +121,17 @@ class CursorPaginator(Paginator):
 
     The pass ends on an empty page or a missing cursor. With `feed=True` (a change feed whose
     cursor stays valid, e.g. "keep requesting until you get an empty result set; use its cursor
-    next time"), the last cursor is kept for the next run.
+    next time"), the last cursor is kept for the next run. `first_page_only` names parameters
+    sent with the first request only (a start date the cursor replaces).
     """
 
-    def __init__(self, cursor: Cursor = "next_cursor", *, param: str = "cursor", feed: bool = False) -> None:
+    def __init__(self, cursor: Cursor = "next_cursor", *, param: str = "cursor", feed: bool = False,
+                 first_page_only: tuple[str, ...] = ()) -> None:
         self._cursor, self._param, self._feed = cursor, param, feed
+        self._dropped = dict.fromkeys(first_page_only)
+
+    def _with_cursor(self, request: PageRequest, cursor: Any) -> PageRequest:
+        return request.with_params(**self._dropped, **{self._param: cursor})
 
     def _next_cursor(self, body: Any, items: list[Any]) -> Any:
         value = select(body, self._cursor) if isinstance(self._cursor, str) else self._cursor(body, items)
@@ -134,14 +142,14 @@ class CursorPaginator(Paginator):
         cursor = self._next_cursor(answer.body, items)
         if not items or cursor is None or cursor == request.params.get(self._param):
             return None
-        return request.with_params(**{self._param: cursor})
+        return self._with_cursor(request, cursor)
 
     def resume_after_end(self, request: PageRequest, answer: JsonAnswer, items: list[Any]) -> PageRequest | None:
         """For a feed, the request with the last cursor seen."""
         cursor = self._next_cursor(answer.body, items)
         if not self._feed:
             return None
-        return request.with_params(**{self._param: cursor}) if cursor is not None else request
+        return self._with_cursor(request, cursor) if cursor is not None else request
 
 
 class NextUrlPaginator(Paginator):
@@ -223,8 +231,10 @@ class PageNumberPaginator(Paginator):
 async def paginate(http: HttpClient, url: str, *, paginator: Paginator, items: str = "",
                    params: Mapping[str, Any] | None = None, method: str = "GET",
                    json: Any = None, resume: Any = None, **kwargs: Any) -> AsyncIterator[ListedPage]:
-    """Walk a listing page by page, from its start or from a committed position (`resume`).
+    """Walk a listing page by page, from its start or from a committed position.
 
+    `resume` is what a committed `ListedPage.state()["next"]` holds (or a `PageRequest`); None
+    starts with `url` and `params`.
     `items` is the dotted path of the list in each body ("" when the body is the list). The
     other keyword arguments go to `HttpClient.json_answer` with every request.
     """

@@ -84,8 +84,7 @@ class SourceSettings(BaseModel):
 
     @property
     def transcript_wait(self) -> timedelta:
-        """`transcript_wait_days` as a timedelta (counted from the call's end, or from when it was
-        first listed if that is later)."""
+        """`transcript_wait_days` as a timedelta (counted from the call's end)."""
         return timedelta(days=self.transcript_wait_days)
 
     @property

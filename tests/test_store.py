@@ -195,8 +195,9 @@ def test_a_read_only_catalog_is_never_written(tmp_path: Path) -> None:
 
 def test_waiting_items_spend_no_attempts_and_end_when_their_wait_does(tmp_path: Path) -> None:
     catalog = Catalog(tmp_path / "c.sqlite")
-    commit(catalog, [recording("a")])
-    key = recording("a").key
+    recent = recording("a").model_copy(update={"start": datetime.now(timezone.utc) - timedelta(hours=1)})
+    commit(catalog, [recent])
+    key = recent.key
     for run in range(1, 8):  # far more runs than max_attempts
         assert [r.vendor_id for r in catalog.claim(AUDIO, "toy", "t", run_id=run, limit=10, max_attempts=2)] == ["a"]
         catalog.waiting(AUDIO, key, "Still processing.", timedelta(days=1))
@@ -205,6 +206,16 @@ def test_waiting_items_spend_no_attempts_and_end_when_their_wait_does(tmp_path: 
         db.execute("UPDATE audio SET wait_until='2000-01-01T00:00:00.000000Z'")
     assert catalog.claim(AUDIO, "toy", "t", run_id=9, limit=10, max_attempts=2) == []
     assert catalog.query("SELECT status FROM audio") == [("failed",)]
+
+
+def test_waits_are_counted_from_the_end_of_the_call(tmp_path: Path) -> None:
+    catalog = Catalog(tmp_path / "c.sqlite")
+    commit(catalog, [recording("old")])  # ended in February: its week of waiting is long over
+    catalog.claim(TRANSCRIPT, "toy", "t", run_id=1, limit=10, max_attempts=2)
+    catalog.waiting(TRANSCRIPT, recording("old").key, "Not yet.", timedelta(days=7))
+    assert catalog.claim(TRANSCRIPT, "toy", "t", run_id=2, limit=10, max_attempts=2) == []
+    assert catalog.query("SELECT status, reason FROM transcripts") == [
+        ("unavailable", "No transcript appeared within the waiting period.")]
 
 
 def test_media_listed_as_processing_waits_and_is_queued_once_listed_available(tmp_path: Path) -> None:

@@ -54,10 +54,14 @@ _NOT_LISTED = {
 PROCESSING_REASON = "The vendor is still processing the media."
 
 
-def wait_deadline(recording: Recording, wait: timedelta, now: datetime) -> str:
-    """Until when an item of `recording` may wait: `wait` after the call ended or was first seen."""
+def wait_deadline(recording: Recording, wait: timedelta) -> str:
+    """Until when an item of `recording` may wait for the vendor: `wait` after the call ended.
+
+    Counted from the call, not from when we first asked: a vendor that has not produced a
+    transcript months after a call never will, and a backfill must not ask for it for a week.
+    """
     ended = recording.end or (recording.start + timedelta(seconds=recording.duration or 0))
-    return iso(max(ended, now) + wait)
+    return iso(ended + wait)
 
 
 class WorkCatalog(Database):
@@ -73,12 +77,11 @@ class WorkCatalog(Database):
         Only a change of the listed status re-queues: audio found unavailable on download (a 403)
         stays so when a re-sweep lists the recording again unchanged.
         """
-        now = now_utc()
         rows: list[tuple[Any, ...]] = []
         reopen: list[tuple[Any, ...]] = []
         previous_media = previous_media or {}
         for r in recordings:
-            until = wait_deadline(r, plan.media_wait, now)
+            until = wait_deadline(r, plan.media_wait)
             if r.media is MediaAvailability.AVAILABLE:
                 rows.append((r.source, r.tenant, r.vendor_id, "pending", None, until, stamp))
                 if previous_media.get(r.vendor_id, MediaAvailability.AVAILABLE.value) != r.media.value:
@@ -102,12 +105,10 @@ class WorkCatalog(Database):
 
     @staticmethod
     def _queue_transcripts(db: Any, recordings: Iterable[Recording], stamp: str, plan: WorkPlan) -> None:
-        now = now_utc()
         db.executemany(
             "INSERT OR IGNORE INTO transcripts (source, tenant, vendor_id, status, wait_until, updated) "
             "VALUES (?,?,?,'pending',?,?)",
-            [(r.source, r.tenant, r.vendor_id, wait_deadline(r, plan.transcript_wait, now), stamp)
-             for r in recordings],
+            [(r.source, r.tenant, r.vendor_id, wait_deadline(r, plan.transcript_wait), stamp) for r in recordings],
         )
 
     def queue_missing_work(self, source: str, tenant: str, plan: WorkPlan) -> None:

@@ -65,15 +65,15 @@ class Readiness:
     """Which recordings the vendor is still processing: they become ready when a test says so."""
 
     def __init__(self) -> None:
-        self._processing: set[str] = set()
+        self._processing: set[object] = set()
         self._lock = threading.Lock()
 
-    def processing(self, ids: Iterable[str]) -> None:
+    def processing(self, ids: Iterable[object]) -> None:
         """These recordings are still being processed."""
         with self._lock:
             self._processing.update(ids)
 
-    def finish(self, ids: Iterable[str] | None = None) -> None:
+    def finish(self, ids: Iterable[object] | None = None) -> None:
         """These recordings (None: all) are processed and their media is ready."""
         with self._lock:
             if ids is None:

@@ -26,6 +26,6 @@ def collector_register_sources(register: Callable[[type[FocusSource]], None]) ->
 @hookimpl
 def collector_register_demos(register: Callable[[str, Any], None]) -> None:
     """Offer three emulated Focus tenants to `collector demo`."""
-    from .emulator import demo_tenants
+    from ._demo import demo_tenants
 
     register("focus", demo_tenants)

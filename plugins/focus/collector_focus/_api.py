@@ -11,26 +11,28 @@ Routes (relative to the tenant's base URL):
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import httpx
 
 from collector import (
     AuthenticationError,
+    BadStatus,
+    CursorPaginator,
     DownloadsStopped,
     HttpClient,
-    BadStatus,
     ItemDeferred,
     ItemUnavailable,
-    TenantError,
+    ListedPage,
+    PageRequest,
     Token,
-    TokenAuth,
     TokenChannel,
-    jwt_expiry,
+    TokenExchange,
+    iso,
+    paginate,
 )
 
 from ._settings import FocusSettings
@@ -41,55 +43,39 @@ TRANSCRIPTS_ROUTE = "/client/recording.transcription.get"
 PLAYBACK_ROUTE = "/client/recording.playBackByThirdPartyId"
 
 
-class FocusAuth(TokenAuth):
-    """API key -> short-lived JWT; renewed before its `exp`, and once when a call answers 401."""
+class FocusAuth(TokenExchange):
+    """API key -> short-lived JWT (renewed before its `exp`), at whichever auth route spelling works."""
 
-    def __init__(self, settings: FocusSettings) -> None:
-        super().__init__(renew_margin=30.0)
-        self._settings = settings
+    def __init__(self, s: FocusSettings) -> None:
+        super().__init__(AUTH_ROUTES[0], json={"clientId": s.client_id, "apiKey": s.api_key, "username": s.username},
+                         lifetime=s.token_lifetime,
+                         hint=f"Check the API key of clientId {s.client_id} and the username {s.username!r}.")
         self._routes = list(AUTH_ROUTES)
 
-    async def fetch_token(self, http: TokenChannel) -> Token:
-        """Authenticate with the API key, trying the other documented spelling of the route on 404."""
-        s = self._settings
-        body = {"clientId": s.client_id, "apiKey": s.api_key.get_secret_value(), "username": s.username}
+    async def fetch_token(self, channel: TokenChannel) -> Token:
+        """Authenticate, trying the other documented spelling of the route on a 404."""
         for route in list(self._routes):
+            self.route = route
             try:
-                data = await http.json("POST", route, json=body)
+                return await super().fetch_token(channel)
             except BadStatus as exc:
-                if exc.status == 404 and route != self._routes[-1]:
-                    self._routes.remove(route)
-                    self._routes.append(route)
-                    continue
-                if exc.status in (400, 401, 403):
-                    raise AuthenticationError(
-                        f"Focus refused the API key of clientId {s.client_id}, username {s.username!r} "
-                        f"(HTTP {exc.status}: {exc.detail or 'no detail'}). Check the key and the username."
-                    ) from None
-                raise
-            token = data.get("token") if isinstance(data, dict) else None
-            if not isinstance(token, str) or not token:
-                raise TenantError("Focus answered the authentication request without a token.")
-            return Token(token, jwt_expiry(token) or time.time() + s.token_lifetime)
-        raise AuthenticationError(f"Focus has no authentication route at {http.base_url} (tried {', '.join(AUTH_ROUTES)}).")
+                if exc.status != 404:
+                    raise
+                self._routes.append(self._routes.pop(0))  # remember the spelling that did not answer
+        raise AuthenticationError(f"Focus has no authentication route at {channel.base_url} "
+                                  f"(tried {', '.join(AUTH_ROUTES)}).")
 
 
-async def cursor_page(http: HttpClient, *, page_size: int, cursor: str | None, start: datetime | None) -> tuple[list[Any], str]:
-    """One cursor page: the raw recordings and the next cursor."""
-    params: dict[str, str | int] = {"numberOfResults": page_size}
-    if cursor:
-        params["cursorId"] = cursor
-    elif start is not None:
-        params["fromDate"] = start.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    data = await http.json("GET", CURSOR_ROUTE, params=params)
-    recordings = data.get("recordings") if isinstance(data, dict) else None
-    next_cursor = data.get("nextCursorId") if isinstance(data, dict) else None
-    if not isinstance(recordings, list) or not isinstance(next_cursor, str) or not next_cursor:
-        raise TenantError(
-            "Focus answered the cursor request without a `recordings` list and a `nextCursorId`; "
-            "the cursor was not advanced."
-        )
-    return recordings, next_cursor
+def listing(http: HttpClient, *, page_size: int, start: datetime | None,
+            resume: PageRequest | None) -> AsyncIterator[ListedPage]:
+    """The cursor feed: `fromDate` on the first call only, then `cursorId`, up to an empty page
+    whose cursor the next run starts from ("use the resulting nextCursorId even though it was empty")."""
+    params: dict[str, Any] = {"numberOfResults": page_size}
+    if start is not None:
+        params["fromDate"] = iso(start, "seconds")
+    paginator = CursorPaginator("nextCursorId", param="cursorId", feed=True, first_page_only=("fromDate",))
+    return paginate(http, CURSOR_ROUTE, paginator=paginator, items="recordings", params=params,
+                    resume=resume.with_params(numberOfResults=page_size) if resume else None)
 
 
 async def transcriptions(http: HttpClient, interaction_ids: Sequence[Any]) -> Any:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from collector import RateLimit, Secret, SourceSettings, http_url
+from collector import Secret, SourceSettings, http_url
 
 REGIONS = ("uk", "eu", "us", "ca")
 REGION_URL = "https://{region}.focus.subphonic.ai/api"
@@ -41,8 +41,6 @@ class FocusSettings(SourceSettings):
     transcript_batch_size: int = Field(default=50, ge=1, le=1000, description="interactionIds per transcript call")
     token_lifetime: float = Field(default=300.0, gt=0, le=86_400,
                                   description="assumed JWT lifetime (s) when the token has no exp claim")
-    max_in_flight: int = Field(default=2, ge=1, le=64, description="concurrent requests (Focus asks for no bursts)")
-    rate_limit: RateLimit | None = None
 
     @field_validator("base_url")
     @classmethod

@@ -13,6 +13,7 @@ from collector import (
     ItemRejected,
     ItemUnavailable,
     Page,
+    PageRequest,
     RateLimit,
     Recording,
     Source,
@@ -28,15 +29,17 @@ from ._settings import FocusSettings
 class FocusSource(Source):
     """One Focus tenant.
 
-    Metadata: the cursor API. The first run starts at `start_date` (or the beginning of the
-    tenant's data); each page's `nextCursorId` is committed with that page's recordings, so a
-    killed run resumes from the last committed page; an empty page still records its cursor, and
-    ends the pass ("keep requesting until you get an empty result set").
+    Metadata: the cursor API, a feed the core's `CursorPaginator` walks. The first run starts at
+    `start_date` (or the beginning of the tenant's data); each page's `nextCursorId` is committed
+    with that page's recordings, so a killed run resumes from the last committed page; an empty
+    page still records its cursor, and ends the pass ("keep requesting until you get an empty
+    result set").
     """
 
     name = "focus"
     Settings = FocusSettings
     default_rate_limit = RateLimit(requests=10, per_seconds=1)
+    default_max_in_flight = 2  # "throttle bulk synchronisation jobs to a steady request rate"
 
     settings: FocusSettings
 
@@ -47,15 +50,13 @@ class FocusSource(Source):
 
     async def sync(self, state: dict[str, Any] | None) -> AsyncIterator[Page]:
         """Follow the cursor from the stored one (or from `start_date`) until an empty page."""
-        cursor = (state or {}).get("cursor")
-        while True:
-            items, next_cursor = await _api.cursor_page(
-                self.http, page_size=self.settings.page_size, cursor=cursor, start=self.settings.start_date
-            )
-            yield Page(items, {"cursor": next_cursor})
-            if not items:
-                return
-            cursor = next_cursor
+        state = state or {}
+        resume = PageRequest.from_state(state.get("next"))
+        if resume is None and isinstance(state.get("cursor"), str):  # a state written before the toolkit
+            resume = PageRequest(_api.CURSOR_ROUTE, {"cursorId": state["cursor"]})
+        async for page in _api.listing(self.http, page_size=self.settings.page_size,
+                                       start=self.settings.start_date, resume=resume):
+            yield Page(page.items, page.state())
 
     def parse(self, item: Mapping[str, Any]) -> Iterable[Recording]:
         """Map one cursor-page recording."""

@@ -29,96 +29,17 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
-from collector.emulator import EmulatorError, EmulatorServer, Request, Response, synth_audio, truncated, wav_stream
+from collector.emulator import EmulatorError, EmulatorServer, Readiness, Request, Response, synth_audio, truncated, wav_stream
 
-ALL_RIGHTS = frozenset({"Recording.View", "Recording.Play", "Recording.Transcription.View"})
-BASE_TIME = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
-_NAMES = ("Jane Smith", "Omar Haddad", "Li Wei", "Ana Souza", "Kofi Mensah", "Ingrid Berg", "Ravi Patel")
-_WORDS = ("account", "renewal", "invoice", "delivery", "refund", "upgrade", "schedule", "contract", "warranty")
+from ._emudata import FocusTenant, b64, cached_recording, generated_recording, iso, segments, transcript_kind
+
 _STREAM_ABOVE_SECONDS = 120.0
 _FORMATS = {"mp3": ("mp3", 2, "audio/mpeg"), "mp3-mono": ("mp3", 1, "audio/mpeg"),
             "wav": ("wav", 2, "audio/wav"), "wav-mono": ("wav", 1, "audio/wav")}
-
-
-@dataclass
-class FocusTenant:
-    """One emulated Focus account and its data."""
-
-    client_id: int
-    username: str
-    api_key: str
-    recordings: int = 30
-    forced_comments: bool = False
-    token_lifetime: float = 300.0
-    rights: frozenset[str] = ALL_RIGHTS
-    extra: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Explicit recordings by interactionId (hostile ids, bad data, very long audio)."""
-    audio_faults: dict[str, str] = field(default_factory=dict)
-    """thirdPartyId -> "html", "truncated", "duration" (audio three times too long) or "missing"."""
-    comments: list[tuple[str, str]] = field(default_factory=list)
-    """(thirdPartyId, comment) for every download request that carried a comment."""
-    arrivals: list[int | str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.arrivals = list(range(self.recordings))
-
-
-def generated_recording(client_id: int, index: int, start: datetime | None = None) -> dict[str, Any]:
-    """The deterministic recording number `index` of a tenant, shaped like the cursor page example."""
-    h = hashlib.sha256(f"{client_id}:{index}".encode()).digest()
-    begin = start or BASE_TIME + timedelta(minutes=7 * index, seconds=h[0] % 60)
-    duration = 2.0 + (h[1] % 50) / 10
-    kind = "sms" if index % 11 == 10 else ("teams" if h[2] % 2 else "phone")
-    third_party_id = f"{h[3:7].hex()}-{h[7:9].hex()}-{h[9:11].hex()}|{h[11:15].hex()}|{client_id}-{index}"
-    agent, other = _NAMES[h[4] % len(_NAMES)], _NAMES[(h[4] + 1 + h[5] % 5) % len(_NAMES)]
-    return {
-        "interactionId": client_id * 1_000_000 + index,
-        "startDatetimeUTC": _iso(begin),
-        "endDatetimeUTC": _iso(begin + timedelta(seconds=duration)),
-        "durationInSeconds": duration,
-        "type": kind,
-        "commentsCount": 0,
-        "transcriptSnippet": f"The call focused on {_WORDS[h[6] % len(_WORDS)]}...",
-        "thirdPartyId": third_party_id,
-        "endpoints": [
-            {"person": {"id": h[8], "fullName": agent}, "endpoint": {"id": h[9], "type": "teamsUserId",
-             "endpoint": h[10:14].hex()}, "user": None, "isOriginator": bool(h[12] % 2), "isRecordingSubject": True},
-            {"endpoint": {"id": h[13], "type": "phoneNumber", "endpoint": f"+4420{int.from_bytes(h[14:17], 'big'):08d}"},
-             "person": {"id": h[15], "fullName": other}, "isRecordingSubject": False, "isOriginator": not h[12] % 2},
-        ],
-        "analysis": [_WORDS[h[16] % len(_WORDS)].title()],
-        "retentionGroupId": None,
-        "retainUntil": _iso(begin + timedelta(days=3650)),
-        "legalHolds": None,
-        "tags": [f"callCategory.categoryNames.{_WORDS[h[17] % len(_WORDS)].title()}"],
-        "isPrivate": False,
-        "isPrivateReason": None,
-        "mediaAccessStatus": "Denied" if index % 17 == 16 else "Permitted",
-        "dataGroups": None,
-        "optional": {},
-    }
-
-
-def transcript_kind(index: int) -> str:
-    """Whether generated recording `index` has a transcript: "ready", "later" or "never"."""
-    if index % 5 == 0:
-        return "never"
-    return "later" if index % 7 == 3 else "ready"
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 class FocusEmulator(EmulatorServer):
@@ -132,6 +53,8 @@ class FocusEmulator(EmulatorServer):
         self.tokens: dict[str, tuple[int, float]] = {}
         self.issued: list[str] = []
         self.transcripts_ready = False
+        self.processing = Readiness()
+        """interactionIds whose transcripts are in progress, whatever `transcripts_ready` says."""
         self.expire_tokens_at: int | None = None
         """Invalidate every token when the emulator has served this many requests (a mid-run expiry)."""
         self.arrivals_per_page = 0
@@ -173,12 +96,26 @@ class FocusEmulator(EmulatorServer):
     def make_transcripts_ready(self) -> None:
         """Transcripts that were "not ready yet" become available."""
         self.transcripts_ready = True
+        self.processing.finish()
+
+    def add_processing(self, client_id: int, count: int) -> list[int]:
+        """Calls that just ended arrive, their transcripts in progress until `make_transcripts_ready`."""
+        tenant = self.tenants[client_id]
+        with self._tenants_lock:
+            start = len(tenant.arrivals) + len(tenant.extra) + 20_000
+        added = [index for index in range(start, start + 4 * count) if transcript_kind(index) == "ready"
+                 and generated_recording(client_id, index)["type"] != "sms"][:count]
+        now = datetime.now(timezone.utc) - timedelta(minutes=5)
+        for index in added:
+            self.add_item(client_id, generated_recording(client_id, index, start=now), key=f"processing-{index}")
+        self.processing.processing(client_id * 1_000_000 + index for index in added)
+        return added
 
     def item(self, tenant: FocusTenant, entry: int | str) -> dict[str, Any]:
         """The recording at one arrival slot."""
         if isinstance(entry, str):
             return tenant.extra[entry]
-        return _cached_recording(tenant.client_id, entry)
+        return cached_recording(tenant.client_id, entry)
 
     def expected_ids(self, tenant: FocusTenant) -> set[str]:
         """interactionIds of every well-formed recording of a tenant."""
@@ -199,14 +136,14 @@ class FocusEmulator(EmulatorServer):
                 or body["username"] != tenant.username:
             raise EmulatorError(401, "Unauthenticated: invalid API key or username")
         expires = time.time() + tenant.token_lifetime
-        header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-        payload = _b64(json.dumps({"sub": tenant.username, "clientId": tenant.client_id, "exp": expires,
-                                   "jti": _b64(os.urandom(9))}).encode())
-        signature = _b64(hmac.new(self._secret, f"{header}.{payload}".encode(), hashlib.sha256).digest())
+        header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+        payload = b64(json.dumps({"sub": tenant.username, "clientId": tenant.client_id, "exp": expires,
+                                   "jti": b64(os.urandom(9))}).encode())
+        signature = b64(hmac.new(self._secret, f"{header}.{payload}".encode(), hashlib.sha256).digest())
         token = f"{header}.{payload}.{signature}"
         self.tokens[token] = (tenant.client_id, expires)
         self.issued.append(token)
-        refresh = _b64(os.urandom(24))
+        refresh = b64(os.urandom(24))
         self.issued.append(refresh)
         return Response.json({"token": token, "refreshToken": refresh})
 
@@ -247,8 +184,10 @@ class FocusEmulator(EmulatorServer):
             if index is None:
                 continue
             kind = transcript_kind(index)
+            if interaction_id in self.processing:
+                continue
             if kind == "ready" or (kind == "later" and self.transcripts_ready):
-                answers.append({"interactionId": interaction_id, "segments": _segments(tenant.client_id, index)})
+                answers.append({"interactionId": interaction_id, "segments": segments(tenant.client_id, index)})
         return Response.json({"transcriptions": answers})
 
     def playback(self, request: Request) -> Response:
@@ -304,7 +243,7 @@ class FocusEmulator(EmulatorServer):
     def _encode_cursor(self, tenant: FocusTenant, position: int) -> str:
         text = f"{tenant.client_id}:{position}"
         signature = hmac.new(self._cursor_key, text.encode(), hashlib.sha256).hexdigest()[:16]
-        return _b64(f"{text}:{signature}".encode())
+        return b64(f"{text}:{signature}".encode())
 
     def _decode_cursor(self, tenant: FocusTenant, cursor: str) -> int:
         try:
@@ -327,7 +266,7 @@ class FocusEmulator(EmulatorServer):
         for position, slot in enumerate(tenant.arrivals):
             item = self.item(tenant, slot)
             when = item.get("startDatetimeUTC") if isinstance(item, dict) else None
-            if isinstance(when, str) and when >= _iso(start):
+            if isinstance(when, str) and when >= iso(start):
                 return position
         return len(tenant.arrivals)
 
@@ -343,7 +282,7 @@ class FocusEmulator(EmulatorServer):
         prefix, _, suffix = third_party_id.rpartition("|")
         client, _, index = suffix.partition("-")
         if client == str(tenant.client_id) and index.isdigit():
-            item = _cached_recording(tenant.client_id, int(index))
+            item = cached_recording(tenant.client_id, int(index))
             position = int(index)
             listed = position < tenant.recordings or position in tenant.arrivals[tenant.recordings:]
             if item["thirdPartyId"] == third_party_id and listed:
@@ -369,63 +308,8 @@ class FocusEmulator(EmulatorServer):
         return Response(200, data, content_type)
 
 
-@lru_cache(maxsize=4096)
-def _cached_recording(client_id: int, index: int) -> dict[str, Any]:
-    return generated_recording(client_id, index)
-
-
 @lru_cache(maxsize=256)
 def _cached_audio(seed: str, duration: float, kind: str, channels: int) -> bytes:
     return synth_audio(seed, duration=duration, fmt=kind, channels=channels)
 
 
-def _segments(client_id: int, index: int) -> list[dict[str, Any]]:
-    item = _cached_recording(client_id, index)
-    duration = float(item["durationInSeconds"])
-    h = hashlib.sha256(f"transcript:{client_id}:{index}".encode()).digest()
-    count = 2 + h[0] % 3
-    step = duration / count
-    return [
-        {"startTime": round(i * step, 3), "endTime": round((i + 1) * step, 3),
-         "speaker": "Agent" if i % 2 == 0 else "Customer",
-         "text": " ".join(_WORDS[b % len(_WORDS)] for b in h[1 + 4 * i: 5 + 4 * i]).capitalize() + "."}
-        for i in range(count)
-    ]
-
-
-# -- the demo ---------------------------------------------------------------------------------------
-
-
-@contextmanager
-def demo_tenants() -> Iterator[list[dict[str, Any]]]:
-    """Three demo tenants on one emulator: plain, forced comments with wav-mono, short-lived tokens."""
-    tenants = [
-        FocusTenant(client_id=410001, username="svc-acme-uk", api_key=_demo_key(410001), recordings=24),
-        FocusTenant(client_id=410002, username="svc-globex", api_key=_demo_key(410002), recordings=36,
-                    forced_comments=True),
-        FocusTenant(client_id=410003, username="svc-initech", api_key=_demo_key(410003), recordings=18,
-                    token_lifetime=4.0),
-    ]
-    emulator = FocusEmulator(tenants, rate_limit=(20, 1.0), seed=7)
-    emulator.faults.set_rate(0.03)
-    names = {410001: "acme-uk", 410002: "globex", 410003: "initech"}
-    with emulator:
-        sources = []
-        for tenant in tenants:
-            variable = f"COLLECTOR_DEMO_FOCUS_{tenant.client_id}_API_KEY"
-            os.environ[variable] = tenant.api_key
-            table: dict[str, Any] = {
-                "plugin": "focus", "tenant": names[tenant.client_id], "base_url": emulator.url,
-                "client_id": tenant.client_id, "username": tenant.username, "api_key": {"env": variable},
-                "page_size": 10, "rate_limit": {"requests": 20, "per_seconds": 1.0},
-                "retry": {"attempts": 6, "initial_wait": 0.05, "max_wait": 1.0},
-            }
-            if tenant.forced_comments:
-                table.update(forced_comments=True, download_comment="Compliance archive (recording-collector demo)",
-                             audio_format="wav-mono")
-            sources.append(table)
-        yield sources
-
-
-def _demo_key(client_id: int) -> str:
-    return "demo-" + hashlib.sha256(f"focus-demo-key:{client_id}".encode()).hexdigest()[:24]

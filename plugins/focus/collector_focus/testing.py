@@ -5,19 +5,24 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from collector.emulator import EmulatorServer
+from collector.emulator import HOSTILE_IDS, EmulatorServer
 from collector.testing import Emulation, Expectations
 
-from .emulator import FocusEmulator, FocusTenant, generated_recording
-
-HOSTILE_IDS = ["../x", "../../etc/passwd", "a/b\\c", "a|b|c", "nul\x00byte", "x" * 300, "ünïcødé-☎-通話", "CON", ".."]
+from ._emudata import FocusTenant, generated_recording
+from .emulator import FocusEmulator
 
 
 class FocusEmulation(Emulation):
-    """Two Focus tenants on one emulated regional host, with keys in environment variables."""
+    """Two Focus tenants on one emulated regional host, with keys in environment variables.
+
+    Transcripts in progress are the recordings "still processing": with `in_progress` the
+    generated data keeps some (every seventh), otherwise they are done from the start.
+    """
+
+    processing = True
 
     def __init__(self, *, bad_data: bool = False, recordings: int = 24, rate_limit: tuple[int, float] = (20, 0.5),
-                 **emulator_options: Any) -> None:
+                 in_progress: bool = False, **emulator_options: Any) -> None:
         self.tenants = [
             FocusTenant(client_id=7001, username="svc-one", api_key=os.urandom(12).hex(), recordings=recordings),
             FocusTenant(client_id=7002, username="svc-two", api_key=os.urandom(12).hex(), recordings=recordings // 2,
@@ -25,12 +30,10 @@ class FocusEmulation(Emulation):
         ]
         self.rate_limit = rate_limit
         self.emulator = FocusEmulator(self.tenants, rate_limit=rate_limit, **emulator_options).start()
+        if not in_progress:
+            self.emulator.make_transcripts_ready()
         self.names = {7001: "one", 7002: "two"}
-        self.variables = []
-        for tenant in self.tenants:
-            variable = f"TEST_FOCUS_{self.emulator.port}_{tenant.client_id}"
-            os.environ[variable] = tenant.api_key
-            self.variables.append(variable)
+        self.references = [self.secret(tenant.api_key) for tenant in self.tenants]
         self.bad_audio: dict[str, set[str]] = {name: set() for name in self.names.values()}
         self.rejected: dict[str, int] = {name: 0 for name in self.names.values()}
         if bad_data:
@@ -68,10 +71,10 @@ class FocusEmulation(Emulation):
 
     def sources(self) -> list[dict[str, Any]]:
         tables = []
-        for tenant, variable in zip(self.tenants, self.variables):
+        for tenant, reference in zip(self.tenants, self.references):
             table: dict[str, Any] = {
                 "plugin": "focus", "tenant": self.names[tenant.client_id], "base_url": self.emulator.url,
-                "client_id": tenant.client_id, "username": tenant.username, "api_key": {"env": variable},
+                "client_id": tenant.client_id, "username": tenant.username, "api_key": reference,
                 "page_size": 7, "transcript_batch_size": 5,
                 "rate_limit": {"requests": self.rate_limit[0], "per_seconds": self.rate_limit[1]},
                 "retry": {"attempts": 5, "initial_wait": 0.01, "max_wait": 0.2},
@@ -101,14 +104,26 @@ class FocusEmulation(Emulation):
         for tenant in self.tenants:
             self.emulator.add_recordings(tenant.client_id, count)
 
+    def add_history(self, count: int) -> None:
+        self.add_recordings(count)  # a cursor feed lists in arrival order, whatever the dates
+
+    def add_late(self, count: int) -> None:
+        self.add_recordings(count)  # generated recordings are dated in January: late by months
+
+    def revoke(self, tenant: str) -> None:
+        self.tenant(tenant).api_key = "rotated-" + os.urandom(8).hex()
+        self.emulator.expire_tokens()
+
+    def add_processing(self, count: int) -> None:
+        for tenant in self.tenants:
+            self.emulator.add_processing(tenant.client_id, count)
+
+    def finish_processing(self) -> None:
+        self.emulator.make_transcripts_ready()
+
     def servers(self) -> list[EmulatorServer]:
         return [self.emulator]
 
     def secrets(self) -> list[str]:
         return [t.api_key for t in self.tenants] + list(self.emulator.issued)
-
-    def close(self) -> None:
-        super().close()
-        for variable in self.variables:
-            os.environ.pop(variable, None)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ from collector_focus._mapping import to_recording
 from collector_focus.testing import FocusEmulation
 
 from collector import ConfigError, Direction, MediaAvailability
-from collector.engine import Plugins, load_config
+from collector.engine import EXIT_WAITING, Plugins, load_config
 from collector.testing import collect, inspect_store, query_catalog, write_config
 
 
@@ -120,11 +122,19 @@ def test_forced_comments_without_a_comment_is_a_config_error(tmp_path: Path, foc
     assert "sources[0].download_comment: is required because `forced_comments` is true" in problem
 
 
-def test_transcripts_in_progress_are_fetched_on_a_later_run(tmp_path: Path, focus: FocusEmulation) -> None:
+def test_transcripts_in_progress_are_fetched_on_a_later_run(tmp_path: Path) -> None:
+    focus = FocusEmulation(in_progress=True)
+    try:
+        _transcripts_in_progress_are_fetched_later(tmp_path, focus)
+    finally:
+        focus.close()
+
+
+def _transcripts_in_progress_are_fetched_later(tmp_path: Path, focus: FocusEmulation) -> None:
     path = config(tmp_path, focus, only="one", transcript_wait_days=365)
     first = collect(path)
     (summary,) = first.summaries
-    assert summary.transcripts > 0 and summary.transcripts_awaited > 0 and first.exit_code == 0
+    assert summary.transcripts > 0 and summary.waiting > 0 and first.exit_code == EXIT_WAITING
     focus.emulator.make_transcripts_ready()
     second = collect(path)
     assert second.summaries[0].transcripts > 0
@@ -139,7 +149,7 @@ def test_a_transcript_that_never_comes_is_given_up_after_the_waiting_period(tmp_
     collect(path)
     collect(path)
     statuses = dict(catalog(tmp_path, "SELECT status, COUNT(*) FROM transcripts GROUP BY status"))
-    assert set(statuses) == {"stored", "none"}
+    assert set(statuses) == {"stored", "unavailable"}
 
 
 def test_recordings_without_audio_are_recorded_as_such_and_never_requested(tmp_path: Path,
@@ -190,7 +200,8 @@ def test_a_wrong_api_key_stops_that_tenant_only(tmp_path: Path, focus: FocusEmul
     assert by_tenant["one"].status.value == "ok"
     assert by_tenant["two"].status.value == "stopped" and by_tenant["two"].new_recordings == 0
     (message,) = by_tenant["two"].messages
-    assert "Focus refused the API key of clientId 7002, username 'svc-two'" in message and real_key not in message
+    assert "refused the credentials at POST /authWithApiKey (HTTP 401" in message and real_key not in message
+    assert "Check the API key of clientId 7002 and the username 'svc-two'." in message
 
 
 def test_start_date_applies_to_the_first_run_only(tmp_path: Path, focus: FocusEmulation) -> None:
@@ -207,7 +218,20 @@ def test_an_empty_page_still_advances_the_stored_cursor(tmp_path: Path, focus: F
     collect(config(tmp_path, focus, only="one"))
     (state,) = catalog(tmp_path, "SELECT state FROM sync_state")
     tenant = focus.tenant("one")
-    assert state[0] == '{"cursor":"%s"}' % focus.emulator._encode_cursor(tenant, len(tenant.arrivals))
+    cursor = focus.emulator._encode_cursor(tenant, len(tenant.arrivals))
+    assert json.loads(state[0]) == {"next": {"url": "/client/recording/cursor",
+                                             "params": {"numberOfResults": 7, "cursorId": cursor}}}
+
+
+def test_a_cursor_stored_before_the_toolkit_is_followed(tmp_path: Path, focus: FocusEmulation) -> None:
+    path = config(tmp_path, focus, only="one")
+    collect(path)
+    tenant = focus.tenant("one")
+    old_state = '{"cursor":"%s"}' % focus.emulator._encode_cursor(tenant, len(tenant.arrivals))
+    with sqlite3.connect(tmp_path / "store" / "catalog.sqlite") as db:
+        db.execute("UPDATE sync_state SET state=?", (old_state,))
+    focus.add_recordings(2)
+    assert collect(path).summaries[0].new_recordings == 2
 
 
 DOC_EXAMPLE = {

@@ -101,10 +101,10 @@ class ImagicleSource(Source):
                 rereads += attempt < self.settings.reconcile_attempts
                 self.log.info("Window %s does not reconcile on read %d of %d (%s).",
                               window, attempt, self.settings.reconcile_attempts, tally.describe())
-            page = sweep.page(window, complete=tally.reconciled)
+            closing = sweep.page(window, complete=tally.reconciled)
             assert sweep.last_outcome is not None
             self._report(window, tally, sweep.last_outcome, sweep.held_runs)
-            yield page
+            yield closing
         if sweep.windows:
             self.context.note(f"{sweep.describe()} {rereads} re-read(s).")
 
