@@ -91,14 +91,15 @@ def reference(url: str, client_id: int, page_size: int, out: Path) -> float:
     return count / elapsed
 
 
-_MEASURED_RUN = """
-import resource, sys
-from collector._cli import run_cli
-code = run_cli(sys.argv[1:])
-sys.stderr.write(f"PEAK_RSS_KB {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n")
-sys.exit(code)
-"""
-"""`collector <args>` that reports its own peak resident memory (ru_maxrss of that process alone)."""
+def measured(command: list[str], env: dict[str, str]) -> tuple[int, str, str, int]:
+    """Run a command; return its exit code, output, errors and peak resident memory (KB, its own)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err, text=True, env=env)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return process.returncode, out.read(), err.read(), usage.ru_maxrss
 
 
 def collector_run(url: str, client_id: int, workdir: Path, *, page_size: int, audio: bool,
@@ -124,12 +125,11 @@ rate_limit = {{ requests = 10000, per_seconds = 1 }}
 timeout = 600
 """)
     env = {**os.environ, "BENCH_FOCUS_KEY": API_KEY}
-    result = subprocess.run([sys.executable, "-c", _MEASURED_RUN, "--config", str(config), "run", "--json"],
-                            capture_output=True, text=True, env=env)
-    if result.returncode != 0:
-        raise SystemExit(f"collector run failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    peak_kb = int(result.stderr.rsplit("PEAK_RSS_KB ", 1)[1].split()[0])
-    (summary,) = json.loads(result.stdout)["tenants"]
+    code, stdout, stderr, peak_kb = measured(
+        [sys.executable, "-m", "collector", "--config", str(config), "run", "--json"], env)
+    if code != 0:
+        raise SystemExit(f"collector run failed ({code}):\n{stderr[-3000:]}")
+    (summary,) = json.loads(stdout)["tenants"]
     with sqlite3.connect(workdir / "store" / "catalog.sqlite") as db:
         started, finished = db.execute("SELECT started, finished FROM runs ORDER BY id DESC LIMIT 1").fetchone()
     seconds = (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds()

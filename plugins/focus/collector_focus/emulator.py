@@ -57,10 +57,6 @@ class FocusEmulator(EmulatorServer):
         """interactionIds whose transcripts are in progress, whatever `transcripts_ready` says."""
         self.expire_tokens_at: int | None = None
         """Invalidate every token when the emulator has served this many requests (a mid-run expiry)."""
-        self.arrivals_per_page = 0
-        """Recordings that arrive on a tenant right after each of its cursor pages is served..."""
-        self.arrival_pages = 0
-        """...for this many pages (new recordings landing while a run is paging)."""
         self._secret = os.urandom(16)
         self._cursor_key = b"focus-emulator-cursor"  # fixed: cursors stay valid across emulator restarts
         self._tenants_lock = threading.Lock()
@@ -166,9 +162,6 @@ class FocusEmulator(EmulatorServer):
             slots = tenant.arrivals[position:position + size]
         items = [self.item(tenant, slot) for slot in slots]
         body = {"recordings": items, "nextCursorId": self._encode_cursor(tenant, position + len(items))}
-        if self.arrival_pages > 0 and self.arrivals_per_page:
-            self.arrival_pages -= 1
-            self.add_recordings(tenant.client_id, self.arrivals_per_page)
         return Response.json(body)
 
     def transcription(self, request: Request) -> Response:

@@ -78,7 +78,10 @@ def test_429_waits_for_retry_after_and_completes(tmp_path: Path, focus: FocusEmu
 
 
 def test_recordings_arriving_while_the_run_pages_are_collected_once(tmp_path: Path, focus: FocusEmulation) -> None:
-    focus.emulator.arrivals_per_page, focus.emulator.arrival_pages = 2, 6
+    def arrive(request: Any) -> None:  # two recordings land right after each of the next 6 cursor pages
+        focus.emulator.add_recordings(focus.tenant("one").client_id, 2)
+
+    focus.emulator.after_request("metadata", arrive, times=6)
     before = len(focus.expected().recordings["one"]) + len(focus.expected().recordings["two"])
     result = collect(config(tmp_path, focus))
     assert result.exit_code == 0
