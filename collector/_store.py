@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -112,8 +113,8 @@ class Store:
         """Move a finished temporary file to its place in the store, atomically."""
         move_into_place(temp, self.absolute(relative))
 
-    def write_transcript(self, recording: Recording, transcript: Transcript) -> Path:
-        """Write a transcript file atomically; returns its store-relative path."""
+    def write_transcript(self, recording: Recording, transcript: Transcript) -> tuple[Path, str, int]:
+        """Write a transcript file atomically; returns its store-relative path, sha256 and size."""
         relative = self.transcript_relpath(recording)
         document = {
             "source": recording.source,
@@ -123,4 +124,4 @@ class Store:
         }
         data = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8", "surrogatepass")
         write_atomic(self.absolute(relative), data, self.temp_dir)
-        return relative
+        return relative, hashlib.sha256(data).hexdigest(), len(data)

@@ -227,3 +227,15 @@ def test_media_listed_as_processing_waits_and_is_queued_once_listed_available(tm
     assert catalog.query("SELECT status FROM audio") == [("waiting",)]
     commit(catalog, [recording("a", v=2)])
     assert catalog.query("SELECT status, reason FROM audio") == [("pending", None)]
+
+
+def test_a_catalog_written_by_schema_2_is_migrated_without_loss(tmp_path: Path) -> None:
+    path = _store_written_by(2, tmp_path)
+    catalog = Catalog(path)
+    assert catalog.query("SELECT COUNT(*) FROM recordings") == [(9,)]
+    assert catalog.query("SELECT vendor_id, status FROM transcripts WHERE vendor_id='t0004'") == [("t0004", "waiting")]
+    assert catalog.query("SELECT COUNT(*) FROM findings") == [(0,)]
+    assert catalog.query("SELECT kind, resolved FROM quarantine") == [("metadata", None)]
+    stored = catalog.query("SELECT vendor_id FROM audio WHERE status='stored' AND last_verified IS NULL")
+    assert len(stored) == 5  # stored before verification was recorded: verify has them to do
+    catalog.close()

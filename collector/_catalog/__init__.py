@@ -9,7 +9,8 @@ One database file beside the audio, split by job:
                  recordings it covers), `quarantine` of bad items, `audit`;
 - `_work`        `audio` and `transcripts`: one work row per recording and kind, and its
                  transitions (see `WorkKind`), plus `egress` for rolling budgets;
-- `_runs`        `runs`, `run_tenants`, and the queries behind `status`.
+- `_runs`        `runs`, `run_tenants`, and the queries behind `status`;
+- `_evidence`    `verify` (findings, positions), `report`, `export`, `reset` and `retry`.
 
 Every method is one transaction. The catalog is used from one thread at a time (the store runs
 it on a dedicated worker thread), and in WAL mode so `collector status` can read during a run.
@@ -17,13 +18,13 @@ it on a dedicated worker thread), and in WAL mode so `collector status` can read
 
 from ._db import CatalogVersionError
 from ._rows import PageCounts, Rejected, StoredAudio, WorkPlan
-from ._runs import RunsCatalog
+from ._evidence import EvidenceCatalog, Finding, Scope, StoredFile, VerifyPosition
 from ._work import AUDIO, KINDS, TRANSCRIPT, WorkKind
 
 
-class Catalog(RunsCatalog):
+class Catalog(EvidenceCatalog):
     """The store's SQLite database; each public method is one transaction."""
 
 
-__all__ = ["AUDIO", "KINDS", "TRANSCRIPT", "Catalog", "CatalogVersionError", "PageCounts", "Rejected",
-           "StoredAudio", "WorkKind", "WorkPlan"]
+__all__ = ["AUDIO", "KINDS", "TRANSCRIPT", "Catalog", "CatalogVersionError", "Finding", "PageCounts", "Rejected",
+           "Scope", "StoredAudio", "StoredFile", "VerifyPosition", "WorkKind", "WorkPlan"]

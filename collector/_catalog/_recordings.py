@@ -41,6 +41,9 @@ class RecordingsCatalog(WorkCatalog):
             if plan.transcripts:
                 self._queue_transcripts(db, unique.values(), stamp, plan)
             quarantined = self._quarantine_items(db, source, tenant, rejects, stamp)
+            db.execute("UPDATE quarantine SET resolved=? WHERE source=? AND tenant=? AND kind='metadata' "
+                       "AND resolved IS NULL AND item_id IN (SELECT value FROM json_each(?))",
+                       (stamp, source, tenant, to_json_text(list(unique))))
             if state is not None:
                 db.execute(
                     "INSERT INTO sync_state VALUES (?,?,?,?) ON CONFLICT(source, tenant) "

@@ -8,6 +8,12 @@ Versions:
 1. the first schema (recordings, audio, transcripts, sync_state, quarantine, audit, egress, runs).
 2. "waiting for the vendor" for both work kinds: transcripts' `not_ready` becomes `waiting`, their
    `none` becomes `unavailable`, `retry_until` becomes `wait_until`; audio gains `wait_until`.
+3. evidence: `last_verified` on stored files, a sha256 and size for transcripts, `not_before` (when a
+   deferred item can resume), `damaged` (when `verify` found the stored copy damaged or missing:
+   such an item that cannot be fetched again is `lost`), `resolved` on quarantine entries that were later stored correctly,
+   and the tables `findings` (what `verify` found), `listings` (the vendor's own count per listing
+   window), `verify_positions` (where a sliced `verify` continues), `operations` (what `reset`,
+   `retry` and `verify` did) and `restarts` (a pending `reset --from`).
 """
 
 from __future__ import annotations
@@ -74,6 +80,49 @@ ALTER TABLE audio ADD COLUMN wait_until TEXT;
 """
 
 
+_V3 = """
+ALTER TABLE audio ADD COLUMN last_verified TEXT;
+ALTER TABLE audio ADD COLUMN not_before TEXT;
+ALTER TABLE audio ADD COLUMN damaged TEXT;
+ALTER TABLE transcripts ADD COLUMN damaged TEXT;
+ALTER TABLE transcripts ADD COLUMN sha256 TEXT;
+ALTER TABLE transcripts ADD COLUMN size INTEGER;
+ALTER TABLE transcripts ADD COLUMN last_verified TEXT;
+ALTER TABLE transcripts ADD COLUMN not_before TEXT;
+ALTER TABLE quarantine ADD COLUMN resolved TEXT;
+CREATE TABLE findings (
+    id INTEGER PRIMARY KEY, source TEXT NOT NULL, tenant TEXT NOT NULL, vendor_id TEXT, kind TEXT NOT NULL,
+    problem TEXT NOT NULL, path TEXT, found TEXT NOT NULL, detail TEXT NOT NULL, action TEXT NOT NULL
+);
+CREATE INDEX findings_by_tenant ON findings (source, tenant, found);
+CREATE INDEX audio_by_path ON audio (path);
+CREATE INDEX transcripts_by_path ON transcripts (path);
+CREATE TABLE listings (
+    source TEXT NOT NULL, tenant TEXT NOT NULL, window_start TEXT NOT NULL, window_end TEXT NOT NULL,
+    vendor_count INTEGER, listed INTEGER NOT NULL, at TEXT NOT NULL,
+    PRIMARY KEY (source, tenant, window_start, window_end)
+);
+CREATE TABLE verify_positions (
+    scope TEXT PRIMARY KEY, position TEXT, files INTEGER NOT NULL, bytes INTEGER NOT NULL, updated TEXT NOT NULL
+);
+CREATE TABLE operations (
+    id INTEGER PRIMARY KEY, at TEXT NOT NULL, command TEXT NOT NULL, source TEXT, tenant TEXT, detail TEXT NOT NULL
+);
+CREATE TABLE restarts (
+    source TEXT NOT NULL, tenant TEXT NOT NULL, since TEXT, requested TEXT NOT NULL, PRIMARY KEY (source, tenant)
+);
+UPDATE quarantine SET resolved=(SELECT a.updated FROM audio a WHERE a.source=quarantine.source
+    AND a.tenant=quarantine.tenant AND a.vendor_id=quarantine.item_id AND a.status='stored')
+    WHERE kind='audio';
+UPDATE quarantine SET resolved=(SELECT t.updated FROM transcripts t WHERE t.source=quarantine.source
+    AND t.tenant=quarantine.tenant AND t.vendor_id=quarantine.item_id AND t.status='stored')
+    WHERE kind='transcript';
+UPDATE quarantine SET resolved=(SELECT r.updated FROM recordings r WHERE r.source=quarantine.source
+    AND r.tenant=quarantine.tenant AND r.vendor_id=quarantine.item_id)
+    WHERE kind='metadata';
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def apply(db: sqlite3.Connection) -> None:
         for statement in sql.split(";"):
@@ -86,6 +135,7 @@ def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
 MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
     (1, _script(_V1)),
     (2, _script(_V2)),
+    (3, _script(_V3)),
 ]
 """(version reached, migration) in order."""
 

@@ -175,22 +175,32 @@ class WorkCatalog(Database):
         stamp = iso(now_utc())
         with self._transaction() as db:
             db.execute(
-                "UPDATE audio SET status='stored', reason=NULL, attempts=attempts+1, path=?, sha256=?, size=?, "
-                "container=?, codec=?, sample_rate=?, channels=?, decoded_duration=?, updated=? "
-                "WHERE source=? AND tenant=? AND vendor_id=?",
+                "UPDATE audio SET status='stored', reason=NULL, damaged=NULL, not_before=NULL, attempts=attempts+1, "
+                "path=?, sha256=?, size=?, container=?, codec=?, sample_rate=?, channels=?, decoded_duration=?, "
+                "last_verified=?, updated=? WHERE source=? AND tenant=? AND vendor_id=?",
                 (stored.path, stored.sha256, stored.size, stored.container, stored.codec, stored.sample_rate,
-                 stored.channels, stored.duration, stamp, *key),
+                 stored.channels, stored.duration, stamp, stamp, *key),
             )
             db.execute("INSERT INTO egress VALUES (?,?,?,?)", (key.source, key.tenant, stamp, stored.size))
+            self._resolve_quarantine(db, AUDIO, key, stamp)
 
-    def transcript_stored(self, key: RecordingKey, path: str, segments: int) -> None:
+    def transcript_stored(self, key: RecordingKey, path: str, segments: int, sha256: str, size: int) -> None:
         """Record a stored transcript file."""
+        stamp = iso(now_utc())
         with self._transaction() as db:
             db.execute(
-                "UPDATE transcripts SET status='stored', reason=NULL, attempts=attempts+1, path=?, segments=?, "
-                "updated=? WHERE source=? AND tenant=? AND vendor_id=?",
-                (path, segments, iso(now_utc()), *key),
+                "UPDATE transcripts SET status='stored', reason=NULL, damaged=NULL, not_before=NULL, "
+                "attempts=attempts+1, path=?, segments=?, sha256=?, size=?, last_verified=?, updated=? "
+                "WHERE source=? AND tenant=? AND vendor_id=?",
+                (path, segments, sha256, size, stamp, stamp, *key),
             )
+            self._resolve_quarantine(db, TRANSCRIPT, key, stamp)
+
+    @staticmethod
+    def _resolve_quarantine(db: Any, kind: WorkKind, key: RecordingKey, stamp: str) -> None:
+        """An item once quarantined is now stored correctly: its quarantine entry becomes history."""
+        db.execute("UPDATE quarantine SET resolved=? WHERE source=? AND tenant=? AND kind=? AND item_id=? "
+                   "AND resolved IS NULL", (stamp, key.source, key.tenant, kind.name, key.vendor_id))
 
     def waiting(self, kind: WorkKind, key: RecordingKey, reason: str, wait: timedelta) -> None:
         """The vendor is still processing the item: ask again on a later run, no attempt counted."""
@@ -203,11 +213,12 @@ class WorkCatalog(Database):
             )
 
     def unavailable(self, kind: WorkKind, key: RecordingKey, reason: str) -> None:
-        """Record that the vendor has nothing we may fetch for this item (final)."""
+        """Record that the vendor has nothing we may fetch for this item (final; `lost` if `verify`
+        had found our copy of it damaged)."""
         with self._transaction() as db:
             db.execute(
-                f"UPDATE {kind.table} SET status='unavailable', reason=?, attempts=attempts+1, updated=? "
-                "WHERE source=? AND tenant=? AND vendor_id=?",
+                f"UPDATE {kind.table} SET status=CASE WHEN damaged IS NULL THEN 'unavailable' ELSE 'lost' END, "
+                "reason=?, attempts=attempts+1, updated=? WHERE source=? AND tenant=? AND vendor_id=?",
                 (reason, iso(now_utc()), *key),
             )
 
@@ -215,16 +226,17 @@ class WorkCatalog(Database):
         """Leave the item for a later run; returns True if this was the last allowed attempt."""
         with self._transaction() as db:
             row = db.execute(
-                f"SELECT attempts FROM {kind.table} WHERE source=? AND tenant=? AND vendor_id=?", tuple(key)
+                f"SELECT attempts, damaged FROM {kind.table} WHERE source=? AND tenant=? AND vendor_id=?", tuple(key)
             ).fetchone()
             attempts = (row[0] if row else 0) + 1
             final = attempts >= max_attempts
             if final:
                 reason = f"{reason} The collector gave up after {attempts} runs."
+            status = "pending" if not final else "lost" if row and row[1] else "failed"
             db.execute(
                 f"UPDATE {kind.table} SET status=?, reason=?, attempts=?, updated=? "
                 "WHERE source=? AND tenant=? AND vendor_id=?",
-                ("failed" if final else "pending", reason, attempts, iso(now_utc()), *key),
+                (status, reason, attempts, iso(now_utc()), *key),
             )
         return final
 

@@ -42,8 +42,9 @@ async def run_transcripts(job: JobContext) -> None:
 async def _store(job: JobContext, recording: Recording, result: TranscriptResult) -> None:
     if isinstance(result, Transcript):
         store = job.store
-        path = await store.call(store.write_transcript, recording, result)
-        await store.call(store.catalog.transcript_stored, recording.key, str(path), len(result.segments))
+        path, sha256, size = await store.call(store.write_transcript, recording, result)
+        await store.call(store.catalog.transcript_stored, recording.key, str(path), len(result.segments), sha256,
+                         size)
         job.summary.transcripts += 1
         if job.plugins.wants_stored_events:
             job.plugins.recording_stored(StoredEvent("transcript", recording, path=path))
