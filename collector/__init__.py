@@ -81,7 +81,16 @@ from ._plugins import ENTRY_POINT_GROUP
 from ._ratelimit import RateLimit, SlidingWindowLimiter
 from ._redact import register_secret
 from ._secret import Secret
-from ._source import AudioExpectation, EgressBudget, Page, Source, SourceContext, SourceSettings, http_url
+from ._source import (
+    AudioExpectation,
+    EgressBudget,
+    ListingCount,
+    Page,
+    Source,
+    SourceContext,
+    SourceSettings,
+    http_url,
+)
 from ._time import iso, now_utc, parse_iso
 from ._windows import TimeWindows, Window, WindowOutcome, WindowSweep
 
@@ -115,6 +124,7 @@ __all__ = [
     "ItemUnavailable",
     "JsonAnswer",
     "ListedPage",
+    "ListingCount",
     "MediaAvailability",
     "NextUrlPaginator",
     "NoAnswer",

@@ -22,7 +22,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -93,6 +93,22 @@ class SourceSettings(BaseModel):
         return timedelta(days=self.media_wait_days)
 
 
+@dataclass(frozen=True)
+class ListingCount:
+    """What the vendor said one listing window holds, kept as evidence beside our own count.
+
+    `vendor_count` is the vendor's own number for [start, end) (a `total`, or the length of a
+    window's complete answer); None when it gives none. `listed` is how many distinct items we
+    received for it. `collector report` shows both; a day without a vendor count reads "not
+    reconciled".
+    """
+
+    start: datetime
+    end: datetime
+    vendor_count: int | None
+    listed: int
+
+
 @dataclass
 class Page:
     """A page of raw vendor items and the sync state that holds once they are committed.
@@ -105,6 +121,8 @@ class Page:
 
     items: Sequence[Mapping[str, Any]]
     state: dict[str, Any] | None = None
+    listing: ListingCount | None = None
+    """The vendor's count for the window this page completes, if the source knows one."""
 
 
 @dataclass(frozen=True)

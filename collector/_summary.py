@@ -8,6 +8,10 @@ Exit codes of `collector run` (and of each pass of `collector schedule`, in its 
     3  the store is busy: another run holds its lock
     4  waiting for the vendor: everything finished except items the vendor is still processing
        (media or transcripts not ready yet); later runs ask for them again
+    5  the store failed: disk full, permission denied, a damaged or newer catalog, a read-only
+       store; the message names the store and what to do (nothing counted against any item)
+    6  lost (`verify`): a stored recording is damaged or missing and the vendor no longer has it
+       (the damaged copy is kept in quarantine)
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ EXIT_PARTIAL = 1
 EXIT_CONFIG = 2
 EXIT_BUSY = 3
 EXIT_WAITING = 4
+EXIT_STORE = 5
+EXIT_LOST = 6
 
 
 class TenantStatus(str, enum.Enum):

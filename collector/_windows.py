@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ._source import Page
+from ._source import ListingCount, Page
 from ._time import iso, now_utc, parse_iso
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -135,14 +135,20 @@ class WindowSweep:
         self.last_outcome: WindowOutcome | None = None
         """What the latest `close` (or `page`) did."""
 
-    def page(self, window: Window, items: Sequence[Any] = (), *, complete: bool = True) -> Page:
+    def page(self, window: Window, items: Sequence[Any] = (), *, complete: bool = True,
+             vendor_count: int | None = None, listed: int | None = None) -> Page:
         """The page to yield for a window's last (or only) items, with the state it earns.
 
-        `complete=False` says the window did not reconcile. Yield a window's earlier pages as
-        plain `Page(items)` (no state) and finish it with this.
+        `complete=False` says the window did not reconcile. `vendor_count` is the vendor's own
+        count for the window, and `listed` how many distinct items it gave (default: `items`),
+        kept as evidence for `collector report`. Yield a window's earlier pages as plain
+        `Page(items)` (no state) and finish it with this.
         """
         outcome = self.close(window, complete)
-        return Page(items, None if outcome is WindowOutcome.OPEN else self.state())
+        if outcome is WindowOutcome.OPEN:  # an unsettled window is read again later: no evidence yet
+            return Page(items)
+        count = ListingCount(window.start, window.end, vendor_count, len(items) if listed is None else listed)
+        return Page(items, self.state(), count)
 
     def close(self, window: Window, complete: bool = True) -> WindowOutcome:
         """Apply one window's result (call in order) and say what it did to the watermark."""

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._model import Recording, RecordingKey
+from .._source import ListingCount
 from .._time import iso, now_utc
 from ._rows import UPSERT_RECORDING, PageCounts, Rejected, WorkPlan, recording_row, to_json_text
 from ._work import WorkCatalog, fingerprint
@@ -16,8 +17,9 @@ class RecordingsCatalog(WorkCatalog):
     """Committing pages of recordings (with their work rows and the sync state) and audit entries."""
 
     def commit_page(self, source: str, tenant: str, recordings: Sequence[Recording], rejects: Sequence[Rejected],
-                    state: dict[str, Any] | None, plan: WorkPlan) -> PageCounts:
-        """Upsert a page of recordings, queue their work, quarantine rejects, and save the state.
+                    state: dict[str, Any] | None, plan: WorkPlan, listing: ListingCount | None = None) -> PageCounts:
+        """Upsert a page of recordings, queue their work, quarantine rejects, and save the state
+        (and the vendor's count for the window the page completes).
 
         All in one transaction: if the process dies before it commits, none of it happened and
         the state still points before this page, so the next run fetches the page again.
@@ -44,7 +46,14 @@ class RecordingsCatalog(WorkCatalog):
             db.execute("UPDATE quarantine SET resolved=? WHERE source=? AND tenant=? AND kind='metadata' "
                        "AND resolved IS NULL AND item_id IN (SELECT value FROM json_each(?))",
                        (stamp, source, tenant, to_json_text(list(unique))))
+            if listing is not None:
+                db.execute(
+                    "INSERT INTO listings VALUES (?,?,?,?,?,?,?) ON CONFLICT(source, tenant, window_start, window_end) "
+                    "DO UPDATE SET vendor_count=excluded.vendor_count, listed=excluded.listed, at=excluded.at",
+                    (source, tenant, iso(listing.start), iso(listing.end), listing.vendor_count, listing.listed, stamp),
+                )
             if state is not None:
+                db.execute("DELETE FROM restarts WHERE source=? AND tenant=?", (source, tenant))
                 db.execute(
                     "INSERT INTO sync_state VALUES (?,?,?,?) ON CONFLICT(source, tenant) "
                     "DO UPDATE SET state=excluded.state, updated=excluded.updated",

@@ -54,7 +54,7 @@ async def _snapshots(pages: AsyncIterator[Page]) -> AsyncIterator[Page]:
             except (TypeError, ValueError) as exc:
                 raise TenantError(f"The plugin yielded a sync state that is not plain JSON ({exc}); "
                                   "nothing after the last committed page was kept.") from None
-            page = Page(page.items, state)
+            page = Page(page.items, state, page.listing)
         yield page
 
 
@@ -62,7 +62,7 @@ async def _commit(job: JobContext, page: Page) -> None:
     settings, summary = job.settings, job.summary
     recordings, rejects = _parse(job.source, settings.plugin, settings.tenant, page.items)
     counts = await job.store.call(job.store.catalog.commit_page, settings.plugin, settings.tenant, recordings,
-                                  rejects, page.state, job.plan)
+                                  rejects, page.state, job.plan, page.listing)
     summary.new_recordings += counts.new
     summary.updated_recordings += counts.updated
     summary.quarantined += counts.quarantined

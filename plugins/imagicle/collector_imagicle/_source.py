@@ -101,7 +101,8 @@ class ImagicleSource(Source):
                 rereads += attempt < self.settings.reconcile_attempts
                 self.log.info("Window %s does not reconcile on read %d of %d (%s).",
                               window, attempt, self.settings.reconcile_attempts, tally.describe())
-            closing = sweep.page(window, complete=tally.reconciled)
+            closing = sweep.page(window, complete=tally.reconciled, vendor_count=tally.vendor_count,
+                                 listed=len(tally.keys))
             assert sweep.last_outcome is not None
             self._report(window, tally, sweep.last_outcome, sweep.held_runs)
             yield closing

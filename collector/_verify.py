@@ -1,0 +1,209 @@
+"""`collector verify`: read stored files back and prove they are what the catalog says they are.
+
+For each stored audio file and transcript in scope (tenants, a date range), in key order:
+
+- it must exist, have the size the catalog recorded and the sha256 computed when it was stored;
+- with `decode`, audio is decoded to the end again and must still match its recorded codec,
+  sample rate, channels and duration (transcripts must still parse as JSON).
+
+A file that passes gets `last_verified`. A missing or damaged one is a *finding*, kept in the
+catalog with the time it was found: a damaged copy is moved to `.quarantine/<source>/<tenant>/damaged/`
+(never deleted), and the item is queued for download again, so the next run repairs it; when the
+vendor no longer lists its media, it is *lost* instead. Files under the tenants' folders that the
+catalog does not know are listed (and recorded) too, once per complete pass.
+
+Large archives are scrubbed a slice at a time, like restic's `check --read-data-subset`:
+`max_bytes` and `max_time` stop a verify early and the position is kept per scope, so the next
+verify continues where this one stopped; `max_rate` bounds the read rate (bytes a second) so a
+scrub does not starve the disk. Exit codes: 0 clean, 1 problems found (and queued again), 6 lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._catalog import Finding, Scope, StoredFile, VerifyPosition
+from ._files import move_into_place, safe_segment
+from ._store import Store
+from ._summary import EXIT_LOST, EXIT_OK, EXIT_PARTIAL
+from ._time import iso, now_utc
+
+_CHUNK = 1 << 20
+_STORE_FOLDERS = {".quarantine", ".tmp"}
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """How much a verify does: decode audio too, and the limits of one slice."""
+
+    decode: bool = False
+    max_bytes: int | None = None
+    max_time: float | None = None
+    max_rate: float | None = None
+
+
+@dataclass
+class VerifyResult:
+    """What one verify checked and found."""
+
+    files: int = 0
+    bytes: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)
+    lost: int = 0
+    cycle_complete: bool = False
+    resumed: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """0 clean, 1 problems found (queued again), 6 something is lost."""
+        if self.lost:
+            return EXIT_LOST
+        return EXIT_PARTIAL if self.findings or self.orphans else EXIT_OK
+
+
+class _Throttle:
+    """Keeps reading at or below `rate` bytes a second."""
+
+    def __init__(self, rate: float | None) -> None:
+        self._rate, self._started, self._read = rate, time.monotonic(), 0
+
+    def read(self, count: int) -> None:
+        self._read += count
+        if self._rate:
+            ahead = self._read / self._rate - (time.monotonic() - self._started)
+            if ahead > 0:
+                time.sleep(ahead)
+
+
+def verify_store(store: Store, scope: Scope, options: VerifyOptions = VerifyOptions(),
+                 progress: Callable[[VerifyResult], None] | None = None) -> VerifyResult:
+    """Verify the stored files in `scope`, from where the last verify of it stopped (hold the store's lock)."""
+    catalog = store.catalog
+    saved = catalog.verify_position(scope)
+    result = VerifyResult(resumed=saved.position is not None)
+    throttle = _Throttle(options.max_rate)
+    started = time.monotonic()
+    position = saved.position
+    while True:
+        batch = catalog.stored_files(scope, position)
+        if not batch:
+            break
+        intact: list[StoredFile] = []
+        for file in batch:
+            if _over_limits(result, options, started):
+                catalog.verified(intact)
+                catalog.save_verify_position(scope, VerifyPosition(position, saved.files + result.files,
+                                                                   saved.bytes + result.bytes))
+                return _finish(store, scope, result)
+            finding = _check(store, file, options, throttle, result)
+            if finding is None:
+                intact.append(file)
+            else:
+                _record(store, finding, result)
+            position = file.position
+            if progress is not None:
+                progress(result)
+        catalog.verified(intact)
+    result.cycle_complete = True
+    result.orphans = _orphans(store, scope)
+    catalog.save_verify_position(scope, VerifyPosition(None, 0, 0))
+    return _finish(store, scope, result)
+
+
+def _finish(store: Store, scope: Scope, result: VerifyResult) -> VerifyResult:
+    result.lost = store.catalog.lost_items(scope)
+    store.catalog.record_operation(
+        "verify", f"{result.files} files ({result.bytes:,} bytes) checked, {len(result.findings)} problem(s), "
+        f"{len(result.orphans)} unknown file(s), {result.lost} lost; "
+        + ("a full pass ended" if result.cycle_complete else "the next verify continues from here"))
+    return result
+
+
+def _over_limits(result: VerifyResult, options: VerifyOptions, started: float) -> bool:
+    if options.max_bytes is not None and result.bytes >= options.max_bytes:
+        return True
+    return options.max_time is not None and time.monotonic() - started >= options.max_time
+
+
+def _check(store: Store, file: StoredFile, options: VerifyOptions, throttle: _Throttle,
+           result: VerifyResult) -> Finding | None:
+    """None if the file is intact, else what is wrong with it."""
+    try:
+        path = store.absolute(Path(file.path))
+        size = path.stat().st_size
+    except (OSError, ValueError):
+        return Finding(file, "missing", "no file at the recorded path")
+    result.files += 1
+    if file.size is not None and size != file.size:
+        result.bytes += size
+        return Finding(file, "size", f"{size:,} bytes where {file.size:,} were stored")
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+                result.bytes += len(chunk)
+                throttle.read(len(chunk))
+    except OSError as exc:
+        return Finding(file, "unreadable", f"it cannot be read ({exc.strerror or exc})")
+    if file.sha256 is not None and digest.hexdigest() != file.sha256:
+        return Finding(file, "sha256", "its content is not the content that was stored (sha256 differs)")
+    if file.sha256 is None or options.decode:
+        return _decode(path, file)
+    return None
+
+
+def _decode(path: Path, file: StoredFile) -> Finding | None:
+    if file.kind.name == "transcript":
+        try:
+            json.loads(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            return Finding(file, "decode", f"it is not a readable transcript ({type(exc).__name__})")
+        return None
+    from ._audio import AudioRejected, probe_audio
+
+    try:
+        probe_audio(path, expected_duration=file.duration, expected_channels=file.channels,
+                    expected_sample_rate=file.sample_rate, expected_codec=file.codec)
+    except AudioRejected as exc:
+        return Finding(file, "decode", exc.reason.rstrip("."))
+    return None
+
+
+def _record(store: Store, finding: Finding, result: VerifyResult) -> None:
+    """Keep a damaged copy in quarantine, then tell the catalog (which queues it again or marks it lost)."""
+    file = finding.file
+    if finding.problem != "missing":
+        source = store.absolute(Path(file.path))
+        stamp = iso(now_utc(), "seconds").replace(":", "")
+        relative = Path(".quarantine", safe_segment(file.key.source), safe_segment(file.key.tenant), "damaged",
+                        f"{stamp}-{source.name}")
+        try:
+            move_into_place(source, store.absolute(relative))
+            finding.moved_to = str(relative)
+        except OSError:
+            pass  # left where it is; the download that repairs it replaces it
+    finding.action = store.catalog.damaged(finding)
+    result.findings.append(finding)
+
+
+def _orphans(store: Store, scope: Scope) -> list[str]:
+    """Files under the scope's tenant folders that the catalog does not know (recorded as findings)."""
+    found: list[str] = []
+    tenants = scope.tenants or tuple(store.catalog.tenants())
+    for source, tenant in tenants:
+        folder = store.root / safe_segment(source) / safe_segment(tenant)
+        for directory, _, names in os.walk(folder):
+            for name in sorted(names):
+                relative = str((Path(directory) / name).relative_to(store.root))
+                if not store.catalog.known_path(relative):
+                    store.catalog.orphan(source, tenant, relative)
+                    found.append(relative)
+    return found
