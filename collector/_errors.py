@@ -14,6 +14,8 @@
     │   └── DownloadsStopped       stop downloads only (egress cap, budget, required comment
     │                              missing); metadata goes on and pending items wait for a later run
     ├── RunError               the store itself is unusable: stop the whole run
+    │   └── StoreFailure       our own machine failed (disk full, permission denied, a damaged
+    │                          catalog): downloads stop everywhere, nothing counts against an item
     └── RequestFailed          raised by the HTTP client after its own retries; the job maps it
         ├── BadStatus          to one of the classes above with `classify_request_failure`
         └── NoAnswer
@@ -85,6 +87,14 @@ class DownloadsStopped(TenantError):
 
 class RunError(CollectorError):
     """The whole run must stop (the store cannot be written)."""
+
+
+class StoreFailure(RunError):
+    """The store could not be written or read: a failure of our own machine, never of a vendor item.
+
+    The run's downloads stop (every tenant writes to the same disk), no item spends an attempt,
+    and the run exits with its own code (5); `reason` names the store and what to do.
+    """
 
 
 class RequestFailed(CollectorError):

@@ -20,7 +20,8 @@ from ._config import Config
 from ._job import TenantJob
 from ._plugins import Plugins
 from ._store import Store
-from ._summary import TenantSummary, exit_code
+from ._errors import StoreFailure
+from ._summary import EXIT_STORE, OUTCOMES, TenantSummary, exit_code
 
 
 @contextmanager
@@ -51,6 +52,8 @@ class RunResult:
     run_id: int
     summaries: list[TenantSummary]
     exit_code: int
+    store_failure: str | None = None
+    """Why the store failed in this run (exit code 5), if it did."""
 
 
 async def run_pass(
@@ -79,14 +82,17 @@ async def run_pass(
 
     with _fewer_gc_pauses():
         summaries = list(await asyncio.gather(*(run_job(job) for job in jobs)))
-    code = exit_code(summaries)
-    for summary in summaries:
-        await store.call(
-            store.catalog.save_tenant_summary, run_id, summary.source, summary.tenant, summary.status.value,
-            summary.as_dict(),
-        )
-    await store.call(store.catalog.finish_run, run_id, code, "complete" if code == 0 else "partial")
-    return RunResult(run_id, summaries, code)
+    code = EXIT_STORE if store.failure is not None else exit_code(summaries)
+    try:
+        for summary in summaries:
+            await store.call(
+                store.catalog.save_tenant_summary, run_id, summary.source, summary.tenant, summary.status.value,
+                summary.as_dict(),
+            )
+        await store.call(store.catalog.finish_run, run_id, code, OUTCOMES.get(code, "partial"))
+    except StoreFailure:
+        code = EXIT_STORE  # the summaries are printed all the same; the catalog could not keep them
+    return RunResult(run_id, summaries, code, store.failure.reason if store.failure else None)
 
 
 Progress = Callable[[Callable[[], list[TenantSummary]]], AbstractContextManager[None]]
@@ -96,13 +102,19 @@ Progress = Callable[[Callable[[], list[TenantSummary]]], AbstractContextManager[
 def run_once(config: Config, plugins: Plugins, *, progress: Progress | None = None) -> RunResult:
     """Run one pass into the configured store: lock it, collect every enabled source, close it.
 
-    Raises `StoreBusy` when another run holds the store, `RunError` when it cannot be opened.
+    Raises `StoreBusy` when another run holds the store. A failure of the store itself (it cannot
+    be opened, the disk is full) is a result with exit code 5 and `store_failure` saying why.
     `progress` receives a function returning the live summaries (for a progress display).
     """
-    store = Store(config.store_path)
+    try:
+        store = Store(config.store_path)
+    except StoreFailure as exc:
+        return RunResult(0, [], EXIT_STORE, exc.reason)
     try:
         with store.exclusive():
             return asyncio.run(_watched_pass(config, plugins, store, progress))
+    except StoreFailure as exc:
+        return RunResult(0, [], EXIT_STORE, exc.reason)
     finally:
         store.close()
 

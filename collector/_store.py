@@ -9,15 +9,22 @@
 
 File names come from `safe_name`, dates from the recording's UTC start. Catalog calls run on one
 dedicated thread so the event loop never waits on SQLite and transactions never interleave.
+
+Every failure of the store itself (a full disk, a permission, a read-only mount, a damaged or newer
+catalog) becomes one `StoreFailure` whose message names the store, what failed and the free
+space left; the first one is kept in `failure`, and downloads everywhere stop when it is set.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import fcntl
 import hashlib
 import json
 import os
+import shutil
+import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -26,7 +33,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ._catalog import Catalog
-from ._errors import RunError
+from ._errors import RunError, StoreFailure
 from ._files import move_into_place, recording_dir, safe_name, safe_segment, store_path, write_atomic
 from ._model import Recording, Transcript
 
@@ -35,27 +42,96 @@ T = TypeVar("T")
 CATALOG_NAME = "catalog.sqlite"
 
 
+_FULL = 1024 * 1024
+"""Below this much free space, a write error is read as "the disk is full" (SQLite may say "disk I/O")."""
+_FREE_MARGIN = 64 * 1024 * 1024
+"""Space a download must leave free on the store's disk (the catalog must still be writable)."""
+
+
 class StoreBusy(RunError):
     """Another run holds the store's lock."""
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def describe_store_error(root: Path, exc: BaseException, what: str = "failed") -> str:
+    """One sentence for a failure of the store: what happened, where, the free space, what to do."""
+    try:
+        available = shutil.disk_usage(root if root.exists() else root.parent).free
+        free = f"{_size(available)} free"
+    except OSError:
+        available, free = None, "free space unknown"
+    code = getattr(exc, "errno", None)
+    text = str(exc).lower()
+    full = available is not None and available < _FULL and ("disk i/o error" in text or isinstance(exc, OSError))
+    if code in (errno.ENOSPC, errno.EDQUOT) or "disk is full" in text or full:
+        problem, hint = "is full", "Free some space and run again"
+    elif code in (errno.EACCES, errno.EPERM) or "readonly database" in text or "read-only" in text:
+        problem, hint = "cannot be written (permission denied or read-only)", "Check the store's owner and mount"
+    elif code == errno.EROFS:
+        problem, hint = "is on a read-only file system", "Mount it read-write"
+    elif isinstance(exc, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text):
+        problem, hint = "has a damaged catalog", "Restore catalog.sqlite from a backup"
+    else:
+        detail = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        problem, hint = f"{what} ({detail})", "Check the disk and the store's folder"
+    return (f"The store {root} {problem} ({free}); downloads stop for this run and nothing counts against any "
+            f"recording. {hint}.")
 
 
 class Store:
     """A store directory: its catalog, its files, and the lock that keeps runs from overlapping."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, read_only: bool = False) -> None:
+        self.root = root.resolve()
+        self.temp_dir = self.root / ".tmp"
+        self.failure: StoreFailure | None = None
+        """The first failure of the store in this run (downloads stop once it is set)."""
         try:
-            root.mkdir(parents=True, exist_ok=True)
-            self.root = root.resolve()
-            self.temp_dir = self.root / ".tmp"
-            self.catalog = Catalog(self.root / CATALOG_NAME)
-        except OSError as exc:
-            raise RunError(f"The store {root} cannot be opened: {exc.strerror or exc}.") from None
+            if not read_only:
+                root.mkdir(parents=True, exist_ok=True)
+            self.catalog = Catalog(self.root / CATALOG_NAME, read_only=read_only)
+        except RunError:
+            raise
+        except (OSError, sqlite3.Error) as exc:
+            raise self.failed(exc, "cannot be opened") from None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog")
 
     async def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a catalog (or file) operation on the store's worker thread."""
+        """Run a catalog (or file) operation on the store's worker thread; a failure of the store
+        itself raises `StoreFailure`."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, partial(function, *args, **kwargs))
+        try:
+            return await loop.run_in_executor(self._executor, partial(function, *args, **kwargs))
+        except (OSError, sqlite3.Error) as exc:
+            raise self.failed(exc) from None
+
+    def failed(self, exc: BaseException, what: str = "failed") -> StoreFailure:
+        """A `StoreFailure` describing `exc` (kept as the run's first failure of the store)."""
+        failure = StoreFailure(describe_store_error(self.root, exc, what))
+        if self.failure is None:
+            self.failure = failure
+        return failure
+
+    def check_free_space(self, needed: int) -> None:
+        """Refuse to start a download of `needed` bytes that cannot fit on the store's disk."""
+        try:
+            free = shutil.disk_usage(self.root).free
+        except OSError:
+            return
+        if needed + _FREE_MARGIN > free:
+            failure = StoreFailure(
+                f"The store {self.root} has {_size(free)} free, not enough for a download the vendor announces "
+                f"as {_size(needed)} (plus {_size(_FREE_MARGIN)} kept free); downloads stop for this run and "
+                "nothing counts against any recording. Free some space and run again.")
+            if self.failure is None:
+                self.failure = failure
+            raise failure
 
     def close(self) -> None:
         """Finish pending work and close the catalog."""
@@ -65,7 +141,10 @@ class Store:
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """Hold the store's lock for a run; raise StoreBusy if another process holds it."""
-        handle = open(self.root / ".lock", "a+")  # noqa: SIM115 - held for the duration
+        try:
+            handle = open(self.root / ".lock", "a+")  # noqa: SIM115 - held for the duration
+        except OSError as exc:
+            raise self.failed(exc, "cannot be locked") from None
         try:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -28,6 +28,9 @@ EXIT_WAITING = 4
 EXIT_STORE = 5
 EXIT_LOST = 6
 
+OUTCOMES = {EXIT_OK: "complete", EXIT_PARTIAL: "partial", EXIT_WAITING: "waiting", EXIT_STORE: "store failed"}
+"""How a run's outcome is named in the catalog, by exit code."""
+
 
 class TenantStatus(str, enum.Enum):
     """How a tenant's job ended."""

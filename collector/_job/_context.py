@@ -33,6 +33,18 @@ class JobContext:
     work_added: asyncio.Event = field(default_factory=asyncio.Event)
     downloads_stopped: str | None = None
 
+    @property
+    def may_fetch(self) -> bool:
+        """False once this tenant's downloads stopped or the store failed (for every tenant)."""
+        return self.downloads_stopped is None and self.store.failure is None
+
+    def store_failed(self, error: CollectorError) -> None:
+        """Our own disk failed: stop fetching (the failure is the run's, not any item's)."""
+        if self.downloads_stopped is None:
+            self.downloads_stopped = error.reason
+            self.summary.problem(error.reason)
+            self.log.error("%s", error.reason)
+
     def stop_downloads(self, error: DownloadsStopped) -> None:
         """Stop this tenant's downloads for the run (metadata and transcripts go on)."""
         if self.downloads_stopped is None:

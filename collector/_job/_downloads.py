@@ -70,7 +70,7 @@ async def run_downloads(job: JobContext) -> None:
 
 
 async def _worker(job: JobContext, feed: WorkFeed, budget: EgressBudget) -> None:
-    while job.downloads_stopped is None:
+    while job.may_fetch:
         batch = await feed.next_batch(1)
         if not batch:
             return

@@ -43,14 +43,21 @@ async def fetch_audio(source: Source, recording: Recording, store: Store, *, att
                       on_retry: Callable[[], None]) -> StoredAudio:
     """Download, verify and store one recording's audio, or raise an error saying why not.
 
-    HTTP errors raised while opening the download propagate unchanged for the job to classify.
+    HTTP errors raised while opening the download propagate unchanged for the job to classify; a
+    failure of our own disk raises `StoreFailure` (it never counts against the recording). The
+    bytes of a transfer that breaks off are metered as the vendor meters them: every byte that
+    arrived, including those still in the HTTP client's buffer.
     """
+    if recording.media_size:
+        store.check_free_space(recording.media_size)
     for attempt in range(1, attempts + 1):
         received = 0
+        opened: httpx.Response | None = None
         try:
             with temp_file(store.temp_dir) as (temp, handle):
                 digest = hashlib.sha256()
                 async with source.open_audio(recording) as response:
+                    opened = response
                     content_type = response.headers.get("content-type")
                     async for chunk in response.aiter_bytes(_CHUNK):
                         handle.write(chunk)
@@ -59,8 +66,11 @@ async def fetch_audio(source: Source, recording: Recording, store: Store, *, att
                 await asyncio.to_thread(finish_file, handle)
                 return await _verify_and_place(source, recording, store, temp, content_type,
                                                digest.hexdigest(), received)
+        except OSError as exc:  # httpx wraps network errors in its own classes: this is our disk
+            raise store.failed(exc) from None
         except (httpx.TransportError, httpx.StreamError) as exc:
-            await store.call(store.catalog.record_egress, recording.key, received)
+            metered = max(received, opened.num_bytes_downloaded if opened is not None else 0)
+            await store.call(store.catalog.record_egress, recording.key, metered)
             reason = redact(f"The download broke off after {received} bytes ({type(exc).__name__}: {exc}).")
             if attempt == attempts:
                 raise ItemDeferred(reason) from None

@@ -11,7 +11,9 @@ it in the catalog, the summary and the log:
     ItemRejected                QUARANTINED     kept with the reason
     DownloadsStopped            STOP_DOWNLOADS  this tenant's downloads stop for the run
     AuthenticationError, TenantError  STOP_TENANT  every task of the tenant stops
-    RunError                    STOP_RUN        re-raised: the store itself failed
+    StoreFailure                STORE_FAILED    our own disk failed: downloads stop everywhere,
+                                                nothing counts against the item
+    RunError                    STOP_RUN        re-raised: the run cannot go on
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from .._errors import (
     ItemUnavailable,
     RequestFailed,
     RunError,
+    StoreFailure,
     TenantError,
     classify_request_failure,
 )
@@ -50,6 +53,7 @@ class Outcome(enum.Enum):
     QUARANTINED = "quarantined"
     STOP_DOWNLOADS = "stop_downloads"
     STOP_TENANT = "stop_tenant"
+    STORE_FAILED = "store_failed"
     STOP_RUN = "stop_run"
 
 
@@ -63,6 +67,7 @@ class Verdict:
 
 
 _BY_CLASS: list[tuple[type[CollectorError], Outcome]] = [
+    (StoreFailure, Outcome.STORE_FAILED),
     (RunError, Outcome.STOP_RUN),
     (DownloadsStopped, Outcome.STOP_DOWNLOADS),
     (TenantError, Outcome.STOP_TENANT),
@@ -97,6 +102,8 @@ async def settle_item(job: JobContext, kind: WorkKind, recording: Recording, exc
     match verdict.outcome:
         case Outcome.STOP_RUN:
             raise error
+        case Outcome.STORE_FAILED:
+            job.store_failed(error)
         case Outcome.STOP_TENANT:
             job.halt(error)
         case Outcome.STOP_DOWNLOADS:

@@ -26,7 +26,7 @@ async def run_transcripts(job: JobContext) -> None:
                                max(_CLAIM_BATCH, size), settings.max_attempts),
         job.metadata_done, job.work_added,
     )
-    while batch := await feed.next_batch(size):
+    while job.store.failure is None and (batch := await feed.next_batch(size)):
         try:
             results = await source.fetch_transcripts(batch)
         except asyncio.CancelledError:
