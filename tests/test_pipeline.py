@@ -175,3 +175,17 @@ def test_page_states_are_snapshotted_when_yielded(tmp_path: Path, toy: Any, toy_
     result = collect(config, Plugins(entry_points_group=None, extra=[MutatingPlugin()]))
     assert result.exit_code == 0 and result.summaries[0].new_recordings == 10
     assert sync_state(tmp_path / "store", "mutating", "alpha") == {"after": 10}
+
+
+def test_the_egress_ledger_counts_every_byte_the_vendor_sent(tmp_path: Path, toy: Any, toy_source: Any,
+                                                            toy_plugins: Plugins) -> None:
+    for item in toy.items:  # long enough that a body breaking half-way leaves bytes in the client's buffer
+        item["duration"] = 9.0
+    toy.faults.inject("drop_body", kind="audio", count=6)
+    config = write_config(tmp_path, [toy_source(toy, transcripts=False,
+                                                retry={"attempts": 4, "initial_wait": 0.01, "max_wait": 0.05})])
+    result = collect(config, toy_plugins)
+    assert result.exit_code == 0 and result.summaries[0].audio_files == 10
+    ledger = query_catalog(tmp_path / "store", "SELECT SUM(bytes) FROM egress")[0][0]
+    assert ledger == toy.bytes_sent["audio"]
+    assert toy.count(kind="audio") == 16  # six transfers broke off and were fetched again

@@ -214,6 +214,8 @@ class EmulatorServer:
         self.retry_after_style = retry_after_style
         self.max_in_flight = max_in_flight
         self.log: list[LoggedRequest] = []
+        self.bytes_sent: dict[str, int] = collections.defaultdict(int)
+        """Body bytes written to clients, per route kind (what a vendor meters as egress)."""
         self.in_flight: dict[str, int] = collections.defaultdict(int)
         self.peak_in_flight: dict[str, int] = collections.defaultdict(int)
         """The most requests each limit key had in flight at once."""
@@ -334,6 +336,11 @@ class EmulatorServer:
         with self._lock:
             self.in_flight[key] -= 1
 
+    def count_bytes(self, kind: str, count: int) -> None:
+        """Meter body bytes sent for a kind of route."""
+        with self._lock:
+            self.bytes_sent[kind] += count
+
     def _run_hooks(self, kind: str, request: Request) -> None:
         due = []
         with self._lock:
@@ -450,14 +457,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
         emulator = self.server.emulator
         key = emulator.enter(request)
         try:
-            response, fault, _ = emulator.dispatch(request)
-            self._send(response, fault)
+            response, fault, kind = emulator.dispatch(request)
+            self._send(response, fault, kind)
         except (BrokenPipeError, ConnectionResetError, socket.timeout):
             self.close_connection = True
         finally:
             emulator.leave(key)
 
-    def _send(self, response: Response | None, fault: str | None) -> None:
+    def _send(self, response: Response | None, fault: str | None, kind: str) -> None:
         if response is None:
             self.close_connection = True
             return
@@ -476,6 +483,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 chunk = chunk[: limit - sent]
             self.wfile.write(chunk)
             sent += len(chunk)
+            self.server.emulator.count_bytes(kind, len(chunk))
             if sent >= limit:
                 break
         if fault == "drop_body":
