@@ -1,17 +1,22 @@
 """Loading and checking the TOML configuration: every problem at once, each with file and key path.
 
-The file has three tables and a list:
+The file has a few tables and a list:
 
     [store]        where the store lives (relative paths are relative to the config file)
     [scheduler]    the cron expression `collector schedule` follows, time zone, concurrency
     [logging]      text or JSON log lines, level
+    [verify]       a slice of `collector verify` after every scheduled pass
+    [metrics]      Prometheus metrics: a text file per run, a port `schedule` serves
     [[sources]]    one entry per vendor tenant: `plugin` picks the source type, `tenant` names
                    the entry, the rest is validated by that plugin's own settings model
 
-Environment variables override the tables (`COLLECTOR_STORE__PATH=/data`, pydantic-settings'
-nested delimiter); secrets are references (`{ env = "NAME" }`, see `Secret`). Each source entry
-is validated by its plugin's model and errors are re-raised with the entry's location prefixed,
-which reads better than one dynamic union of every plugin's model.
+Values are typed as TOML types them: `enabled = "yes"` or `page_size = "500"` are errors, not
+silently coerced (a string in a file is a string). Environment variables override the tables
+(`COLLECTOR_STORE__PATH=/data`, `COLLECTOR_SCHEDULER__MAX_JOBS=16`): they are text by nature, so
+they are parsed, and a bad one is reported naming the variable. Secrets are references
+(`{ env = "NAME" }`, `{ file = "path" }`, a relative path being relative to the config file,
+see `Secret`). Each source entry is validated by its plugin's model and errors are reported with
+the entry's location prefixed, which reads better than one dynamic union of every plugin's model.
 """
 
 from __future__ import annotations
@@ -19,112 +24,31 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
-import zoneinfo
-from collections.abc import Iterator
+import types
+import typing
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from cronsim import CronSim, CronSimError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ._errors import ConfigError
 from ._plugins import Plugins
 from ._secret import PLAIN_TEXT, Secret
+from ._settings_tables import (
+    TABLES,
+    FileSettings,
+    LoggingSettings,
+    MetricsSettings,
+    SchedulerSettings,
+    StoreSettings,
+    VerifySettings,
+)
 from ._source import SourceSettings
 
 DEFAULT_CONFIG = Path("collector.toml")
-
-CRON_ALIASES = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
-
-
-def cron_expression(text: str) -> str:
-    """The five-field form of a cron expression (aliases such as `@daily` expanded)."""
-    return CRON_ALIASES.get(text.strip().lower(), text.strip())
-
-
-def resolve_timezone(name: str) -> tzinfo:
-    """The zone `collector schedule` reads its cron expression in ("local": the machine's, with DST)."""
-    if name != "local":
-        return zoneinfo.ZoneInfo(name)
-    if os.environ.get("TZ"):
-        try:
-            return zoneinfo.ZoneInfo(os.environ["TZ"].lstrip(":"))
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            pass
-    try:
-        with open("/etc/localtime", "rb") as handle:
-            return zoneinfo.ZoneInfo.from_file(handle, key="localtime")
-    except (OSError, ValueError):
-        return datetime.now().astimezone().tzinfo or zoneinfo.ZoneInfo("UTC")
-
-
-class StoreSettings(BaseModel):
-    """Where the store lives."""
-
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
-
-    path: Path = Field(default=Path("collector-store"), description="store directory")
-
-
-class SchedulerSettings(BaseModel):
-    """When `collector schedule` runs passes, and how many tenant jobs run at once."""
-
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
-
-    cron: str = Field(default="0 2 * * *", description="five-field cron expression or @daily-style alias")
-    timezone: str = Field(default="local", description="IANA zone name for the cron expression, or 'local'")
-    max_jobs: int = Field(default=8, ge=1, le=256, description="tenant jobs running at once")
-
-    @field_validator("cron")
-    @classmethod
-    def _valid_cron(cls, value: str) -> str:
-        try:
-            CronSim(cron_expression(value), datetime(2000, 1, 1))
-        except CronSimError as exc:
-            raise ValueError(f"expected a cron expression such as '0 2 * * *' or '@daily' ({exc})") from None
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _valid_zone(cls, value: str) -> str:
-        try:
-            resolve_timezone(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError("expected an IANA time zone name such as 'Europe/London', or 'local'") from None
-        return value
-
-
-class LoggingSettings(BaseModel):
-    """How run output is written when not on a terminal (and always to the log)."""
-
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
-
-    format: Literal["text", "json"] = "text"
-    level: Literal["debug", "info", "warning", "error"] = "info"
-
-
-class CollectorSettings(BaseSettings):
-    """The whole file before the source entries are validated by their plugins."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="COLLECTOR_", env_nested_delimiter="__", extra="forbid", hide_input_in_errors=True
-    )
-
-    store: StoreSettings = StoreSettings()
-    scheduler: SchedulerSettings = SchedulerSettings()
-    logging: LoggingSettings = LoggingSettings()
-    sources: list[dict[str, Any]] = Field(default_factory=list)
+ENV_PREFIX = "COLLECTOR_"
 
 
 @dataclass
@@ -136,6 +60,8 @@ class Config:
     scheduler: SchedulerSettings
     logging: LoggingSettings
     sources: list[SourceSettings]
+    verify: VerifySettings = field(default_factory=VerifySettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -149,22 +75,28 @@ class Config:
         return [s for s in self.sources if s.enabled]
 
 
-def load_config(path: Path, plugins: Plugins) -> Config:
-    """Read, validate and return the configuration, or raise ConfigError listing every problem."""
+def load_config(path: Path, plugins: Plugins, *, check_store: bool = False) -> Config:
+    """Read, validate and return the configuration, or raise ConfigError listing every problem.
+
+    `check_store` also checks that the store can be created and written (`config check`).
+    """
     where = str(path)
     raw = _read_toml(path)
     problems: list[str] = []
-    try:
-        settings = _settings_class(path)()
-    except ValidationError as exc:
-        problems.extend(_describe(where, exc, prefix=(), model=CollectorSettings))
-        settings = _partial_settings(raw)
-    sources = _validate_sources(where, settings.sources, plugins, problems)
-    if not settings.sources and not problems:
+    settings = _file_settings(path, raw, problems)
+    entries = raw.get("sources", [])
+    if not isinstance(entries, list):
+        problems.append(f"{where}: sources: expected [[sources]] tables.")
+        entries = []
+    sources = _validate_sources(path, entries, plugins, problems)
+    if not entries and not problems:
         problems.append(f"{where}: sources: no [[sources]] entries; add at least one (see config.example.toml).")
+    config = Config(path, settings.store, settings.scheduler, settings.logging, sources, settings.verify,
+                    settings.metrics)
+    if check_store and not problems:
+        problems.extend(_store_problems(where, config.store_path))
     if problems:
         raise ConfigError(problems)
-    config = Config(path, settings.store, settings.scheduler, settings.logging, sources)
     config.warnings = _plain_secret_warnings(where, sources)
     return config
 
@@ -172,14 +104,14 @@ def load_config(path: Path, plugins: Plugins) -> Config:
 def read_store_location(path: Path) -> tuple[Path, list[tuple[str, str]]]:
     """The store directory and the configured (plugin, tenant) names, without validating sources.
 
-    For commands that only read the store (`status`): they must work without the secrets, which
-    a person looking at a store often does not have in their environment.
+    For commands that only read the store (`status`, `report`, `export`): they must work without
+    the secrets, which a person looking at a store often does not have in their environment.
     """
     raw = _read_toml(path)
-    try:
-        settings = _settings_class(path)(sources=[])
-    except ValidationError as exc:
-        raise ConfigError(_describe(str(path), exc, prefix=(), model=CollectorSettings)) from None
+    problems: list[str] = []
+    settings = _file_settings(path, {**raw, "sources": []}, problems)
+    if problems:
+        raise ConfigError(problems)
     tenants = [
         (entry["plugin"], entry["tenant"])
         for entry in raw.get("sources", [])
@@ -190,6 +122,8 @@ def read_store_location(path: Path) -> tuple[Path, list[tuple[str, str]]]:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     """The parsed file, or a ConfigError naming the file (and the line, for a syntax error)."""
+    if path.is_dir():
+        raise ConfigError([f"{path}: is a directory, not a configuration file (give the .toml file with --config)."])
     if not path.is_file():
         raise ConfigError([f"{path}: the configuration file does not exist (give one with --config)."])
     try:
@@ -200,31 +134,54 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError([f"{path}: cannot read the file: {exc}."]) from None
 
 
-def _settings_class(path: Path) -> type[CollectorSettings]:
-    class FromFile(CollectorSettings):
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=path)
-
-    return FromFile
+def _context(path: Path) -> dict[str, Any]:
+    return {"config_dir": path.parent.resolve()}
 
 
-def _partial_settings(raw: dict[str, Any]) -> CollectorSettings:
-    """Something to keep checking the source entries with when the other tables are invalid."""
-    sources = raw.get("sources")
-    return CollectorSettings.model_construct(sources=sources if isinstance(sources, list) else [])
+def _file_settings(path: Path, raw: dict[str, Any], problems: list[str]) -> FileSettings:
+    """The tables, from the file (typed as TOML types them) and the environment (parsed)."""
+    where = str(path)
+    problems.extend(f"{where}: {key_path(loc)}: {text}" for loc, text in _type_problems(FileSettings, raw, ()))
+    merged = {**raw, "sources": []}
+    for variable, table, key, value in _environment_overrides(problems):
+        target = merged.get(table)
+        merged[table] = {**(target if isinstance(target, dict) else {}), key: value}
+    try:
+        return FileSettings.model_validate(merged, context=_context(path))
+    except ValidationError as exc:
+        problems.extend(_describe(where, exc, prefix=(), model=FileSettings))
+        return FileSettings()
 
 
-def _validate_sources(
-    where: str, entries: list[Any], plugins: Plugins, problems: list[str]
-) -> list[SourceSettings]:
+def _environment_overrides(problems: list[str]) -> Iterator[tuple[str, str, str, Any]]:
+    """`COLLECTOR_<TABLE>__<KEY>` variables, parsed as their keys' types (a bad one names the variable)."""
+    for variable, text in sorted(os.environ.items()):
+        if not variable.startswith(ENV_PREFIX) or "__" not in variable:
+            continue
+        table, _, key = variable[len(ENV_PREFIX):].lower().partition("__")
+        model = TABLES.get(table)
+        if model is None:
+            problems.append(f"environment variable {variable}: there is no [{table}] table to override "
+                            f"(known: {', '.join(sorted(TABLES))}).")
+            continue
+        info = model.model_fields.get(key)
+        if info is None:
+            hint = difflib.get_close_matches(key, list(model.model_fields), n=1)
+            problems.append(f"environment variable {variable}: [{table}] has no key {key!r}"
+                            f"{f' (did you mean {hint[0]!r}?)' if hint else ''}.")
+            continue
+        try:
+            value = TypeAdapter(info.annotation or str).validate_python(text, strict=False)
+            model.model_validate({key: value})
+        except ValidationError as exc:
+            first = exc.errors(include_input=False, include_url=False)[0]
+            problems.append(f"environment variable {variable}: {_explain(first, model)}")
+            continue
+        yield variable, table, key, value
+
+
+def _validate_sources(path: Path, entries: list[Any], plugins: Plugins, problems: list[str]) -> list[SourceSettings]:
+    where = str(path)
     validated: list[SourceSettings] = []
     seen: dict[tuple[str, str], int] = {}
     for index, entry in enumerate(entries):
@@ -237,10 +194,15 @@ def _validate_sources(
         if source_cls is None:
             problems.append(f"{where}: {at}.plugin: {_unknown_plugin(plugin, plugins)}")
             continue
+        typed = _type_problems(source_cls.Settings, entry, ("sources", index))
+        problems.extend(f"{where}: {key_path(loc)}: {text}" for loc, text in typed)
         try:
-            settings = source_cls.Settings.model_validate(entry)
+            settings = source_cls.Settings.model_validate(entry, context=_context(path))
         except ValidationError as exc:
-            problems.extend(_describe(where, exc, prefix=("sources", index), model=source_cls.Settings))
+            problems.extend(p for p in _describe(where, exc, prefix=("sources", index), model=source_cls.Settings)
+                            if not any(p.startswith(f"{where}: {key_path(loc)}:") for loc, _ in typed))
+            continue
+        if typed:
             continue
         key = (settings.plugin, settings.tenant)
         if key in seen:
@@ -252,6 +214,76 @@ def _validate_sources(
         seen[key] = index
         validated.append(settings)
     return validated
+
+
+# -- TOML types ------------------------------------------------------------------------------------
+
+_WRONG_TYPE = {bool: "expected true or false (without quotes).", int: "expected a whole number (without quotes).",
+               float: "expected a number (without quotes)."}
+
+
+def _scalar(annotation: Any) -> type | None:
+    """bool, int or float if that is all the annotation allows (None aside), else None."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _scalar(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        found = {_scalar(arg) for arg in typing.get_args(annotation) if arg is not type(None)}
+        return found.pop() if len(found) == 1 else None
+    return annotation if annotation in _WRONG_TYPE else None
+
+
+def _model(annotation: Any) -> type[BaseModel] | None:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated or origin in (typing.Union, types.UnionType):
+        models = [m for arg in typing.get_args(annotation) if (m := _model(arg)) is not None]
+        return models[0] if len(models) == 1 else None
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+def _type_problems(model: type[BaseModel], data: Any, location: tuple[Any, ...]) -> list[tuple[tuple[Any, ...], str]]:
+    """Values the file writes as the wrong TOML type for a bool, int or float key (pydantic would
+    quietly convert "500" or "yes"), found recursively in nested tables."""
+    found: list[tuple[tuple[Any, ...], str]] = []
+    if not isinstance(data, Mapping):
+        return found
+    for name, info in model.model_fields.items():
+        if name not in data:
+            continue
+        value, here = data[name], (*location, name)
+        kind = _scalar(info.annotation)
+        if kind is not None and value is not None:
+            wrong = (not isinstance(value, bool)) if kind is bool else (
+                isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int))
+            if wrong and not (kind is int and isinstance(value, float) and value.is_integer()):
+                found.append((here, _WRONG_TYPE[kind]))
+            continue
+        nested = _model(info.annotation)
+        if nested is not None:
+            found += _type_problems(nested, value, here)
+    return found
+
+
+# -- the store -----------------------------------------------------------------------------------
+
+
+def _store_problems(where: str, store: Path) -> list[str]:
+    """Whether the store folder exists or can be created, and can be written."""
+    if store.exists() and not store.is_dir():
+        return [f"{where}: store.path: {store} is a file, not a folder; give a folder for the store."]
+    existing = store
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        return [f"{where}: store.path: {existing} is a file, so the store {store} cannot be created there."]
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "written" if existing == store else f"created (in {existing})"
+        return [f"{where}: store.path: the store {store} cannot be {what}: permission denied or a read-only "
+                "file system."]
+    return []
+
+
+# -- messages ------------------------------------------------------------------------------------
 
 
 def _unknown_plugin(plugin: Any, plugins: Plugins) -> str:
@@ -317,8 +349,7 @@ def _field_names(model: type[BaseModel], location: tuple[Any, ...]) -> list[str]
         if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
             continue
         info = current.model_fields.get(part)
-        annotation = getattr(info, "annotation", None)
-        current = next((a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type)), None)
+        current = _model(getattr(info, "annotation", None))
     return list(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else []
 
 

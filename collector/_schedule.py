@@ -20,7 +20,8 @@ from types import FrameType
 
 from cronsim import CronSim
 
-from ._config import Config, cron_expression, load_config, resolve_timezone
+from ._config import Config, load_config
+from ._settings_tables import cron_expression, resolve_timezone
 from ._errors import ConfigError
 from ._plugins import Plugins
 from ._store import StoreBusy

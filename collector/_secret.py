@@ -3,7 +3,8 @@
 In TOML a secret is written as a reference, never required in plain text:
 
     api_key = { env = "ACME_API_KEY" }             # read from an environment variable
-    api_key = { file = "/run/secrets/acme" }       # read from a file (trailing newline dropped)
+    api_key = { file = "/run/secrets/acme" }       # read from a file (trailing newline dropped);
+                                                   # a relative path is relative to the config file
     api_key = "literal"                            # accepted, but `config check` warns
 
 The value is resolved while the configuration is validated, so a missing variable or file is a
@@ -53,8 +54,9 @@ class Secret:
         return hash(self._value)
 
     @classmethod
-    def resolve(cls, value: Any) -> Secret:
-        """Build a Secret from a TOML value: a plain string, `{env = NAME}` or `{file = PATH}`."""
+    def resolve(cls, value: Any, base: Path | None = None) -> Secret:
+        """Build a Secret from a TOML value: a plain string, `{env = NAME}` or `{file = PATH}`
+        (a relative PATH is relative to `base`, the configuration file's folder)."""
         if isinstance(value, Secret):
             return value
         if isinstance(value, str):
@@ -66,8 +68,11 @@ class Secret:
                     raise ValueError(f"environment variable {ref} is not set")
                 return cls(os.environ[ref], f"environment variable {ref}")
             if kind == "file" and isinstance(ref, str) and ref:
+                location = Path(ref).expanduser()
+                if not location.is_absolute() and base is not None:
+                    location = base / location
                 try:
-                    text = Path(ref).expanduser().read_text(encoding="utf-8")
+                    text = location.read_text(encoding="utf-8")
                 except OSError as exc:
                     raise ValueError(f"cannot read secret file {ref}: {exc.strerror}") from None
                 return cls(text.rstrip("\r\n"), f"file {ref}")
@@ -75,7 +80,11 @@ class Secret:
 
     @classmethod
     def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        return core_schema.no_info_plain_validator_function(
-            cls.resolve,
+        def validate(value: Any, info: core_schema.ValidationInfo) -> Secret:
+            context = info.context if isinstance(info.context, dict) else {}
+            return cls.resolve(value, context.get("config_dir"))
+
+        return core_schema.with_info_plain_validator_function(
+            validate,
             serialization=core_schema.plain_serializer_function_ser_schema(lambda s: repr(s)),
         )

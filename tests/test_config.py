@@ -107,7 +107,7 @@ rate_limit = {{ requests = 0, per_seconds = 10 }}
         "sources[1].tenant: expected 1-64 letters, digits",
         "sources[1].base_url: is required.",
         "sources[1].token: environment variable NOT_SET_ANYWHERE is not set.",
-        "sources[1].page_size: expected a valid integer",
+        "sources[1].page_size: expected a whole number (without quotes).",
         "sources[2].plugin: unknown plugin 'tyo' (did you mean 'toy'?); installed: toy.",
         "sources[3].token: cannot read secret file /nonexistent/secret",
         "sources[3].rate_limit.requests: expected greater than or equal to 1",
@@ -215,3 +215,74 @@ def test_plain_text_secrets_inside_nested_tables_are_found(tmp_path: Path) -> No
     config = load_config(path, Plugins(entry_points_group=None, extra=[Plugin()]))
     (warning,) = config.warnings
     assert "sources[0].oauth.client_secret: the secret is written in plain text" in warning and SECRET not in warning
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ('enabled = "yes"', "sources[0].enabled: expected true or false (without quotes)."),
+    ('page_size = "500"', "sources[0].page_size: expected a whole number (without quotes)."),
+    ("enabled = 1", "sources[0].enabled: expected true or false (without quotes)."),
+    ('timeout = "30"', "sources[0].timeout: expected a number (without quotes)."),
+    ('retry = { attempts = "3" }', "sources[0].retry.attempts: expected a whole number (without quotes)."),
+])
+def test_toml_values_are_not_silently_coerced(tmp_path: Path, toy_plugins: Plugins, line: str, expected: str) -> None:
+    (problem,) = problems_for(tmp_path, GOOD_SOURCE + line + "\n", toy_plugins)
+    assert problem.endswith(expected), problem
+
+
+def test_a_wrong_table_value_in_the_file_is_typed_too(tmp_path: Path, toy_plugins: Plugins) -> None:
+    (problem,) = problems_for(tmp_path, '[scheduler]\nmax_jobs = "4"\n' + GOOD_SOURCE, toy_plugins)
+    assert problem.endswith("scheduler.max_jobs: expected a whole number (without quotes).")
+
+
+def test_a_bad_environment_override_names_the_variable(tmp_path: Path, toy_plugins: Plugins,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLLECTOR_SCHEDULER__MAX_JOBS", "abc")
+    monkeypatch.setenv("COLLECTOR_SCHEDULER__MAX_JOBZ", "3")
+    path = tmp_path / "collector.toml"
+    path.write_text(GOOD_SOURCE)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, toy_plugins)
+    assert raised.value.problems == [
+        "environment variable COLLECTOR_SCHEDULER__MAX_JOBS: expected a valid integer, unable to parse string as "
+        "an integer.",
+        "environment variable COLLECTOR_SCHEDULER__MAX_JOBZ: [scheduler] has no key 'max_jobz' (did you mean "
+        "'max_jobs'?).",
+    ]
+
+
+def test_environment_overrides_are_parsed_from_text(tmp_path: Path, toy_plugins: Plugins,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLLECTOR_SCHEDULER__MAX_JOBS", "16")
+    monkeypatch.setenv("COLLECTOR_VERIFY__DECODE", "true")
+    path = tmp_path / "collector.toml"
+    path.write_text(GOOD_SOURCE)
+    config = load_config(path, toy_plugins)
+    assert config.scheduler.max_jobs == 16 and config.verify.decode is True
+
+
+def test_a_directory_given_as_the_config_file_is_named_as_such(tmp_path: Path, toy_plugins: Plugins) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config(tmp_path, toy_plugins)
+    assert raised.value.problems == [f"{tmp_path}: is a directory, not a configuration file (give the .toml file "
+                                     "with --config)."]
+
+
+def test_relative_secret_files_are_relative_to_the_config_file(tmp_path: Path, toy_plugins: Plugins,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "toy").write_text(SECRET + "\n")
+    path = tmp_path / "collector.toml"
+    path.write_text(GOOD_SOURCE.replace('{ env = "TOY_SECRET" }', '{ file = "secrets/toy" }'))
+    monkeypatch.chdir("/")  # as under cron or systemd
+    assert load_config(path, toy_plugins).sources[0].token.get_secret_value() == SECRET  # type: ignore[attr-defined]
+
+
+def test_config_check_checks_the_store(tmp_path: Path, toy_plugins: Plugins) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    for store, expected in (("a-file", "is a file, not a folder"), ("a-file/store", "is a file, so the store")):
+        path = tmp_path / "collector.toml"
+        path.write_text(f"[store]\npath = '{store}'\n" + GOOD_SOURCE)
+        load_config(path, toy_plugins)  # a run would find out; config check says so at once
+        with pytest.raises(ConfigError) as raised:
+            load_config(path, toy_plugins, check_store=True)
+        assert expected in raised.value.problems[0] and raised.value.problems[0].startswith(f"{path}: store.path: ")

@@ -274,7 +274,7 @@ def test_the_documented_payload_maps_to_the_model() -> None:
     ({"audio_format": "ogg"}, "sources[0].audio_format: expected one of mp3, mp3-mono, wav, wav-mono"),
     ({"base_url": "ftp://x"}, "sources[0].base_url: expected an http(s) URL without credentials"),
     ({"base_url": "https://user:pw@focus.example/api"}, "sources[0].base_url: expected an http(s) URL"),
-    ({"client_id": "acme"}, "sources[0].client_id: expected a valid integer"),
+    ({"client_id": "acme"}, "sources[0].client_id: expected a whole number (without quotes)"),
     ({"region": "mars", "base_url": None}, "sources[0].region: expected 'uk', 'eu', 'us' or 'ca'"),
 ])
 def test_focus_settings_errors_name_the_key(tmp_path: Path, focus: FocusEmulation, change: dict[str, Any],
