@@ -51,7 +51,7 @@ from ._errors import (
     TenantError,
     classify_request_failure,
 )
-from ._hookspecs import StoredEvent, hookimpl, hookspec
+from ._hookspecs import DemoFactory, StoredEvent, hookimpl, hookspec
 from ._http import HttpClient, JsonAnswer, Redirects, RequestStats, RetrySettings, Traffic, parse_retry_after
 from ._ids import compound_id, path_segment, split_compound_id
 from ._incremental import Incremental
@@ -110,6 +110,7 @@ __all__ = [
     "CollectorError",
     "ConfigError",
     "CursorPaginator",
+    "DemoFactory",
     "Direction",
     "DownloadsStopped",
     "Duration",

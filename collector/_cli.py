@@ -6,6 +6,7 @@
     collector [--config FILE] status [--json]  what the store holds, the last run, what is pending
     collector plugins [--json]                 installed plugins, versions and their sources
     collector demo [DIR]                       collect from the bundled emulators into DIR
+    collector new-plugin NAME [DIR]            write a new plugin distribution to start from
 
 The configuration file is `--config`, else `$COLLECTOR_CONFIG`, else `./collector.toml`.
 Exit codes are documented in `collector._summary` (0 complete, 1 partial, 2 config, 3 busy).
@@ -98,6 +99,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("directory", nargs="?", type=Path, default=Path("collector-demo"),
                       help="store directory (default: ./collector-demo)")
     demo.set_defaults(command=cmd_demo)
+
+    new_plugin = commands.add_parser("new-plugin", help="write a new plugin distribution to start from")
+    new_plugin.add_argument("name", help="the plugin's name: lowercase letters, digits and _ (e.g. acme)")
+    new_plugin.add_argument("directory", nargs="?", type=Path,
+                            help="where to write it, new or empty (default: ./collector-NAME)")
+    new_plugin.set_defaults(command=cmd_new_plugin)
     return parser
 
 
@@ -163,6 +170,22 @@ def cmd_demo(args: argparse.Namespace, plugins: Plugins) -> int:
     from ._demo import run_demo
 
     return run_demo(args.directory, plugins, lambda config: collect_once(config, plugins, args=args))
+
+
+def cmd_new_plugin(args: argparse.Namespace, plugins: Plugins) -> int:
+    """Write a complete plugin distribution (for a made-up vendor) to replace file by file."""
+    from ._scaffold import ScaffoldError, default_directory, new_plugin
+
+    try:
+        files = new_plugin(args.name, args.directory)
+    except ScaffoldError as exc:
+        print(f"collector: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    target = args.directory or default_directory(args.name)
+    print(f"Wrote the plugin {args.name!r} to {target}/ ({len(files)} files): a working plugin for a "
+          "made-up vendor, to replace with yours file by file (README: \"Writing a plugin\").")
+    print(f"Next: pip install -e '{target}[test]', then python -m pytest {target}")
+    return 0
 
 
 # -- one pass, as every command runs it ----------------------------------------------------------

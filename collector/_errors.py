@@ -27,6 +27,8 @@ every message passes through the redactor before it reaches a log, the catalog o
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class CollectorError(Exception):
     """Base of every error the collector raises on purpose."""
@@ -82,7 +84,15 @@ class AuthenticationError(TenantError):
 
 
 class DownloadsStopped(TenantError):
-    """Downloads for this tenant stop for this run; metadata collection goes on."""
+    """Downloads for this tenant stop for this run; metadata collection goes on.
+
+    `resume_at`, when known (a rolling egress budget frees up), is when downloads can go on: the
+    waiting items show it in `status` and `report`.
+    """
+
+    def __init__(self, reason: str, resume_at: datetime | None = None) -> None:
+        super().__init__(reason)
+        self.resume_at = resume_at
 
 
 class RunError(CollectorError):

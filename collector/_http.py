@@ -13,6 +13,8 @@ What it promises a plugin:
   garbage falls back to the backoff; always capped), and it pauses and slows the whole tenant and
   lowers its concurrency until calm returns;
 - a 401 renews the token once and resends; a second 401 is final;
+- statuses a call names in `not_ready_on` (the vendor's "still processing, ask later") raise
+  `ItemNotReady` at once: the item waits for a later run without spending an attempt;
 - with `redirects=Redirects(...)`, 3xx answers are followed: a hop to another origin carries none
   of the strategy's headers or query parameters, https is never downgraded to http, the hops are
   bounded, and a signed URL the storage host refuses (expired) is answered by asking the original
@@ -24,12 +26,11 @@ What it promises a plugin:
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import json
 import random
 import ssl
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -43,9 +44,9 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from ._auth import Auth, TokenChannel
 from ._concurrency import ConcurrencyLimit
-from ._errors import BadStatus, NoAnswer, TenantError
+from ._errors import BadStatus, ItemNotReady, NoAnswer, TenantError
 from ._ratelimit import RateLimit, SlidingWindowLimiter
-from ._redact import redact, register_secret
+from ._redact import guard_library_logs, redact, register_secret
 
 USER_AGENT = "recording-collector"
 _ERROR_BODY_LIMIT = 2000
@@ -54,6 +55,8 @@ _CROSS_ORIGIN_DROPPED = ("authorization", "cookie", "proxy-authorization")
 _EXPIRED_SIGNATURE = (400, 401, 403, 410)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SIGNATURE_LENGTH = 16
+
+guard_library_logs()  # httpx and httpcore log URLs and headers; a signed URL's query never reaches a log
 
 
 class RetrySettings(BaseModel):
@@ -138,6 +141,7 @@ class _Options:
     permit: bool
     retry_on: Collection[int]
     redirects: Redirects | None
+    not_ready_on: Collection[int] = ()
 
 
 class _Retryable(Exception):
@@ -228,16 +232,19 @@ class HttpClient:
 
     async def request(self, method: str, url: str, *, authenticate: bool = True, rate_limited: bool = True,
                       retry_on: Collection[int] = (), redirects: Redirects | None = None,
-                      **kwargs: Any) -> httpx.Response:
+                      not_ready_on: Collection[int] = (), **kwargs: Any) -> httpx.Response:
         """Send a request and read its body; retry what is transient; raise on any other error.
 
         `url` is relative to the base URL, or absolute (a URL the vendor handed out: it is sent
         without credentials unless it is on the API's own origin). `rate_limited=False` skips the
         tenant's rate limit (a pre-signed storage URL the limit does not cover). `retry_on` adds
         statuses this call treats as "try again later" (a vendor's 202 meaning "report not
-        ready", say). Extra keyword arguments go to httpx (params, json, headers, ...).
+        ready", say). `not_ready_on` lists statuses that mean "still processing" (a vendor's 409 for
+        media not encoded yet): they raise `ItemNotReady`, not retried. Extra keyword arguments go
+        to httpx (params, json, headers, ...).
         """
-        options = _Options(authenticate, rate_limited, kwargs.pop("_permit", True), retry_on, redirects)
+        options = _Options(authenticate, rate_limited, kwargs.pop("_permit", True), retry_on, redirects,
+                           not_ready_on)
         async for attempt in self._retrying():
             with attempt:
                 async with self._exchange(method, url, options, kwargs) as response:
@@ -246,21 +253,23 @@ class HttpClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def json(self, method: str, url: str, *, authenticate: bool = True, rate_limited: bool = True,
-                   retry_on: Collection[int] = (), empty_ok: Collection[int] = (), **kwargs: Any) -> Any:
+                   retry_on: Collection[int] = (), empty_ok: Collection[int] = (),
+                   not_ready_on: Collection[int] = (), **kwargs: Any) -> Any:
         """Send a request and return its JSON body; a body that is not JSON is retried like a 5xx.
 
         `empty_ok` lists statuses whose empty body is an answer, not a fault (e.g. 204 "not ready
         yet"): for those, None is returned. Other arguments as for `request`.
         """
         answer = await self.json_answer(method, url, authenticate=authenticate, rate_limited=rate_limited,
-                                        retry_on=retry_on, empty_ok=empty_ok, **kwargs)
+                                        retry_on=retry_on, empty_ok=empty_ok, not_ready_on=not_ready_on,
+                                        **kwargs)
         return answer.body
 
     async def json_answer(self, method: str, url: str, *, authenticate: bool = True, rate_limited: bool = True,
                           retry_on: Collection[int] = (), empty_ok: Collection[int] = (),
-                          **kwargs: Any) -> JsonAnswer:
+                          not_ready_on: Collection[int] = (), **kwargs: Any) -> JsonAnswer:
         """As `json`, with the answer's status, headers, `Link` relations and URL too (for paging)."""
-        options = _Options(authenticate, rate_limited, kwargs.pop("_permit", True), retry_on, None)
+        options = _Options(authenticate, rate_limited, kwargs.pop("_permit", True), retry_on, None, not_ready_on)
         async for attempt in self._retrying():
             with attempt:
                 async with self._exchange(method, url, options, kwargs) as response:
@@ -280,12 +289,12 @@ class HttpClient:
     @asynccontextmanager
     async def stream(self, method: str, url: str, *, authenticate: bool = True, rate_limited: bool = True,
                      retry_on: Collection[int] = (), redirects: Redirects | None = None,
-                     **kwargs: Any) -> AsyncIterator[httpx.Response]:
+                     not_ready_on: Collection[int] = (), **kwargs: Any) -> AsyncIterator[httpx.Response]:
         """Open a streaming response (status already checked) for downloads that must not sit in memory.
 
         Arguments as for `request`; pass `redirects=Redirects()` for media served by redirect.
         """
-        options = _Options(authenticate, rate_limited, True, retry_on, redirects)
+        options = _Options(authenticate, rate_limited, True, retry_on, redirects, not_ready_on)
         opened: httpx.Response | None = None
         exchange = None
         async for attempt in self._retrying():
@@ -314,12 +323,22 @@ class HttpClient:
 
         Holding the permit until the body is read or the stream closed means a request takes a
         rate-limit slot only when a connection is free for it. A token request takes no permit
-        (it would deadlock behind the requests waiting for its token).
+        (it would deadlock behind the requests waiting for its token). A redirect to another
+        origin gives the permit back: the vendor's limit counts requests to its API, not to its
+        storage host.
         """
         auth = self.auth if options.authenticate else None
         concurrency = self.traffic.concurrency
+        held = [False]
+
+        def release() -> None:
+            if held[0]:
+                held[0] = False
+                concurrency.release()
+
         if options.permit:
             await concurrency.acquire()
+            held[0] = True
         response: httpx.Response | None = None
         try:
             response, credential = await self._send(method, url, kwargs, auth, options.rate_limited)
@@ -328,14 +347,13 @@ class HttpClient:
                 await auth.renew(credential, self._channel)
                 response, _ = await self._send(method, url, kwargs, auth, options.rate_limited)
             if options.redirects is not None:
-                response = await self._follow(response, method, kwargs, options.redirects)
-            await self._check(response, options.retry_on)
+                response = await self._follow(response, method, kwargs, options.redirects, release)
+            await self._check(response, options.retry_on, options.not_ready_on)
             yield response
         finally:
             if response is not None:
                 await response.aclose()
-            if options.permit:
-                concurrency.release()
+            release()
 
     async def _send(self, method: str, url: str, kwargs: dict[str, Any], auth: Auth | None,
                     rate_limited: bool) -> tuple[httpx.Response, str | None]:
@@ -392,7 +410,7 @@ class HttpClient:
         return "://" not in url or _origin(httpx.URL(url)) == self._base_origin
 
     async def _follow(self, response: httpx.Response, method: str, kwargs: dict[str, Any],
-                      redirects: Redirects) -> httpx.Response:
+                      redirects: Redirects, leave_api: Callable[[], None]) -> httpx.Response:
         """Follow 3xx answers to the end of the chain (see the module docstring for the rules)."""
         for _ in range(redirects.max_hops):
             location = response.headers.get("location")
@@ -411,6 +429,7 @@ class HttpClient:
                 hop = {k: v for k, v in kwargs.items() if k not in ("params",)}
             cross = _origin(target) != self._base_origin
             if cross:
+                leave_api()
                 _register_signature(target)
                 dropped = {*_CROSS_ORIGIN_DROPPED, *(name.lower() for name in getattr(self.auth, "header_names", ()))}
                 hop["headers"] = {k: v for k, v in dict(kwargs.get("headers") or {}).items()
@@ -430,11 +449,16 @@ class HttpClient:
                             f"more than {redirects.max_hops} redirects.")
         return response
 
-    async def _check(self, response: httpx.Response, retry_on: Collection[int]) -> None:
+    async def _check(self, response: httpx.Response, retry_on: Collection[int],
+                     not_ready_on: Collection[int] = ()) -> None:
         status = response.status_code
         if 200 <= status < 300 and status not in retry_on:
             return
         detail = await _error_detail(response)
+        if status in not_ready_on:
+            where = f"{response.request.method} {_path(response.request)}"
+            raise ItemNotReady(f"{where} answered HTTP {status} (not ready yet): {detail}" if detail
+                               else f"{where} answered HTTP {status} (not ready yet).")
         if retryable_status(status) or status in retry_on:
             if status == 429:
                 self.traffic.stats.throttled += 1

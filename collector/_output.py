@@ -98,15 +98,16 @@ def progress_table(summaries: list[TenantSummary], *, title: str | None = None) 
 
     Compact enough for an 80-column terminal: tenants are never truncated, numbers are short.
     """
-    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, caption=LEGEND)
-    table.add_column("tenant", overflow="fold", min_width=12)
-    table.add_column("status", no_wrap=True)
-    for column in ("new", "trans", "audio", "retry", "wait", "quar", "defer", "fail"):
-        table.add_column(column, justify="right", no_wrap=True)
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False, caption=LEGEND,
+                  collapse_padding=True)
+    table.add_column("tenant", overflow="fold", min_width=10, ratio=1)
+    table.add_column("status", overflow="fold")
+    for column in ("new", "trans", "audio", "bytes", "retry", "wait", "quar", "defer", "fail"):
+        table.add_column(column, justify="right", overflow="fold")
     for s in summaries:
         status = s.phase if s.phase != "done" else s.status.value
         table.add_row(
-            s.label, status, str(s.new_recordings), str(s.transcripts), f"{s.audio_files} ({_size(s.audio_bytes)})",
+            s.label, status, str(s.new_recordings), str(s.transcripts), str(s.audio_files), _size(s.audio_bytes),
             str(s.retried), str(s.waiting), str(s.quarantined), str(s.deferred), str(s.failed),
         )
     return table
@@ -156,7 +157,7 @@ def render_summary(summaries: list[TenantSummary], out: TextIO, *, as_json: bool
         json.dump({"run": run_id, "tenants": [s.as_dict() for s in summaries]}, out, indent=2)
         out.write("\n")
         return
-    console = Console(file=out, width=None if out.isatty() else 160)
+    console = Console(file=out, width=None if out.isatty() else 160, soft_wrap=not out.isatty())
     console.print(progress_table(summaries, title=f"Run {run_id} summary" if run_id else "Run summary"))
     for s in summaries:
         for line in s.notes:

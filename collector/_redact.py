@@ -9,10 +9,15 @@ in the first place, but a vendor echoing a token in an error body must not leak 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 
 _MASK = "[redacted]"
 _MIN_LENGTH = 6  # shorter values are too likely to be ordinary words or numbers
+_URL_QUERY = re.compile(r"""(\bhttps?://[^\s?#'"<>]*)\?[^\s#'"<>]*""")
+LIBRARY_LOGGERS = ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy",
+                   "httpcore.socks")
+"""The HTTP libraries' own loggers: they log URLs and response headers (a redirect's Location)."""
 
 _lock = threading.Lock()
 _secrets: tuple[str, ...] = ()
@@ -52,3 +57,31 @@ class RedactingFilter(logging.Filter):
             record.exc_text = redact(formatter.formatException(record.exc_info))
             record.exc_info = None
         return True
+
+
+class LibraryLogFilter(logging.Filter):
+    """A filter for the HTTP libraries' loggers: masks secrets and the query of every URL.
+
+    httpcore logs a response's headers as they arrive, so a redirect to a signed URL is logged
+    before the collector has seen (and registered) its signature; a URL's query is where
+    signatures and API keys travel, so no library log line keeps one. Attached to the loggers
+    themselves, it applies whatever handler (the collector's, an embedding application's, a test
+    runner's) receives the record.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Render the message once, mask it, and freeze it."""
+        message = record.getMessage()
+        masked = _URL_QUERY.sub(r"\1?" + _MASK, redact(message))
+        if record.args or masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+_LIBRARY_FILTER = LibraryLogFilter()
+
+
+def guard_library_logs() -> None:
+    """Attach `LibraryLogFilter` to the HTTP libraries' loggers (idempotent)."""
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).addFilter(_LIBRARY_FILTER)

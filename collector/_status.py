@@ -1,13 +1,20 @@
-"""`collector status`: per source and tenant, what the store holds, the last run, what waits and why."""
+"""`collector status`: per source and tenant, what the store holds, the last run, what waits and why.
+
+It opens the catalog read-only: it never writes, and never waits for a run's write lock (WAL
+readers see the last committed state while a run writes).
+"""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any, TextIO
 
 from ._catalog import Catalog
-from ._store import CATALOG_NAME
+from ._catalog._schema import LATEST
+from ._errors import StoreFailure
+from ._store import CATALOG_NAME, describe_store_error
 
 
 def tenant_status(catalog: Catalog, source: str, tenant: str) -> dict[str, Any]:
@@ -25,7 +32,7 @@ def tenant_status(catalog: Catalog, source: str, tenant: str) -> dict[str, Any]:
         "audio": by_status("audio"),
         "audio_bytes": counts["audio_bytes"],
         "transcripts": by_status("transcripts"),
-        "quarantined_items": counts["quarantined_items"],
+        "quarantine": {"current": counts["quarantined_items"], "history": counts["quarantine_history"]},
         "sync_state": catalog.load_state(source, tenant),
         "last_run": catalog.last_run(source, tenant),
         "problems": catalog.problems(source, tenant),
@@ -38,10 +45,19 @@ def show_status(store_path: Path, configured: list[tuple[str, str]], out: TextIO
     if not path.is_file():
         out.write(f"No store at {store_path} yet: `collector run` creates it.\n")
         return 0
-    catalog = Catalog(path, read_only=True)
     try:
+        catalog = Catalog(path, read_only=True)
+    except sqlite3.Error as exc:
+        raise StoreFailure(describe_store_error(store_path, exc, "cannot be read")) from None
+    try:
+        if catalog.schema_version() < LATEST:
+            raise StoreFailure(
+                f"The catalog {path} is from an older recording-collector (schema {catalog.schema_version()}, "
+                f"this one writes {LATEST}); the next `collector run` upgrades it, then `status` can read it.")
         known = set(catalog.tenants()) | set(configured)
         report = [tenant_status(catalog, source, tenant) for source, tenant in sorted(known)]
+    except sqlite3.Error as exc:
+        raise StoreFailure(describe_store_error(store_path, exc, "cannot be read")) from None
     finally:
         catalog.close()
     if as_json:
@@ -55,7 +71,9 @@ def show_status(store_path: Path, configured: list[tuple[str, str]], out: TextIO
 
 
 def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in sorted(counts.items())) or "none"
+    shown = {"pending": "to fetch", "waiting": "waiting for the vendor"}
+    return ", ".join(f"{n} {shown.get(status, status.replace('_', ' '))}"
+                     for status, n in sorted(counts.items())) or "none"
 
 
 def _write_tenant(entry: dict[str, Any], out: TextIO) -> None:
@@ -63,15 +81,18 @@ def _write_tenant(entry: dict[str, Any], out: TextIO) -> None:
     out.write(f"  recordings:  {entry['recordings']}\n")
     out.write(f"  audio:       {_counts(entry['audio'])} ({entry['audio_bytes']:,} bytes stored)\n")
     out.write(f"  transcripts: {_counts(entry['transcripts'])}\n")
+    quarantine = entry["quarantine"]
+    out.write(f"  quarantine:  {quarantine['current']} now ({quarantine['history']} resolved since)\n")
     last = entry["last_run"]
     if last:
         out.write(f"  last run:    #{last['run']} {last['started']} -> {last['finished'] or 'unfinished'}: "
                   f"{last['status']}, {last['new_recordings']} new, {last['audio_files']} audio files, "
-                  f"{last['deferred']} deferred\n")
+                  f"{last.get('waiting', 0)} waiting, {last['deferred']} deferred\n")
         for message in last.get("messages", []):
             out.write(f"               {message}\n")
     else:
         out.write("  last run:    never\n")
     for problem in entry["problems"]:
-        out.write(f"  {problem['kind']} {problem['id']}: {problem['status']} "
+        resumes = f" (resumes {problem['resumes']})" if problem.get("resumes") else ""
+        out.write(f"  {problem['kind']} {problem['id']!r}: {problem['status']}{resumes} "
                   f"(attempts {problem['attempts']}): {problem['reason']}\n")

@@ -4,11 +4,17 @@ without depending on any real vendor's plugin.
 The toy API: `GET /items?after=N&limit=K` -> {"items": [...], "next": N'} in id order (an empty
 page ends a pass); `GET /audio/{id}` -> WAV audio; `GET /transcript/{id}` -> segments, or 204 while
 not ready. Bearer-token auth. Items carry `id`, `start` (ISO), `duration` (s) and `size`.
+
+Also `plugin_venv`: a throwaway virtualenv that installs a plugin distribution the way a user
+does, for the tests of the tutorial's plugin and of `collector new-plugin`.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import sysconfig
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta, timezone
@@ -18,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
+import collector
 from collector import (
     HttpClient,
     Page,
@@ -229,3 +236,47 @@ def fake_plugin(tmp_path: Path) -> Callable[[str, str], dict[str, str]]:
 def toy_config(tmp_path: Path, toy: ToyEmulator) -> Path:
     """A config collecting the toy emulator into tmp_path/store."""
     return write_config(tmp_path, [_toy_source(toy)])
+
+
+# -- throwaway virtualenvs: a plugin installed the way a user installs it ------------------------
+
+class PluginVenv:
+    """A virtualenv of its own (never .venv) into which a plugin is pip-installed as a user does.
+
+    It is made without pip or setuptools: a .pth file makes .venv's site-packages (collector, its
+    dependencies, pytest, pip and setuptools) and the directory holding the `collector` package
+    importable, so nothing is downloaded, and `python -m pip install` installs into this
+    virtualenv. The plugins installed editable in .venv show up as broken here (their metadata is
+    visible, their code is not: an editable install's import hook does not run for a directory
+    named in a .pth); `collector plugins` says so and nothing else minds.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(self.root)], check=True,
+                       capture_output=True)
+        self.python = self.root / "bin" / "python"
+        site = Path(self.run("-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip())
+        shared = [sysconfig.get_paths()["purelib"], str(Path(collector.__file__).resolve().parent.parent)]
+        (site / "recording_collector_dev.pth").write_text("\n".join(dict.fromkeys(shared)) + "\n")
+
+    def run(self, *args: str, cwd: Path | None = None, check: bool = True,
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """Run this virtualenv's python with `args`; `check` raises (with its output) on failure."""
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("PYTHONPATH", "COLLECTOR_CONFIG") and not k.startswith("PYTEST_")}
+        done = subprocess.run([str(self.python), *args], cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=timeout)
+        if check and done.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def install(self, project: Path) -> None:
+        """`pip install --no-deps --no-build-isolation --no-index` a plugin distribution's directory."""
+        self.run("-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "--quiet", str(project))
+
+
+@pytest.fixture
+def plugin_venv(tmp_path: Path) -> PluginVenv:
+    """A fresh throwaway virtualenv for installing a plugin distribution (see `PluginVenv`)."""
+    return PluginVenv(tmp_path / "venv")

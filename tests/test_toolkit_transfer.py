@@ -117,7 +117,7 @@ def test_https_is_never_downgraded(api: MediaApi) -> None:
         request = httpx.Request("GET", "https://vendor.invalid/media")
         response = httpx.Response(302, headers={"Location": "http://storage.invalid/o/1"}, request=request)
         try:
-            await http._follow(response, "GET", {}, Redirects())
+            await http._follow(response, "GET", {}, Redirects(), lambda: None)
         finally:
             await http.aclose()
 

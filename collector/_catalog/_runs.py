@@ -54,9 +54,10 @@ class RunsCatalog(RecordingsCatalog):
             "SELECT COALESCE(SUM(size), 0) FROM audio WHERE source=? AND tenant=? AND status='stored'",
             (source, tenant),
         ).fetchone()[0]
-        counts["quarantined_items"] = self._db.execute(
-            "SELECT COUNT(*) FROM quarantine WHERE source=? AND tenant=?", (source, tenant)
-        ).fetchone()[0]
+        current, history = self._db.execute(
+            "SELECT COALESCE(SUM(resolved IS NULL), 0), COALESCE(SUM(resolved IS NOT NULL), 0) FROM quarantine "
+            "WHERE source=? AND tenant=?", (source, tenant)).fetchone()
+        counts["quarantined_items"], counts["quarantine_history"] = current, history
         return counts
 
     def tenants(self) -> list[tuple[str, str]]:
@@ -81,18 +82,29 @@ class RunsCatalog(RecordingsCatalog):
         return {"run": row[0], "started": row[1], "finished": row[2], "status": row[3], **json.loads(row[4])}
 
     def problems(self, source: str, tenant: str, limit: int = 20) -> list[dict[str, Any]]:
-        """Items waiting or given up on, with the reason: quarantined, failed, deferred, waiting."""
+        """Items not settled, each with its reason: lost, failed, quarantined now, deferred (with when
+        it can resume), waiting for the vendor; and vendor items quarantined now."""
         unions = " UNION ALL ".join(
-            f"SELECT '{kind.name}', vendor_id, status, attempts, reason FROM {kind.table} WHERE source=? AND tenant=? "
-            "AND (status IN ('quarantined', 'failed', 'waiting') OR (status='pending' AND reason IS NOT NULL))"
+            f"SELECT '{kind.name}' AS kind, vendor_id AS item, status, attempts, reason, not_before FROM {kind.table} "
+            "WHERE source=? AND tenant=? AND (status IN ('lost', 'quarantined', 'failed', 'waiting') "
+            "OR (status='pending' AND reason IS NOT NULL))"
             for kind in KINDS
         )
         rows = self._db.execute(
-            f"{unions} UNION ALL SELECT 'metadata', item_id, 'quarantined', times, reason FROM quarantine "
-            "WHERE source=? AND tenant=? AND kind='metadata' LIMIT ?",
+            f"SELECT * FROM ({unions} UNION ALL SELECT 'metadata', item_id, 'quarantined', times, reason, NULL "
+            "FROM quarantine WHERE source=? AND tenant=? AND kind='metadata' AND resolved IS NULL) "
+            "ORDER BY CASE status WHEN 'lost' THEN 0 WHEN 'failed' THEN 1 WHEN 'quarantined' THEN 2 ELSE 3 END "
+            "LIMIT ?",
             (source, tenant) * (len(KINDS) + 1) + (limit,),
         ).fetchall()
         return [
-            {"kind": kind, "id": item, "status": status, "attempts": attempts, "reason": reason}
-            for kind, item, status, attempts, reason in rows
+            {"kind": kind, "id": item, "status": "deferred" if status == "pending" else status, "attempts": attempts,
+             "reason": reason, **({"resumes": not_before} if not_before else {})}
+            for kind, item, status, attempts, reason, not_before in rows
         ]
+
+    def defer_pending(self, source: str, tenant: str, reason: str, not_before: str | None) -> None:
+        """Give every pending audio item of a tenant the reason its downloads stopped (and when they resume)."""
+        with self._transaction() as db:
+            db.execute("UPDATE audio SET reason=?, not_before=? WHERE source=? AND tenant=? AND status='pending'",
+                       (reason, not_before, source, tenant))

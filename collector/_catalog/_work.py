@@ -269,6 +269,12 @@ class WorkCatalog(Database):
             with self._transaction() as db:
                 db.execute("INSERT INTO egress VALUES (?,?,?,?)", (key.source, key.tenant, iso(now_utc()), size))
 
+    def oldest_egress_since(self, source: str, tenant: str, since: datetime) -> datetime | None:
+        """When the oldest download counted in a rolling window happened (it leaves the window first)."""
+        row = self._db.execute("SELECT MIN(at) FROM egress WHERE source=? AND tenant=? AND at>=?",
+                               (source, tenant, iso(since))).fetchone()
+        return datetime.fromisoformat(row[0].replace("Z", "+00:00")) if row and row[0] else None
+
     def egress_since(self, source: str, tenant: str, since: datetime) -> int:
         """Bytes downloaded from a tenant since `since` (rolling egress budgets)."""
         row = self._db.execute(

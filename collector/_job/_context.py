@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from .._catalog import WorkPlan
 from .._errors import CollectorError, DownloadsStopped
@@ -32,6 +33,7 @@ class JobContext:
     metadata_done: asyncio.Event = field(default_factory=asyncio.Event)
     work_added: asyncio.Event = field(default_factory=asyncio.Event)
     downloads_stopped: str | None = None
+    downloads_resume_at: datetime | None = None
 
     @property
     def may_fetch(self) -> bool:
@@ -49,5 +51,6 @@ class JobContext:
         """Stop this tenant's downloads for the run (metadata and transcripts go on)."""
         if self.downloads_stopped is None:
             self.downloads_stopped = error.reason
+            self.downloads_resume_at = error.resume_at
             self.summary.problem(f"Downloads stopped: {error.reason}")
             self.log.warning("Downloads for %s stopped: %s", self.summary.label, error.reason)

@@ -16,7 +16,7 @@ from .._catalog import AUDIO
 from .._errors import DownloadsStopped
 from .._hookspecs import StoredEvent
 from .._model import Recording
-from .._time import now_utc
+from .._time import iso, now_utc
 from ._context import JobContext
 from ._feed import WorkFeed
 from ._fetch_audio import fetch_audio
@@ -45,10 +45,13 @@ class EgressBudget:
             used = await job.store.call(job.store.catalog.egress_since, job.settings.plugin, job.settings.tenant,
                                         since)
             if used + self._reserved + size >= budget.bytes:
+                oldest = await job.store.call(job.store.catalog.oldest_egress_since, job.settings.plugin,
+                                              job.settings.tenant, since)
+                resume = oldest + timedelta(days=budget.days) if oldest else None
                 raise DownloadsStopped(
                     f"The egress budget is used up: {used:,} of {budget.bytes:,} bytes in the last "
-                    f"{budget.days:g} days; the remaining audio waits for a later run."
-                )
+                    f"{budget.days:g} days; the remaining audio waits for a later run"
+                    + (f" (from {iso(resume, 'seconds')} at the earliest)." if resume else "."), resume)
             self._reserved += size
         return size
 
@@ -67,6 +70,11 @@ async def run_downloads(job: JobContext) -> None:
     )
     budget = EgressBudget(job)
     await asyncio.gather(*(_worker(job, feed, budget) for _ in range(settings.download_workers)))
+    if job.downloads_stopped is not None and job.store.failure is None:
+        # Every item left waiting says why, and from when it can resume if that is known.
+        resume = iso(job.downloads_resume_at) if job.downloads_resume_at else None
+        await job.store.call(job.store.catalog.defer_pending, settings.plugin, settings.tenant,
+                             f"Downloads stopped: {job.downloads_stopped}", resume)
 
 
 async def _worker(job: JobContext, feed: WorkFeed, budget: EgressBudget) -> None:

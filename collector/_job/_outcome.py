@@ -138,5 +138,7 @@ def describe_error(exc: BaseException, lead: str = "The item does not map to a r
         return f"{lead}: " + "; ".join(parts) + "."
     if isinstance(exc, CollectorError):
         return exc.reason
+    if isinstance(exc, KeyError) and exc.args:
+        return f"{lead}: it has no {exc.args[0]!r} field."
     text = str(exc) or "no detail"
     return f"{lead}: {type(exc).__name__}: {text}."

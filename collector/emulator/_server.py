@@ -44,6 +44,9 @@ TRANSIENT_FAULTS = ("500", "503", "429", "drop", "drop_body", "malformed_json")
 """Faults a correct client survives by retrying within the run."""
 
 CONTENT_FAULTS = ("html", "truncated")
+
+MEDIA_KINDS = ("audio", "storage")
+"""Route kinds whose bodies are media (content faults apply to them, JSON faults do not)."""
 """Faults that make a download fail its checks (quarantined; retried on a later run)."""
 
 _APPLIES = {
@@ -307,7 +310,7 @@ class EmulatorServer:
         if limited is not None:
             self._record(arrival, request, kind, limited, None)
             return limited, None, kind
-        fault = self.faults.draw(kind, "json" if kind != "audio" else "audio")
+        fault = self.faults.draw(kind, "audio" if kind in MEDIA_KINDS else "json")
         answer = self._answer(request, handler, params, fault)
         self._record(arrival, request, kind, answer, fault)
         self._run_hooks(kind, request)  # after the answer is made, before the client can see it

@@ -156,8 +156,11 @@ class Emulation(abc.ABC):
         return sum(server.count(kind="metadata") for server in self.servers())
 
     def peak_in_flight(self) -> int:
-        """The most requests any tenant had in flight at once."""
-        return max((max(server.peak_in_flight.values(), default=0) for server in self.servers()), default=0)
+        """The most requests any tenant had in flight at once, at the servers that enforce a limit
+        (a storage host that all tenants share, and no limit covers, is not one of them)."""
+        servers = self.servers()
+        limited = [server for server in servers if server.max_in_flight is not None] or servers
+        return max((max(server.peak_in_flight.values(), default=0) for server in limited), default=0)
 
     def set_transient_faults(self, rate: float) -> None:
         """Fail a fraction `rate` of requests with transient faults (0 switches them off)."""

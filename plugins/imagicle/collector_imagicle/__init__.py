@@ -7,9 +7,8 @@ plugin is; this module holds its hook implementations and nothing else.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from collector import hookimpl
+from collector import DemoFactory, hookimpl
 
 from ._settings import Filters, ImagicleSettings, OAuthSettings
 from ._source import ImagicleSource
@@ -24,7 +23,7 @@ def collector_register_sources(register: Callable[[type[ImagicleSource]], None])
 
 
 @hookimpl
-def collector_register_demos(register: Callable[[str, Any], None]) -> None:
+def collector_register_demos(register: Callable[[str, DemoFactory], None]) -> None:
     """Offer two emulated Imagicle accounts to `collector demo` (static token; client credentials)."""
     from ._demo import demo_accounts
 

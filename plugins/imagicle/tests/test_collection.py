@@ -22,7 +22,7 @@ def test_recordings_arriving_inside_the_window_being_paged_are_all_collected_onc
         tmp_path: Path, imagicle: ImagicleEmulation, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     for name in ("one", "two"):
-        imagicle.emulator.arrive_while_listing(name, every=4, where="inside", limit=5)
+        imagicle.emulator.arrive_while_listing(name, every=2, where="inside", limit=5)
     before = {name: len(imagicle.account(name).entries) for name in ("one", "two")}
     result = collect(imagicle.config(tmp_path, page_size=2, reconcile_attempts=8))
     assert result.exit_code == 0, [s.messages for s in result.summaries]

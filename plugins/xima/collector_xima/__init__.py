@@ -7,9 +7,8 @@ is; this module holds its hook implementations and nothing else.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from collector import hookimpl
+from collector import DemoFactory, hookimpl
 
 from ._settings import XimaSettings
 from ._source import XimaSource
@@ -24,7 +23,7 @@ def collector_register_sources(register: Callable[[type[XimaSource]], None]) -> 
 
 
 @hookimpl
-def collector_register_demos(register: Callable[[str, Any], None]) -> None:
+def collector_register_demos(register: Callable[[str, DemoFactory], None]) -> None:
     """Offer three emulated Xima tenants (one emulator port each) to `collector demo`."""
     from ._demo import demo_tenants
 

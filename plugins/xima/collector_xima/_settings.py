@@ -11,7 +11,7 @@ import zoneinfo
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, field_validator
 
 from collector import Duration, RateLimit, Secret, SourceSettings, http_url
 
