@@ -1,209 +1,174 @@
-"""The `collector` command line.
+"""The `collector` command line: parsing, the error-to-exit-code mapping, nothing else.
 
-    collector [--config FILE] config check     report every configuration problem at once
-    collector [--config FILE] run [--json]     one collection pass (for cron or systemd)
-    collector [--config FILE] schedule         stay up; run passes on the configured cron schedule
-    collector [--config FILE] status [--json]  what the store holds, the last run, what is pending
-    collector plugins [--json]                 installed plugins, versions and their sources
-    collector demo [DIR]                       collect from the bundled emulators into DIR
-    collector new-plugin NAME [DIR]            write a new plugin distribution to start from
+    collector config check                      report every configuration problem at once
+    collector run [--tenant S/T] [--dry-run]    one collection pass (for cron or systemd)
+    collector schedule                          stay up; run passes on the configured cron schedule
+    collector status [--json]                   what the store holds, the last run, what waits and why
+    collector verify [--decode] [--max-bytes N] re-read stored files and check them against the catalog
+    collector report [--json|--csv|--html F]    per tenant and day: what the vendor listed, what is stored
+    collector export [--format jsonl|csv]       the catalog's recordings with their files, streamed
+    collector reset SOURCE/TENANT [--from DATE] restart a tenant's sync state
+    collector retry [--failed] [--tenant S/T]   queue given-up items again
+    collector plugins [--json]                  installed plugins, versions and their sources
+    collector demo [DIR]                        collect from the bundled emulators into DIR
+    collector new-plugin NAME [DIR]             write a new plugin distribution to start from
 
-The configuration file is `--config`, else `$COLLECTOR_CONFIG`, else `./collector.toml`.
-Exit codes are documented in `collector._summary` (0 complete, 1 partial, 2 config, 3 busy).
+Global options (`--config`, `--log-format`, `--log-level`) go before or after the command. The
+configuration file is `--config`, else `$COLLECTOR_CONFIG`, else `./collector.toml`. Exit codes
+are documented in `collector._summary`. Modules are imported by the command that needs them, so
+`--help`, `status` or `config check` never load the audio libraries.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import os
 import sys
 from pathlib import Path
-from typing import TextIO
 
-from rich.console import Console
-
-from ._config import DEFAULT_CONFIG, Config, load_config, read_store_location
 from ._errors import ConfigError, RunError
-from ._output import interactive, live_progress, render_summary, setup_logging, summary_line
-from ._plugins import PluginError, Plugins
-from ._run import run_once
-from ._store import StoreBusy
-from ._summary import EXIT_BUSY, EXIT_CONFIG, EXIT_PARTIAL
-
-log = logging.getLogger("collector")
+from ._summary import EXIT_BUSY, EXIT_CONFIG, EXIT_STORE
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `collector` script."""
-    sys.exit(run_cli(argv))
+    from ._output import capture_native_stderr
+
+    capture_native_stderr()
+    try:
+        code = run_cli(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`collector status | head`): what it wanted was written. Point
+        # stdout at /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    sys.exit(code)
 
 
-def run_cli(argv: list[str] | None = None, plugins: Plugins | None = None) -> int:
+def run_cli(argv: list[str] | None = None, plugins: object | None = None) -> int:
     """Parse arguments, run the command, return its exit code (`plugins`: embed with your own)."""
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
+    from ._output import setup_logging
+
     setup_logging(args.log_format or "text", args.log_level or "info")
+    from ._commands import Invocation
+
+    invocation = Invocation(args, plugins)  # type: ignore[arg-type]
     try:
-        plugins = plugins or Plugins()
-    except PluginError as exc:
-        print(f"collector: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    try:
-        return int(args.command(args, plugins))
+        return int(args.command(invocation))
     except ConfigError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         print(f"collector: {len(exc.problems)} configuration problem(s); nothing was run.", file=sys.stderr)
         return EXIT_CONFIG
-    except StoreBusy as exc:
-        print(f"collector: {exc.reason}", file=sys.stderr)
-        return EXIT_BUSY
     except RunError as exc:
+        from ._store import StoreBusy
+
         print(f"collector: {exc.reason}", file=sys.stderr)
-        return EXIT_PARTIAL
+        return EXIT_BUSY if isinstance(exc, StoreBusy) else EXIT_STORE
     except KeyboardInterrupt:
         print("collector: interrupted; the next run resumes where this one stopped.", file=sys.stderr)
         return 130
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="collector", description="Collect call recordings into a local store.")
+def _version() -> str:
+    from . import __version__
+
+    return f"recording-collector {__version__}"
+
+
+def _globals(top: bool) -> argparse.ArgumentParser:
+    """The options every command accepts, before or after its name (defaults only at the top)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    default = (lambda value: value) if top else (lambda value: argparse.SUPPRESS)
     parser.add_argument("--config", "-c", type=Path,
-                        default=Path(os.environ.get("COLLECTOR_CONFIG", DEFAULT_CONFIG)),
+                        default=default(Path(os.environ.get("COLLECTOR_CONFIG", "collector.toml"))),
                         help="configuration file (default: $COLLECTOR_CONFIG or ./collector.toml)")
-    parser.add_argument("--log-format", choices=("text", "json"), help="override [logging].format")
-    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="override [logging].level")
-    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
-
-    config = commands.add_parser("config", help="configuration tools")
-    config_commands = config.add_subparsers(required=True, metavar="ACTION")
-    config_commands.add_parser("check", help="report every configuration problem at once").set_defaults(
-        command=cmd_config_check)
-
-    run = commands.add_parser("run", help="collect once from every enabled source")
-    run.add_argument("--json", action="store_true", help="print the summary as JSON")
-    run.set_defaults(command=cmd_run)
-
-    commands.add_parser("schedule", help="run passes on the configured cron schedule").set_defaults(
-        command=cmd_schedule)
-
-    status = commands.add_parser("status", help="what the store holds, the last run, what is pending")
-    status.add_argument("--json", action="store_true", help="print as JSON")
-    status.set_defaults(command=cmd_status)
-
-    plugins = commands.add_parser("plugins", help="list installed plugins and their sources")
-    plugins.add_argument("--json", action="store_true", help="print as JSON")
-    plugins.set_defaults(command=cmd_plugins)
-
-    demo = commands.add_parser("demo", help="collect from the bundled vendor emulators")
-    demo.add_argument("directory", nargs="?", type=Path, default=Path("collector-demo"),
-                      help="store directory (default: ./collector-demo)")
-    demo.set_defaults(command=cmd_demo)
-
-    new_plugin = commands.add_parser("new-plugin", help="write a new plugin distribution to start from")
-    new_plugin.add_argument("name", help="the plugin's name: lowercase letters, digits and _ (e.g. acme)")
-    new_plugin.add_argument("directory", nargs="?", type=Path,
-                            help="where to write it, new or empty (default: ./collector-NAME)")
-    new_plugin.set_defaults(command=cmd_new_plugin)
+    parser.add_argument("--log-format", choices=("text", "json"), default=default(None),
+                        help="override [logging].format")
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default=default(None),
+                        help="override [logging].level")
     return parser
 
 
-# -- commands ------------------------------------------------------------------------------------
+def _scope(parser: argparse.ArgumentParser, *, dates: bool = True) -> None:
+    parser.add_argument("--tenant", action="append", default=[], metavar="SOURCE/TENANT",
+                        help="only this tenant (repeatable)")
+    if dates:
+        parser.add_argument("--from", dest="since", metavar="DATE", help="recordings started from this date (or time)")
+        parser.add_argument("--to", dest="until", metavar="DATE", help="recordings started before this date (or time)")
 
 
-def cmd_config_check(args: argparse.Namespace, plugins: Plugins) -> int:
-    """Validate the configuration and report every problem (exit 2) or a short description (exit 0)."""
-    config = load_config(args.config, plugins)
-    for warning in config.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    enabled = config.enabled_sources
-    print(f"{config.path}: OK: {len(config.sources)} source entries ({len(enabled)} enabled); "
-          f"store {config.store_path}; schedule '{config.scheduler.cron}' ({config.scheduler.timezone}).")
-    for settings in config.sources:
-        state = "" if settings.enabled else " (disabled)"
-        print(f"  {settings.plugin}/{settings.tenant}{state}")
-    return 0
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    from . import _commands as c
 
+    parser = argparse.ArgumentParser(prog="collector", parents=[_globals(True)],
+                                     description="Collect call recordings into one store, and prove they arrived.")
+    parser.add_argument("--version", action="version", version=_version())
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
-def cmd_run(args: argparse.Namespace, plugins: Plugins) -> int:
-    """One collection pass."""
-    config = load_config(args.config, plugins)
-    return collect_once(config, plugins, args=args, as_json=args.json)
+    def command(name: str, help_text: str, handler: object) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, parents=[_globals(False)], description=help_text)
+        sub.set_defaults(command=handler)
+        return sub
 
+    config = commands.add_parser("config", help="configuration tools", parents=[_globals(False)])
+    config_commands = config.add_subparsers(required=True, metavar="ACTION")
+    config_commands.add_parser("check", help="report every configuration problem at once",
+                               parents=[_globals(False)]).set_defaults(command=c.config_check)
 
-def cmd_schedule(args: argparse.Namespace, plugins: Plugins) -> int:
-    """Run passes on the configured schedule until interrupted."""
-    from ._schedule import run_schedule
+    run = command("run", "collect once from every enabled source", c.run)
+    run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run.add_argument("--tenant", action="append", default=[], metavar="SOURCE/TENANT",
+                     help="only this tenant (repeatable)")
+    run.add_argument("--dry-run", action="store_true", help="list what would be collected; fetch and store nothing")
 
-    return run_schedule(args.config, plugins, lambda config: collect_once(config, plugins, args=args))
+    command("schedule", "run passes on the configured cron schedule", c.schedule)
 
+    status = command("status", "what the store holds, the last run, what waits and why", c.status)
+    status.add_argument("--json", action="store_true", help="print as JSON")
 
-def cmd_status(args: argparse.Namespace, plugins: Plugins) -> int:
-    """Show what the store holds."""
-    from ._status import show_status
+    verify = command("verify", "re-read stored files and check them against the catalog", c.verify)
+    _scope(verify)
+    verify.add_argument("--decode", action="store_true", help="decode audio to the end again, not only hash it")
+    verify.add_argument("--max-bytes", type=int, metavar="N", help="stop after reading N bytes (continue next time)")
+    verify.add_argument("--max-time", type=float, metavar="SECONDS", help="stop after this long (continue next time)")
+    verify.add_argument("--max-rate", type=int, metavar="BYTES", help="read at most this many bytes a second")
+    verify.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    store, configured = read_store_location(args.config)
-    return show_status(store, configured, sys.stdout, as_json=args.json)
+    report = command("report", "per tenant and day: what the vendor listed, what is stored, what is not", c.report)
+    _scope(report)
+    report.add_argument("--timezone", default="UTC", help="the zone days are counted in (default UTC)")
+    formats = report.add_mutually_exclusive_group()
+    formats.add_argument("--json", action="store_true", help="print as JSON")
+    formats.add_argument("--csv", action="store_true", help="print as CSV")
+    formats.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML page")
 
+    export = command("export", "the catalog's recordings with their files, as JSON lines or CSV", c.export)
+    _scope(export)
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="output format (default jsonl)")
+    export.add_argument("--output", "-o", type=Path, metavar="FILE", help="write to FILE (default: standard output)")
 
-def cmd_plugins(args: argparse.Namespace, plugins: Plugins) -> int:
-    """List the installed plugins."""
-    infos = sorted(plugins.infos.values(), key=lambda info: info.name)
-    if args.json:
-        json.dump([vars(info) for info in infos], sys.stdout, indent=2)
-        print()
-        return 0
-    if not infos:
-        print("No plugins installed.")
-    for info in infos:
-        version = f" {info.version}" if info.version else ""
-        dist = f" ({info.distribution}{version})" if info.distribution else ""
-        sources = ", ".join(info.sources) or "none"
-        print(f"{info.name}{dist}: sources: {sources}")
-        if info.error:
-            print(f"  BROKEN: {info.error}")
-    return 1 if any(info.error for info in infos) else 0
+    reset = command("reset", "restart a tenant's sync state (the next run lists again)", c.reset)
+    reset.add_argument("tenant", metavar="SOURCE/TENANT")
+    reset.add_argument("--from", dest="since", metavar="DATE", help="the next run lists from this date")
 
+    retry = command("retry", "queue failed or given-up items again", c.retry)
+    _scope(retry)
+    retry.add_argument("--failed", action="store_true", help="failed items (the default)")
+    retry.add_argument("--quarantined", action="store_true", help="quarantined downloads and transcripts")
+    retry.add_argument("--lost", action="store_true", help="items verify found lost (if the vendor has them again)")
 
-def cmd_demo(args: argparse.Namespace, plugins: Plugins) -> int:
-    """Start the emulators, write a config, collect, print the summary."""
-    from ._demo import run_demo
+    plugins = command("plugins", "list installed plugins and their sources", c.plugins)
+    plugins.add_argument("--json", action="store_true", help="print as JSON")
 
-    return run_demo(args.directory, plugins, lambda config: collect_once(config, plugins, args=args))
+    demo = command("demo", "collect from the bundled vendor emulators", c.demo)
+    demo.add_argument("directory", nargs="?", type=Path, default=Path("collector-demo"),
+                      help="store directory (default: ./collector-demo)")
 
-
-def cmd_new_plugin(args: argparse.Namespace, plugins: Plugins) -> int:
-    """Write a complete plugin distribution (for a made-up vendor) to replace file by file."""
-    from ._scaffold import ScaffoldError, default_directory, new_plugin
-
-    try:
-        files = new_plugin(args.name, args.directory)
-    except ScaffoldError as exc:
-        print(f"collector: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    target = args.directory or default_directory(args.name)
-    print(f"Wrote the plugin {args.name!r} to {target}/ ({len(files)} files): a working plugin for a "
-          "made-up vendor, to replace with yours file by file (README: \"Writing a plugin\").")
-    print(f"Next: pip install -e '{target}[test]', then python -m pytest {target}")
-    return 0
-
-
-# -- one pass, as every command runs it ----------------------------------------------------------
-
-
-def collect_once(config: Config, plugins: Plugins, *, args: argparse.Namespace | None = None,
-                 as_json: bool = False, out: TextIO | None = None) -> int:
-    """Lock the store, run one pass with progress, print the summary, return the exit code."""
-    fmt = (args.log_format if args else None) or config.logging.format
-    level = (args.log_level if args else None) or config.logging.level
-    console = Console(stderr=True) if fmt == "text" and interactive() else None
-    setup_logging(fmt, level, console=console)
-    for warning in config.warnings:
-        log.warning(warning)
-    result = run_once(config, plugins, progress=lambda summaries: live_progress(console, summaries))
-    if console is None:
-        for summary in result.summaries:
-            log.info(summary_line(summary))
-    render_summary(result.summaries, out or sys.stdout, as_json=as_json, run_id=result.run_id)
-    return result.exit_code
-
+    new_plugin = command("new-plugin", "write a new plugin distribution to start from", c.new_plugin)
+    new_plugin.add_argument("name", help="the plugin's name: lowercase letters, digits and _ (e.g. acme)")
+    new_plugin.add_argument("directory", nargs="?", type=Path,
+                            help="where to write it, new or empty (default: ./collector-NAME)")
+    return parser

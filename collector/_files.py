@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 from ._model import RecordingKey
 
@@ -101,3 +101,32 @@ def write_atomic(final: Path, data: bytes, temp_dir: Path) -> None:
         handle.write(data)
         finish_file(handle)
         move_into_place(temp, final)
+
+
+class AtomicText:
+    """A text file written as a whole or not at all: to a temporary file beside it, then renamed.
+
+    Written with `surrogatepass`, so any text the catalog holds (a vendor id with a lone
+    surrogate) round-trips when read back the same way.
+    """
+
+    def __init__(self, final: Path) -> None:
+        self.final = final
+
+    def __enter__(self) -> TextIO:
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=self.final.parent, prefix=f".{self.final.name}.", suffix=".part")
+        self._temp = Path(name)
+        self._handle = os.fdopen(fd, "w", encoding="utf-8", errors="surrogatepass", newline="")
+        return self._handle
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        try:
+            if error is None:
+                self._handle.flush()
+                os.fsync(self._handle.fileno())
+            self._handle.close()
+            if error is None:
+                move_into_place(self._temp, self.final)
+        finally:
+            self._temp.unlink(missing_ok=True)

@@ -27,6 +27,7 @@ What it promises a plugin:
 from __future__ import annotations
 
 import email.utils
+import logging
 import json
 import random
 import ssl
@@ -89,7 +90,9 @@ class Traffic:
     """
 
     def __init__(self, rate_limit: RateLimit, *, max_in_flight: int = 4, retry: RetrySettings | None = None,
-                 timeout: float = 30.0, limiter: SlidingWindowLimiter | None = None) -> None:
+                 timeout: float = 30.0, limiter: SlidingWindowLimiter | None = None,
+                 log: logging.Logger | logging.LoggerAdapter[logging.Logger] | None = None) -> None:
+        self.log = log or logging.getLogger("collector.http")
         self.limiter = limiter or SlidingWindowLimiter(rate_limit)
         self.concurrency = ConcurrencyLimit(max_in_flight, calm_window=lambda: self.limiter.window)
         self.retry = retry or RetrySettings()
@@ -494,6 +497,14 @@ class HttpClient:
 
     def _count_retry(self, state: RetryCallState) -> None:
         self.traffic.stats.retries += 1
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retryable):
+            status = f"HTTP {exc.status}" if exc.status else "no answer"
+            self.traffic.log.info(
+                "Retrying %s %s after %s (attempt %d of %d): %s", exc.method, exc.path, status, state.attempt_number,
+                self.traffic.retry.attempts, exc.detail,
+                extra={"event": "retry", "method": exc.method, "path": exc.path, "status": exc.status,
+                       "reason": exc.detail, "attempt": state.attempt_number})
 
     @staticmethod
     def _give_up(state: RetryCallState) -> Any:

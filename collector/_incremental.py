@@ -43,8 +43,11 @@ class Incremental:
     """One run's incremental listing: where it starts (`since`, `resume`) and the state of each page."""
 
     def __init__(self, state: Mapping[str, Any] | None, *, start: datetime, overlap: timedelta,
-                 now: datetime | None = None) -> None:
+                 now: datetime | None = None, restart_from: datetime | None = None) -> None:
+        """`restart_from` (`SourceContext.restart_from`) replaces `start` after `collector reset --from`."""
         state = state or {}
+        if restart_from is not None and not state:
+            start = restart_from
         self.watermark = _moment(state.get("watermark"))
         progress = state.get("pass")
         if isinstance(progress, Mapping) and _moment(progress.get("since")) is not None:

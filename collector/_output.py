@@ -9,9 +9,13 @@ Every log line passes the redacting filter, whatever its origin (ours, httpx, a 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import logging
+import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -29,8 +33,16 @@ from ._summary import TenantStatus, TenantSummary
 PROGRESS_EVERY = 30.0
 
 
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message and the tenant when known."""
+    """One JSON object per line: time, level, logger, message, and every field the record carries.
+
+    Fields come from `extra=` (and a tenant's logger adds `source` and `tenant`): `event` names
+    what happened (`retry`, `tenant_stopped`, `tenant_summary`, ...), with its counts, the HTTP
+    status and the reason. Values are redacted like the message.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         """Render the record as a JSON line."""
@@ -40,17 +52,70 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for extra in ("source", "tenant"):
-            if hasattr(record, extra):
-                data[extra] = getattr(record, extra)
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_") and key != "collector_handler":
+                data[key] = redact(value) if isinstance(value, str) else value
         if record.exc_text:
             data["traceback"] = record.exc_text
-        return json.dumps(data, ensure_ascii=False)
+        return json.dumps(data, ensure_ascii=False, default=str)
 
 
-def interactive(stream: TextIO = sys.stderr) -> bool:
+def capture_native_stderr() -> None:
+    """Route what native libraries write straight to file descriptor 2 through the logger.
+
+    libmpg123 (inside libsndfile) prints decoder warnings with C's stderr, which Python logging
+    cannot see: they would break a JSON log stream and bypass redaction. So file descriptor 2
+    becomes a pipe read by a thread that logs each line ("collector.native", INFO), and Python's
+    own `sys.stderr` (the log handler's stream) writes to the original descriptor. Called once by
+    the `collector` command, never by code embedding the collector.
+    """
+    if getattr(capture_native_stderr, "installed", False):
+        return
+    try:
+        sys.stderr.flush()
+        original = os.dup(2)
+        read_end, write_end = os.pipe()
+        os.dup2(write_end, 2)
+        os.close(write_end)
+    except OSError:
+        return
+    sys.stderr = open(original, "w", buffering=1, encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
+    native = logging.getLogger("collector.native")
+
+    def pump() -> None:
+        with open(read_end, "rb", buffering=0) as pipe:
+            for line in iter(pipe.readline, b""):
+                text = line.decode("utf-8", "replace").strip()
+                if text:
+                    native.info("A native library said: %s", text, extra={"event": "native_message"})
+
+    reader = threading.Thread(target=pump, name="native-stderr", daemon=True)
+    reader.start()
+
+    def drain() -> None:
+        os.dup2(original, 2)  # closes the pipe's last write end: the reader sees the end and stops
+        reader.join(timeout=1.0)
+
+    atexit.register(drain)
+    setattr(capture_native_stderr, "installed", True)  # noqa: B010
+
+
+class Throttled:
+    """Calls `report(value)` at most once every `every` seconds (progress lines off a terminal)."""
+
+    def __init__(self, report: Callable[[Any], None], every: float = PROGRESS_EVERY) -> None:
+        self._report, self._every, self._last = report, every, time.monotonic()
+
+    def __call__(self, value: Any) -> None:
+        now = time.monotonic()
+        if now - self._last >= self._every:
+            self._last = now
+            self._report(value)
+
+
+def interactive(stream: TextIO | None = None) -> bool:
     """True when output goes to a person at a terminal (live progress makes sense)."""
-    return stream.isatty()
+    return (stream or sys.stderr).isatty()
 
 
 def setup_logging(fmt: str = "text", level: str = "info", *, console: Console | None = None,

@@ -49,6 +49,8 @@ class SlidingWindowLimiter:
         self._idle = asyncio.Semaphore(limit.requests)
         self._turn = asyncio.Lock()  # FIFO: waiters take free slots in arrival order
         self._paused_until = 0.0
+        self.waited = 0.0
+        """Seconds requests spent waiting for a slot (for metrics)."""
 
     async def acquire(self) -> float:
         """Wait for a slot whose window has passed; returns the slot (give it to `cancel`), and
@@ -58,6 +60,7 @@ class SlidingWindowLimiter:
             ready_at = heapq.heappop(self._free_at)
             try:
                 while (delay := max(ready_at, self._paused_until) - self._clock()) > 0:
+                    self.waited += delay
                     await asyncio.sleep(delay)
             except BaseException:
                 self.cancel(ready_at)

@@ -113,7 +113,7 @@ def _chart(report: Report) -> str:
         return "<p>No recordings in this range.</p>"
     by_key = {(line.source, line.tenant, line.day): line for line in report.days}
     size, label = 18, 220
-    width, height = label + size * len(days) + 10, size * len(tenants) + 40
+    width, height = label + max(size * len(days), 260) + 10, size * len(tenants) + 40
     parts = [f'<svg id="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'role="img" aria-label="completeness per tenant and day">']
     for row, (source, tenant) in enumerate(tenants):
@@ -128,9 +128,8 @@ def _chart(report: Report) -> str:
                                 f"{line.audio.get('stored', 0)} stored, {state}")
             parts.append(f'<rect class="cell {state}" data-day="{day}" x="{label + col * size}" y="{y}" '
                          f'width="{size - 2}" height="{size - 2}"><title>{title}</title></rect>')
-    parts.append(f'<text x="{label}" y="12" font-size="11">{html.escape(days[0])}</text>')
-    parts.append(f'<text x="{label + size * (len(days) - 1)}" y="12" font-size="11" text-anchor="end">'
-                 f'{html.escape(days[-1])}</text></svg>')
+    span = days[0] if len(days) == 1 else f"{days[0]} to {days[-1]} (one column a day)"
+    parts.append(f'<text x="{label}" y="12" font-size="11">{html.escape(span)}</text></svg>')
     return "".join(parts)
 
 

@@ -146,6 +146,10 @@ class SourceContext:
     audit: Callable[[RecordingKey, str, str], Awaitable[None]]
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    restart_from: datetime | None = None
+    """Set when an operator ran `collector reset SOURCE/TENANT --from DATE`: the sync state is
+    gone (`sync` gets None) and this run should list from DATE instead of the configured start.
+    `Incremental` and `TimeWindows.sweep` take it as `restart_from=`."""
 
     def http(self, base_url: str, auth: Auth | None = None, *, headers: dict[str, str] | None = None) -> HttpClient:
         """An HTTP client for `base_url`: shares the tenant's rate limit, concurrency limit, retry

@@ -62,6 +62,11 @@ class TenantSummary:
     unavailable: int = 0
     waiting: int = 0
     held_recordings: int = 0
+    failed_total: int = 0
+    requests: int = 0
+    throttled: int = 0
+    bandwidth_limited: int = 0
+    waited_seconds: float = 0.0
     messages: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -95,6 +100,11 @@ class TenantSummary:
         elif self.status is TenantStatus.OK and self.waiting:
             self.status = TenantStatus.WAITING
         self.phase = "done"
+
+    def log_fields(self) -> dict[str, Any]:
+        """The summary as fields of a JSON log line (`event`, `source`, `tenant` and the counts)."""
+        fields = {k: v for k, v in self.as_dict().items() if isinstance(v, (int, str))}
+        return {**fields, "event": "tenant_summary"}
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form (stored in the catalog, printed by --json)."""

@@ -25,6 +25,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from typing import TextIO
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -207,3 +208,30 @@ def _orphans(store: Store, scope: Scope) -> list[str]:
                     store.catalog.orphan(source, tenant, relative)
                     found.append(relative)
     return found
+
+
+def render_verify(result: VerifyResult, out: TextIO, *, as_json: bool) -> None:
+    """What a verify checked, found and did: every finding, every unknown file, the totals."""
+    if as_json:
+        json.dump({
+            "files": result.files, "bytes": result.bytes, "cycle_complete": result.cycle_complete,
+            "resumed": result.resumed, "lost": result.lost, "exit_code": result.exit_code,
+            "findings": [{"source": f.file.key.source, "tenant": f.file.key.tenant, "vendor_id": f.file.key.vendor_id,
+                          "kind": f.file.kind.name, "problem": f.problem, "detail": f.detail, "path": f.file.path,
+                          "action": f.action, "kept_at": f.moved_to} for f in result.findings],
+            "unknown_files": result.orphans,
+        }, out, indent=2)
+        out.write("\n")
+        return
+    for finding in result.findings:
+        key = finding.file.key
+        kept = f"; the damaged copy is kept at {finding.moved_to}" if finding.moved_to else ""
+        what = "LOST" if finding.action == "lost" else "queued to be fetched again"
+        out.write(f"{key.source}/{key.tenant} {finding.file.kind.name} {key.vendor_id!r}: {finding.problem} "
+                  f"({finding.detail}): {what}{kept}.\n")
+    for path in result.orphans:
+        out.write(f"unknown file (the catalog has no recording for it): {path}\n")
+    state = ("a full pass is complete" if result.cycle_complete
+             else "stopped at its limit; the next verify continues from here")
+    out.write(f"Verified {result.files} files ({result.bytes:,} bytes): {len(result.findings)} problem(s), "
+              f"{len(result.orphans)} unknown file(s), {result.lost} lost; {state}.\n")

@@ -81,8 +81,10 @@ class TimeWindows:
         self.first_run, self.end, self.unsettled = first_run, end, unsettled
         self.accept_after, self.precision = accept_after, precision
 
-    def sweep(self, state: Mapping[str, Any] | None, *, now: datetime | None = None) -> WindowSweep:
-        """This run's sweep, given the committed state (None on the first run)."""
+    def sweep(self, state: Mapping[str, Any] | None, *, now: datetime | None = None,
+              restart_from: datetime | None = None) -> WindowSweep:
+        """This run's sweep, given the committed state (None on the first run); `restart_from`
+        (`SourceContext.restart_from`) is where a first run begins after `collector reset --from`."""
         now = _truncate(now or now_utc(), self.precision)
         configured = iso(self.start) if self.start else None
         watermark: datetime | None = None
@@ -93,7 +95,9 @@ class TimeWindows:
             held_state = state.get("held")
             if isinstance(held_state, Mapping) and (held_start := _parse(held_state.get("start"))) is not None:
                 held = (held_start, int(held_state.get("runs") or 0))
-        if watermark is None:
+        if watermark is None and restart_from is not None:
+            begin = _truncate(restart_from, self.precision)
+        elif watermark is None:
             begin = self.start if self.start is not None else now - (self.first_run or timedelta(0))
         else:
             begin = watermark - self.lookback
@@ -105,7 +109,7 @@ class TimeWindows:
             stop = min(stop, self.end)
         windows: list[Window] = []
         cursor = align_down(begin, self.size)
-        if self.start is not None:
+        if self.start is not None and restart_from is None:
             cursor = max(cursor, self.start)
         while cursor < stop:
             end = min(align_down(cursor, self.size) + self.size, stop)

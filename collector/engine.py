@@ -7,9 +7,12 @@
     result = run_once(config, plugins)           # one pass, exactly as `collector run` does it
     print(result.exit_code, [s.as_dict() for s in result.summaries])
 
+    cli(["--config", "collector.toml", "report", "--json"])   # any command, in-process; its exit code
+
 Plugin authors need none of this: they import `collector`.
 """
 
+from ._cli import run_cli as cli
 from ._config import Config, load_config
 from ._errors import ConfigError, RunError
 from ._plugins import Plugins
@@ -44,6 +47,7 @@ __all__ = [
     "StoreBusy",
     "TenantStatus",
     "TenantSummary",
+    "cli",
     "load_config",
     "run_once",
 ]

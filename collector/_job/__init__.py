@@ -33,6 +33,15 @@ from ._transcripts import run_transcripts
 log = logging.getLogger("collector.job")
 
 
+class TenantLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """A tenant's logger: every record carries `source` and `tenant`, and keeps its own `extra` fields."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        """Merge the tenant's fields with the call's."""
+        kwargs["extra"] = {**(self.extra or {}), **kwargs.get("extra", {})}
+        return msg, kwargs
+
+
 class TenantJob:
     """Collects one `[[sources]]` entry for one run and reports a `TenantSummary`."""
 
@@ -44,11 +53,11 @@ class TenantJob:
         self.plugins = plugins
         self.run_id = run_id
         self.summary = TenantSummary(source=settings.plugin, tenant=settings.tenant)
-        self.log = logging.LoggerAdapter(log, {"source": settings.plugin, "tenant": settings.tenant})
+        self.log = TenantLog(log, {"source": settings.plugin, "tenant": settings.tenant})
         self.traffic = Traffic(
             settings.rate_limit or source_cls.default_rate_limit,
             max_in_flight=settings.max_in_flight or source_cls.default_max_in_flight,
-            retry=settings.retry, timeout=settings.timeout,
+            retry=settings.retry, timeout=settings.timeout, log=self.log,
         )
         self.plan = WorkPlan(audio=settings.audio, transcripts=settings.transcripts,
                              media_wait=settings.media_wait, transcript_wait=settings.transcript_wait)
@@ -61,8 +70,11 @@ class TenantJob:
         summary.phase = "starting"
         source: Source | None = None
         try:
+            restart = await self.store.call(self.store.catalog.restart_from, self.settings.plugin,
+                                            self.settings.tenant)
             context = SourceContext(source=self.settings.plugin, tenant=self.settings.tenant,
-                                    http_factory=self._http_client, log=self.log, audit=self._audit)
+                                    http_factory=self._http_client, log=self.log, audit=self._audit,
+                                    restart_from=restart)
             source = self.source_cls(self.settings, context)
             await self.store.call(self.store.catalog.queue_missing_work, self.settings.plugin, self.settings.tenant,
                                   self.plan)
@@ -82,7 +94,11 @@ class TenantJob:
                 await _quietly(source.aclose())
             for client in self._clients:
                 await _quietly(client.aclose())
-            summary.retried += self.traffic.stats.retries
+            stats = self.traffic.stats
+            summary.retried += stats.retries
+            summary.requests, summary.throttled = stats.requests, stats.throttled
+            summary.bandwidth_limited = stats.statuses.get(509, 0)
+            summary.waited_seconds = round(self.traffic.limiter.waited, 3)
             await self._count_leftovers()
             summary.settle()
         return summary
@@ -105,7 +121,8 @@ class TenantJob:
     def _halt(self, error: CollectorError) -> None:
         """Stop every task of this tenant (credentials refused)."""
         self.summary.problem(error.reason)
-        self.log.warning("%s stopped: %s", self.summary.label, error.reason)
+        self.log.warning("%s stopped: %s", self.summary.label, error.reason,
+                         extra={"event": "tenant_stopped", "reason": error.reason})
         current = asyncio.current_task()
         for task in self._tasks:
             if task is not current:
@@ -128,6 +145,8 @@ class TenantJob:
                  if wanted]
         self.summary.deferred = sum(counts.get(f"{table}_pending", 0) for table in kinds)
         self.summary.waiting = sum(counts.get(f"{table}_waiting", 0) for table in kinds)
+        self.summary.failed_total = sum(counts.get(f"{table}_{status}", 0) for table in kinds
+                                        for status in ("failed", "lost"))
         self.summary.held_recordings = counts.get("recordings", 0)
 
 

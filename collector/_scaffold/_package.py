@@ -222,7 +222,8 @@ class {{Name}}Source(Source):
 
     async def sync(self, state: dict[str, Any] | None) -> AsyncIterator[Page]:
         """Recordings created since the newest one the last pass saw, minus the overlap."""
-        run = Incremental(state, start=self.settings.start, overlap=self.overlap)
+        run = Incremental(state, start=self.settings.start, overlap=self.overlap,
+                          restart_from=self.context.restart_from)  # after `collector reset --from`
         async for listed in _api.recordings(self.http, run, self.settings.page_size):
             yield run.page(listed, time="created_at")
 

@@ -55,7 +55,8 @@ class FocusSource(Source):
         if resume is None and isinstance(state.get("cursor"), str):  # a state written before the toolkit
             resume = PageRequest(_api.CURSOR_ROUTE, {"cursorId": state["cursor"]})
         async for page in _api.listing(self.http, page_size=self.settings.page_size,
-                                       start=self.settings.start_date, resume=resume):
+                                       start=self.context.restart_from or self.settings.start_date,
+                                       resume=resume):
             yield Page(page.items, page.state())
 
     def parse(self, item: Mapping[str, Any]) -> Iterable[Recording]:

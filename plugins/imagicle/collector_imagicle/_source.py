@@ -82,7 +82,7 @@ class ImagicleSource(Source):
 
     async def sync(self, state: dict[str, Any] | None) -> AsyncIterator[Page]:
         """Read every closed window since the watermark (minus the lookback), oldest first."""
-        sweep = self.windows.sweep(state)
+        sweep = self.windows.sweep(state, restart_from=self.context.restart_from)
         rereads = 0
         for window in sweep.windows:
             listed: set[str] = set()

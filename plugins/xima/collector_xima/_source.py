@@ -57,7 +57,7 @@ class XimaSource(Source):
     async def sync(self, state: dict[str, Any] | None) -> AsyncIterator[Page]:
         """Sweep the planned windows; commit each with the watermark it earns."""
         s = self.settings
-        sweep = self.windows.sweep(state)
+        sweep = self.windows.sweep(state, restart_from=self.context.restart_from)
         for window in sweep.windows:
             answer = await _api.list_window(self.http, s.endpoint, window.start, window.end, s.zone, s.token)
             try:

@@ -1,0 +1,384 @@
+"""What each command does: load what it needs, call the engine, render the answer.
+
+Each command imports the modules it uses when it runs, so a command that only reads the store
+(`status`, `report`, `export`) or the configuration (`config check`) starts fast and never loads
+the audio libraries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from ._errors import ConfigError
+from ._summary import EXIT_CONFIG
+
+if TYPE_CHECKING:
+    from ._catalog import Scope
+    from ._config import Config
+    from ._plugins import Plugins
+    from ._run import RunResult
+
+log = logging.getLogger("collector")
+
+
+@dataclass
+class Invocation:
+    """One command line: its arguments, and the plugins (loaded when a command first needs them)."""
+
+    args: argparse.Namespace
+    _plugins: Plugins | None = None
+
+    @property
+    def plugins(self) -> Plugins:
+        """The installed plugins (a clash between two of them is a configuration error)."""
+        if self._plugins is None:
+            from ._plugins import PluginError, Plugins
+
+            try:
+                self._plugins = Plugins()
+            except PluginError as exc:
+                raise ConfigError([f"collector: {exc}"]) from None
+        return self._plugins
+
+    def config(self, *, check_store: bool = False) -> Config:
+        """The validated configuration."""
+        from ._config import load_config
+
+        return load_config(self.args.config, self.plugins, check_store=check_store)
+
+
+# -- collecting --------------------------------------------------------------------------------
+
+
+def config_check(call: Invocation) -> int:
+    """Validate the configuration and report every problem (exit 2) or a short description (exit 0)."""
+    config = call.config(check_store=True)
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    enabled = config.enabled_sources
+    print(f"{config.path}: OK: {len(config.sources)} source entries ({len(enabled)} enabled); "
+          f"store {config.store_path}; schedule '{config.scheduler.cron}' ({config.scheduler.timezone}).")
+    for settings in config.sources:
+        state = "" if settings.enabled else " (disabled)"
+        print(f"  {settings.plugin}/{settings.tenant}{state}")
+    return 0
+
+
+def run(call: Invocation) -> int:
+    """One collection pass (or, with --dry-run, what one would do)."""
+    config = only_tenants(call.config(), call.args.tenant)
+    if call.args.dry_run:
+        from ._dry_run import dry_run, render_dry_run
+
+        render_dry_run(dry_run(config, call.plugins), sys.stdout)
+        return 0
+    return collect_once(config, call, as_json=call.args.json)
+
+
+def only_tenants(config: Config, names: list[str]) -> Config:
+    """The configuration with only the named `SOURCE/TENANT` entries enabled (all when none is named)."""
+    if not names:
+        return config
+    wanted = {parse_tenant(name) for name in names}
+    known = {(s.plugin, s.tenant) for s in config.sources}
+    unknown = sorted(f"{source}/{tenant}" for source, tenant in wanted - known)
+    if unknown:
+        raise ConfigError([f"{config.path}: --tenant {name}: no [[sources]] entry has this plugin and tenant."
+                           for name in unknown])
+    from dataclasses import replace
+
+    return replace(config, sources=[s for s in config.sources if (s.plugin, s.tenant) in wanted])
+
+
+def parse_tenant(text: str) -> tuple[str, str]:
+    """`SOURCE/TENANT` as a pair (a configuration error when it is not one)."""
+    source, slash, tenant = text.partition("/")
+    if not slash or not source or not tenant:
+        raise ConfigError([f"--tenant {text}: expected SOURCE/TENANT, e.g. xima/acme-reno."])
+    return source, tenant
+
+
+def schedule(call: Invocation) -> int:
+    """Run passes on the configured schedule until interrupted."""
+    from ._schedule import run_schedule
+
+    return run_schedule(call.args.config, call.plugins, lambda config: collect_once(config, call))
+
+
+def demo(call: Invocation) -> int:
+    """Start the emulators, write a config, collect, print the summary."""
+    from ._demo import run_demo
+
+    return run_demo(call.args.directory, call.plugins, lambda config: collect_once(config, call))
+
+
+def collect_once(config: Config, call: Invocation, *, as_json: bool = False, out: TextIO | None = None) -> int:
+    """Lock the store, run one pass with progress, print the summary, write metrics, return the exit code."""
+    from rich.console import Console
+
+    from ._output import interactive, live_progress, render_summary, setup_logging, summary_line
+    from ._run import run_once
+
+    args = call.args
+    fmt = args.log_format or config.logging.format
+    console = Console(stderr=True) if fmt == "text" and interactive() else None
+    setup_logging(fmt, args.log_level or config.logging.level, console=console)
+    for warning in config.warnings:
+        log.warning(warning)
+    result = run_once(config, call.plugins, progress=lambda summaries: live_progress(console, summaries))
+    if console is None:
+        for summary in result.summaries:
+            log.info(summary_line(summary), extra=summary.log_fields())
+    if result.store_failure:
+        log.error(result.store_failure, extra={"event": "store_failed"})
+    render_summary(result.summaries, out or sys.stdout, as_json=as_json, run_id=result.run_id)
+    after_pass(config, result)
+    return result.exit_code
+
+
+def after_pass(config: Config, result: RunResult) -> None:
+    """What follows every pass: its metrics, and a verify slice when `[verify] after_pass` says so."""
+    if config.metrics.textfile is not None or config.metrics.port is not None:
+        from ._metrics import record_run
+
+        record_run(config, result)
+    if config.verify.after_pass:
+        from ._catalog import Scope
+        from ._store import Store, StoreBusy
+        from ._verify import VerifyOptions, verify_store
+
+        v = config.verify
+        options = VerifyOptions(decode=v.decode, max_bytes=v.max_bytes, max_rate=v.max_rate,
+                                max_time=v.max_time.total_seconds() if v.max_time else None)
+        store = Store(config.store_path)
+        try:
+            with store.exclusive():
+                outcome = verify_store(store, Scope(), options)
+            log.info("Verify after the pass: %d files, %d problem(s), %d lost.", outcome.files, len(outcome.findings),
+                     outcome.lost, extra={"event": "verify", "files": outcome.files, "problems": len(outcome.findings),
+                                          "lost": outcome.lost})
+        except StoreBusy:
+            log.info("Verify after the pass skipped: another run holds the store.")
+        finally:
+            store.close()
+
+
+# -- reading the store -------------------------------------------------------------------------
+
+
+def status(call: Invocation) -> int:
+    """Show what the store holds."""
+    from ._config import read_store_location
+    from ._status import show_status
+
+    store, configured = read_store_location(call.args.config)
+    return show_status(store, configured, sys.stdout, as_json=call.args.json)
+
+
+def parse_moment(text: str | None, zone: tzinfo, option: str) -> datetime | None:
+    """`--from`/`--to`: a date (midnight in `zone`) or an ISO date-time (in `zone` when it has none)."""
+    if text is None:
+        return None
+    try:
+        moment = (datetime.combine(date.fromisoformat(text), time()) if len(text) == 10
+                  else datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        raise ConfigError([f"{option} {text}: expected a date (2026-03-01) or an ISO date-time."]) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+def scope_of(args: argparse.Namespace, zone: tzinfo = timezone.utc) -> Scope:
+    """The tenants and dates a command covers."""
+    from ._catalog import Scope
+
+    return Scope(tuple(parse_tenant(t) for t in args.tenant), parse_moment(args.since, zone, "--from"),
+                 parse_moment(args.until, zone, "--to"))
+
+
+def open_catalog(call: Invocation) -> Any:
+    """The store's catalog, read-only (no secrets, no plugins, no lock needed)."""
+    from ._catalog import Catalog
+    from ._catalog._schema import LATEST
+    from ._config import read_store_location
+    from ._errors import StoreFailure
+    from ._store import CATALOG_NAME
+
+    store, _ = read_store_location(call.args.config)
+    path = store / CATALOG_NAME
+    if not path.is_file():
+        raise StoreFailure(f"There is no store at {store} yet: `collector run` creates it.")
+    catalog = Catalog(path, read_only=True)
+    if catalog.schema_version() < LATEST:
+        catalog.close()
+        raise StoreFailure(f"The catalog {path} is from an older recording-collector; the next `collector run` "
+                           "upgrades it.")
+    return catalog
+
+
+def report(call: Invocation) -> int:
+    """The reconciliation report."""
+    from ._report import build_report
+    from ._report_output import render_csv, render_html, render_json, render_text
+    from ._settings_tables import resolve_timezone
+
+    args = call.args
+    try:
+        zone = resolve_timezone(args.timezone)
+    except Exception:  # noqa: BLE001 - zoneinfo raises several kinds
+        raise ConfigError([f"--timezone {args.timezone}: expected an IANA zone name such as Europe/London."]) from None
+    catalog = open_catalog(call)
+    try:
+        result = build_report(catalog, scope_of(args, zone), zone, args.timezone)
+    finally:
+        catalog.close()
+    if args.html:
+        from ._time import iso, now_utc
+
+        with _output_file(args.html) as out:
+            render_html(result, out, generated=iso(now_utc(), "seconds"))
+        print(f"Wrote {args.html}")
+    elif args.json:
+        render_json(result, sys.stdout)
+    elif args.csv:
+        render_csv(result, sys.stdout)
+    else:
+        render_text(result, sys.stdout)
+    return 0
+
+
+def export(call: Invocation) -> int:
+    """The catalog's recordings, streamed."""
+    from ._export import export_records, write_csv, write_jsonl
+
+    args = call.args
+    catalog = open_catalog(call)
+    try:
+        records = export_records(catalog, scope_of(args))
+        if args.output is None:
+            count = (write_csv if args.format == "csv" else write_jsonl)(records, sys.stdout)
+        else:
+            with _output_file(args.output) as out:
+                count = (write_csv if args.format == "csv" else write_jsonl)(records, out)
+            print(f"Wrote {count} recordings to {args.output}", file=sys.stderr)
+    finally:
+        catalog.close()
+    return 0
+
+
+def _output_file(path: Path) -> Any:
+    """A text file written atomically, with `surrogatepass` so any id round-trips."""
+    from ._files import AtomicText
+
+    return AtomicText(path)
+
+
+# -- changing the store ------------------------------------------------------------------------
+
+
+def _locked_store(call: Invocation) -> Any:
+    from ._config import read_store_location
+    from ._store import Store
+
+    root, _ = read_store_location(call.args.config)
+    return Store(root)
+
+
+def verify(call: Invocation) -> int:
+    """Re-read stored files and check them."""
+    from ._verify import VerifyOptions, render_verify, verify_store
+
+    args = call.args
+    options = VerifyOptions(decode=args.decode, max_bytes=args.max_bytes, max_time=args.max_time,
+                            max_rate=args.max_rate)
+    store = _locked_store(call)
+    try:
+        with store.exclusive():
+            result = verify_store(store, scope_of(args), options, progress=_verify_progress())
+    finally:
+        store.close()
+    render_verify(result, sys.stdout, as_json=args.json)
+    return result.exit_code
+
+
+def _verify_progress() -> Any:
+    from ._output import Throttled
+
+    return Throttled(lambda r: log.info("Verified %d files (%s bytes) so far; %d problem(s).", r.files,
+                                        f"{r.bytes:,}", len(r.findings), extra={"event": "verify_progress"}))
+
+
+def reset(call: Invocation) -> int:
+    """Restart a tenant's sync state."""
+    source, tenant = parse_tenant(call.args.tenant)
+    since = parse_moment(call.args.since, timezone.utc, "--from")
+    store = _locked_store(call)
+    try:
+        with store.exclusive():
+            store.catalog.reset_tenant(source, tenant, since)
+    finally:
+        store.close()
+    where = f"from {since.isoformat()}" if since else "from its configured start"
+    print(f"{source}/{tenant}: sync state cleared; the next run lists it again {where}. Recordings already "
+          "stored stay stored (listing them again changes nothing).")
+    return 0
+
+
+def retry(call: Invocation) -> int:
+    """Queue given-up items again."""
+    args = call.args
+    statuses = [s for s, wanted in (("failed", args.failed), ("quarantined", args.quarantined), ("lost", args.lost))
+                if wanted] or ["failed"]
+    store = _locked_store(call)
+    try:
+        with store.exclusive():
+            count = store.catalog.retry(scope_of(args), statuses)
+    finally:
+        store.close()
+    print(f"{count} item(s) ({', '.join(statuses)}) queued again; the next run fetches them.")
+    return 0
+
+
+# -- plugins -----------------------------------------------------------------------------------
+
+
+def plugins(call: Invocation) -> int:
+    """List the installed plugins."""
+    infos = sorted(call.plugins.infos.values(), key=lambda info: info.name)
+    if call.args.json:
+        json.dump([vars(info) for info in infos], sys.stdout, indent=2)
+        print()
+        return 0
+    if not infos:
+        print("No plugins installed.")
+    for info in infos:
+        version = f" {info.version}" if info.version else ""
+        dist = f" ({info.distribution}{version})" if info.distribution else ""
+        sources = ", ".join(info.sources) or "none"
+        print(f"{info.name}{dist}: sources: {sources}")
+        if info.error:
+            print(f"  BROKEN: {info.error}")
+    return 1 if any(info.error for info in infos) else 0
+
+
+def new_plugin(call: Invocation) -> int:
+    """Write a complete plugin distribution (for a made-up vendor) to replace file by file."""
+    from ._scaffold import ScaffoldError, default_directory, new_plugin as write
+
+    args = call.args
+    try:
+        files = write(args.name, args.directory)
+    except ScaffoldError as exc:
+        print(f"collector: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    target = args.directory or default_directory(args.name)
+    print(f"Wrote the plugin {args.name!r} to {target}/ ({len(files)} files): a working plugin for a "
+          "made-up vendor, to replace with yours file by file (README: \"Writing a plugin\").")
+    print(f"Next: pip install -e '{target}[test]', then python -m pytest {target}")
+    return 0
