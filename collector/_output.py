@@ -172,10 +172,19 @@ def progress_table(summaries: list[TenantSummary], *, title: str | None = None) 
     for s in summaries:
         status = s.phase if s.phase != "done" else s.status.value
         table.add_row(
-            s.label, status, str(s.new_recordings), str(s.transcripts), str(s.audio_files), _size(s.audio_bytes),
-            str(s.retried), str(s.waiting), str(s.quarantined), str(s.deferred), str(s.failed),
+            s.label, status, *(_n(v) for v in (s.new_recordings, s.transcripts, s.audio_files)), _size(s.audio_bytes),
+            *(_n(v) for v in (s.retried, s.waiting, s.quarantined, s.deferred, s.failed)),
         )
     return table
+
+
+def _n(value: int) -> str:
+    """A count short enough for a narrow table: 12345, then 123k, then 12.3M (the JSON has the exact number)."""
+    if value < 100_000:
+        return str(value)
+    if value < 10_000_000:
+        return f"{value // 1000}k"
+    return f"{value / 1e6:.1f}M"
 
 
 def summary_line(s: TenantSummary) -> str:

@@ -138,3 +138,145 @@ def test_schedule_waits_for_the_cron_time_and_stops_cleanly_on_sigterm(
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0  # a service manager's stop is not a failure
     assert "Stopped by SIGTERM" in process.stdout.read()
+
+
+def test_version_and_global_options_after_the_command(toy_config: Path, toy_plugins: Plugins,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        run_cli(["--version"], toy_plugins)
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("recording-collector ")
+    assert run_cli(["run", "--config", str(toy_config), "--log-level", "warning", "--json"], toy_plugins) == 0
+    assert json.loads(capsys.readouterr().out)["tenants"][0]["new_recordings"] == 10
+    assert run_cli(["status", "-c", str(toy_config)], toy_plugins) == 0
+
+
+def test_run_tenant_collects_only_the_named_tenants(tmp_path: Path, toy_plugins: Plugins, Toy: Any,
+                                                    toy_source: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from collector.testing import write_config
+
+    with Toy(3) as first, Toy(4) as second:
+        config = write_config(tmp_path, [toy_source(first, "first"), toy_source(second, "second")])
+        assert run_cli(["--config", str(config), "run", "--tenant", "toy/second", "--json"], toy_plugins) == 0
+        (summary,) = json.loads(capsys.readouterr().out)["tenants"]
+        assert summary["tenant"] == "second" and first.count() == 0
+        assert run_cli(["--config", str(config), "run", "--tenant", "toy/third"], toy_plugins) == 2
+        assert "--tenant toy/third: no [[sources]] entry" in capsys.readouterr().err
+
+
+def test_a_dry_run_lists_but_fetches_and_stores_nothing(toy_config: Path, toy_plugins: Plugins, toy: Any,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(["--config", str(toy_config), "run", "--dry-run"], toy_plugins) == 0
+    out = capsys.readouterr().out
+    assert "toy/alpha: would list 10 items in 3 page(s): 10 new, 0 changed, 0 to quarantine; would fetch 10 " \
+           "audio file(s) (304,440 bytes announced) and 10 transcript(s)." in out
+    assert toy.count(kind="audio") == 0 and toy.count(kind="transcript") == 0
+    assert not (toy_config.parent / "store").exists()
+    run_cli(["--config", str(toy_config), "run"], toy_plugins)
+    toy.add(2)
+    capsys.readouterr()
+    run_cli(["--config", str(toy_config), "run", "--dry-run"], toy_plugins)
+    assert "2 new, 0 changed" in capsys.readouterr().out
+
+
+def test_status_does_not_wait_for_a_runs_write_lock(toy_config: Path, toy_plugins: Plugins,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlite3
+    import time
+
+    run_cli(["--config", str(toy_config), "run"], toy_plugins)
+    writer = sqlite3.connect(toy_config.parent / "store" / "catalog.sqlite", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # a run holding the write lock
+    writer.execute("UPDATE audio SET reason='in the middle of a write'")
+    try:
+        started = time.monotonic()
+        capsys.readouterr()
+        assert run_cli(["--config", str(toy_config), "status", "--json"], toy_plugins) == 0
+        assert time.monotonic() - started < 3
+        (tenant,) = json.loads(capsys.readouterr().out)["tenants"]
+        assert tenant["audio"] == {"stored": 10}  # the last committed state, not the write in progress
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+def test_the_tables_keep_every_column_at_80_columns() -> None:
+    import io
+
+    from rich.console import Console
+
+    from collector._output import progress_table
+    from collector._summary import TenantSummary
+
+    summary = TenantSummary("imagicle", "a-rather-long-tenant-name", phase="done", new_recordings=123456,
+                            audio_files=123456, audio_bytes=9_876_543_210, deferred=12345, failed=12345)
+    out = io.StringIO()
+    Console(file=out, width=80).print(progress_table([summary]))
+    header = next(line for line in out.getvalue().splitlines() if "tenant" in line)
+    for column in ("status", "new", "trans", "audio", "bytes", "retry", "wait", "quar", "defer", "fail"):
+        assert f" {column}" in header, header
+    assert all(len(line) <= 80 for line in out.getvalue().splitlines())
+
+
+def test_a_closed_pipe_is_not_a_traceback(toy_config: Path, toy_plugins: Plugins) -> None:
+    import os
+    import subprocess
+    import sys
+
+    run_cli(["--config", str(toy_config), "run"], toy_plugins)
+    done = subprocess.run(f"'{sys.executable}' -m collector --config '{toy_config}' export | head -c 10",
+                          shell=True, capture_output=True, text=True, env={**os.environ, "TOY_TOKEN_X": "y"})
+    assert len(done.stdout) == 10 and "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+
+
+def test_a_catalog_from_a_newer_collector_is_a_clear_store_error(toy_config: Path, toy_plugins: Plugins,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlite3
+
+    run_cli(["--config", str(toy_config), "run"], toy_plugins)
+    with sqlite3.connect(toy_config.parent / "store" / "catalog.sqlite") as db:
+        db.execute("PRAGMA user_version=99")
+    capsys.readouterr()
+    assert run_cli(["--config", str(toy_config), "run"], toy_plugins) == 5
+    err = capsys.readouterr().err
+    assert "written by a newer recording-collector (schema 99" in err and "Traceback" not in err
+
+
+def test_json_log_lines_carry_fields(toy_config: Path, toy_plugins: Plugins, toy: Any,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    toy.faults.inject("503", kind="metadata", count=1)
+    assert run_cli(["--config", str(toy_config), "--log-format", "json", "run"], toy_plugins) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    retry = next(line for line in lines if line.get("event") == "retry")
+    assert (retry["source"], retry["tenant"], retry["status"], retry["method"]) == ("toy", "alpha", 503, "GET")
+    summary = next(line for line in lines if line.get("event") == "tenant_summary")
+    assert (summary["tenant"], summary["new_recordings"], summary["audio_files"]) == ("alpha", 10, 10)
+
+
+def test_native_decoder_messages_go_through_the_logger(toy_config: Path, toy_plugins: Plugins) -> None:
+    """libmpg123 prints to file descriptor 2 from C; a JSON log stream must stay JSON all the same."""
+    import hashlib
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
+    import numpy as np
+    import soundfile
+
+    run_cli(["--config", str(toy_config), "run"], toy_plugins)
+    store = toy_config.parent / "store"
+    noise = (0.3 * np.random.default_rng(1).standard_normal((16000 * 3, 1))).astype("float32")
+    mp3 = store / "toy" / "alpha" / "noise.mp3"
+    soundfile.write(str(mp3), noise, 16000, format="MP3", subtype="MPEG_LAYER_III")  # VBR: mpg123 complains
+    data = mp3.read_bytes()
+    with sqlite3.connect(store / "catalog.sqlite") as db:
+        db.execute("UPDATE audio SET path=?, sha256=?, size=?, container='mp3', codec='mp3', sample_rate=16000, "
+                   "channels=1, decoded_duration=3.0 WHERE vendor_id='t0000'",
+                   ("toy/alpha/noise.mp3", hashlib.sha256(data).hexdigest(), len(data)))
+    done = subprocess.run([sys.executable, "-m", "collector", "--config", str(toy_config), "--log-format", "json",
+                           "verify", "--decode", "--tenant", "toy/alpha"], capture_output=True, text=True,
+                          env=os.environ.copy())
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines and all(line.startswith("{") for line in lines), done.stderr
+    native = [json.loads(line) for line in lines if '"collector.native"' in line]
+    assert native and "part2_3_length" in native[0]["message"], lines
