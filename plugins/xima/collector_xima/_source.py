@@ -64,7 +64,7 @@ class XimaSource(Source):
                 items = _mapping.window_items(answer)
             except ValueError as exc:
                 raise TenantError(f"{exc} for the window {window}; the window is retried next run.") from None
-            yield sweep.page(window, items, vendor_count=len(items))  # a window's answer is complete
+            yield sweep.page(window, items, vendor_count=_mapping.count_within(items, window.start, window.end))
         self.context.note(f"{s.endpoint}: {sweep.describe()}")
 
     def parse(self, item: Mapping[str, Any]) -> Iterable[Recording]:
