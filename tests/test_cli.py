@@ -280,3 +280,49 @@ def test_native_decoder_messages_go_through_the_logger(toy_config: Path, toy_plu
     assert lines and all(line.startswith("{") for line in lines), done.stderr
     native = [json.loads(line) for line in lines if '"collector.native"' in line]
     assert native and "part2_3_length" in native[0]["message"], lines
+
+
+def test_each_run_writes_prometheus_metrics(toy_config: Path, toy_plugins: Plugins) -> None:
+    metrics = toy_config.parent / "metrics" / "collector.prom"
+    toy_config.write_text(f'[metrics]\ntextfile = "{metrics}"\n' + toy_config.read_text())
+    assert run_cli(["--config", str(toy_config), "run"], toy_plugins) == 0
+    text = metrics.read_text()
+    for line in ('collector_recordings_stored{source="toy",tenant="alpha"} 10.0',
+                 'collector_throttled_responses{source="toy",tenant="alpha"} 0.0',
+                 "collector_run_exit_code 0.0"):
+        assert line in text, text
+    assert 'collector_last_success_timestamp_seconds{source="toy",tenant="alpha"}' in text
+    assert not list(metrics.parent.glob("*.tmp*"))  # replaced atomically
+
+
+def test_schedule_serves_metrics_on_a_loopback_port(tmp_path: Path, fake_plugin: Callable[..., dict[str, str]]) -> None:
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = fake_plugin("silent", SILENT_PLUGIN)
+    config = tmp_path / "collector.toml"
+    config.write_text(f'[scheduler]\ncron = "@yearly"\ntimezone = "UTC"\n[metrics]\nport = {port}\n'
+                      '[[sources]]\nplugin = "silent"\ntenant = "s"\n')
+    process = subprocess.Popen([sys.executable, "-m", "collector", "--config", str(config), "schedule"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the metrics server never answered"
+                time.sleep(0.1)
+        assert answer.status_code == 200 and "text/plain" in answer.headers["content-type"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)

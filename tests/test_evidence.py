@@ -131,19 +131,32 @@ def test_an_export_parses_back_to_the_catalogs_rows_exactly(tmp_path: Path, Toy:
     with Toy(4) as toy:
         for number, hostile in enumerate(HOSTILE):
             toy.items.append({"id": hostile, "start": f"2026-03-02T10:0{number}:00+00:00", "duration": 1.0})
-        config = write_config(tmp_path, [toy_source(toy, audio=False, transcripts=False)])
+        config = write_config(tmp_path, [toy_source(toy, transcripts=False)])
         collect(config, toy_plugins)
-    rows = query_catalog(tmp_path / "store", "SELECT vendor_id, start_utc, raw FROM recordings ORDER BY start_utc")
+    columns = ("source, tenant, vendor_id, call_id, start_utc, end_utc, duration, direction, parties, tags, media, "
+               "media_size, extras")
+    rows = query_catalog(tmp_path / "store", f"SELECT {columns}, a.status, a.path, a.sha256, a.size FROM recordings "
+                         "LEFT JOIN audio a USING (source, tenant, vendor_id) ORDER BY start_utc, vendor_id")
+
+    def as_catalog(record: dict[str, Any]) -> tuple[Any, ...]:
+        nested = {k: json.dumps(record[k], separators=(",", ":"), ensure_ascii=False) for k in ("parties", "tags",
+                                                                                                   "extras")}
+        return (record["source"], record["tenant"], record["vendor_id"], record["call_id"], record["start"],
+                record["end"], record["duration"], record["direction"], nested["parties"], nested["tags"],
+                record["media"], record["media_size"], nested["extras"], record["audio_status"], record["audio_path"],
+                record["audio_sha256"], record["audio_size"])
+
     capsys.readouterr()
     assert run_cli(["--config", str(config), "export"], toy_plugins) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [(r["vendor_id"], r["start"]) for r in lines] == [(v, s) for v, s, _ in rows]
+    assert [as_catalog(r) for r in lines] == rows  # every column, exactly
     assert {r["vendor_id"] for r in lines} >= set(HOSTILE)
     out = tmp_path / "export.csv"
     assert run_cli(["--config", str(config), "export", "--format", "csv", "--output", str(out)], toy_plugins) == 0
     with out.open(encoding="utf-8", errors="surrogatepass", newline="") as handle:
         records = list(csv.DictReader(handle))
-    assert [(r["vendor_id"], r["start"]) for r in records] == [(v, s) for v, s, _ in rows]
+    assert [(r["vendor_id"], r["start"], r["audio_sha256"] or None) for r in records] == [
+        (r[2], r[4], r[15]) for r in rows]  # CSV has no null: an empty cell
 
 
 def test_export_filters_by_tenant_and_date(toy_config: Path, toy_plugins: Plugins,
