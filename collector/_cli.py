@@ -24,15 +24,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
+from typing import Any
 
 from ._errors import ConfigError, RunError
-from ._summary import EXIT_BUSY, EXIT_CONFIG, EXIT_STORE
+from ._exits import EXIT_BUSY, EXIT_CONFIG, EXIT_STORE
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `collector` script."""
-    from ._output import capture_native_stderr
+    from ._native import capture_native_stderr
 
     capture_native_stderr()
     try:
@@ -71,18 +71,32 @@ def run_cli(argv: list[str] | None = None, plugins: object | None = None) -> int
         return 130
 
 
-def _version() -> str:
-    from . import __version__
+class _Version(argparse.Action):
+    """`--version`: the installed version, looked up only when asked (importlib.metadata is slow to load)."""
 
-    return f"recording-collector {__version__}"
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        from . import __version__
+
+        print(f"recording-collector {__version__}")
+        parser.exit()
+
+
+def _path(text: str) -> Any:
+    """A path argument (pathlib is imported when a command runs, not for `--help`)."""
+    from pathlib import Path
+
+    return Path(text)
 
 
 def _globals(top: bool) -> argparse.ArgumentParser:
     """The options every command accepts, before or after its name (defaults only at the top)."""
     parser = argparse.ArgumentParser(add_help=False)
     default = (lambda value: value) if top else (lambda value: argparse.SUPPRESS)
-    parser.add_argument("--config", "-c", type=Path,
-                        default=default(Path(os.environ.get("COLLECTOR_CONFIG", "collector.toml"))),
+    parser.add_argument("--config", "-c", type=_path,
+                        default=default(os.environ.get("COLLECTOR_CONFIG", "collector.toml")),
                         help="configuration file (default: $COLLECTOR_CONFIG or ./collector.toml)")
     parser.add_argument("--log-format", choices=("text", "json"), default=default(None),
                         help="override [logging].format")
@@ -105,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="collector", parents=[_globals(True)],
                                      description="Collect call recordings into one store, and prove they arrived.")
-    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str, handler: object) -> argparse.ArgumentParser:
@@ -143,12 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     formats = report.add_mutually_exclusive_group()
     formats.add_argument("--json", action="store_true", help="print as JSON")
     formats.add_argument("--csv", action="store_true", help="print as CSV")
-    formats.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML page")
+    formats.add_argument("--html", type=_path, metavar="FILE", help="write a self-contained HTML page")
 
     export = command("export", "the catalog's recordings with their files, as JSON lines or CSV", c.export)
     _scope(export)
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="output format (default jsonl)")
-    export.add_argument("--output", "-o", type=Path, metavar="FILE", help="write to FILE (default: standard output)")
+    export.add_argument("--output", "-o", type=_path, metavar="FILE", help="write to FILE (default: standard output)")
 
     reset = command("reset", "restart a tenant's sync state (the next run lists again)", c.reset)
     reset.add_argument("tenant", metavar="SOURCE/TENANT")
@@ -164,11 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.add_argument("--json", action="store_true", help="print as JSON")
 
     demo = command("demo", "collect from the bundled vendor emulators", c.demo)
-    demo.add_argument("directory", nargs="?", type=Path, default=Path("collector-demo"),
+    demo.add_argument("directory", nargs="?", type=_path, default="collector-demo",
                       help="store directory (default: ./collector-demo)")
 
     new_plugin = command("new-plugin", "write a new plugin distribution to start from", c.new_plugin)
     new_plugin.add_argument("name", help="the plugin's name: lowercase letters, digits and _ (e.g. acme)")
-    new_plugin.add_argument("directory", nargs="?", type=Path,
+    new_plugin.add_argument("directory", nargs="?", type=_path,
                             help="where to write it, new or empty (default: ./collector-NAME)")
     return parser

@@ -8,16 +8,13 @@ the audio libraries.
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import sys
-from dataclasses import dataclass
 from datetime import date, datetime, time, timezone, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ._errors import ConfigError
-from ._summary import EXIT_CONFIG
+from ._exits import EXIT_CONFIG
 
 if TYPE_CHECKING:
     from ._catalog import Scope
@@ -25,15 +22,19 @@ if TYPE_CHECKING:
     from ._plugins import Plugins
     from ._run import RunResult
 
-log = logging.getLogger("collector")
+
+def _log() -> Any:
+    import logging
+
+    return logging.getLogger("collector")
 
 
-@dataclass
 class Invocation:
     """One command line: its arguments, and the plugins (loaded when a command first needs them)."""
 
-    args: argparse.Namespace
-    _plugins: Plugins | None = None
+    def __init__(self, args: argparse.Namespace, plugins: Plugins | None = None) -> None:
+        self.args = args
+        self._plugins = plugins
 
     @property
     def plugins(self) -> Plugins:
@@ -131,13 +132,13 @@ def collect_once(config: Config, call: Invocation, *, as_json: bool = False, out
     console = Console(stderr=True) if fmt == "text" and interactive() else None
     setup_logging(fmt, args.log_level or config.logging.level, console=console)
     for warning in config.warnings:
-        log.warning(warning)
+        _log().warning(warning)
     result = run_once(config, call.plugins, progress=lambda summaries: live_progress(console, summaries))
     if console is None:
         for summary in result.summaries:
-            log.info(summary_line(summary), extra=summary.log_fields())
+            _log().info(summary_line(summary), extra=summary.log_fields())
     if result.store_failure:
-        log.error(result.store_failure, extra={"event": "store_failed"})
+        _log().error(result.store_failure, extra={"event": "store_failed"})
     render_summary(result.summaries, out or sys.stdout, as_json=as_json, run_id=result.run_id)
     after_pass(config, result)
     return result.exit_code
@@ -161,11 +162,11 @@ def after_pass(config: Config, result: RunResult) -> None:
         try:
             with store.exclusive():
                 outcome = verify_store(store, Scope(), options)
-            log.info("Verify after the pass: %d files, %d problem(s), %d lost.", outcome.files, len(outcome.findings),
+            _log().info("Verify after the pass: %d files, %d problem(s), %d lost.", outcome.files, len(outcome.findings),
                      outcome.lost, extra={"event": "verify", "files": outcome.files, "problems": len(outcome.findings),
                                           "lost": outcome.lost})
         except StoreBusy:
-            log.info("Verify after the pass skipped: another run holds the store.")
+            _log().info("Verify after the pass skipped: another run holds the store.")
         finally:
             store.close()
 
@@ -310,7 +311,7 @@ def verify(call: Invocation) -> int:
 def _verify_progress() -> Any:
     from ._output import Throttled
 
-    return Throttled(lambda r: log.info("Verified %d files (%s bytes) so far; %d problem(s).", r.files,
+    return Throttled(lambda r: _log().info("Verified %d files (%s bytes) so far; %d problem(s).", r.files,
                                         f"{r.bytes:,}", len(r.findings), extra={"event": "verify_progress"}))
 
 
@@ -352,6 +353,8 @@ def plugins(call: Invocation) -> int:
     """List the installed plugins."""
     infos = sorted(call.plugins.infos.values(), key=lambda info: info.name)
     if call.args.json:
+        import json
+
         json.dump([vars(info) for info in infos], sys.stdout, indent=2)
         print()
         return 0

@@ -21,7 +21,8 @@ from ._job import TenantJob
 from ._plugins import Plugins
 from ._store import Store
 from ._errors import StoreFailure
-from ._summary import EXIT_STORE, OUTCOMES, TenantSummary, exit_code
+from ._exits import EXIT_STORE, OUTCOMES
+from ._summary import TenantSummary, exit_code
 
 
 @contextmanager

@@ -32,7 +32,7 @@ from pathlib import Path
 from ._catalog import Finding, Scope, StoredFile, VerifyPosition
 from ._files import move_into_place, safe_segment
 from ._store import Store
-from ._summary import EXIT_LOST, EXIT_OK, EXIT_PARTIAL
+from ._exits import EXIT_LOST, EXIT_OK, EXIT_PARTIAL
 from ._time import iso, now_utc
 
 _CHUNK = 1 << 20

@@ -18,17 +18,8 @@ from ._errors import ConfigError, RunError
 from ._plugins import Plugins
 from ._run import Progress, RunResult, run_once
 from ._store import StoreBusy
-from ._summary import (
-    EXIT_BUSY,
-    EXIT_CONFIG,
-    EXIT_LOST,
-    EXIT_OK,
-    EXIT_PARTIAL,
-    EXIT_STORE,
-    EXIT_WAITING,
-    TenantStatus,
-    TenantSummary,
-)
+from ._exits import EXIT_BUSY, EXIT_CONFIG, EXIT_LOST, EXIT_OK, EXIT_PARTIAL, EXIT_STORE, EXIT_WAITING
+from ._summary import TenantStatus, TenantSummary
 
 __all__ = [
     "EXIT_BUSY",

@@ -326,3 +326,17 @@ def test_schedule_serves_metrics_on_a_loopback_port(tmp_path: Path, fake_plugin:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+@pytest.mark.parametrize("command", [["--help"], ["status"], ["config", "check"], ["plugins"]])
+def test_commands_that_do_not_collect_load_no_audio_libraries(toy_config: Path, command: list[str]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom collector._cli import run_cli\ntry:\n    run_cli(sys.argv[1:])\nexcept SystemExit:\n"
+            "    pass\nprint('LOADED', sorted(m for m in ('numpy', 'soundfile', 'httpx') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code, "--config", str(toy_config), *command], capture_output=True,
+                          text=True, env=os.environ.copy())
+    loaded = done.stdout.rsplit("LOADED", 1)[1].strip()
+    assert "numpy" not in loaded and "soundfile" not in loaded, (loaded, done.stderr[-2000:])

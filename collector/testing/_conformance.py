@@ -41,7 +41,7 @@ import pytest
 from .._plugins import Plugins
 from ..emulator import EmulatorServer
 from .._store import CATALOG_NAME
-from .._summary import EXIT_OK, EXIT_PARTIAL, EXIT_WAITING
+from .._exits import EXIT_OK, EXIT_PARTIAL, EXIT_WAITING
 from ._harness import (
     StoreContents,
     collect,
