@@ -46,6 +46,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from ._auth import Auth, TokenChannel
 from ._concurrency import ConcurrencyLimit
 from ._errors import BadStatus, ItemNotReady, NoAnswer, TenantError
+from ._ledger import open_ledger
 from ._ratelimit import RateLimit, SlidingWindowLimiter
 from ._redact import guard_library_logs, redact, register_secret
 
@@ -86,14 +87,17 @@ class Traffic:
     """One tenant's request budget, shared by every HTTP client of that tenant.
 
     The rate limiter, the concurrency limit (which steps down after a 429 and back up when calm),
-    the retry policy, the timeout and the counters the run summary reports.
+    the retry policy, the timeout and the counters the run summary reports. `account` (see
+    `Source.account_key`) names the vendor account whose rate limit every process on the
+    machine shares; without one the limit is this object's own.
     """
 
     def __init__(self, rate_limit: RateLimit, *, max_in_flight: int = 4, retry: RetrySettings | None = None,
-                 timeout: float = 30.0, limiter: SlidingWindowLimiter | None = None,
+                 timeout: float = 30.0, account: str | None = None,
                  log: logging.Logger | logging.LoggerAdapter[logging.Logger] | None = None) -> None:
         self.log = log or logging.getLogger("collector.http")
-        self.limiter = limiter or SlidingWindowLimiter(rate_limit)
+        self.limiter = SlidingWindowLimiter(
+            rate_limit, ledger=open_ledger(account, rate_limit.requests, window=rate_limit.per_seconds))
         self.concurrency = ConcurrencyLimit(max_in_flight, calm_window=lambda: self.limiter.window)
         self.retry = retry or RetrySettings()
         self.timeout = timeout
@@ -384,7 +388,7 @@ class HttpClient:
                     raise _Retryable(request, None, _describe_transport_error(request, exc)) from None
             finally:
                 if slot is not None:
-                    limiter.release()
+                    limiter.release(slot)
             statuses = self.traffic.stats.statuses
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
             return response, credential

@@ -1,4 +1,5 @@
-"""A per-tenant request limiter that vendors' sliding windows can never catch out.
+"""A per-tenant request limiter that vendors' sliding windows can never catch out, shared by every
+process on the machine that uses the same vendor account.
 
 Vendors count requests as they arrive ("more than 3 in any 10 seconds answers 429"). A client
 cannot see arrival times, but it knows an upper bound: a request has certainly arrived by the
@@ -10,21 +11,28 @@ the network latency, while a tenant with pending work keeps every slot busy (uti
 
 Why not a library: token buckets (aiolimiter) allow a burst of `requests` plus refills inside
 one window, and the sliding-window libraries stamp the time a request is *sent*, which a slow
-request can turn into two arrivals less than a window apart. The rule above is twenty lines.
+request can turn into two arrivals less than a window apart. The rule above is short.
+
+The slots live in a `SlotLedger`. `FileLedger` keeps them in a small file per vendor account
+(`_ledger.py`), so two collector processes on one machine using the same account (even with
+different stores) take slots from the same set and together never exceed the vendor's limit;
+`MemoryLedger` keeps them in this process only. Another ledger (PostgreSQL, for several
+machines) implements the same four methods.
 
 A slot taken but not used (the request found its token expired while it waited, say) is handed
-back with `cancel`, unstamped. After a 429 the HTTP client calls `pause` (nobody sends until the
-vendor's Retry-After has passed) and `slow_down` (a longer window for the rest of the run).
+back with `cancel`, unstamped. After a 429 the HTTP client calls `pause` (nobody, in any process,
+sends until the vendor's Retry-After has passed) and `slow_down` (a longer window for the rest of
+this run).
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
 import time
-from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from ._ledger import MemoryLedger, SlotLedger
 
 
 class RateLimit(BaseModel):
@@ -37,49 +45,63 @@ class RateLimit(BaseModel):
 
 
 class SlidingWindowLimiter:
-    """Grants request slots so that no window of `per_seconds` sees more than `requests` arrivals."""
+    """Grants request slots so that no window of `per_seconds` sees more than `requests` arrivals.
+
+    The slots are kept in `ledger` (this process's memory unless a shared one is given). Waiters
+    of this process take free slots in arrival order; a waiter that finds every slot in flight
+    wakes when one of this process's requests releases its slot, or after a quarter of a window
+    (a slot released by another process is then free at the earliest one window after release,
+    so polling that often loses nothing).
+    """
 
     _MAX_SLOWDOWN = 4.0
 
-    def __init__(self, limit: RateLimit, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, limit: RateLimit, *, ledger: SlotLedger | None = None) -> None:
         self.limit = limit
-        self._clock = clock
+        self._ledger = ledger or MemoryLedger(limit.requests)
         self._window = limit.per_seconds
-        self._free_at: list[float] = [0.0] * limit.requests  # a heap of times idle slots free up
-        self._idle = asyncio.Semaphore(limit.requests)
         self._turn = asyncio.Lock()  # FIFO: waiters take free slots in arrival order
-        self._paused_until = 0.0
+        self._released = asyncio.Event()
         self.waited = 0.0
         """Seconds requests spent waiting for a slot (for metrics)."""
 
-    async def acquire(self) -> float:
-        """Wait for a slot whose window has passed; returns the slot (give it to `cancel`), and
-        call `release` once the response headers arrive."""
+    async def acquire(self) -> int:
+        """Wait for a slot whose window has passed; returns the slot: give it to `release` once
+        the response headers arrive, or to `cancel` if nothing was sent."""
+        ledger = self._ledger
         async with self._turn:
-            await self._idle.acquire()
-            ready_at = heapq.heappop(self._free_at)
-            try:
-                while (delay := max(ready_at, self._paused_until) - self._clock()) > 0:
-                    self.waited += delay
+            while True:
+                now = ledger.clock()
+                slot, ready_at = ledger.claim(now, self.limit.requests)
+                if slot is not None:
+                    return slot
+                self._released.clear()
+                delay = (ready_at - now) if ready_at is not None else self._window / 4
+                started = time.monotonic()
+                if ready_at is None:
+                    try:
+                        await asyncio.wait_for(self._released.wait(), delay)
+                    except TimeoutError:
+                        pass
+                else:
                     await asyncio.sleep(delay)
-            except BaseException:
-                self.cancel(ready_at)
-                raise
-            return ready_at
+                self.waited += time.monotonic() - started
 
-    def release(self) -> None:
-        """Free the slot taken by `acquire`: it may be used again one window from now."""
-        heapq.heappush(self._free_at, self._clock() + self._window)
-        self._idle.release()
+    def release(self, slot: int) -> None:
+        """Free `slot`: it may be used again one window from now."""
+        ledger = self._ledger
+        ledger.stamp(slot, ledger.clock() + self._window)
+        self._released.set()
 
-    def cancel(self, slot: float) -> None:
+    def cancel(self, slot: int) -> None:
         """Hand back a slot that sent nothing: it is free again as it was."""
-        heapq.heappush(self._free_at, slot)
-        self._idle.release()
+        self._ledger.unclaim(slot)
+        self._released.set()
 
     def pause(self, seconds: float) -> None:
-        """Let no request start for `seconds` (the vendor asked us to wait)."""
-        self._paused_until = max(self._paused_until, self._clock() + seconds)
+        """Let no request start for `seconds`, in any process sharing the ledger (the vendor asked us to wait)."""
+        ledger = self._ledger
+        ledger.pause(ledger.clock() + seconds)
 
     def slow_down(self, factor: float = 1.25) -> None:
         """Lengthen the window for the rest of the run, up to four times the configured one."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import abc
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,8 +31,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ._auth import Auth
 from ._http import HttpClient, RetrySettings
+from ._ledger import account_key
 from ._model import Recording, RecordingKey, TranscriptResult
 from ._ratelimit import RateLimit
+from ._secret import Secret
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 _NAME = re.compile(NAME_PATTERN)
@@ -192,6 +194,20 @@ class Source(abc.ABC):
         self.settings = settings
         self.context = context
 
+    @classmethod
+    def account_key(cls, settings: SourceSettings) -> str | None:
+        """Names the vendor account whose rate limit an entry spends, or None for "this entry's own".
+
+        Entries with the same key share one set of rate-limit slots with every process on the
+        machine (see `collector._ledger`). The default is a SHA-256 over the plugin's name, the
+        settings' URL fields (names ending in `url`) and every secret in them, so two entries (or
+        two runs) with the same base URL and credentials count against one limit. Override it when
+        the vendor limits something else (a whole organisation across its tenants, say).
+        """
+        urls = sorted(f"{name}={value}" for name, value in settings if name.endswith("url") and isinstance(value, str))
+        secrets = sorted(_secret_values(settings))
+        return account_key(cls.name, *urls, *secrets) if urls or secrets else None
+
     @property
     def log(self) -> logging.LoggerAdapter[logging.Logger]:
         """This tenant's logger (messages are redacted and tagged with source and tenant)."""
@@ -241,6 +257,21 @@ class Source(abc.ABC):
 
     async def aclose(self) -> None:
         """Release what the source holds beyond its HTTP clients (which the core closes)."""
+
+
+def _secret_values(value: Any) -> Iterator[str]:
+    """Every secret inside a settings value (models, mappings and sequences walked)."""
+    if isinstance(value, Secret):
+        yield value.get_secret_value()
+    elif isinstance(value, BaseModel):
+        for _, field in value:
+            yield from _secret_values(field)
+    elif isinstance(value, Mapping):
+        for field in value.values():
+            yield from _secret_values(field)
+    elif isinstance(value, (list, tuple)):
+        for field in value:
+            yield from _secret_values(field)
 
 
 def http_url(value: str, *, example: str) -> str:

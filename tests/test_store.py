@@ -101,14 +101,14 @@ def test_quarantined_items_are_not_counted_twice(tmp_path: Path) -> None:
 def test_audio_is_claimed_once_per_run_and_given_up_after_max_attempts(tmp_path: Path) -> None:
     catalog = Catalog(tmp_path / "c.sqlite")
     commit(catalog, [recording("a"), recording("b", 1)])
-    assert [r.vendor_id for r in catalog.claim(AUDIO, "toy", "t", run_id=1, limit=10, max_attempts=2)] == ["a", "b"]
-    assert catalog.claim(AUDIO, "toy", "t", run_id=1, limit=10, max_attempts=2) == []
+    assert [r.vendor_id for r in catalog.claim(AUDIO, "toy", "t", run_id=1, limit=10)] == ["a", "b"]
+    assert catalog.claim(AUDIO, "toy", "t", run_id=1, limit=10) == []
     key = recording("a").key
     assert catalog.deferred(AUDIO, key, "Timed out.", max_attempts=2) is False
     catalog.audio_stored(recording("b", 1).key, StoredAudio("p", "0" * 64, 10, "wav", "pcm_16", 8000, 1, 3.0))
-    assert [r.vendor_id for r in catalog.claim(AUDIO, "toy", "t", run_id=2, limit=10, max_attempts=2)] == ["a"]
+    assert [r.vendor_id for r in catalog.claim(AUDIO, "toy", "t", run_id=2, limit=10)] == ["a"]
     assert catalog.deferred(AUDIO, key, "Timed out.", max_attempts=2) is True
-    assert catalog.claim(AUDIO, "toy", "t", run_id=3, limit=10, max_attempts=2) == []
+    assert catalog.claim(AUDIO, "toy", "t", run_id=3, limit=10) == []
     assert catalog.query("SELECT status, reason FROM audio WHERE vendor_id='a'") == [
         ("failed", "Timed out. The collector gave up after 2 runs.")]
     assert catalog.egress_since("toy", "t", datetime.now(timezone.utc) - timedelta(days=5)) == 10
@@ -143,14 +143,14 @@ def test_audio_found_unavailable_stays_so_when_relisted_unchanged(tmp_path: Path
 
     catalog = Catalog(tmp_path / "c.sqlite")
     commit(catalog, [recording("a")])
-    catalog.claim(AUDIO, "toy", "t", run_id=1, limit=10, max_attempts=5)
+    catalog.claim(AUDIO, "toy", "t", run_id=1, limit=10)
     catalog.unavailable(AUDIO, recording("a").key, "Access denied (403).")
     commit(catalog, [recording("a")])  # a re-sweep lists it again, unchanged
-    assert catalog.claim(AUDIO, "toy", "t", run_id=2, limit=10, max_attempts=5) == []
+    assert catalog.claim(AUDIO, "toy", "t", run_id=2, limit=10) == []
     denied = recording("a").model_copy(update={"media": MediaAvailability.DENIED, "raw": {"id": "a", "v": 2}})
     commit(catalog, [denied])
     commit(catalog, [recording("a", v=3)])  # the vendor grants access: the listing says so
-    assert [r.vendor_id for r in catalog.claim(AUDIO, "toy", "t", run_id=3, limit=10, max_attempts=5)] == ["a"]
+    assert [r.vendor_id for r in catalog.claim(AUDIO, "toy", "t", run_id=3, limit=10)] == ["a"]
 
 
 def _store_written_by(version: int, directory: Path) -> Path:
@@ -176,9 +176,9 @@ def test_a_catalog_written_by_schema_1_is_migrated_without_loss(tmp_path: Path) 
         ("2099-01-01T00:00:00.000000Z",)]
     assert catalog.load_state("toy", "alpha") == {"after": 10}
     # the migrated catalog works: the waiting transcript is due, stored audio is not
-    due = catalog.claim(TRANSCRIPT, "toy", "alpha", run_id=99, limit=50, max_attempts=5)
+    due = catalog.claim(TRANSCRIPT, "toy", "alpha", run_id=99, limit=50)
     assert [r.vendor_id for r in due] == ["t0004"]
-    assert [r.vendor_id for r in catalog.claim(AUDIO, "toy", "alpha", run_id=99, limit=50, max_attempts=5)] == [
+    assert [r.vendor_id for r in catalog.claim(AUDIO, "toy", "alpha", run_id=99, limit=50)] == [
         "t0005", "t0006"]  # the deferred one, and the quarantined one with attempts left
     catalog.close()
     assert Catalog(path).schema_version() == LATEST  # opening again changes nothing
@@ -199,21 +199,23 @@ def test_waiting_items_spend_no_attempts_and_end_when_their_wait_does(tmp_path: 
     commit(catalog, [recent])
     key = recent.key
     for run in range(1, 8):  # far more runs than max_attempts
-        assert [r.vendor_id for r in catalog.claim(AUDIO, "toy", "t", run_id=run, limit=10, max_attempts=2)] == ["a"]
+        assert [r.vendor_id for r in catalog.claim(AUDIO, "toy", "t", run_id=run, limit=10)] == ["a"]
         catalog.waiting(AUDIO, key, "Still processing.", timedelta(days=1))
     assert catalog.query("SELECT status, attempts FROM audio") == [("waiting", 0)]
     with catalog._transaction() as db:
         db.execute("UPDATE audio SET wait_until='2000-01-01T00:00:00.000000Z'")
-    assert catalog.claim(AUDIO, "toy", "t", run_id=9, limit=10, max_attempts=2) == []
+    catalog.expire_waits("toy", "t")  # what a job does as it starts
+    assert catalog.claim(AUDIO, "toy", "t", run_id=9, limit=10) == []
     assert catalog.query("SELECT status FROM audio") == [("failed",)]
 
 
 def test_waits_are_counted_from_the_end_of_the_call(tmp_path: Path) -> None:
     catalog = Catalog(tmp_path / "c.sqlite")
     commit(catalog, [recording("old")])  # ended in February: its week of waiting is long over
-    catalog.claim(TRANSCRIPT, "toy", "t", run_id=1, limit=10, max_attempts=2)
+    catalog.claim(TRANSCRIPT, "toy", "t", run_id=1, limit=10)
     catalog.waiting(TRANSCRIPT, recording("old").key, "Not yet.", timedelta(days=7))
-    assert catalog.claim(TRANSCRIPT, "toy", "t", run_id=2, limit=10, max_attempts=2) == []
+    catalog.expire_waits("toy", "t")
+    assert catalog.claim(TRANSCRIPT, "toy", "t", run_id=2, limit=10) == []
     assert catalog.query("SELECT status, reason FROM transcripts") == [
         ("unavailable", "No transcript appeared within the waiting period.")]
 
@@ -238,4 +240,36 @@ def test_a_catalog_written_by_schema_2_is_migrated_without_loss(tmp_path: Path) 
     assert catalog.query("SELECT kind, resolved FROM quarantine") == [("metadata", None)]
     stored = catalog.query("SELECT vendor_id FROM audio WHERE status='stored' AND last_verified IS NULL")
     assert len(stored) == 4  # stored before verification was recorded: verify has them to do
+    catalog.close()
+
+
+def test_a_catalog_written_by_schema_3_is_migrated_without_loss(tmp_path: Path) -> None:
+    catalog = Catalog(_store_written_by(3, tmp_path))
+    assert catalog.query("SELECT COUNT(*) FROM recordings") == [(9,)]
+    assert catalog.query("SELECT recordings FROM tenant_counts") == [(9,)]
+    # What was due before is due after: the pending and the quarantined audio, the waiting transcript.
+    assert [r.vendor_id for r in catalog.claim(AUDIO, "toy", "alpha", run_id=99, limit=50)] == ["t0005", "t0006"]
+    assert [r.vendor_id for r in catalog.claim(TRANSCRIPT, "toy", "alpha", run_id=99, limit=50)] == ["t0004"]
+    assert catalog.leftovers("toy", "alpha")["audio_failed"] == 2
+    catalog.close()
+
+
+def test_claims_and_leftovers_walk_indexes_not_the_whole_store(tmp_path: Path) -> None:
+    """The queries a job makes at every start and every claim use the indexes made for them."""
+    catalog = Catalog(tmp_path / "c.sqlite")
+    commit(catalog, [recording("a")])
+    executed: list[str] = []
+    catalog._db.set_trace_callback(executed.append)
+    catalog.expire_waits("toy", "t")
+    catalog.claim(AUDIO, "toy", "t", run_id=1, limit=10)
+    catalog.leftovers("toy", "t")
+    catalog._db.set_trace_callback(None)
+
+    def plan(word: str, table: str) -> str:
+        sql = next(s for s in executed if s.lstrip().startswith(word) and f" {table} " in s)
+        return " ".join(row[-1] for row in catalog.query(f"EXPLAIN QUERY PLAN {sql}"))
+
+    assert "audio_due" in plan("SELECT", "audio w") and "TEMP B-TREE" not in plan("SELECT", "audio w")
+    assert "transcripts_waiting" in plan("UPDATE", "transcripts")
+    assert "tenant_counts" in plan("SELECT", "tenant_counts")
     catalog.close()

@@ -136,9 +136,10 @@ class EvidenceCatalog(RunsCatalog):
             reason += f" The damaged copy was kept at {finding.moved_to}."
         with self._transaction() as db:
             db.execute(
-                f"UPDATE {file.kind.table} SET status=?, attempts=0, reason=?, damaged=?, last_run=NULL, updated=? "
-                "WHERE source=? AND tenant=? AND vendor_id=?",
-                ("lost" if lost else "pending", reason, stamp, stamp, *file.key),
+                f"UPDATE {file.kind.table} SET status=?, attempts=0, reason=?, damaged=?, last_run=NULL, updated=?, "
+                "due_at=CASE WHEN ? THEN NULL ELSE (SELECT start_utc FROM recordings r WHERE r.source=? AND "
+                "r.tenant=? AND r.vendor_id=?) END WHERE source=? AND tenant=? AND vendor_id=?",
+                ("lost" if lost else "pending", reason, stamp, stamp, lost, *file.key, *file.key),
             )
             db.execute(
                 "INSERT INTO findings (source, tenant, vendor_id, kind, problem, path, found, detail, action) "
@@ -221,6 +222,8 @@ class EvidenceCatalog(RunsCatalog):
             for kind in KINDS:
                 cursor = db.execute(
                     f"UPDATE {kind.table} SET status='pending', attempts=0, last_run=NULL, not_before=NULL, "
+                    f"due_at=(SELECT start_utc FROM recordings r WHERE r.source={kind.table}.source AND "
+                    f"r.tenant={kind.table}.tenant AND r.vendor_id={kind.table}.vendor_id), "
                     f"reason='queued again by `collector retry` at {stamp}', updated=? WHERE status IN ({marks}) "
                     f"AND (source, tenant, vendor_id) IN (SELECT source, tenant, vendor_id FROM recordings r "
                     f"WHERE 1=1{where})",

@@ -42,6 +42,12 @@ class RecordingsCatalog(WorkCatalog):
                 self._queue_audio(db, unique.values(), stamp, plan, previous_media=existing)
             if plan.transcripts:
                 self._queue_transcripts(db, unique.values(), stamp, plan)
+            for kind, wanted in (("audio", plan.audio), ("transcript", plan.transcripts)):
+                if not wanted and new:  # these recordings get no row of this kind: coverage is broken
+                    db.execute("DELETE FROM work_coverage WHERE source=? AND tenant=? AND kind=?", (source, tenant, kind))
+            if new:
+                db.execute("INSERT INTO tenant_counts VALUES (?,?,?) ON CONFLICT(source, tenant) DO UPDATE SET "
+                           "recordings=recordings+excluded.recordings", (source, tenant, new))
             quarantined = self._quarantine_items(db, source, tenant, rejects, stamp)
             db.execute("UPDATE quarantine SET resolved=? WHERE source=? AND tenant=? AND kind='metadata' "
                        "AND resolved IS NULL AND item_id IN (SELECT value FROM json_each(?))",

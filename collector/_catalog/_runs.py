@@ -60,6 +60,19 @@ class RunsCatalog(RecordingsCatalog):
         counts["quarantined_items"], counts["quarantine_history"] = current, history
         return counts
 
+    def leftovers(self, source: str, tenant: str) -> dict[str, int]:
+        """What a job leaves for later, by `<table>_<status>`, and the tenant's recordings: counted
+        through indexes over unsettled items only, so the cost does not grow with the store."""
+        counts = {"recordings": self._db.execute(
+            "SELECT COALESCE(SUM(recordings), 0) FROM tenant_counts WHERE source=? AND tenant=?",
+            (source, tenant)).fetchone()[0]}
+        for kind in KINDS:
+            for status in ("pending", "waiting", "failed", "lost"):
+                counts[f"{kind.table}_{status}"] = self._db.execute(
+                    f"SELECT COUNT(*) FROM {kind.table} WHERE source=? AND tenant=? AND status=?",
+                    (source, tenant, status)).fetchone()[0]
+        return counts
+
     def tenants(self) -> list[tuple[str, str]]:
         """Every (source, tenant) the catalog knows of."""
         return [

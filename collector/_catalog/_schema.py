@@ -14,6 +14,11 @@ Versions:
    and the tables `findings` (what `verify` found), `listings` (the vendor's own count per listing
    window), `verify_positions` (where a sliced `verify` continues), `operations` (what `reset`,
    `retry` and `verify` did) and `restarts` (a pending `reset --from`).
+4. queries that stay flat as a store grows: `due_at` (the recording's start while an item is due,
+   NULL once settled) with a partial index the claims walk in order; a partial index of waiting
+   items by `wait_until`; `tenant_counts` (recordings per tenant, kept in the page's transaction);
+   `work_coverage` (every recording of a tenant has a row of a kind, so a run need not look for
+   missing ones).
 """
 
 from __future__ import annotations
@@ -123,6 +128,26 @@ UPDATE quarantine SET resolved=(SELECT r.updated FROM recordings r WHERE r.sourc
 """
 
 
+_V4 = """
+ALTER TABLE audio ADD COLUMN due_at TEXT;
+ALTER TABLE transcripts ADD COLUMN due_at TEXT;
+UPDATE audio SET due_at=(SELECT r.start_utc FROM recordings r WHERE r.source=audio.source AND r.tenant=audio.tenant
+    AND r.vendor_id=audio.vendor_id) WHERE status IN ('pending', 'waiting') OR (status='quarantined' AND attempts<5);
+UPDATE transcripts SET due_at=(SELECT r.start_utc FROM recordings r WHERE r.source=transcripts.source
+    AND r.tenant=transcripts.tenant AND r.vendor_id=transcripts.vendor_id) WHERE status IN ('pending', 'waiting');
+CREATE INDEX audio_due ON audio (source, tenant, due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX transcripts_due ON transcripts (source, tenant, due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX audio_waiting ON audio (source, tenant, wait_until) WHERE status='waiting';
+CREATE INDEX transcripts_waiting ON transcripts (source, tenant, wait_until) WHERE status='waiting';
+CREATE TABLE tenant_counts (
+    source TEXT NOT NULL, tenant TEXT NOT NULL, recordings INTEGER NOT NULL, PRIMARY KEY (source, tenant)
+);
+INSERT INTO tenant_counts SELECT source, tenant, COUNT(*) FROM recordings GROUP BY source, tenant;
+CREATE TABLE work_coverage (source TEXT NOT NULL, tenant TEXT NOT NULL, kind TEXT NOT NULL,
+    PRIMARY KEY (source, tenant, kind));
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def apply(db: sqlite3.Connection) -> None:
         for statement in sql.split(";"):
@@ -136,6 +161,7 @@ MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
     (1, _script(_V1)),
     (2, _script(_V2)),
     (3, _script(_V3)),
+    (4, _script(_V4)),
 ]
 """(version reached, migration) in order."""
 

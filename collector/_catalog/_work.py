@@ -81,24 +81,24 @@ class WorkCatalog(Database):
         reopen: list[tuple[Any, ...]] = []
         previous_media = previous_media or {}
         for r in recordings:
-            until = wait_deadline(r, plan.media_wait)
+            until, start = wait_deadline(r, plan.media_wait), iso(r.start)
             if r.media is MediaAvailability.AVAILABLE:
-                rows.append((r.source, r.tenant, r.vendor_id, "pending", None, until, stamp))
+                rows.append((r.source, r.tenant, r.vendor_id, "pending", None, until, start, stamp))
                 if previous_media.get(r.vendor_id, MediaAvailability.AVAILABLE.value) != r.media.value:
-                    reopen.append((stamp, r.source, r.tenant, r.vendor_id))
+                    reopen.append((start, stamp, r.source, r.tenant, r.vendor_id))
             elif r.media is MediaAvailability.PROCESSING:
-                rows.append((r.source, r.tenant, r.vendor_id, "waiting", PROCESSING_REASON, until, stamp))
+                rows.append((r.source, r.tenant, r.vendor_id, "waiting", PROCESSING_REASON, until, start, stamp))
             else:
-                rows.append((r.source, r.tenant, r.vendor_id, "unavailable", _NOT_LISTED[r.media], until, stamp))
+                rows.append((r.source, r.tenant, r.vendor_id, "unavailable", _NOT_LISTED[r.media], until, None, stamp))
         db.executemany(
-            "INSERT OR IGNORE INTO audio (source, tenant, vendor_id, status, reason, wait_until, updated) "
-            "VALUES (?,?,?,?,?,?,?)",
+            "INSERT OR IGNORE INTO audio (source, tenant, vendor_id, status, reason, wait_until, due_at, updated) "
+            "VALUES (?,?,?,?,?,?,?,?)",
             rows,
         )
         if reopen:
             # Media that was unavailable or processing and now is available is queued again.
             db.executemany(
-                "UPDATE audio SET status='pending', attempts=0, reason=NULL, updated=? "
+                "UPDATE audio SET status='pending', attempts=0, reason=NULL, due_at=?, updated=? "
                 "WHERE source=? AND tenant=? AND vendor_id=? AND status IN ('unavailable', 'waiting')",
                 reopen,
             )
@@ -106,17 +106,23 @@ class WorkCatalog(Database):
     @staticmethod
     def _queue_transcripts(db: Any, recordings: Iterable[Recording], stamp: str, plan: WorkPlan) -> None:
         db.executemany(
-            "INSERT OR IGNORE INTO transcripts (source, tenant, vendor_id, status, wait_until, updated) "
-            "VALUES (?,?,?,'pending',?,?)",
-            [(r.source, r.tenant, r.vendor_id, wait_deadline(r, plan.transcript_wait), stamp) for r in recordings],
+            "INSERT OR IGNORE INTO transcripts (source, tenant, vendor_id, status, wait_until, due_at, updated) "
+            "VALUES (?,?,?,'pending',?,?,?)",
+            [(r.source, r.tenant, r.vendor_id, wait_deadline(r, plan.transcript_wait), iso(r.start), stamp)
+             for r in recordings],
         )
 
     def queue_missing_work(self, source: str, tenant: str, plan: WorkPlan) -> None:
-        """Create work rows for recordings collected while audio or transcripts were switched off."""
+        """Create work rows for recordings collected while audio or transcripts were switched off.
+
+        Only when a kind's rows may be missing (`work_coverage` says whether every recording of
+        the tenant has one), so a run of a big store does not look through all its recordings.
+        """
         stamp = iso(now_utc())
         with self._transaction() as db:
             for kind, wanted in ((AUDIO, plan.audio), (TRANSCRIPT, plan.transcripts)):
-                if not wanted:
+                if not wanted or db.execute("SELECT 1 FROM work_coverage WHERE source=? AND tenant=? AND kind=?",
+                                            (source, tenant, kind.name)).fetchone():
                     continue
                 missing = [
                     row_to_recording(row)
@@ -131,30 +137,34 @@ class WorkCatalog(Database):
                     self._queue_audio(db, missing, stamp, plan)
                 else:
                     self._queue_transcripts(db, missing, stamp, plan)
+                db.execute("INSERT OR IGNORE INTO work_coverage VALUES (?,?,?)", (source, tenant, kind.name))
+
+    def expire_waits(self, source: str, tenant: str) -> None:
+        """Settle the items whose waiting period for the vendor has ended (each kind's `expired_status`)."""
+        stamp = iso(now_utc())
+        with self._transaction() as db:
+            for kind in KINDS:
+                db.execute(
+                    f"UPDATE {kind.table} SET status=?, reason=?, due_at=NULL, updated=? WHERE source=? AND tenant=? "
+                    "AND status='waiting' AND wait_until<?",
+                    (kind.expired_status, kind.expired_reason, stamp, source, tenant, stamp),
+                )
 
     # -- claiming ------------------------------------------------------------------------------------
 
-    def claim(self, kind: WorkKind, source: str, tenant: str, run_id: int, limit: int,
-              max_attempts: int) -> list[Recording]:
-        """Take up to `limit` recordings whose `kind` is due, marking them as tried in this run.
+    def claim(self, kind: WorkKind, source: str, tenant: str, run_id: int, limit: int) -> list[Recording]:
+        """Take up to `limit` recordings whose `kind` is due, oldest first, marking them as tried in this run.
 
-        Due: pending, or waiting for the vendor (their waiting period not over), or (audio)
-        quarantined with attempts left. Waits that ended are settled first.
+        Due (`due_at` set to the recording's start): pending, waiting for the vendor, or (audio)
+        quarantined with attempts left. The claim walks a partial index of due items only, so it
+        costs the same however many items the store has settled.
         """
-        stamp = iso(now_utc())
-        quarantined = "OR (w.status='quarantined' AND w.attempts<?)" if kind.retry_quarantined else ""
-        params: tuple[Any, ...] = (source, tenant, run_id) + ((max_attempts,) if kind.retry_quarantined else ())
         with self._transaction() as db:
-            db.execute(
-                f"UPDATE {kind.table} SET status=?, reason=?, updated=? WHERE source=? AND tenant=? "
-                "AND status='waiting' AND wait_until<?",
-                (kind.expired_status, kind.expired_reason, stamp, source, tenant, stamp),
-            )
             rows = db.execute(
                 f"SELECT {RECORDING_COLUMNS} FROM {kind.table} w JOIN recordings r USING (source, tenant, vendor_id) "
-                "WHERE w.source=? AND w.tenant=? AND (w.last_run IS NULL OR w.last_run<>?) "
-                f"AND (w.status IN ('pending', 'waiting') {quarantined}) ORDER BY r.start_utc LIMIT ?",
-                (*params, limit),
+                "WHERE w.source=? AND w.tenant=? AND w.due_at IS NOT NULL AND (w.last_run IS NULL OR w.last_run<>?) "
+                "ORDER BY w.due_at LIMIT ?",
+                (source, tenant, run_id, limit),
             ).fetchall()
             db.executemany(
                 f"UPDATE {kind.table} SET last_run=? WHERE source=? AND tenant=? AND vendor_id=?",
@@ -175,7 +185,8 @@ class WorkCatalog(Database):
         stamp = iso(now_utc())
         with self._transaction() as db:
             db.execute(
-                "UPDATE audio SET status='stored', reason=NULL, damaged=NULL, not_before=NULL, attempts=attempts+1, "
+                "UPDATE audio SET status='stored', reason=NULL, damaged=NULL, not_before=NULL, due_at=NULL, "
+                "attempts=attempts+1, "
                 "path=?, sha256=?, size=?, container=?, codec=?, sample_rate=?, channels=?, decoded_duration=?, "
                 "last_verified=?, updated=? WHERE source=? AND tenant=? AND vendor_id=?",
                 (stored.path, stored.sha256, stored.size, stored.container, stored.codec, stored.sample_rate,
@@ -189,7 +200,7 @@ class WorkCatalog(Database):
         stamp = iso(now_utc())
         with self._transaction() as db:
             db.execute(
-                "UPDATE transcripts SET status='stored', reason=NULL, damaged=NULL, not_before=NULL, "
+                "UPDATE transcripts SET status='stored', reason=NULL, damaged=NULL, not_before=NULL, due_at=NULL, "
                 "attempts=attempts+1, path=?, segments=?, sha256=?, size=?, last_verified=?, updated=? "
                 "WHERE source=? AND tenant=? AND vendor_id=?",
                 (path, segments, sha256, size, stamp, stamp, *key),
@@ -203,13 +214,20 @@ class WorkCatalog(Database):
                    "AND resolved IS NULL", (stamp, key.source, key.tenant, kind.name, key.vendor_id))
 
     def waiting(self, kind: WorkKind, key: RecordingKey, reason: str, wait: timedelta) -> None:
-        """The vendor is still processing the item: ask again on a later run, no attempt counted."""
+        """The vendor is still processing the item: ask again on a later run, no attempt counted.
+
+        An item whose waiting period is already over is settled at once (`kind.expired_status`).
+        """
         now = now_utc()
         with self._transaction() as db:
             db.execute(
                 f"UPDATE {kind.table} SET status='waiting', reason=?, wait_until=COALESCE(wait_until, ?), updated=? "
                 "WHERE source=? AND tenant=? AND vendor_id=?",
                 (reason, iso(now + wait), iso(now), *key),
+            )
+            db.execute(
+                f"UPDATE {kind.table} SET status=?, reason=?, due_at=NULL WHERE source=? AND tenant=? AND vendor_id=? "
+                "AND wait_until<?", (kind.expired_status, kind.expired_reason, *key, iso(now)),
             )
 
     def unavailable(self, kind: WorkKind, key: RecordingKey, reason: str) -> None:
@@ -218,7 +236,7 @@ class WorkCatalog(Database):
         with self._transaction() as db:
             db.execute(
                 f"UPDATE {kind.table} SET status=CASE WHEN damaged IS NULL THEN 'unavailable' ELSE 'lost' END, "
-                "reason=?, attempts=attempts+1, updated=? WHERE source=? AND tenant=? AND vendor_id=?",
+                "reason=?, attempts=attempts+1, due_at=NULL, updated=? WHERE source=? AND tenant=? AND vendor_id=?",
                 (reason, iso(now_utc()), *key),
             )
 
@@ -234,22 +252,24 @@ class WorkCatalog(Database):
                 reason = f"{reason} The collector gave up after {attempts} runs."
             status = "pending" if not final else "lost" if row and row[1] else "failed"
             db.execute(
-                f"UPDATE {kind.table} SET status=?, reason=?, attempts=?, updated=? "
-                "WHERE source=? AND tenant=? AND vendor_id=?",
-                (status, reason, attempts, iso(now_utc()), *key),
+                f"UPDATE {kind.table} SET status=?, reason=?, attempts=?, updated=?, "
+                "due_at=CASE WHEN ? THEN NULL ELSE due_at END WHERE source=? AND tenant=? AND vendor_id=?",
+                (status, reason, attempts, iso(now_utc()), final, *key),
             )
         return final
 
-    def quarantined(self, kind: WorkKind, key: RecordingKey, reason: str, *, payload: Any = None,
+    def quarantined(self, kind: WorkKind, key: RecordingKey, reason: str, *, max_attempts: int, payload: Any = None,
                     path: str | None = None, size: int = 0) -> None:
         """Quarantine bad content: a download that is not intact audio (kept at `path`, its bytes
-        counted as egress) or a transcript payload that could not be read (kept in the catalog)."""
+        counted as egress, tried again while attempts last) or a transcript payload that could not
+        be read (kept in the catalog; final)."""
         stamp = iso(now_utc())
         with self._transaction() as db:
             db.execute(
                 f"UPDATE {kind.table} SET status='quarantined', reason=?, attempts=attempts+1, "
+                f"due_at=CASE WHEN ? AND attempts+1<? THEN due_at ELSE NULL END, "
                 f"{'path=?, ' if kind is AUDIO else ''}updated=? WHERE source=? AND tenant=? AND vendor_id=?",
-                (reason, *((path,) if kind is AUDIO else ()), stamp, *key),
+                (reason, kind.retry_quarantined, max_attempts, *((path,) if kind is AUDIO else ()), stamp, *key),
             )
             db.execute(
                 "INSERT INTO quarantine (source, tenant, kind, fingerprint, item_id, reason, payload, path, first_seen, "

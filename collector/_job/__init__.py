@@ -57,7 +57,7 @@ class TenantJob:
         self.traffic = Traffic(
             settings.rate_limit or source_cls.default_rate_limit,
             max_in_flight=settings.max_in_flight or source_cls.default_max_in_flight,
-            retry=settings.retry, timeout=settings.timeout, log=self.log,
+            retry=settings.retry, timeout=settings.timeout, account=source_cls.account_key(settings), log=self.log,
         )
         self.plan = WorkPlan(audio=settings.audio, transcripts=settings.transcripts,
                              media_wait=settings.media_wait, transcript_wait=settings.transcript_wait)
@@ -78,6 +78,7 @@ class TenantJob:
             source = self.source_cls(self.settings, context)
             await self.store.call(self.store.catalog.queue_missing_work, self.settings.plugin, self.settings.tenant,
                                   self.plan)
+            await self.store.call(self.store.catalog.expire_waits, self.settings.plugin, self.settings.tenant)
             await self._run_tasks(source)
         except RunError as exc:
             summary.problem(exc.reason, TenantStatus.FAILED)
@@ -138,7 +139,7 @@ class TenantJob:
 
     async def _count_leftovers(self) -> None:
         try:
-            counts = await self.store.call(self.store.catalog.work_counts, self.settings.plugin, self.settings.tenant)
+            counts = await self.store.call(self.store.catalog.leftovers, self.settings.plugin, self.settings.tenant)
         except Exception:  # noqa: BLE001 - the summary must still be produced
             return
         kinds = [table for table, wanted in (("audio", self.settings.audio), ("transcripts", self.settings.transcripts))

@@ -65,7 +65,7 @@ async def run_downloads(job: JobContext) -> None:
     settings = job.settings
     feed = WorkFeed(
         lambda: job.store.call(job.store.catalog.claim, AUDIO, settings.plugin, settings.tenant, job.run_id,
-                               _CLAIM_BATCH, settings.max_attempts),
+                               _CLAIM_BATCH),
         job.metadata_done, job.work_added,
     )
     budget = EgressBudget(job)

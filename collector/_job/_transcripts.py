@@ -23,7 +23,7 @@ async def run_transcripts(job: JobContext) -> None:
     size = max(1, source.transcript_batch_size)
     feed = WorkFeed(
         lambda: job.store.call(job.store.catalog.claim, TRANSCRIPT, settings.plugin, settings.tenant, job.run_id,
-                               max(_CLAIM_BATCH, size), settings.max_attempts),
+                               max(_CLAIM_BATCH, size)),
         job.metadata_done, job.work_added,
     )
     while job.store.failure is None and (batch := await feed.next_batch(size)):

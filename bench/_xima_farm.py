@@ -1,0 +1,55 @@
+"""A farm of emulated Xima tenants in a process of its own, for `bench_tenants.py`.
+
+Run by the benchmark, never by hand: it starts `--tenants` Xima emulators (one server each, as
+Xima gives each tenant its own host) with the given sliding-window limit and `--recordings`
+recordings of real Opus audio each, prints one JSON line describing them, waits for a line on
+stdin, then prints one JSON line with what the servers saw (each tenant's request arrival times,
+statuses and the most requests seen in any window) and stops. Keeping the servers in their own
+process keeps their CPU out of the collector's figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+
+from collector_xima import _emudata
+from collector_xima.emulator import XimaEmulator, XimaTenant
+
+SPAN = timedelta(hours=5)
+
+
+def main() -> None:
+    """Start the farm, describe it, wait, report what it saw."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tenants", type=int, required=True)
+    parser.add_argument("--recordings", type=int, required=True)
+    parser.add_argument("--requests", type=int, required=True)
+    parser.add_argument("--per-seconds", type=float, required=True)
+    args = parser.parse_args()
+    # Every tenant's audio is encoded once, up front, and kept (the emulator's own cache is smaller).
+    _emudata.opus_audio = lru_cache(maxsize=None)(_emudata.opus_audio.__wrapped__)  # type: ignore[assignment]
+    now = datetime.now(timezone.utc)
+    servers = []
+    for number in range(args.tenants):
+        tenant = XimaTenant(name=f"bench-{number:03d}", token="bench-" + os.urandom(8).hex(),
+                            recordings=args.recordings, anchor=now - timedelta(minutes=5), span=SPAN)
+        servers.append(XimaEmulator(tenant, rate_limit=(args.requests, args.per_seconds)).start())
+    print(json.dumps({"now": now.isoformat(), "tenants": [
+        {"name": s.tenant.name, "url": s.url, "token": s.tenant.token} for s in servers]}), flush=True)
+    sys.stdin.readline()
+    seen = {s.tenant.name: {
+        "arrivals": [r.at for r in s.log], "statuses": [r.status for r in s.log],
+        "kinds": [r.kind for r in s.log], "max_in_window": s.max_in_window(args.per_seconds),
+    } for s in servers}
+    for server in servers:
+        server.stop()
+    print(json.dumps(seen), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""The rate-limit ledger shared by processes: slots of dead processes come back, damage is survived."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from collector._ledger import STALE_AFTER, FileLedger, MemoryLedger, account_key, open_ledger
+
+
+def _claim_and_die(path: str) -> None:
+    ledger = FileLedger(Path(path), 3, window=1.0)
+    assert ledger.claim(ledger.clock(), 3)[0] is not None
+    os._exit(0)  # killed with its request in flight: the slot is never stamped
+
+
+def test_a_slot_held_by_a_process_that_died_comes_back_one_window_later(tmp_path: Path) -> None:
+    path = tmp_path / "account.slots"
+    child = multiprocessing.get_context("fork").Process(target=_claim_and_die, args=(str(path),))
+    child.start()
+    child.join()
+    ledger = FileLedger(path, 1, window=1.0)
+    now = ledger.clock()
+    slot, ready = ledger.claim(now, 1)
+    assert slot is None and ready is not None and now < ready <= now + 1.0 + 0.1
+
+
+def test_a_slot_held_by_this_process_stays_held_until_it_is_stamped_or_stale(tmp_path: Path) -> None:
+    ledger = FileLedger(tmp_path / "a.slots", 1, window=1.0)
+    now = ledger.clock()
+    assert ledger.claim(now, 1) == (0, None)
+    assert ledger.claim(now, 1) == (None, None)  # in flight: wait for a release
+    assert ledger.claim(now + STALE_AFTER + 1, 1)[0] is None  # stale: taken back, free one window on
+    assert ledger.claim(now + STALE_AFTER + 2.5, 1) == (0, None)
+
+
+def test_stamped_slots_are_free_one_window_after_the_answer_and_cancelled_ones_at_once(tmp_path: Path) -> None:
+    for ledger in (FileLedger(tmp_path / "b.slots", 2, window=1.0), MemoryLedger(2, clock=time.time)):
+        now = ledger.clock()
+        first, second = ledger.claim(now, 2)[0], ledger.claim(now, 2)[0]
+        assert {first, second} == {0, 1}
+        ledger.stamp(first, now + 1.0)  # type: ignore[arg-type]
+        ledger.unclaim(second)  # type: ignore[arg-type]
+        assert ledger.claim(now, 2) == (second, None)
+        assert ledger.claim(now, 2) == (None, now + 1.0)
+        ledger.pause(now + 5.0)
+        assert ledger.claim(now + 2.0, 2) == (None, now + 5.0)
+
+
+def test_a_damaged_ledger_starts_afresh_on_the_safe_side(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "c.slots"
+    path.write_bytes(b"garbage that is not a ledger")
+    ledger = FileLedger(path, 3, window=2.0)
+    now = ledger.clock()
+    with caplog.at_level(logging.WARNING):
+        slot, ready = ledger.claim(now, 3)
+    assert slot is None and ready is not None and ready >= now + 2.0 - 0.1
+    assert "damaged" in caplog.text
+
+
+def test_times_far_ahead_are_read_as_one_horizon_from_now(tmp_path: Path) -> None:
+    ledger = FileLedger(tmp_path / "d.slots", 1, window=1.0)
+    now = ledger.clock()
+    assert ledger.claim(now, 1)[0] == 0
+    ledger.stamp(0, now + 86_400)  # the clock was set back a day after this was written
+    assert ledger.claim(now, 1) == (None, pytest.approx(now + 4.0, abs=0.5))
+
+
+def test_processes_with_different_limits_for_one_account_each_use_only_their_own_slots(tmp_path: Path) -> None:
+    strict, loose = FileLedger(tmp_path / "e.slots", 1, window=1.0), FileLedger(tmp_path / "e.slots", 3, window=1.0)
+    now = strict.clock()
+    assert loose.claim(now, 3)[0] == 0
+    assert strict.claim(now, 1) == (None, None)  # its one slot is in flight
+    assert loose.claim(now, 3)[0] == 1
+
+
+def test_the_account_key_never_contains_the_credential_and_an_unusable_directory_falls_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    key = account_key("xima", "https://acme.example", "tok-very-secret")
+    assert "secret" not in key and len(key) == 32
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("COLLECTOR_LIMITS_DIR", str(blocker / "limits"))
+    with caplog.at_level(logging.WARNING):
+        assert isinstance(open_ledger(key, 3, window=1.0), MemoryLedger)
+    assert "cannot be shared" in caplog.text
