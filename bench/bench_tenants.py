@@ -64,7 +64,7 @@ def _config(directory: Path, farm: dict[str, Any], args: argparse.Namespace) -> 
             "lookback": 7200, "settle_delay": 1800,
             "rate_limit": {"requests": args.requests, "per_seconds": args.per_seconds},
         })
-    tables: dict[str, Any] = {"logging": {"level": "WARNING"}}
+    tables: dict[str, Any] = {"logging": {"level": "warning"}}
     if args.max_jobs:
         tables["scheduler"] = {"max_jobs": args.max_jobs}
     return write_config(directory, sources, **tables)

@@ -26,6 +26,7 @@ What it promises a plugin:
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import logging
 import json
@@ -87,21 +88,50 @@ class Traffic:
     """One tenant's request budget, shared by every HTTP client of that tenant.
 
     The rate limiter, the concurrency limit (which steps down after a 429 and back up when calm),
-    the retry policy, the timeout and the counters the run summary reports. `account` (see
+    the retry policy, the timeout and the counters the run summary reports; `connections`, shared
+    by every tenant of a pass, bounds the sockets open at once on this machine. `account` (see
     `Source.account_key`) names the vendor account whose rate limit every process on the
     machine shares; without one the limit is this object's own.
     """
 
     def __init__(self, rate_limit: RateLimit, *, max_in_flight: int = 4, retry: RetrySettings | None = None,
-                 timeout: float = 30.0, account: str | None = None,
+                 timeout: float = 30.0, account: str | None = None, connections: asyncio.Semaphore | None = None,
                  log: logging.Logger | logging.LoggerAdapter[logging.Logger] | None = None) -> None:
         self.log = log or logging.getLogger("collector.http")
+        self.connections = connections
+        """The machine's budget of exchanges in flight across tenants (see `collector._machine`)."""
         self.limiter = SlidingWindowLimiter(
             rate_limit, ledger=open_ledger(account, rate_limit.requests, window=rate_limit.per_seconds))
         self.concurrency = ConcurrencyLimit(max_in_flight, calm_window=lambda: self.limiter.window)
         self.retry = retry or RetrySettings()
         self.timeout = timeout
         self.stats = RequestStats()
+
+
+class _Connection:
+    """One exchange's share of the machine's connection budget (`Traffic.connections`): taken when
+    it first sends, after its rate-limit slot, so a request waiting for its vendor holds none; kept
+    across redirects; given back when the exchange ends. Token requests take none (they run inside
+    other exchanges, which could otherwise wait on each other)."""
+
+    __slots__ = ("_budget", "_held")
+
+    def __init__(self, budget: asyncio.Semaphore | None) -> None:
+        self._budget = budget
+        self._held = False
+
+    async def take(self) -> None:
+        """Take the share, once."""
+        if self._budget is not None and not self._held:
+            await self._budget.acquire()
+            self._held = True
+
+    def release(self) -> None:
+        """Give the share back, if taken."""
+        if self._held:
+            self._held = False
+            assert self._budget is not None
+            self._budget.release()
 
 
 @dataclass(frozen=True)
@@ -346,25 +376,28 @@ class HttpClient:
         if options.permit:
             await concurrency.acquire()
             held[0] = True
+        connection = _Connection(self.traffic.connections if options.permit else None)
         response: httpx.Response | None = None
         try:
-            response, credential = await self._send(method, url, kwargs, auth, options.rate_limited)
+            response, credential = await self._send(method, url, kwargs, auth, options.rate_limited, connection)
             if response.status_code == 401 and auth is not None and auth.renewable and credential is not None:
                 await response.aclose()
                 await auth.renew(credential, self._channel)
-                response, _ = await self._send(method, url, kwargs, auth, options.rate_limited)
+                response, _ = await self._send(method, url, kwargs, auth, options.rate_limited, connection)
             if options.redirects is not None:
-                response = await self._follow(response, method, kwargs, options.redirects, release)
+                response = await self._follow(response, method, kwargs, options.redirects, release, connection)
             await self._check(response, options.retry_on, options.not_ready_on)
             yield response
         finally:
             if response is not None:
                 await response.aclose()
             release()
+            connection.release()
 
     async def _send(self, method: str, url: str, kwargs: dict[str, Any], auth: Auth | None,
-                    rate_limited: bool) -> tuple[httpx.Response, str | None]:
-        """Send once: make the credential ready, wait for a slot, check the credential, send.
+                    rate_limited: bool, connection: _Connection) -> tuple[httpx.Response, str | None]:
+        """Send once: make the credential ready, wait for a slot, check the credential, take the
+        exchange's share of the machine's connections (once), send.
 
         A token that expired while the request waited for its slot is not sent: the slot is handed
         back unused and the token renewed first. The slot is released (stamped) when the response
@@ -381,6 +414,7 @@ class HttpClient:
                 continue
             try:
                 request, credential = self._build(method, url, kwargs, auth)
+                await connection.take()
                 self.traffic.stats.requests += 1
                 try:
                     response = await self._client.send(request, stream=True)
@@ -417,7 +451,7 @@ class HttpClient:
         return "://" not in url or _origin(httpx.URL(url)) == self._base_origin
 
     async def _follow(self, response: httpx.Response, method: str, kwargs: dict[str, Any],
-                      redirects: Redirects, leave_api: Callable[[], None]) -> httpx.Response:
+                      redirects: Redirects, leave_api: Callable[[], None], connection: _Connection) -> httpx.Response:
         """Follow 3xx answers to the end of the chain (see the module docstring for the rules)."""
         for _ in range(redirects.max_hops):
             location = response.headers.get("location")
@@ -443,7 +477,7 @@ class HttpClient:
                                   if k.lower() not in dropped}
             self.traffic.stats.redirects += 1
             response, _ = await self._send(method, str(target), hop, None if cross else self.auth,
-                                           redirects.rate_limited or not cross)
+                                           redirects.rate_limited or not cross, connection)
             if cross and response.status_code in _EXPIRED_SIGNATURE:
                 detail = await _error_detail(response)
                 await response.aclose()

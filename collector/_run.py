@@ -3,8 +3,9 @@
 `run_once` is the one run lifecycle: open the store, take its lock, run the pass, close. The
 CLI's `run`, `schedule` and `demo`, the test harness and the benchmarks all call it.
 
-At most `scheduler.max_jobs` tenant jobs run at once; within a tenant, its own rate limit and
-`max_in_flight` bound the requests. A job never raises, so one tenant's failure cannot stop
+Every tenant's job starts at once (at most `scheduler.max_jobs`, if a user caps it); within a
+tenant, its own rate limit and `max_in_flight` bound the requests, and what costs this machine
+(sockets, files, verification) is bounded by the pass's `Machine`. A job never raises, so one tenant's failure cannot stop
 another. The pass ends with every tenant's summary stored in the catalog and an exit code.
 """
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 from ._config import Config
 from ._job import TenantJob
+from ._machine import Machine
 from ._plugins import Plugins
 from ._store import Store
 from ._errors import StoreFailure
@@ -69,20 +71,27 @@ async def run_pass(
     `on_start` receives the live summaries as soon as the jobs exist (for progress displays).
     """
     run_id = await store.call(store.catalog.start_run)
+    machine = Machine()
     jobs = [
-        TenantJob(settings, plugins.sources[settings.plugin], store, plugins, run_id)
+        TenantJob(settings, plugins.sources[settings.plugin], store, plugins, run_id, machine)
         for settings in config.enabled_sources
     ]
     if on_start is not None:
         on_start([job.summary for job in jobs])
-    slots = asyncio.Semaphore(config.scheduler.max_jobs)
+    cap = config.scheduler.max_jobs
+    slots = asyncio.Semaphore(cap) if cap else None
 
     async def run_job(job: TenantJob) -> TenantSummary:
+        if slots is None:
+            return await job.run()
         async with slots:
             return await job.run()
 
-    with _fewer_gc_pauses():
-        summaries = list(await asyncio.gather(*(run_job(job) for job in jobs)))
+    try:
+        with _fewer_gc_pauses():
+            summaries = list(await asyncio.gather(*(run_job(job) for job in jobs)))
+    finally:
+        await asyncio.get_running_loop().run_in_executor(None, machine.close)
     code = EXIT_STORE if store.failure is not None else exit_code(summaries)
     try:
         for summary in summaries:

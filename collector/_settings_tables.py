@@ -57,13 +57,21 @@ class StoreSettings(BaseModel):
 
 
 class SchedulerSettings(BaseModel):
-    """When `collector schedule` runs passes, and how many tenant jobs run at once."""
+    """When `collector schedule` runs passes, and whether to cap the tenants in progress at once.
+
+    Every tenant starts at once by default: a tenant waiting for its vendor's rate limit holds
+    nothing that another tenant could use (see `collector._machine`), so a cap only makes a pass
+    slower. Set `max_jobs` to spread a pass's load on a shared vendor or to bound its memory
+    (about 0.2 MB per tenant in progress).
+    """
 
     model_config = _TABLE
 
     cron: str = Field(default="0 2 * * *", description="five-field cron expression or @daily-style alias")
     timezone: str = Field(default="local", description="IANA zone name for the cron expression, or 'local'")
-    max_jobs: int = Field(default=8, ge=1, le=256, description="tenant jobs running at once")
+    max_jobs: int | None = Field(
+        default=None, ge=1, le=100_000,
+        description="at most this many tenants in progress at once (unset: every tenant at once)")
 
     @field_validator("cron")
     @classmethod

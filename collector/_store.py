@@ -26,7 +26,7 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -105,9 +105,13 @@ class Store:
     async def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a catalog (or file) operation on the store's worker thread; a failure of the store
         itself raises `StoreFailure`."""
+        return await self.call_in(self._executor, function, *args, **kwargs)
+
+    async def call_in(self, executor: Executor, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a file operation on `executor` (a pool of the machine's); errors as for `call`."""
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, partial(function, *args, **kwargs))
+            return await loop.run_in_executor(executor, partial(function, *args, **kwargs))
         except (OSError, sqlite3.Error) as exc:
             raise self.failed(exc) from None
 

@@ -172,7 +172,7 @@ def _decode(path: Path, file: StoredFile) -> Finding | None:
 
     try:
         probe_audio(path, expected_duration=file.duration, expected_channels=file.channels,
-                    expected_sample_rate=file.sample_rate, expected_codec=file.codec)
+                    expected_sample_rate=file.sample_rate, expected_codec=file.codec, decode=True)
     except AudioRejected as exc:
         return Finding(file, "decode", exc.reason.rstrip("."))
     return None

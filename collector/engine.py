@@ -9,9 +9,13 @@
 
     cli(["--config", "collector.toml", "report", "--json"])   # any command, in-process; its exit code
 
+`Catalog` (with the work kinds `AUDIO`, `TRANSCRIPT` and `WorkPlan`) opens a store's catalog for
+tools and benchmarks (`bench/bench_catalog.py`); a run opens it itself.
+
 Plugin authors need none of this: they import `collector`.
 """
 
+from ._catalog import AUDIO, TRANSCRIPT, Catalog, WorkPlan
 from ._cli import run_cli as cli
 from ._config import Config, load_config
 from ._errors import ConfigError, RunError
@@ -22,6 +26,10 @@ from ._exits import EXIT_BUSY, EXIT_CONFIG, EXIT_LOST, EXIT_OK, EXIT_PARTIAL, EX
 from ._summary import TenantStatus, TenantSummary
 
 __all__ = [
+    "AUDIO",
+    "TRANSCRIPT",
+    "Catalog",
+    "WorkPlan",
     "EXIT_BUSY",
     "EXIT_CONFIG",
     "EXIT_LOST",

@@ -112,12 +112,13 @@ def test_https_is_never_downgraded(api: MediaApi) -> None:
         import httpx
 
         from collector._http import HttpClient as Client
+        from collector._http import _Connection
 
         http = Client("https://vendor.invalid", Traffic(RateLimit(requests=9, per_seconds=1), retry=FAST))
         request = httpx.Request("GET", "https://vendor.invalid/media")
         response = httpx.Response(302, headers={"Location": "http://storage.invalid/o/1"}, request=request)
         try:
-            await http._follow(response, "GET", {}, Redirects(), lambda: None)
+            await http._follow(response, "GET", {}, Redirects(), lambda: None, _Connection(None))
         finally:
             await http.aclose()
 

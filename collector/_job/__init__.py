@@ -20,6 +20,7 @@ from typing import Any
 from .._catalog import WorkPlan
 from .._errors import CollectorError, RunError
 from .._http import HttpClient, Traffic
+from .._machine import Machine
 from .._plugins import Plugins
 from .._redact import redact
 from .._source import Source, SourceContext, SourceSettings
@@ -46,18 +47,19 @@ class TenantJob:
     """Collects one `[[sources]]` entry for one run and reports a `TenantSummary`."""
 
     def __init__(self, settings: SourceSettings, source_cls: type[Source], store: Store, plugins: Plugins,
-                 run_id: int) -> None:
+                 run_id: int, machine: Machine) -> None:
         self.settings = settings
         self.source_cls = source_cls
         self.store = store
         self.plugins = plugins
         self.run_id = run_id
+        self.machine = machine
         self.summary = TenantSummary(source=settings.plugin, tenant=settings.tenant)
         self.log = TenantLog(log, {"source": settings.plugin, "tenant": settings.tenant})
         self.traffic = Traffic(
             settings.rate_limit or source_cls.default_rate_limit,
             max_in_flight=settings.max_in_flight or source_cls.default_max_in_flight,
-            retry=settings.retry, timeout=settings.timeout, account=source_cls.account_key(settings), log=self.log,
+            retry=settings.retry, timeout=settings.timeout, account=source_cls.account_key(settings), connections=machine.connections, log=self.log,
         )
         self.plan = WorkPlan(audio=settings.audio, transcripts=settings.transcripts,
                              media_wait=settings.media_wait, transcript_wait=settings.transcript_wait)
@@ -107,7 +109,8 @@ class TenantJob:
     async def _run_tasks(self, source: Source) -> None:
         self.summary.phase = "running"
         job = JobContext(settings=self.settings, source=source, store=self.store, plugins=self.plugins,
-                         run_id=self.run_id, summary=self.summary, log=self.log, halt=self._halt, plan=self.plan)
+                         run_id=self.run_id, summary=self.summary, log=self.log, halt=self._halt, plan=self.plan,
+                         machine=self.machine)
         work: list[Coroutine[Any, Any, None]] = [run_metadata(job)]
         if self.settings.audio:
             work.append(run_downloads(job))

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from .._catalog import WorkPlan
 from .._errors import CollectorError, DownloadsStopped
+from .._machine import Machine
 from .._plugins import Plugins
 from .._source import Source, SourceSettings
 from .._store import Store
@@ -30,6 +31,8 @@ class JobContext:
     halt: Callable[[CollectorError], None]
     """Stop every task of this tenant (credentials refused)."""
     plan: WorkPlan
+    machine: Machine
+    """The pass's budget of this machine (connections, file and verification pools)."""
     metadata_done: asyncio.Event = field(default_factory=asyncio.Event)
     work_added: asyncio.Event = field(default_factory=asyncio.Event)
     downloads_stopped: str | None = None

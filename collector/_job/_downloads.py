@@ -89,7 +89,7 @@ async def _download(job: JobContext, budget: EgressBudget, recording: Recording)
     reserved = 0
     try:
         reserved = await budget.reserve(recording)
-        stored = await fetch_audio(job.source, recording, job.store, attempts=job.settings.retry.attempts,
+        stored = await fetch_audio(job.source, recording, job.store, job.machine, attempts=job.settings.retry.attempts,
                                    on_retry=job.summary.count_retry)
     except asyncio.CancelledError:
         raise

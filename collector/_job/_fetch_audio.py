@@ -1,32 +1,42 @@
 """Fetching one recording's audio: stream to a temporary file, hash, verify, place or quarantine.
 
-Memory stays flat whatever the file size: chunks go straight from the socket to the file and the
-hash. The file is fsynced and probed (`probe_audio` decodes it to the end) before it is renamed
-into the store, and only then is the catalog told; a body that is not intact audio is moved to
-the quarantine folder and reported as a `QuarantinedDownload`. A connection that breaks mid-body
-is retried within the run with the tenant's backoff policy, then left for the next run.
+Memory stays flat whatever the file size, and the steps overlap: chunks are gathered into blocks of
+`_BLOCK` bytes, and each block is written and hashed on the machine's file pool while the next one
+arrives (one block in flight, so at most two are held). The temporary file is created when the
+first bytes arrive, not while the request waits for its rate-limit slot. The last block, the flush
+and the fsync are one job on the file pool; the verification (`probe_audio`: container checks or a
+full decode) runs on the verification pool, one thread per core; the rename into the store and
+its directory's fsync on the file pool again. Only then is the catalog told. A body that is not
+intact audio is moved to the quarantine folder and reported as a `QuarantinedDownload`. A
+connection that breaks mid-body is retried within the run with the tenant's backoff policy, then
+left for the next run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import tempfile
 from collections.abc import Callable
+from concurrent.futures import Executor
+from functools import partial
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import httpx
 
 from .._audio import AudioRejected, file_extension, probe_audio, sniff_container
 from .._catalog import StoredAudio
 from .._errors import ItemDeferred, ItemRejected
-from .._files import finish_file, temp_file
 from .._http import backoff_delay
+from .._machine import Machine
 from .._model import Recording
 from .._redact import redact
 from .._source import Source
 from .._store import Store
 
-_CHUNK = 1 << 16
+_BLOCK = 1 << 20
 _SNIFF_EXTENSIONS = {"ogg": ".ogg", "wav": ".wav", "mp3": ".mp3", "flac": ".flac", "mp4": ".mp4"}
 
 
@@ -39,7 +49,73 @@ class QuarantinedDownload(ItemRejected):
         self.size = size
 
 
-async def fetch_audio(source: Source, recording: Recording, store: Store, *, attempts: int,
+class _Sink:
+    """A body on its way to a temporary file: written and hashed on `pool`, one block in flight."""
+
+    def __init__(self, directory: Path, pool: Executor) -> None:
+        self._directory = directory
+        self._pool = pool
+        self._digest = hashlib.sha256()
+        self._handle: BinaryIO | None = None
+        self._chunks: list[bytes] = []
+        self._gathered = 0
+        self._pending: asyncio.Future[None] | None = None
+        self.path: Path | None = None
+        self.size = 0
+
+    def _open(self) -> BinaryIO:
+        self._directory.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=self._directory, suffix=".part")
+        self.path = Path(name)
+        return os.fdopen(fd, "wb")
+
+    def _write(self, block: bytes) -> None:
+        if self._handle is None:
+            self._handle = self._open()
+        self._handle.write(block)
+        self._digest.update(block)
+
+    def _finish(self, block: bytes) -> str:
+        self._write(block)  # opens the file even for an empty body, which the checks then reject
+        assert self._handle is not None
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        return self._digest.hexdigest()
+
+    async def add(self, chunk: bytes) -> None:
+        """Take a chunk of the body; a full block goes to the pool once the previous one is written."""
+        self._chunks.append(chunk)
+        self._gathered += len(chunk)
+        self.size += len(chunk)
+        if self._gathered >= _BLOCK:
+            block, self._chunks, self._gathered = b"".join(self._chunks), [], 0
+            if self._pending is not None:
+                await self._pending
+            self._pending = asyncio.get_running_loop().run_in_executor(self._pool, self._write, block)
+
+    async def finish(self) -> str:
+        """Write what is left, fsync and close the file; returns the body's sha256."""
+        if self._pending is not None:
+            await self._pending
+            self._pending = None
+        block, self._chunks = b"".join(self._chunks), []
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._finish, block)
+
+    async def discard(self) -> None:
+        """Wait for any write in flight, then close and delete the file (unless it was moved away)."""
+        if self._pending is not None:
+            try:
+                await asyncio.shield(self._pending)
+            except Exception:  # noqa: BLE001 - the write's own error has been raised already
+                pass
+        if self._handle is not None and not self._handle.closed:
+            self._handle.close()
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+async def fetch_audio(source: Source, recording: Recording, store: Store, machine: Machine, *, attempts: int,
                       on_retry: Callable[[], None]) -> StoredAudio:
     """Download, verify and store one recording's audio, or raise an error saying why not.
 
@@ -51,51 +127,49 @@ async def fetch_audio(source: Source, recording: Recording, store: Store, *, att
     if recording.media_size:
         store.check_free_space(recording.media_size)
     for attempt in range(1, attempts + 1):
-        received = 0
         opened: httpx.Response | None = None
+        sink = _Sink(store.temp_dir, machine.file_pool)
         try:
-            with temp_file(store.temp_dir) as (temp, handle):
-                digest = hashlib.sha256()
-                async with source.open_audio(recording) as response:
-                    opened = response
-                    content_type = response.headers.get("content-type")
-                    async for chunk in response.aiter_bytes(_CHUNK):
-                        handle.write(chunk)
-                        digest.update(chunk)
-                        received += len(chunk)
-                await asyncio.to_thread(finish_file, handle)
-                return await _verify_and_place(source, recording, store, temp, content_type,
-                                               digest.hexdigest(), received)
+            async with source.open_audio(recording) as response:
+                opened = response
+                content_type = response.headers.get("content-type")
+                async for chunk in response.aiter_bytes():
+                    await sink.add(chunk)
+            sha256 = await sink.finish()
+            assert sink.path is not None
+            return await _verify_and_place(source, recording, store, machine, sink.path, content_type, sha256,
+                                           sink.size)
         except OSError as exc:  # httpx wraps network errors in its own classes: this is our disk
             raise store.failed(exc) from None
         except (httpx.TransportError, httpx.StreamError) as exc:
-            metered = max(received, opened.num_bytes_downloaded if opened is not None else 0)
+            metered = max(sink.size, opened.num_bytes_downloaded if opened is not None else 0)
             await store.call(store.catalog.record_egress, recording.key, metered)
-            reason = redact(f"The download broke off after {received} bytes ({type(exc).__name__}: {exc}).")
+            reason = redact(f"The download broke off after {sink.size} bytes ({type(exc).__name__}: {exc}).")
             if attempt == attempts:
                 raise ItemDeferred(reason) from None
             on_retry()
             await asyncio.sleep(backoff_delay(attempt, source.settings.retry))
+        finally:
+            await sink.discard()
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def _verify_and_place(source: Source, recording: Recording, store: Store, temp: Path,
+async def _verify_and_place(source: Source, recording: Recording, store: Store, machine: Machine, temp: Path,
                             content_type: str | None, sha256: str, size: int) -> StoredAudio:
     expect = source.expected_audio(recording)
+    check: Any = partial(probe_audio, temp, content_type=content_type, expected_duration=expect.duration,
+                         expected_channels=expect.channels, expected_sample_rate=expect.sample_rate,
+                         expected_codec=expect.codec)
     try:
-        probe = await asyncio.to_thread(
-            probe_audio, temp, content_type=content_type, expected_duration=expect.duration,
-            expected_channels=expect.channels, expected_sample_rate=expect.sample_rate,
-            expected_codec=expect.codec,
-        )
+        probe = await asyncio.get_running_loop().run_in_executor(machine.verify_pool, check)
     except AudioRejected as exc:
         with temp.open("rb") as head:
             extension = _SNIFF_EXTENSIONS.get(sniff_container(head.read(64)) or "", ".bin")
         relative = store.quarantine_relpath(recording, extension)
-        await store.call(store.place, temp, relative)
+        await store.call_in(machine.file_pool, store.place, temp, relative)
         raise QuarantinedDownload(exc.reason, str(relative), size) from None
     relative = store.audio_relpath(recording, file_extension(probe))
-    await store.call(store.place, temp, relative)
+    await store.call_in(machine.file_pool, store.place, temp, relative)
     stored = StoredAudio(
         path=str(relative), sha256=sha256, size=size, container=probe.container, codec=probe.codec,
         sample_rate=probe.sample_rate, channels=probe.channels, duration=probe.duration,

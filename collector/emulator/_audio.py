@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import io
 import struct
-import zlib
 from collections.abc import Iterator
 
 import numpy as np
 import soundfile as sf
+
+from .._containers import ogg_crc
 
 __all__ = [
     "AUDIO_FORMATS",
@@ -49,7 +50,6 @@ _WAV_MAX_DATA = 0xFFFFFFFF - 36
 _WAV_PERIOD_BYTES = 1 << 19
 """wav_stream repeats this much unique PCM (about 33 s at 8 kHz mono) so a 1 GB body costs no CPU."""
 
-_BIT_REVERSED = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
 
 
 # --------------------------------------------------------------------------------------- signal
@@ -107,12 +107,6 @@ def _check_format(fmt: str, sample_rate: int, channels: int) -> None:
 # ------------------------------------------------------------------------------------------- Ogg
 
 
-def _ogg_crc(page: bytes) -> int:
-    """Ogg's page checksum (CRC-32, polynomial 0x04C11DB7, unreflected) via zlib on bit-reversed bytes."""
-    reflected = zlib.crc32(page.translate(_BIT_REVERSED), 0xFFFFFFFF) ^ 0xFFFFFFFF
-    return int(f"{reflected:032b}"[::-1], 2)
-
-
 def _set_ogg_serial(data: bytes, serial: int) -> bytes:
     """Rewrite every page's stream serial number and checksum, so Ogg output is deterministic."""
     out = bytearray(data)
@@ -124,7 +118,7 @@ def _set_ogg_serial(data: bytes, serial: int) -> bytes:
         length = 27 + segments + sum(out[pos + 27 : pos + 27 + segments])
         out[pos + 14 : pos + 18] = struct.pack("<I", serial)
         out[pos + 22 : pos + 26] = b"\0\0\0\0"
-        out[pos + 22 : pos + 26] = struct.pack("<I", _ogg_crc(bytes(out[pos : pos + length])))
+        out[pos + 22 : pos + 26] = struct.pack("<I", ogg_crc(bytes(out[pos : pos + length])))
         pos += length
     return bytes(out)
 
