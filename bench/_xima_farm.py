@@ -2,9 +2,9 @@
 
 Run by the benchmark, never by hand: it starts `--tenants` Xima emulators (one server each, as
 Xima gives each tenant its own host) with the given sliding-window limit and `--recordings`
-recordings of real Opus audio each, prints one JSON line describing them, waits for a line on
-stdin, then prints one JSON line with what the servers saw (each tenant's request arrival times,
-statuses and the most requests seen in any window) and stops. Keeping the servers in their own
+recordings of real Opus audio each, prints one JSON line describing them, then for each line on
+stdin prints one JSON line with what the servers saw since the last one (each tenant's request
+arrival times, statuses and the most requests seen in any window); it stops when stdin closes. Keeping the servers in their own
 process keeps their CPU out of the collector's figures.
 """
 
@@ -44,14 +44,16 @@ def main() -> None:
         servers.append(XimaEmulator(tenant, rate_limit=(args.requests, args.per_seconds)).start())
     print(json.dumps({"now": now.isoformat(), "tenants": [
         {"name": s.tenant.name, "url": s.url, "token": s.tenant.token} for s in servers]}), flush=True)
-    sys.stdin.readline()
-    seen = {s.tenant.name: {
-        "arrivals": [r.at for r in s.log], "statuses": [r.status for r in s.log],
-        "kinds": [r.kind for r in s.log], "max_in_window": s.max_in_window(args.per_seconds),
-    } for s in servers}
+    while sys.stdin.readline():  # each line asks for what was seen since the last one
+        seen = {s.tenant.name: {
+            "arrivals": [r.at for r in s.log], "statuses": [r.status for r in s.log],
+            "kinds": [r.kind for r in s.log], "max_in_window": s.max_in_window(args.per_seconds),
+        } for s in servers}
+        for server in servers:
+            server.log.clear()
+        print(json.dumps(seen), flush=True)
     for server in servers:
         server.stop()
-    print(json.dumps(seen), flush=True)
 
 
 if __name__ == "__main__":

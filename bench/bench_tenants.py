@@ -105,40 +105,49 @@ def main() -> None:
     assert farm_process.stdin is not None and farm_process.stdout is not None
     try:
         farm = json.loads(farm_process.stdout.readline())
+
+        def seen_since_last() -> dict[str, Any]:
+            farm_process.stdin.write("\n")  # type: ignore[union-attr]
+            farm_process.stdin.flush()  # type: ignore[union-attr]
+            return json.loads(farm_process.stdout.readline())  # type: ignore[union-attr, no-any-return]
+
         with tempfile.TemporaryDirectory() as directory:
             config = _config(Path(directory), farm, args)
             baseline = _current_rss_mb()
             if args.noop:
                 collect(config)
-                farm_process.stdin.write("\n")
-                farm_process.stdin.flush()
-                json.loads(farm_process.stdout.readline())
-                print("(first pass done; the farm's request log now counts the no-op pass only)")
-            cpu, began = time.process_time(), time.monotonic()
+                seen_since_last()
+                print("(first pass done; what follows is a second pass with nothing new)")
+            usage, began = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
             result = collect(config)
-            wall, cpu = time.monotonic() - began, time.process_time() - cpu
+            wall, after = time.monotonic() - began, resource.getrusage(resource.RUSAGE_SELF)
+            user, system = after.ru_utime - usage.ru_utime, after.ru_stime - usage.ru_stime
+            cpu = user + system
             contents = inspect_store(Path(directory) / "store")
-        if not args.noop:
-            farm_process.stdin.write("\n")
-            farm_process.stdin.flush()
-        seen = json.loads(farm_process.stdout.readline()) if not args.noop else {}
+        seen = seen_since_last()
     finally:
-        farm_process.kill()
+        farm_process.stdin.close()
+        farm_process.wait(timeout=60)
     stored = sum(len(v) for v in contents.audio.values())
     print(f"limit: {args.requests} requests per {args.per_seconds:g} s per tenant; {args.tenants} tenants; "
           f"max_jobs {args.max_jobs or 'not set'}; exit code {result.exit_code}; {stored} audio files stored "
           f"({args.tenants * recordings} listed); problems: {len(contents.problems)}")
-    if args.noop:
-        print(f"no-op pass: {wall:.2f} s wall, {cpu:.2f} s CPU")
-        return
     requests = sum(len(t["arrivals"]) for t in seen.values())
+    if args.noop:
+        listing = max(len(t["arrivals"]) for t in seen.values())
+        floor = max(0, listing - args.requests) / rate
+        print(f"no-op pass: {wall:.2f} s wall, {cpu:.2f} s CPU ({user:.2f} user, {system:.2f} system; target <= 0.5 s); "
+              f"{requests} listing requests, at most {listing} per tenant, which its limit allows in {floor:.1f} s "
+              f"(target: wall <= that + 1 s)")
+        return
     throttled = sum(t["statuses"].count(429) for t in seen.values())
     steady, whole = _utilisation(seen, args, wall)
     print(f"utilisation per tenant: median {statistics.median(steady):.1%}, min {min(steady):.1%} (target >= 98%); "
           f"whole pass {whole:.1%}")
     print(f"requests: {requests} in {wall:.1f} s; 429 answers: {throttled}; most in any window: "
           f"{max(t['max_in_window'] for t in seen.values())} (limit {args.requests})")
-    print(f"collector CPU: {cpu:.2f} s = {cpu / requests * 1000:.2f} ms per request (target <= 2 ms), "
+    print(f"collector CPU: {cpu:.2f} s ({user:.2f} user, {system:.2f} system) = {cpu / requests * 1000:.2f} ms "
+          f"per request (target <= 2 ms), "
           f"{requests / max(stored, 1):.2f} requests per stored recording")
     peak = _rss_mb()
     print(f"peak RSS {peak:.0f} MB; over the {baseline:.0f} MB before the pass: "

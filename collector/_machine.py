@@ -8,11 +8,12 @@ number of tenants in flight:
   exceed the usual 1,024), and `connections` bounds the exchanges in flight across all tenants,
   each holding a socket and, for a download, a temporary file: two descriptors. A request takes it
   only after its rate-limit slot, so a tenant that waits for its vendor holds none.
-- **Verification** (hashing is done while streaming; container checks or a full decode) runs on
-  `verify_pool`, one thread per core: libsndfile and hashlib release the GIL, so the cores work in
-  parallel while the event loop goes on.
-- **File writes and fsyncs** run on `file_pool`: a download's chunks are written there while the
-  next ones arrive, and an fsync that waits on the disk holds one of its threads, not the loop.
+- **Verification** (container checks or a full decode) runs on `verify_pool`, one thread per
+  core: libsndfile and hashlib release the GIL, so the cores work in parallel while the event loop
+  goes on. The same job writes a download's last block, fsyncs it and renames it into place (one
+  hand-over instead of three; an fsync holds the thread for a few milliseconds).
+- **Block writes** of large downloads run on `file_pool`: each block is written and hashed there
+  while the next one arrives.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from dataclasses import dataclass, field
 _WANTED_FILES = 65_536
 _RESERVED_FILES = 256
 """Descriptors kept for the catalog, logs, ledgers, imports and the interpreter itself."""
-_FILE_THREADS = 16
+_FILE_THREADS = 4
+"""Block writes of large downloads: the disk, not the threads, is the limit."""
 
 
 def raise_open_file_limit() -> int:

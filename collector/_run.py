@@ -94,12 +94,8 @@ async def run_pass(
         await asyncio.get_running_loop().run_in_executor(None, machine.close)
     code = EXIT_STORE if store.failure is not None else exit_code(summaries)
     try:
-        for summary in summaries:
-            await store.call(
-                store.catalog.save_tenant_summary, run_id, summary.source, summary.tenant, summary.status.value,
-                summary.as_dict(),
-            )
-        await store.call(store.catalog.finish_run, run_id, code, OUTCOMES.get(code, "partial"))
+        await store.call(store.catalog.finish_run, run_id, code, OUTCOMES.get(code, "partial"),
+                         [(s.source, s.tenant, s.status.value, s.as_dict()) for s in summaries])
     except StoreFailure:
         code = EXIT_STORE  # the summaries are printed all the same; the catalog could not keep them
     return RunResult(run_id, summaries, code, store.failure.reason if store.failure else None)

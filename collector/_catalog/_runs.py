@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from .._time import iso, now_utc
@@ -21,17 +22,13 @@ class RunsCatalog(RecordingsCatalog):
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
-    def save_tenant_summary(self, run_id: int, source: str, tenant: str, status: str, summary: dict[str, Any]) -> None:
-        """Store one tenant's summary of a run."""
+    def finish_run(self, run_id: int, exit_code: int, outcome: str,
+                   summaries: Sequence[tuple[str, str, str, dict[str, Any]]] = ()) -> None:
+        """Close a run record with each tenant's (source, tenant, status, summary), in one transaction."""
         with self._transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO run_tenants VALUES (?,?,?,?,?)",
-                (run_id, source, tenant, status, to_json_text(summary)),
-            )
-
-    def finish_run(self, run_id: int, exit_code: int, outcome: str) -> None:
-        """Close a run record."""
-        with self._transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO run_tenants VALUES (?,?,?,?,?)",
+                           [(run_id, source, tenant, status, to_json_text(summary))
+                            for source, tenant, status, summary in summaries])
             db.execute(
                 "UPDATE runs SET finished=?, exit_code=?, outcome=? WHERE id=?",
                 (iso(now_utc()), exit_code, outcome, run_id),

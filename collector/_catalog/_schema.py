@@ -18,7 +18,7 @@ Versions:
    NULL once settled) with a partial index the claims walk in order; a partial index of waiting
    items by `wait_until`; `tenant_counts` (recordings per tenant, kept in the page's transaction);
    `work_coverage` (every recording of a tenant has a row of a kind, so a run need not look for
-   missing ones).
+   missing ones); a partial index of open quarantine entries by item (resolved when it is stored).
 """
 
 from __future__ import annotations
@@ -138,6 +138,7 @@ UPDATE transcripts SET due_at=(SELECT r.start_utc FROM recordings r WHERE r.sour
 CREATE INDEX audio_due ON audio (source, tenant, due_at) WHERE due_at IS NOT NULL;
 CREATE INDEX transcripts_due ON transcripts (source, tenant, due_at) WHERE due_at IS NOT NULL;
 CREATE INDEX audio_waiting ON audio (source, tenant, wait_until) WHERE status='waiting';
+CREATE INDEX quarantine_open ON quarantine (source, tenant, kind, item_id) WHERE resolved IS NULL;
 CREATE INDEX transcripts_waiting ON transcripts (source, tenant, wait_until) WHERE status='waiting';
 CREATE TABLE tenant_counts (
     source TEXT NOT NULL, tenant TEXT NOT NULL, recordings INTEGER NOT NULL, PRIMARY KEY (source, tenant)

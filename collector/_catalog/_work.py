@@ -19,7 +19,7 @@ A work kind carries its own table and the transitions every item of it goes thro
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -182,18 +182,24 @@ class WorkCatalog(Database):
 
     def audio_stored(self, key: RecordingKey, stored: StoredAudio) -> None:
         """Record a verified audio file and the egress it cost."""
+        self.audio_stored_many([(key, stored)])
+
+    def audio_stored_many(self, files: Sequence[tuple[RecordingKey, StoredAudio]]) -> None:
+        """Record verified audio files and their egress in one transaction (one fsync for them all)."""
         stamp = iso(now_utc())
         with self._transaction() as db:
-            db.execute(
+            db.executemany(
                 "UPDATE audio SET status='stored', reason=NULL, damaged=NULL, not_before=NULL, due_at=NULL, "
                 "attempts=attempts+1, "
                 "path=?, sha256=?, size=?, container=?, codec=?, sample_rate=?, channels=?, decoded_duration=?, "
                 "last_verified=?, updated=? WHERE source=? AND tenant=? AND vendor_id=?",
-                (stored.path, stored.sha256, stored.size, stored.container, stored.codec, stored.sample_rate,
-                 stored.channels, stored.duration, stamp, stamp, *key),
+                [(stored.path, stored.sha256, stored.size, stored.container, stored.codec, stored.sample_rate,
+                  stored.channels, stored.duration, stamp, stamp, *key) for key, stored in files],
             )
-            db.execute("INSERT INTO egress VALUES (?,?,?,?)", (key.source, key.tenant, stamp, stored.size))
-            self._resolve_quarantine(db, AUDIO, key, stamp)
+            db.executemany("INSERT INTO egress VALUES (?,?,?,?)",
+                           [(key.source, key.tenant, stamp, stored.size) for key, stored in files])
+            for key, _ in files:
+                self._resolve_quarantine(db, AUDIO, key, stamp)
 
     def transcript_stored(self, key: RecordingKey, path: str, segments: int, sha256: str, size: int) -> None:
         """Record a stored transcript file."""

@@ -17,6 +17,9 @@ from .._store import Store
 from .._summary import TenantSummary
 
 
+_MOST_CLAIMED = 32
+
+
 @dataclass
 class JobContext:
     """One tenant's job as its metadata, download and transcript tasks see it."""
@@ -37,6 +40,13 @@ class JobContext:
     work_added: asyncio.Event = field(default_factory=asyncio.Event)
     downloads_stopped: str | None = None
     downloads_resume_at: datetime | None = None
+
+    def claim_size(self, at_least: int) -> int:
+        """How many due items a task claims from the catalog at once: one rate-limit window's worth
+        (at most 32, at least `at_least`), so a tenant waiting on a slow limit holds a few claimed
+        items in memory, not dozens, and a fast one does not ask the catalog for every item."""
+        limit = self.settings.rate_limit or type(self.source).default_rate_limit
+        return max(at_least, min(_MOST_CLAIMED, limit.requests))
 
     @property
     def may_fetch(self) -> bool:

@@ -22,9 +22,6 @@ from ._feed import WorkFeed
 from ._fetch_audio import fetch_audio
 from ._outcome import settle_item
 
-_CLAIM_BATCH = 32
-
-
 class EgressBudget:
     """The tenant's rolling egress budget, shared by its download workers."""
 
@@ -63,9 +60,9 @@ class EgressBudget:
 async def run_downloads(job: JobContext) -> None:
     """Download every due audio file of the tenant with `download_workers` workers."""
     settings = job.settings
+    size = job.claim_size(settings.download_workers)
     feed = WorkFeed(
-        lambda: job.store.call(job.store.catalog.claim, AUDIO, settings.plugin, settings.tenant, job.run_id,
-                               _CLAIM_BATCH),
+        lambda: job.store.call(job.store.catalog.claim, AUDIO, settings.plugin, settings.tenant, job.run_id, size),
         job.metadata_done, job.work_added,
     )
     budget = EgressBudget(job)

@@ -12,7 +12,6 @@ from ._context import JobContext
 from ._feed import WorkFeed
 from ._outcome import settle_item
 
-_CLAIM_BATCH = 32
 _NOT_READY = ItemNotReady("The vendor has not finished the transcript yet.")
 _NONE = ItemUnavailable("The vendor has no transcript for this recording.")
 
@@ -23,7 +22,7 @@ async def run_transcripts(job: JobContext) -> None:
     size = max(1, source.transcript_batch_size)
     feed = WorkFeed(
         lambda: job.store.call(job.store.catalog.claim, TRANSCRIPT, settings.plugin, settings.tenant, job.run_id,
-                               max(_CLAIM_BATCH, size)),
+                               job.claim_size(size)),
         job.metadata_done, job.work_added,
     )
     while job.store.failure is None and (batch := await feed.next_batch(size)):
