@@ -66,7 +66,10 @@ async def run_downloads(job: JobContext) -> None:
         job.metadata_done, job.work_added,
     )
     budget = EgressBudget(job)
-    await asyncio.gather(*(_worker(job, feed, budget) for _ in range(settings.download_workers)))
+    try:
+        await asyncio.gather(*(_worker(job, feed, budget) for _ in range(settings.download_workers)))
+    finally:
+        await feed.aclose()
     if job.downloads_stopped is not None and job.store.failure is None:
         # Every item left waiting says why, and from when it can resume if that is known.
         resume = iso(job.downloads_resume_at) if job.downloads_resume_at else None

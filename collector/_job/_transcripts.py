@@ -25,17 +25,20 @@ async def run_transcripts(job: JobContext) -> None:
                                job.claim_size(size)),
         job.metadata_done, job.work_added,
     )
-    while job.store.failure is None and (batch := await feed.next_batch(size)):
-        try:
-            results = await source.fetch_transcripts(batch)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - every outcome is decided in one place
+    try:
+        while job.store.failure is None and (batch := await feed.next_batch(size)):
+            try:
+                results = await source.fetch_transcripts(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every outcome is decided in one place
+                for recording in batch:
+                    await settle_item(job, TRANSCRIPT, recording, exc)
+                continue
             for recording in batch:
-                await settle_item(job, TRANSCRIPT, recording, exc)
-            continue
-        for recording in batch:
-            await _store(job, recording, results.get(recording.vendor_id, TranscriptState.NOT_READY))
+                await _store(job, recording, results.get(recording.vendor_id, TranscriptState.NOT_READY))
+    finally:
+        await feed.aclose()
 
 
 async def _store(job: JobContext, recording: Recording, result: TranscriptResult) -> None:
