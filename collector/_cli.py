@@ -24,7 +24,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+TYPE_CHECKING = False  # typing is not imported on the way to --help (see collector/__init__.py)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 from ._errors import ConfigError, RunError
 from ._exits import EXIT_BUSY, EXIT_CONFIG, EXIT_STORE
@@ -32,11 +36,14 @@ from ._exits import EXIT_BUSY, EXIT_CONFIG, EXIT_STORE
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `collector` script."""
-    from ._native import capture_native_stderr
 
-    capture_native_stderr()
+    def capture() -> None:
+        from ._native import capture_native_stderr
+
+        capture_native_stderr()
+
     try:
-        code = run_cli(argv)
+        code = run_cli(argv, before_command=capture)
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader went away (`collector status | head`): what it wanted was written. Point
@@ -46,9 +53,15 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code)
 
 
-def run_cli(argv: list[str] | None = None, plugins: object | None = None) -> int:
-    """Parse arguments, run the command, return its exit code (`plugins`: embed with your own)."""
+def run_cli(argv: list[str] | None = None, plugins: object | None = None, *,
+            before_command: Callable[[], None] | None = None) -> int:
+    """Parse arguments, run the command, return its exit code (`plugins`: embed with your own).
+
+    `before_command` runs once the arguments are parsed (`--help` and usage errors never reach it).
+    """
     args = build_parser().parse_args(argv)
+    if before_command is not None:
+        before_command()
     from ._output import setup_logging
 
     setup_logging(args.log_format or "text", args.log_level or "info")

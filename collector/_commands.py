@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date, datetime, time, timezone, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
 
 from ._errors import ConfigError
 from ._exits import EXIT_CONFIG
 
+TYPE_CHECKING = False  # typing is not imported on the way to --help (see collector/__init__.py)
 if TYPE_CHECKING:
+    from datetime import datetime, tzinfo
+    from typing import Any, TextIO
+
     from ._catalog import Scope
     from ._config import Config
     from ._plugins import Plugins
@@ -185,6 +187,8 @@ def status(call: Invocation) -> int:
 
 def parse_moment(text: str | None, zone: tzinfo, option: str) -> datetime | None:
     """`--from`/`--to`: a date (midnight in `zone`) or an ISO date-time (in `zone` when it has none)."""
+    from datetime import date, datetime, time
+
     if text is None:
         return None
     try:
@@ -195,10 +199,13 @@ def parse_moment(text: str | None, zone: tzinfo, option: str) -> datetime | None
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
-def scope_of(args: argparse.Namespace, zone: tzinfo = timezone.utc) -> Scope:
-    """The tenants and dates a command covers."""
+def scope_of(args: argparse.Namespace, zone: tzinfo | None = None) -> Scope:
+    """The tenants and dates a command covers (dates in `zone`, UTC by default)."""
+    from datetime import timezone
+
     from ._catalog import Scope
 
+    zone = zone or timezone.utc
     return Scope(tuple(parse_tenant(t) for t in args.tenant), parse_moment(args.since, zone, "--from"),
                  parse_moment(args.until, zone, "--to"))
 
@@ -318,6 +325,8 @@ def _verify_progress() -> Any:
 def reset(call: Invocation) -> int:
     """Restart a tenant's sync state."""
     source, tenant = parse_tenant(call.args.tenant)
+    from datetime import timezone
+
     since = parse_moment(call.args.since, timezone.utc, "--from")
     store = _locked_store(call)
     try:

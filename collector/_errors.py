@@ -27,7 +27,10 @@ every message passes through the redactor before it reaches a log, the catalog o
 
 from __future__ import annotations
 
-from datetime import datetime
+TYPE_CHECKING = False  # typing is not imported on the way to --help (see collector/__init__.py)
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 class CollectorError(Exception):

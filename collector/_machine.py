@@ -13,7 +13,7 @@ number of tenants in flight:
   goes on. The same job writes a download's last block, fsyncs it and renames it into place (one
   hand-over instead of three; an fsync holds the thread for a few milliseconds).
 - **Block writes** of large downloads run on `file_pool`: each block is written and hashed there
-  while the next one arrives.
+  (two threads) while the next one arrives.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Fetching one recording's audio: stream to a temporary file, hash, verify, place or quarantine.
 
 Memory stays flat whatever the file size, and the steps overlap: chunks are gathered into blocks of
-`_BLOCK` bytes, and each block is written and hashed on the machine's file pool while the next one
-arrives (one block in flight, so at most two are held). The temporary file is created when the
+`_BLOCK` bytes, and each block is written and hashed on the machine's file pool (on two threads at
+once) while the next one arrives (one block in flight, so at most two are held); every 32 MB the
+kernel is asked to start writing the file to the disk, so the final fsync has little left to do. The temporary file is created when the
 first bytes arrive, not while the request waits for its rate-limit slot. Then one job on the
 verification pool (one thread per core) writes the last block, fsyncs, verifies (`probe_audio`:
 container checks or a full decode) and renames the file into the store or into quarantine; one
@@ -40,6 +41,8 @@ from .._store import Store
 R = TypeVar("R")
 
 _BLOCK = 1 << 20
+_WRITEBACK = 32 << 20
+"""Bytes written after which their writeback to the disk is started (large downloads only)."""
 _SNIFF_EXTENSIONS = {"ogg": ".ogg", "wav": ".wav", "mp3": ".mp3", "flac": ".flac", "mp4": ".mp4"}
 
 
@@ -53,7 +56,8 @@ class QuarantinedDownload(ItemRejected):
 
 
 class _Sink:
-    """A body on its way to a temporary file: written and hashed on `pool`, one block in flight."""
+    """A body on its way to a temporary file: each block written and hashed on `pool` (the two at
+    once, on two threads) while the next block arrives."""
 
     def __init__(self, directory: Path, pool: Executor) -> None:
         self._directory = directory
@@ -62,7 +66,9 @@ class _Sink:
         self._handle: BinaryIO | None = None
         self._chunks: list[bytes] = []
         self._gathered = 0
-        self._pending: asyncio.Future[None] | None = None
+        self._pending: list[asyncio.Future[None]] = []
+        self._written = 0
+        self._flushing = 0
         self.path: Path | None = None
         self.size = 0
 
@@ -76,33 +82,45 @@ class _Sink:
         if self._handle is None:
             self._handle = self._open()
         self._handle.write(block)
-        self._digest.update(block)
+        self._written += len(block)
+        if self._written - self._flushing >= _WRITEBACK:
+            # Start writing the last blocks to the disk now (the kernel does it in the background),
+            # so the fsync at the end has little left to wait for and the page cache stays small.
+            self._handle.flush()
+            os.posix_fadvise(self._handle.fileno(), self._flushing, self._written - self._flushing,
+                             os.POSIX_FADV_DONTNEED)
+            self._flushing = self._written
 
     def _finish(self, block: bytes) -> str:
         self._write(block)  # opens the file even for an empty body, which the checks then reject
+        self._digest.update(block)
         assert self._handle is not None
         self._handle.flush()
         os.fsync(self._handle.fileno())
         self._handle.close()
         return self._digest.hexdigest()
 
+    async def _settled(self) -> None:
+        pending, self._pending = self._pending, []
+        for future in pending:
+            await future
+
     async def add(self, chunk: bytes) -> None:
-        """Take a chunk of the body; a full block goes to the pool once the previous one is written."""
+        """Take a chunk of the body; a full block goes to the pool once the previous one is done."""
         self._chunks.append(chunk)
         self._gathered += len(chunk)
         self.size += len(chunk)
         if self._gathered >= _BLOCK:
             block, self._chunks, self._gathered = b"".join(self._chunks), [], 0
-            if self._pending is not None:
-                await self._pending
-            self._pending = asyncio.get_running_loop().run_in_executor(self._pool, self._write, block)
+            await self._settled()
+            loop = asyncio.get_running_loop()
+            self._pending = [loop.run_in_executor(self._pool, self._write, block),
+                             loop.run_in_executor(self._pool, self._digest.update, block)]
 
     async def finish(self, pool: Executor, then: Callable[[Path, str], R]) -> R:
         """Write what is left, fsync and close the file, then run `then(path, sha256)`: one job on
         `pool`, so a small body costs one hand-over to a thread, not three."""
-        if self._pending is not None:
-            await self._pending
-            self._pending = None
+        await self._settled()
         block, self._chunks = b"".join(self._chunks), []
 
         def finish_then() -> R:
@@ -114,9 +132,9 @@ class _Sink:
 
     async def discard(self) -> None:
         """Wait for any write in flight, then close and delete the file (unless it was moved away)."""
-        if self._pending is not None:
+        for future in self._pending:
             try:
-                await asyncio.shield(self._pending)
+                await asyncio.shield(future)
             except Exception:  # noqa: BLE001 - the write's own error has been raised already
                 pass
         if self._handle is not None and not self._handle.closed:
