@@ -119,8 +119,8 @@ def _known(catalog: Catalog | None, settings: SourceSettings, ids: list[str]) ->
     if catalog is None or not ids:
         return {}
     rows = catalog.query(
-        "SELECT vendor_id, raw FROM recordings WHERE source=? AND tenant=? AND vendor_id IN "
-        "(SELECT value FROM json_each(?))", (settings.plugin, settings.tenant, json.dumps(ids)))
+        f"SELECT vendor_id, raw FROM recordings WHERE source=? AND tenant=? AND vendor_id {catalog.dialect.in_json_list}",
+        (settings.plugin, settings.tenant, json.dumps(ids)))
     return {vendor_id: json.dumps(json.loads(raw), sort_keys=True, default=str) for vendor_id, raw in rows}
 
 

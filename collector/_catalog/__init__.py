@@ -1,8 +1,10 @@
-"""The SQLite catalog: what the store holds, what is still to do, and every run's summary.
+"""The catalog: what the store holds, what is still to do, and every run's summary.
 
-One database file beside the audio, split by job:
+One SQLite file beside the audio (the embedded default), or a PostgreSQL database (scale-out),
+with the same schema and queries (`_dialect` holds what differs), split by job:
 
-- `_db`          the connection, transactions and the migration runner;
+- `_db`          the connection, transactions and the migration runner (`_postgres`: the
+                 PostgreSQL connection, shaped like sqlite3's);
 - `_schema`      the schema, as the migrations that build it;
 - `_recordings`  `recordings` (normalized metadata plus the vendor payload, keyed (source, tenant,
                  vendor_id)), `sync_state` (written in the same transaction as the page of
@@ -13,18 +15,21 @@ One database file beside the audio, split by job:
 - `_evidence`    `verify` (findings, positions), `report`, `export`, `reset` and `retry`.
 
 Every method is one transaction. The catalog is used from one thread at a time (the store runs
-it on a dedicated worker thread), and in WAL mode so `collector status` can read during a run.
+it on a dedicated worker thread); SQLite runs in WAL mode so `collector status` can read during a
+run.
 """
 
 from ._db import CatalogVersionError
+from ._postgres import PostgresTarget
 from ._rows import PageCounts, Rejected, StoredAudio, WorkPlan
 from ._evidence import EvidenceCatalog, Finding, Scope, StoredFile, VerifyPosition
 from ._work import AUDIO, KINDS, TRANSCRIPT, WorkKind
 
 
 class Catalog(EvidenceCatalog):
-    """The store's SQLite database; each public method is one transaction."""
+    """The store's database (a SQLite file, or a `PostgresTarget`); each public method is one transaction."""
 
 
-__all__ = ["AUDIO", "KINDS", "TRANSCRIPT", "Catalog", "CatalogVersionError", "Finding", "PageCounts", "Rejected",
+__all__ = ["AUDIO", "KINDS", "TRANSCRIPT", "Catalog", "CatalogVersionError", "Finding", "PageCounts", "PostgresTarget",
+           "Rejected",
            "Scope", "StoredAudio", "StoredFile", "VerifyPosition", "WorkKind", "WorkPlan"]

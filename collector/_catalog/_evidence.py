@@ -105,7 +105,7 @@ class EvidenceCatalog(RunsCatalog):
             "NULL, NULL, r.media FROM transcripts t JOIN recordings r USING (source, tenant, vendor_id) "
             f"WHERE t.status='stored'{where}"
         )
-        sql = f"SELECT * FROM ({union})"
+        sql = f"SELECT * FROM ({union}) AS files"
         values = params + params
         if after:
             sql += " WHERE (source, tenant, vendor_id, kind) > (?, ?, ?, ?)"
@@ -243,12 +243,12 @@ class EvidenceCatalog(RunsCatalog):
         out: list[tuple[Any, ...]] = []
         for kind in KINDS:
             out += self._db.execute(
-                f"SELECT r.source, r.tenant, date(r.start_utc, ?) AS day, '{kind.name}', w.status, "
-                "COUNT(*), MAX(w.not_before), SUM(w.last_verified IS NOT NULL) "
+                f"SELECT r.source, r.tenant, {self.dialect.day('r.start_utc')} AS day, '{kind.name}', w.status, "
+                "COUNT(*), MAX(w.not_before), COUNT(w.last_verified) "
                 f"FROM recordings r JOIN {kind.table} w USING (source, tenant, vendor_id) WHERE 1=1{where} "
                 "GROUP BY 1, 2, 3, 4, 5", (offset, *params)).fetchall()
         out += self._db.execute(
-            "SELECT r.source, r.tenant, date(r.start_utc, ?), 'recording', r.media, COUNT(*), NULL, NULL "
+            f"SELECT r.source, r.tenant, {self.dialect.day('r.start_utc')}, 'recording', r.media, COUNT(*), NULL, NULL "
             f"FROM recordings r WHERE 1=1{where} GROUP BY 1, 2, 3, 4, 5", (offset, *params)).fetchall()
         return out
 
@@ -265,22 +265,19 @@ class EvidenceCatalog(RunsCatalog):
             parts.append("window_start<?")
             params.append(iso(scope.until))
         where = (" WHERE " + " AND ".join(parts)) if parts else ""
-        return self._db.execute("SELECT source, tenant, window_start, window_end, vendor_count, listed FROM listings"
-                                f"{where} ORDER BY 1, 2, 3", params).fetchall()
+        return list(self._db.execute("SELECT source, tenant, window_start, window_end, vendor_count, listed FROM "
+                                     f"listings{where} ORDER BY 1, 2, 3", params).fetchall())
 
     def export_rows(self, scope: Scope) -> Iterator[tuple[Any, ...]]:
         """Every recording in `scope` with its files, streamed (constant memory however many)."""
         where, params = scope.sql()
-        cursor = self._db.cursor()
-        cursor.execute(
+        yield from self._stream(
             "SELECT r.source, r.tenant, r.vendor_id, r.call_id, r.start_utc, r.end_utc, r.duration, r.direction, "
             "r.parties, r.tags, r.media, r.media_size, r.extras, a.status, a.path, a.sha256, a.size, a.codec, "
             "a.sample_rate, a.channels, a.decoded_duration, a.last_verified, t.status, t.path, t.sha256 "
             "FROM recordings r LEFT JOIN audio a USING (source, tenant, vendor_id) "
             f"LEFT JOIN transcripts t USING (source, tenant, vendor_id) WHERE 1=1{where} "
-            "ORDER BY r.source, r.tenant, r.start_utc, r.vendor_id", params)
-        while rows := cursor.fetchmany(_BATCH):
-            yield from rows
+            "ORDER BY r.source, r.tenant, r.start_utc, r.vendor_id", params, _BATCH)
 
 
 __all__ = ["AUDIO", "TRANSCRIPT", "EvidenceCatalog", "Finding", "Scope", "StoredFile", "VerifyPosition"]

@@ -30,7 +30,7 @@ class RecordingsCatalog(WorkCatalog):
             existing = dict(
                 db.execute(
                     "SELECT vendor_id, media FROM recordings WHERE source=? AND tenant=? "
-                    "AND vendor_id IN (SELECT value FROM json_each(?))",
+                    f"AND vendor_id {self.dialect.in_json_list}",
                     (source, tenant, to_json_text(list(unique))),
                 ).fetchall()
             )
@@ -50,7 +50,7 @@ class RecordingsCatalog(WorkCatalog):
                            "recordings=recordings+excluded.recordings", (source, tenant, new))
             quarantined = self._quarantine_items(db, source, tenant, rejects, stamp)
             db.execute("UPDATE quarantine SET resolved=? WHERE source=? AND tenant=? AND kind='metadata' "
-                       "AND resolved IS NULL AND item_id IN (SELECT value FROM json_each(?))",
+                       f"AND resolved IS NULL AND item_id {self.dialect.in_json_list}",
                        (stamp, source, tenant, to_json_text(list(unique))))
             if listing is not None:
                 db.execute(

@@ -18,15 +18,14 @@ class RunsCatalog(RecordingsCatalog):
     def start_run(self) -> int:
         """Open a run record and return its id."""
         with self._transaction() as db:
-            cursor = db.execute("INSERT INTO runs (started) VALUES (?)", (iso(now_utc()),))
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+            return int(db.execute("INSERT INTO runs (started) VALUES (?) RETURNING id", (iso(now_utc()),)).fetchone()[0])
 
     def finish_run(self, run_id: int, exit_code: int, outcome: str,
                    summaries: Sequence[tuple[str, str, str, dict[str, Any]]] = ()) -> None:
         """Close a run record with each tenant's (source, tenant, status, summary), in one transaction."""
         with self._transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO run_tenants VALUES (?,?,?,?,?)",
+            db.executemany("INSERT INTO run_tenants VALUES (?,?,?,?,?) ON CONFLICT (run_id, source, tenant) DO UPDATE "
+                           "SET status=excluded.status, summary=excluded.summary",
                            [(run_id, source, tenant, status, to_json_text(summary))
                             for source, tenant, status, summary in summaries])
             db.execute(
@@ -52,7 +51,7 @@ class RunsCatalog(RecordingsCatalog):
             (source, tenant),
         ).fetchone()[0]
         current, history = self._db.execute(
-            "SELECT COALESCE(SUM(resolved IS NULL), 0), COALESCE(SUM(resolved IS NOT NULL), 0) FROM quarantine "
+            "SELECT COUNT(*) - COUNT(resolved), COUNT(resolved) FROM quarantine "
             "WHERE source=? AND tenant=?", (source, tenant)).fetchone()
         counts["quarantined_items"], counts["quarantine_history"] = current, history
         return counts
@@ -102,7 +101,7 @@ class RunsCatalog(RecordingsCatalog):
         )
         rows = self._db.execute(
             f"SELECT * FROM ({unions} UNION ALL SELECT 'metadata', item_id, 'quarantined', times, reason, NULL "
-            "FROM quarantine WHERE source=? AND tenant=? AND kind='metadata' AND resolved IS NULL) "
+            "FROM quarantine WHERE source=? AND tenant=? AND kind='metadata' AND resolved IS NULL) AS problems "
             "ORDER BY CASE status WHEN 'lost' THEN 0 WHEN 'failed' THEN 1 WHEN 'quarantined' THEN 2 ELSE 3 END "
             "LIMIT ?",
             (source, tenant) * (len(KINDS) + 1) + (limit,),

@@ -23,8 +23,6 @@ Versions:
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS recordings (
@@ -149,21 +147,12 @@ CREATE TABLE work_coverage (source TEXT NOT NULL, tenant TEXT NOT NULL, kind TEX
 """
 
 
-def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
-    def apply(db: sqlite3.Connection) -> None:
-        for statement in sql.split(";"):
-            if statement.strip():
-                db.execute(statement)
-
-    return apply
+def statements(sql: str) -> list[str]:
+    """A migration's statements, one by one."""
+    return [statement for statement in sql.split(";") if statement.strip()]
 
 
-MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
-    (1, _script(_V1)),
-    (2, _script(_V2)),
-    (3, _script(_V3)),
-    (4, _script(_V4)),
-]
-"""(version reached, migration) in order."""
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4)]
+"""(version reached, its SQL in SQLite's types) in order; `_dialect.postgres_ddl` translates it."""
 
 LATEST = MIGRATIONS[-1][0]

