@@ -160,7 +160,7 @@ def after_pass(config: Config, result: RunResult) -> None:
         v = config.verify
         options = VerifyOptions(decode=v.decode, max_bytes=v.max_bytes, max_rate=v.max_rate,
                                 max_time=v.max_time.total_seconds() if v.max_time else None)
-        store = Store(config.store_path)
+        store = Store(config.store_location)
         try:
             with store.exclusive():
                 outcome = verify_store(store, Scope(), options)
@@ -212,20 +212,18 @@ def scope_of(args: argparse.Namespace, zone: tzinfo | None = None) -> Scope:
 
 def open_catalog(call: Invocation) -> Any:
     """The store's catalog, read-only (no secrets, no plugins, no lock needed)."""
-    from ._catalog import Catalog
     from ._catalog._schema import LATEST
     from ._config import read_store_location
     from ._errors import StoreFailure
-    from ._store import CATALOG_NAME
+    from ._store import read_only_catalog
 
-    store, _ = read_store_location(call.args.config)
-    path = store / CATALOG_NAME
-    if not path.is_file():
-        raise StoreFailure(f"There is no store at {store} yet: `collector run` creates it.")
-    catalog = Catalog(path, read_only=True)
+    location, _ = read_store_location(call.args.config)
+    if not location.has_catalog():
+        raise StoreFailure(f"There is no store at {location} yet: `collector run` creates it.")
+    catalog = read_only_catalog(location)
     if catalog.schema_version() < LATEST:
         catalog.close()
-        raise StoreFailure(f"The catalog {path} is from an older recording-collector; the next `collector run` "
+        raise StoreFailure(f"The catalog {catalog.where} is from an older recording-collector; the next `collector run` "
                            "upgrades it.")
     return catalog
 

@@ -47,6 +47,9 @@ from ._settings_tables import (
 )
 from ._source import SourceSettings
 
+if typing.TYPE_CHECKING:
+    from ._store import StoreLocation
+
 DEFAULT_CONFIG = Path("collector.toml")
 ENV_PREFIX = "COLLECTOR_"
 
@@ -68,6 +71,11 @@ class Config:
     def store_path(self) -> Path:
         """The store directory, resolved against the configuration file's folder."""
         return (self.path.parent / self.store.path).resolve()
+
+    @property
+    def store_location(self) -> StoreLocation:
+        """Where the store's folder, catalog and files are (see `StoreSettings`)."""
+        return store_location(self.store_path, self.store)
 
     @property
     def enabled_sources(self) -> list[SourceSettings]:
@@ -101,8 +109,28 @@ def load_config(path: Path, plugins: Plugins, *, check_store: bool = False) -> C
     return config
 
 
-def read_store_location(path: Path) -> tuple[Path, list[tuple[str, str]]]:
-    """The store directory and the configured (plugin, tenant) names, without validating sources.
+def store_location(root: Path, settings: StoreSettings) -> StoreLocation:
+    """A `StoreLocation` from the `[store]` table (secrets resolved, never printed)."""
+    from ._catalog import PostgresTarget
+    from ._objects import S3Location
+    from ._store import StoreLocation
+
+    postgres = settings.postgresql
+    s3 = settings.s3
+    return StoreLocation(
+        root=root,
+        postgres=PostgresTarget(postgres.dsn, postgres.password.get_secret_value() if postgres.password else None)
+        if postgres else None,
+        s3=S3Location(s3.bucket, s3.prefix, s3.endpoint, s3.region,
+                      s3.access_key_id.get_secret_value() if s3.access_key_id else None,
+                      s3.secret_access_key.get_secret_value() if s3.secret_access_key else None,
+                      s3.path_style) if s3 else None,
+        reconnect_seconds=postgres.reconnect_seconds if postgres else 60.0,
+    )
+
+
+def read_store_location(path: Path) -> tuple[StoreLocation, list[tuple[str, str]]]:
+    """Where the store is and the configured (plugin, tenant) names, without validating sources.
 
     For commands that only read the store (`status`, `report`, `export`): they must work without
     the secrets, which a person looking at a store often does not have in their environment.
@@ -117,7 +145,7 @@ def read_store_location(path: Path) -> tuple[Path, list[tuple[str, str]]]:
         for entry in raw.get("sources", [])
         if isinstance(entry, dict) and isinstance(entry.get("plugin"), str) and isinstance(entry.get("tenant"), str)
     ]
-    return (path.parent / settings.store.path).resolve(), tenants
+    return store_location((path.parent / settings.store.path).resolve(), settings.store), tenants
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

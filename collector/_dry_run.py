@@ -22,7 +22,7 @@ from ._model import MediaAvailability, Recording
 from ._plugins import Plugins
 from ._redact import redact
 from ._source import Source, SourceContext, SourceSettings
-from ._store import CATALOG_NAME
+from ._store import read_only_catalog
 
 log = logging.getLogger("collector.dry_run")
 
@@ -45,8 +45,8 @@ class DryRunTenant:
 
 def dry_run(config: Config, plugins: Plugins) -> list[DryRunTenant]:
     """List every enabled tenant as a run would, and count what it would store and fetch."""
-    path = config.store_path / CATALOG_NAME
-    catalog = Catalog(path, read_only=True) if path.is_file() else None
+    location = config.store_location
+    catalog = read_only_catalog(location) if location.has_catalog() else None
     try:
         return asyncio.run(_all(config, plugins, catalog))
     finally:

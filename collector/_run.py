@@ -113,7 +113,7 @@ def run_once(config: Config, plugins: Plugins, *, progress: Progress | None = No
     `progress` receives a function returning the live summaries (for a progress display).
     """
     try:
-        store = Store(config.store_path)
+        store = Store(config.store_location)
     except StoreFailure as exc:
         return RunResult(0, [], EXIT_STORE, exc.reason)
     try:

@@ -7,11 +7,13 @@ import zoneinfo
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from cronsim import CronSim, CronSimError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ._durations import Duration
+from ._secret import Secret
 
 CRON_ALIASES = {
     "@yearly": "0 0 1 1 *",
@@ -48,12 +50,72 @@ def resolve_timezone(name: str) -> tzinfo:
 _TABLE = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
 
+class PostgresSettings(BaseModel):
+    """`[store.postgresql]`: the catalog in a PostgreSQL database instead of `catalog.sqlite`."""
+
+    model_config = _TABLE
+
+    dsn: str = Field(description="libpq URL or key=value string, without the password")
+    password: Secret | None = Field(default=None, description="the database password: { env = ... } or { file = ... }")
+    reconnect_seconds: float = Field(default=60.0, ge=0, le=3600,
+                                     description="how long a lost connection is retried before the run stops")
+
+    @field_validator("dsn")
+    @classmethod
+    def _no_password(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme in ("postgres", "postgresql"):
+            if parts.password:
+                raise ValueError("expected no password in the URL: give it as password = { env = ... }")
+        elif "password=" in value.replace(" ", ""):
+            raise ValueError("expected no password in the DSN: give it as password = { env = ... }")
+        elif "=" not in value:
+            raise ValueError("expected a postgresql:// URL or a key=value DSN such as 'host=db dbname=collector'")
+        return value
+
+
+class S3Settings(BaseModel):
+    """`[store.s3]`: audio and transcripts in an S3 bucket instead of the store folder."""
+
+    model_config = _TABLE
+
+    bucket: str = Field(min_length=3, max_length=63, description="the bucket")
+    prefix: str = Field(default="", description="a key prefix inside the bucket, e.g. 'recordings/'")
+    endpoint: str | None = Field(default=None, description="the S3 endpoint URL (MinIO, Ceph, ...); AWS when absent")
+    region: str = Field(default="us-east-1", description="the bucket's region")
+    access_key_id: Secret | None = Field(default=None, description="{ env = ... }; the AWS_* environment when absent")
+    secret_access_key: Secret | None = Field(default=None, description="{ env = ... } or { file = ... }")
+    path_style: bool = Field(default=True, description="path-style requests (what MinIO, Ceph and SeaweedFS need)")
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        value = value.strip("/")
+        return f"{value}/" if value else ""
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+            raise ValueError("expected an http(s) URL without credentials, e.g. https://s3.example.com")
+        return value.rstrip("/")
+
+
 class StoreSettings(BaseModel):
-    """Where the store lives."""
+    """Where the store lives: a folder (the embedded default), and optionally PostgreSQL and S3.
+
+    `path` is always a local folder: the whole store when nothing else is configured; with
+    `[store.postgresql]` and `[store.s3]` only its scratch space (`.tmp/`) and lock.
+    """
 
     model_config = _TABLE
 
     path: Annotated[Path, Field(strict=False)] = Field(default=Path("collector-store"), description="store directory")
+    postgresql: PostgresSettings | None = None
+    s3: S3Settings | None = None
 
 
 class SchedulerSettings(BaseModel):

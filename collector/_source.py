@@ -76,6 +76,9 @@ class SourceSettings(BaseModel):
         default=7.0, ge=0, le=365, description="how long audio the vendor is still processing is waited for"
     )
     egress_budget: EgressBudget | None = None
+    object_lock_days: float | None = Field(
+        default=None, gt=0, le=36_500,
+        description="keep this source's audio under an S3 Object Lock (compliance mode) this many days")
 
     @field_validator("tenant")
     @classmethod

@@ -7,14 +7,12 @@ readers see the last committed state while a run writes).
 from __future__ import annotations
 
 import json
-import sqlite3
-from pathlib import Path
 from typing import Any, TextIO
 
 from ._catalog import Catalog
 from ._catalog._schema import LATEST
 from ._errors import StoreFailure
-from ._store import CATALOG_NAME, describe_store_error
+from ._store import StoreLocation, describe_store_error, read_only_catalog
 
 
 def tenant_status(catalog: Catalog, source: str, tenant: str) -> dict[str, Any]:
@@ -39,32 +37,29 @@ def tenant_status(catalog: Catalog, source: str, tenant: str) -> dict[str, Any]:
     }
 
 
-def show_status(store_path: Path, configured: list[tuple[str, str]], out: TextIO, *, as_json: bool) -> int:
+def show_status(location: StoreLocation, configured: list[tuple[str, str]], out: TextIO, *, as_json: bool) -> int:
     """Print the status of every tenant in the store (and configured tenants not collected yet)."""
-    path = store_path / CATALOG_NAME
-    if not path.is_file():
+    store_path = location.root
+    if not location.has_catalog():
         out.write(f"No store at {store_path} yet: `collector run` creates it.\n")
         return 0
-    try:
-        catalog = Catalog(path, read_only=True)
-    except sqlite3.Error as exc:
-        raise StoreFailure(describe_store_error(store_path, exc, "cannot be read")) from None
+    catalog = read_only_catalog(location)
     try:
         if catalog.schema_version() < LATEST:
             raise StoreFailure(
-                f"The catalog {path} is from an older recording-collector (schema {catalog.schema_version()}, "
+                f"The catalog {catalog.where} is from an older recording-collector (schema {catalog.schema_version()}, "
                 f"this one writes {LATEST}); the next `collector run` upgrades it, then `status` can read it.")
         known = set(catalog.tenants()) | set(configured)
         report = [tenant_status(catalog, source, tenant) for source, tenant in sorted(known)]
-    except sqlite3.Error as exc:
+    except catalog.errors as exc:
         raise StoreFailure(describe_store_error(store_path, exc, "cannot be read")) from None
     finally:
         catalog.close()
     if as_json:
-        json.dump({"store": str(store_path), "tenants": report}, out, indent=2)
+        json.dump({"store": str(location), "tenants": report}, out, indent=2)
         out.write("\n")
     else:
-        out.write(f"Store {store_path}\n")
+        out.write(f"Store {location}\n")
         for entry in report:
             _write_tenant(entry, out)
     return 0

@@ -1,4 +1,6 @@
-"""The embedded store: a directory a person can browse, with the SQLite catalog at its root.
+"""The store: a catalog and the files it describes, on the embedded backends or the scale-out ones.
+
+The embedded default is a directory a person can browse, with the SQLite catalog at its root:
 
     <store>/catalog.sqlite                       the catalog (see _catalog)
     <store>/<source>/<tenant>/YYYY/MM/DD/<name>.<ext>              verified audio
@@ -7,12 +9,17 @@
     <store>/.tmp/                                scratch space for atomic writes (emptied per run)
     <store>/.lock                                held by the one run writing the store
 
-File names come from `safe_name`, dates from the recording's UTC start. Catalog calls run on one
-dedicated thread so the event loop never waits on SQLite and transactions never interleave.
+With `[store.postgresql]` the catalog is a PostgreSQL database, and with `[store.s3]` the files are
+objects in a bucket under the same keys (`_objects`); the folder then holds only `.tmp/` and
+`.lock`. File names come from `safe_name`, dates from the recording's UTC start. Catalog calls run
+on one dedicated thread so the event loop never waits on the database and transactions never
+interleave; a PostgreSQL connection lost mid-run is opened again and the call made again (each
+catalog call is one transaction), for `reconnect_seconds`.
 
 Every failure of the store itself (a full disk, a permission, a read-only mount, a damaged or newer
-catalog) becomes one `StoreFailure` whose message names the store, what failed and the free
-space left; the first one is kept in `failure`, and downloads everywhere stop when it is set.
+catalog, a database or bucket that stays unreachable) becomes one `StoreFailure` whose message
+names the store, what failed and the free space left; the first one is kept in `failure`, and
+downloads everywhere stop when it is set.
 """
 
 from __future__ import annotations
@@ -25,16 +32,19 @@ import json
 import os
 import shutil
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from ._catalog import Catalog
+from ._catalog import Catalog, PostgresTarget
 from ._errors import RunError, StoreFailure
-from ._files import move_into_place, recording_dir, safe_name, safe_segment, store_path, write_atomic
+from ._files import recording_dir, safe_name, safe_segment, store_path
+from ._objects import LocalObjects, Objects, S3Location, S3Objects
 from ._model import Recording, Transcript
 
 T = TypeVar("T")
@@ -124,25 +134,71 @@ class GroupCommit(Generic[T]):
                         done.set_result(None)
 
 
-class Store:
-    """A store directory: its catalog, its files, and the lock that keeps runs from overlapping."""
+@dataclass(frozen=True)
+class StoreLocation:
+    """Where a store's parts are: its folder, and its PostgreSQL catalog and S3 bucket if configured."""
 
-    def __init__(self, root: Path, *, read_only: bool = False) -> None:
-        self.root = root.resolve()
+    root: Path
+    postgres: PostgresTarget | None = None
+    s3: S3Location | None = None
+    reconnect_seconds: float = 60.0
+
+    @property
+    def catalog_target(self) -> Path | PostgresTarget:
+        """The catalog: the folder's SQLite file, or the PostgreSQL database."""
+        return self.postgres or self.root / CATALOG_NAME
+
+    def has_catalog(self) -> bool:
+        """Whether a catalog can be there already (a new embedded store has no file yet)."""
+        return self.postgres is not None or (self.root / CATALOG_NAME).is_file()
+
+    def __str__(self) -> str:
+        if self.postgres is None and self.s3 is None:
+            return str(self.root)
+        return f"catalog {self.catalog_target}, files {self.s3 or self.root}"
+
+
+def read_only_catalog(location: StoreLocation) -> Catalog:
+    """The store's catalog opened read-only (for `status`, `report`, `export`, a dry run): it never
+    writes and never waits for a run's lock; a failure to open it is a `StoreFailure`."""
+    try:
+        return Catalog(location.catalog_target, read_only=True)
+    except RunError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - sqlite3 or psycopg: the store's own failure
+        if isinstance(exc, (OSError, sqlite3.Error)) or type(exc).__module__.split(".")[0] == "psycopg":
+            raise StoreFailure(describe_store_error(location.root, exc, "cannot be read")) from None
+        raise
+
+
+class Store:
+    """A store: its catalog, its files, and the lock that keeps runs from overlapping."""
+
+    def __init__(self, root: Path | StoreLocation, *, read_only: bool = False) -> None:
+        location = root if isinstance(root, StoreLocation) else StoreLocation(root)
+        self.location = location
+        self.root = location.root.resolve()
         self.temp_dir = self.root / ".tmp"
         self.failure: StoreFailure | None = None
         """The first failure of the store in this run (downloads stop once it is set)."""
+        self._errors: tuple[type[BaseException], ...] = (OSError, sqlite3.Error)
         try:
             if not read_only:
-                root.mkdir(parents=True, exist_ok=True)
-            self.catalog = Catalog(self.root / CATALOG_NAME, read_only=read_only)
+                self.root.mkdir(parents=True, exist_ok=True)
+            self.catalog = Catalog(location.catalog_target, read_only=read_only)
+            self._errors = (OSError, *self.catalog.errors)
+            self.objects: Objects = (S3Objects(location.s3, self.temp_dir) if location.s3
+                                     else LocalObjects(self.root, self.temp_dir))
         except RunError:
             raise
-        except (OSError, sqlite3.Error) as exc:
-            raise self.failed(exc, "cannot be opened") from None
+        except Exception as exc:  # noqa: BLE001 - sqlite3, psycopg or obstore: all are the store's own failures
+            if isinstance(exc, self._errors) or type(exc).__module__.split(".")[0] in ("psycopg", "obstore"):
+                raise self.failed(exc, "cannot be opened") from None
+            raise
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog")
         self.stored_audio = GroupCommit(self, self.catalog.audio_stored_many)
         """Verified downloads recorded in the catalog in groups (see `GroupCommit`)."""
+        self._locked_catalog = False
 
     async def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a catalog (or file) operation on the store's worker thread; a failure of the store
@@ -150,12 +206,26 @@ class Store:
         return await self.call_in(self._executor, function, *args, **kwargs)
 
     async def call_in(self, executor: Executor, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a file operation on `executor` (a pool of the machine's); errors as for `call`."""
+        """Run a file operation on `executor` (a pool of the machine's); errors as for `call`.
+
+        A lost PostgreSQL connection is opened again and the call made again, with backoff, for
+        up to `reconnect_seconds`; then it is the store's failure like any other.
+        """
         loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(executor, partial(function, *args, **kwargs))
-        except (OSError, sqlite3.Error) as exc:
-            raise self.failed(exc) from None
+        deadline = time.monotonic() + self.location.reconnect_seconds
+        pause = 0.2
+        while True:
+            try:
+                return await loop.run_in_executor(executor, partial(function, *args, **kwargs))
+            except self._errors as exc:
+                if not self.catalog.lost(exc) or time.monotonic() + pause > deadline:
+                    raise self.failed(exc) from None
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)
+            try:
+                await loop.run_in_executor(self._executor, self.catalog.reconnect)
+            except self._errors:
+                pass  # still down: the next attempt tries again
 
     def failed(self, exc: BaseException, what: str = "failed") -> StoreFailure:
         """A `StoreFailure` describing `exc` (kept as the run's first failure of the store)."""
@@ -200,10 +270,31 @@ class Store:
             handle.truncate()
             handle.write(f"{os.getpid()}\n")
             handle.flush()
-            self.clean_temp()
-            yield
+            with self._catalog_lock():
+                self.clean_temp()
+                yield
         finally:
             handle.close()
+
+    @contextmanager
+    def _catalog_lock(self) -> Iterator[None]:
+        """A PostgreSQL catalog is shared by machines: the run's lock is one in the database too."""
+        if self.catalog.dialect.name != "postgresql":
+            yield
+            return
+        try:
+            taken = self.catalog.lock_store()
+        except self._errors as exc:
+            raise self.failed(exc, "cannot be locked") from None
+        if not taken:
+            raise StoreBusy(f"Another collector run or worker is using the store ({self.location}); try again later.")
+        try:
+            yield
+        finally:
+            try:
+                self.catalog.unlock_store()
+            except self._errors:
+                pass  # the lock goes with the connection
 
     def clean_temp(self) -> None:
         """Delete scratch files left by a run that was killed (only called while holding the lock)."""
@@ -234,9 +325,10 @@ class Store:
 
     # -- file operations (run them with `call`) -----------------------------------------------------
 
-    def place(self, temp: Path, relative: Path) -> None:
-        """Move a finished temporary file to its place in the store, atomically."""
-        move_into_place(temp, self.absolute(relative))
+    def place(self, temp: Path, relative: Path, sha256: str, size: int, *, retain_days: float | None = None) -> str:
+        """Put a finished, verified temporary file into the store (see `Objects.put_file`); returns
+        the key it is stored under, which the catalog records."""
+        return self.objects.put_file(temp, str(relative), sha256, size, retain_days=retain_days)
 
     def write_transcript(self, recording: Recording, transcript: Transcript) -> tuple[Path, str, int]:
         """Write a transcript file atomically; returns its store-relative path, sha256 and size."""
@@ -248,5 +340,5 @@ class Store:
             **transcript.model_dump(mode="json"),
         }
         data = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8", "surrogatepass")
-        write_atomic(self.absolute(relative), data, self.temp_dir)
-        return relative, hashlib.sha256(data).hexdigest(), len(data)
+        key = self.objects.put_bytes(str(relative), data)
+        return Path(key), hashlib.sha256(data).hexdigest(), len(data)

@@ -22,21 +22,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable
 from typing import TextIO
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ._catalog import Finding, Scope, StoredFile, VerifyPosition
-from ._files import move_into_place, safe_segment
+from ._files import safe_segment
 from ._store import Store
 from ._exits import EXIT_LOST, EXIT_OK, EXIT_PARTIAL
 from ._time import iso, now_utc
 
 _CHUNK = 1 << 20
-_STORE_FOLDERS = {".quarantine", ".tmp"}
 
 
 @dataclass(frozen=True)
@@ -137,9 +135,10 @@ def _check(store: Store, file: StoredFile, options: VerifyOptions, throttle: _Th
            result: VerifyResult) -> Finding | None:
     """None if the file is intact, else what is wrong with it."""
     try:
-        path = store.absolute(Path(file.path))
-        size = path.stat().st_size
-    except (OSError, ValueError):
+        size = store.objects.size(file.path)
+    except (OSError, ValueError) as exc:
+        return Finding(file, "unreadable", f"it cannot be read ({exc})")
+    if size is None:
         return Finding(file, "missing", "no file at the recorded path")
     result.files += 1
     if file.size is not None and size != file.size:
@@ -147,17 +146,17 @@ def _check(store: Store, file: StoredFile, options: VerifyOptions, throttle: _Th
         return Finding(file, "size", f"{size:,} bytes where {file.size:,} were stored")
     digest = hashlib.sha256()
     try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
-                result.bytes += len(chunk)
-                throttle.read(len(chunk))
+        for chunk in store.objects.chunks(file.path):
+            digest.update(chunk)
+            result.bytes += len(chunk)
+            throttle.read(len(chunk))
     except OSError as exc:
         return Finding(file, "unreadable", f"it cannot be read ({exc.strerror or exc})")
     if file.sha256 is not None and digest.hexdigest() != file.sha256:
         return Finding(file, "sha256", "its content is not the content that was stored (sha256 differs)")
     if file.sha256 is None or options.decode:
-        return _decode(path, file)
+        with store.objects.local_copy(file.path) as path:
+            return _decode(path, file)
     return None
 
 
@@ -182,31 +181,31 @@ def _record(store: Store, finding: Finding, result: VerifyResult) -> None:
     """Keep a damaged copy in quarantine, then tell the catalog (which queues it again or marks it lost)."""
     file = finding.file
     if finding.problem != "missing":
-        source = store.absolute(Path(file.path))
         stamp = iso(now_utc(), "seconds").replace(":", "")
-        relative = Path(".quarantine", safe_segment(file.key.source), safe_segment(file.key.tenant), "damaged",
-                        f"{stamp}-{source.name}")
+        name = PurePosixPath(file.path).name
+        kept = str(PurePosixPath(".quarantine", safe_segment(file.key.source), safe_segment(file.key.tenant),
+                                 "damaged", f"{stamp}-{name}"))
         try:
-            move_into_place(source, store.absolute(relative))
-            finding.moved_to = str(relative)
+            moved = store.objects.move(file.path, kept)
+            finding.moved_to = kept
+            if not moved:
+                finding.detail += "; a retention lock keeps the original where it is (a copy is in quarantine)"
         except OSError:
-            pass  # left where it is; the download that repairs it replaces it
+            pass  # left where it is; the download that repairs it goes beside it
     finding.action = store.catalog.damaged(finding)
     result.findings.append(finding)
 
 
 def _orphans(store: Store, scope: Scope) -> list[str]:
-    """Files under the scope's tenant folders that the catalog does not know (recorded as findings)."""
+    """Files under the scope's tenant folders that the catalog does not know (recorded as findings):
+    on S3 these include objects a retention lock kept after `verify` moved their copy to quarantine."""
     found: list[str] = []
     tenants = scope.tenants or tuple(store.catalog.tenants())
     for source, tenant in tenants:
-        folder = store.root / safe_segment(source) / safe_segment(tenant)
-        for directory, _, names in os.walk(folder):
-            for name in sorted(names):
-                relative = str((Path(directory) / name).relative_to(store.root))
-                if not store.catalog.known_path(relative):
-                    store.catalog.orphan(source, tenant, relative)
-                    found.append(relative)
+        for key in store.objects.keys(f"{safe_segment(source)}/{safe_segment(tenant)}/"):
+            if not store.catalog.known_path(key):
+                store.catalog.orphan(source, tenant, key)
+                found.append(key)
     return found
 
 

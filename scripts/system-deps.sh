@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system packages the test suite drives as real programs, when they are missing:
-# Debian's chromium and chromium-driver (the HTML report is checked in a headless browser).
+# Debian's chromium and chromium-driver (the HTML report is checked in a headless browser) and
+# postgresql (the scale-out tests start their own PostgreSQL servers from its binaries).
 # Idempotent; uses apt-get as root (CI runs as root) and says what it skipped otherwise.
 set -euo pipefail
 packages=()
 command -v chromium >/dev/null 2>&1 || packages+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || packages+=(chromium-driver)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || packages+=(postgresql)
 [ ${#packages[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "system-deps: not installing ${packages[*]} (needs root and apt-get); the tests that drive them are skipped." >&2

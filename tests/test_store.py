@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from collector import Recording
+from collector.testing import PostgresServer
 from collector._store import Store
-from collector._catalog import AUDIO, TRANSCRIPT, Catalog, CatalogVersionError, Rejected, StoredAudio, WorkPlan
+from collector._catalog import (AUDIO, TRANSCRIPT, Catalog, CatalogVersionError, PostgresTarget, Rejected, StoredAudio,
+                                WorkPlan)
 from collector._files import safe_name, store_path, write_atomic
 
 HOSTILE = ["../x", "../../etc/passwd", "/abs/path", "a/b\\c", "a|b", "nul\x00byte", "x" * 300, "ünïcødé-☎-通話",
@@ -68,8 +71,26 @@ def commit(catalog: Catalog, recordings: list[Recording], state: dict | None = N
     return catalog.commit_page("toy", "t", recordings, rejects or [], state, WorkPlan())
 
 
-def test_upserts_are_idempotent_and_count_new_and_changed(tmp_path: Path) -> None:
-    catalog = Catalog(tmp_path / "c.sqlite")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Catalog]]:
+    """Makes an empty catalog: a SQLite file, or a database on the suite's PostgreSQL server."""
+    made: list[Catalog] = []
+
+    def make() -> Catalog:
+        if request.param == "sqlite":
+            catalog = Catalog(tmp_path / "c.sqlite")
+        else:
+            catalog = Catalog(PostgresTarget(request.getfixturevalue("postgres").database()))
+        made.append(catalog)
+        return catalog
+
+    yield make
+    for catalog in made:
+        catalog.close()
+
+
+def test_upserts_are_idempotent_and_count_new_and_changed(new_catalog: Callable[[], Catalog]) -> None:
+    catalog = new_catalog()
     first = commit(catalog, [recording("a"), recording("b"), recording("a")], {"cursor": 1})
     assert (first.new, first.updated) == (2, 0)
     again = commit(catalog, [recording("a"), recording("b")], {"cursor": 2})
@@ -81,8 +102,8 @@ def test_upserts_are_idempotent_and_count_new_and_changed(tmp_path: Path) -> Non
     assert catalog.load_state("toy", "t") == {"cursor": 2}  # None keeps the previous state
 
 
-def test_a_failed_page_commits_nothing(tmp_path: Path) -> None:
-    catalog = Catalog(tmp_path / "c.sqlite")
+def test_a_failed_page_commits_nothing(new_catalog: Callable[[], Catalog]) -> None:
+    catalog = new_catalog()
     commit(catalog, [recording("a")], {"cursor": 1})
     with pytest.raises(Exception):
         commit(catalog, [recording("b")], {"cursor": object()})  # the state cannot be stored
@@ -90,16 +111,16 @@ def test_a_failed_page_commits_nothing(tmp_path: Path) -> None:
     assert catalog.query("SELECT vendor_id FROM recordings") == [("a",)]
 
 
-def test_quarantined_items_are_not_counted_twice(tmp_path: Path) -> None:
-    catalog = Catalog(tmp_path / "c.sqlite")
+def test_quarantined_items_are_not_counted_twice(new_catalog: Callable[[], Catalog]) -> None:
+    catalog = new_catalog()
     bad = Rejected("x", "The item has no start.", {"id": "x"})
     assert commit(catalog, [], None, [bad]).quarantined == 1
     assert commit(catalog, [], None, [bad]).quarantined == 0
     assert catalog.query("SELECT times FROM quarantine") == [(2,)]
 
 
-def test_audio_is_claimed_once_per_run_and_given_up_after_max_attempts(tmp_path: Path) -> None:
-    catalog = Catalog(tmp_path / "c.sqlite")
+def test_audio_is_claimed_once_per_run_and_given_up_after_max_attempts(new_catalog: Callable[[], Catalog]) -> None:
+    catalog = new_catalog()
     commit(catalog, [recording("a"), recording("b", 1)])
     assert [r.vendor_id for r in catalog.claim(AUDIO, "toy", "t", run_id=1, limit=10)] == ["a", "b"]
     assert catalog.claim(AUDIO, "toy", "t", run_id=1, limit=10) == []
@@ -124,6 +145,20 @@ def test_catalog_refuses_a_newer_schema(tmp_path: Path) -> None:
         Catalog(tmp_path / "c.sqlite")
 
 
+def test_a_postgresql_catalog_refuses_a_newer_schema_and_migrates_once(postgres: PostgresServer) -> None:
+    import psycopg
+
+    dsn = postgres.database()
+    first, second = Catalog(PostgresTarget(dsn)), Catalog(PostgresTarget(dsn))  # the second finds it migrated
+    assert first.schema_version() == second.schema_version()
+    first.close()
+    second.close()
+    with psycopg.connect(dsn, autocommit=True) as db:
+        db.execute("UPDATE catalog_version SET version=99")
+    with pytest.raises(CatalogVersionError, match="newer recording-collector"):
+        Catalog(PostgresTarget(dsn))
+
+
 def test_the_store_lock_keeps_runs_apart(tmp_path: Path) -> None:
     from collector._store import StoreBusy
 
@@ -138,10 +173,10 @@ def test_the_store_lock_keeps_runs_apart(tmp_path: Path) -> None:
     second.close()
 
 
-def test_audio_found_unavailable_stays_so_when_relisted_unchanged(tmp_path: Path) -> None:
+def test_audio_found_unavailable_stays_so_when_relisted_unchanged(new_catalog: Callable[[], Catalog]) -> None:
     from collector import MediaAvailability
 
-    catalog = Catalog(tmp_path / "c.sqlite")
+    catalog = new_catalog()
     commit(catalog, [recording("a")])
     catalog.claim(AUDIO, "toy", "t", run_id=1, limit=10)
     catalog.unavailable(AUDIO, recording("a").key, "Access denied (403).")
@@ -193,8 +228,8 @@ def test_a_read_only_catalog_is_never_written(tmp_path: Path) -> None:
     assert path.read_bytes() == before
 
 
-def test_waiting_items_spend_no_attempts_and_end_when_their_wait_does(tmp_path: Path) -> None:
-    catalog = Catalog(tmp_path / "c.sqlite")
+def test_waiting_items_spend_no_attempts_and_end_when_their_wait_does(new_catalog: Callable[[], Catalog]) -> None:
+    catalog = new_catalog()
     recent = recording("a").model_copy(update={"start": datetime.now(timezone.utc) - timedelta(hours=1)})
     commit(catalog, [recent])
     key = recent.key
@@ -209,8 +244,8 @@ def test_waiting_items_spend_no_attempts_and_end_when_their_wait_does(tmp_path: 
     assert catalog.query("SELECT status FROM audio") == [("failed",)]
 
 
-def test_waits_are_counted_from_the_end_of_the_call(tmp_path: Path) -> None:
-    catalog = Catalog(tmp_path / "c.sqlite")
+def test_waits_are_counted_from_the_end_of_the_call(new_catalog: Callable[[], Catalog]) -> None:
+    catalog = new_catalog()
     commit(catalog, [recording("old")])  # ended in February: its week of waiting is long over
     catalog.claim(TRANSCRIPT, "toy", "t", run_id=1, limit=10)
     catalog.waiting(TRANSCRIPT, recording("old").key, "Not yet.", timedelta(days=7))
@@ -220,10 +255,10 @@ def test_waits_are_counted_from_the_end_of_the_call(tmp_path: Path) -> None:
         ("unavailable", "No transcript appeared within the waiting period.")]
 
 
-def test_media_listed_as_processing_waits_and_is_queued_once_listed_available(tmp_path: Path) -> None:
+def test_media_listed_as_processing_waits_and_is_queued_once_listed_available(new_catalog: Callable[[], Catalog]) -> None:
     from collector import MediaAvailability
 
-    catalog = Catalog(tmp_path / "c.sqlite")
+    catalog = new_catalog()
     processing = recording("a").model_copy(update={"media": MediaAvailability.PROCESSING})
     commit(catalog, [processing])
     assert catalog.query("SELECT status FROM audio") == [("waiting",)]

@@ -26,6 +26,7 @@ from ._postgres import PostgresConnection, PostgresTarget
 from ._schema import LATEST, MIGRATIONS, statements
 
 _MIGRATION_LOCK = 0x636F6C6C  # "coll": the advisory lock PostgreSQL migrations hold
+_STORE_LOCK = 0x72756E73  # "runs": held by a `collector run` (exclusive) or a worker (shared)
 
 
 class CatalogVersionError(RunError):
@@ -132,6 +133,17 @@ class Database:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(batch):
             yield from rows
+
+    def lock_store(self, *, shared: bool = False) -> bool:
+        """Take the PostgreSQL store's run lock without waiting: exclusive for a `collector run`,
+        shared for a worker (workers coordinate per tenant). True if taken."""
+        function = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
+        return bool(self._db.execute(f"SELECT {function}(?)", (_STORE_LOCK,)).fetchone()[0])
+
+    def unlock_store(self, *, shared: bool = False) -> None:
+        """Release what `lock_store` took."""
+        function = "pg_advisory_unlock_shared" if shared else "pg_advisory_unlock"
+        self._db.execute(f"SELECT {function}(?)", (_STORE_LOCK,))
 
     def lost(self, exc: BaseException) -> bool:
         """Whether `exc` means the connection to the database server is gone (PostgreSQL only)."""

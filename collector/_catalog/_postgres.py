@@ -118,15 +118,6 @@ class PostgresConnection:
             while rows := cursor.fetchmany(batch):
                 yield from _rows(rows)
 
-    def advisory_lock(self, key: int) -> bool:
-        """Take a session-level advisory lock without waiting; True if taken."""
-        row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()
-        return bool(row and row[0])
-
-    def advisory_unlock(self, key: int) -> None:
-        """Release a lock `advisory_lock` took."""
-        self._conn.execute("SELECT pg_advisory_unlock(%s)", [key])
-
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()

@@ -34,9 +34,7 @@ class RecordingsCatalog(WorkCatalog):
                     (source, tenant, to_json_text(list(unique))),
                 ).fetchall()
             )
-            before = db.total_changes
-            db.executemany(UPSERT_RECORDING, (recording_row(r, stamp) for r in unique.values()))
-            changed = db.total_changes - before
+            changed = db.executemany(UPSERT_RECORDING, [recording_row(r, stamp) for r in unique.values()]).rowcount
             new = len(unique) - len(existing)
             if plan.audio:
                 self._queue_audio(db, unique.values(), stamp, plan, previous_media=existing)
@@ -47,7 +45,7 @@ class RecordingsCatalog(WorkCatalog):
                     db.execute("DELETE FROM work_coverage WHERE source=? AND tenant=? AND kind=?", (source, tenant, kind))
             if new:
                 db.execute("INSERT INTO tenant_counts VALUES (?,?,?) ON CONFLICT(source, tenant) DO UPDATE SET "
-                           "recordings=recordings+excluded.recordings", (source, tenant, new))
+                           "recordings=tenant_counts.recordings+excluded.recordings", (source, tenant, new))
             quarantined = self._quarantine_items(db, source, tenant, rejects, stamp)
             db.execute("UPDATE quarantine SET resolved=? WHERE source=? AND tenant=? AND kind='metadata' "
                        f"AND resolved IS NULL AND item_id {self.dialect.in_json_list}",
@@ -75,8 +73,8 @@ class RecordingsCatalog(WorkCatalog):
             payload = to_json_text(reject.payload)
             cursor = db.execute(
                 "INSERT INTO quarantine (source, tenant, kind, fingerprint, item_id, reason, payload, first_seen, "
-                "last_seen) VALUES (?,?,'metadata',?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
-                "last_seen=excluded.last_seen, times=times+1, reason=excluded.reason RETURNING times",
+                "last_seen) VALUES (?,?,'metadata',?,?,?,?,?,?) ON CONFLICT (source, tenant, kind, fingerprint) DO UPDATE SET "
+                "last_seen=excluded.last_seen, times=quarantine.times+1, reason=excluded.reason RETURNING times",
                 (source, tenant, fingerprint(payload), reject.item_id, reject.reason, payload, stamp, stamp),
             )
             new += cursor.fetchone()[0] == 1

@@ -36,7 +36,7 @@ ON CONFLICT(source, tenant, vendor_id) DO UPDATE SET
     duration=excluded.duration, direction=excluded.direction, parties=excluded.parties, tags=excluded.tags,
     media=excluded.media, media_size=excluded.media_size, extras=excluded.extras, raw=excluded.raw,
     updated=excluded.updated
-WHERE recordings.raw IS NOT excluded.raw OR recordings.extras IS NOT excluded.extras
+WHERE recordings.raw IS DISTINCT FROM excluded.raw OR recordings.extras IS DISTINCT FROM excluded.extras
 """
 
 

@@ -279,8 +279,9 @@ class WorkCatalog(Database):
             )
             db.execute(
                 "INSERT INTO quarantine (source, tenant, kind, fingerprint, item_id, reason, payload, path, first_seen, "
-                "last_seen) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET reason=excluded.reason, "
-                "payload=excluded.payload, path=excluded.path, last_seen=excluded.last_seen, times=times+1",
+                "last_seen) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (source, tenant, kind, fingerprint) DO UPDATE SET "
+                "reason=excluded.reason, payload=excluded.payload, path=excluded.path, last_seen=excluded.last_seen, "
+                "times=quarantine.times+1",
                 (key.source, key.tenant, kind.name, key.vendor_id, key.vendor_id, reason,
                  None if payload is None else to_json_text(payload), path, stamp, stamp),
             )

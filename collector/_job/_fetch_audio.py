@@ -164,7 +164,7 @@ async def fetch_audio(source: Source, recording: Recording, store: Store, machin
                 async for chunk in response.aiter_bytes():
                     await sink.add(chunk)
             settle = partial(_verify_and_place, source.expected_audio(recording), recording, store, content_type,
-                             sink.size)
+                             sink.size, source.settings.object_lock_days)
             stored = await sink.finish(machine.verify_pool, settle)
             await store.stored_audio.submit((recording.key, stored))
             return stored
@@ -184,7 +184,7 @@ async def fetch_audio(source: Source, recording: Recording, store: Store, machin
 
 
 def _verify_and_place(expect: AudioExpectation, recording: Recording, store: Store, content_type: str | None,
-                      size: int, temp: Path, sha256: str) -> StoredAudio:
+                      size: int, retain_days: float | None, temp: Path, sha256: str) -> StoredAudio:
     """Verify the finished file and move it into the store, or into quarantine (raising
     QuarantinedDownload)."""
     try:
@@ -194,12 +194,11 @@ def _verify_and_place(expect: AudioExpectation, recording: Recording, store: Sto
     except AudioRejected as exc:
         with temp.open("rb") as head:
             extension = _SNIFF_EXTENSIONS.get(sniff_container(head.read(64)) or "", ".bin")
-        relative = store.quarantine_relpath(recording, extension)
-        store.place(temp, relative)
-        raise QuarantinedDownload(exc.reason, str(relative), size) from None
-    relative = store.audio_relpath(recording, file_extension(probe))
-    store.place(temp, relative)
+        kept = store.place(temp, store.quarantine_relpath(recording, extension), sha256, size)
+        raise QuarantinedDownload(exc.reason, kept, size) from None
+    key = store.place(temp, store.audio_relpath(recording, file_extension(probe)), sha256, size,
+                      retain_days=retain_days)
     return StoredAudio(
-        path=str(relative), sha256=sha256, size=size, container=probe.container, codec=probe.codec,
+        path=key, sha256=sha256, size=size, container=probe.container, codec=probe.codec,
         sample_rate=probe.sample_rate, channels=probe.channels, duration=probe.duration,
     )

@@ -5,6 +5,8 @@
 - `write_config`, `collect`, `inspect_store`, `find_secrets`, `query_catalog`, `sync_state`,
   `wait_until_committed`: run the collector in a test the way `collector run` does and check what
   it stored.
+- `PostgresServer`, `S3Server`: a real PostgreSQL and a real S3 endpoint (SeaweedFS) on loopback,
+  for testing a plugin on the scale-out backends.
 """
 
 from ._conformance import Emulation, Expectations, SourceConformance
@@ -18,10 +20,13 @@ from ._harness import (
     wait_until_committed,
     write_config,
 )
+from ._servers import PostgresServer, S3Server
 
 __all__ = [
     "Emulation",
     "Expectations",
+    "PostgresServer",
+    "S3Server",
     "SourceConformance",
     "StoreContents",
     "collect",

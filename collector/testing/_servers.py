@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 LOOPBACK = "127.0.0.1"
 
@@ -193,7 +193,7 @@ class S3Server:
         """The S3 endpoint URL."""
         return f"http://{LOOPBACK}:{self.port}"
 
-    def client_options(self) -> dict[str, object]:
+    def client_options(self) -> dict[str, Any]:
         """Options for obstore's S3Store against this server."""
         return {"endpoint": self.endpoint, "access_key_id": self.access_key, "secret_access_key": self.secret_key,
                 "region": "us-east-1", "virtual_hosted_style_request": False,

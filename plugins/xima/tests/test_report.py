@@ -26,7 +26,7 @@ def test_report_totals_equal_the_vendors_truth_per_day(tmp_path: Path, capsys: p
         try:
             config = write_config(tmp_path, [{
                 "plugin": "xima", "tenant": "reno", "base_url": emulator.url, "token": {"env": "TEST_XIMA_REPORT_TOKEN"},
-                "endpoint": "recordings", "start": (midnight - timedelta(days=3)).isoformat(), "window": 3600,
+                "endpoint": "recordings", "start": (midnight - timedelta(days=3) + timedelta(hours=12)).isoformat(), "window": 3600,
                 "lookback": 3600, "settle_delay": 1, "rate_limit": {"requests": 1000, "per_seconds": 1},
             }])
             assert collect(config).exit_code == 0
@@ -50,4 +50,4 @@ def test_report_totals_equal_the_vendors_truth_per_day(tmp_path: Path, capsys: p
     capsys.readouterr()
     assert run_cli(["--config", str(config), "report"], Plugins()) == 0
     text = capsys.readouterr().out
-    assert "xima/reno" in text and "not reconciled" in text  # the first day starts mid-day: no whole count
+    assert "xima/reno" in text and "not reconciled" in text  # the first day starts at noon: no whole count

@@ -1,0 +1,289 @@
+"""Where a store keeps its files: a local folder (the embedded default) or an S3 bucket.
+
+Both are addressed by the same keys, the store-relative paths `_files` builds
+(`<source>/<tenant>/YYYY/MM/DD/<name>.<ext>`, `.quarantine/...`), and give the same promises:
+
+- `put_file` stores a verified temporary file under its key **only if nothing is there yet**, or
+  adopts what is there when it has the same size and sha256 (a retried upload after a crash); a
+  different object already at the key is kept, and the new one goes beside it under a key that
+  names its sha256, so nothing is ever overwritten. It returns the key the file is stored under,
+  which is what the catalog records. Locally: fsync, rename, fsync of the folder. On S3: a
+  streamed upload (multipart above 8 MiB, every part with its SHA-256 checksum), the whole file's
+  sha256 in the object's metadata (`x-amz-meta-sha256`), then a HEAD to check it arrived whole.
+- `chunks` reads an object back in pieces (memory flat) for `verify`; `size` says whether it is
+  there; `local_copy` gives a file to decode; `move` keeps a damaged copy in quarantine (on S3: a
+  copy, then the original deleted, unless a retention lock refuses it, which `verify` reports);
+  `keys` lists what lies under a prefix, for `verify`'s unknown files.
+
+obstore (a Rust S3 client) is imported only when a bucket is configured. It retries 5xx, 429 and
+timeouts by itself with backoff; what still fails raises `OSError`, so the store treats it as a
+failure of its own (downloads stop, nothing counts against a recording).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol
+
+from ._files import fsync_dir, move_into_place, store_path, write_atomic
+
+_PART = 8 * 1024 * 1024
+_READ = 1 << 20
+
+
+class Objects(Protocol):
+    """A store's files, by key."""
+
+    where: str
+    """Where they are, for messages (a folder, or s3://bucket/prefix)."""
+
+    def put_file(self, temp: Path, key: str, sha256: str, size: int, *, retain_days: float | None = None) -> str:
+        """Store `temp` under `key` (or beside it, see the module docstring); returns the key used."""
+
+    def put_bytes(self, key: str, data: bytes) -> str:
+        """Store `data` under `key`, as `put_file` does; returns the key used."""
+
+    def size(self, key: str) -> int | None:
+        """The object's size, or None if there is none."""
+
+    def chunks(self, key: str) -> Iterator[bytes]:
+        """The object's bytes, piece by piece (raises OSError if it cannot be read)."""
+
+    def local_copy(self, key: str) -> Any:
+        """A context manager giving a local file with the object's bytes (for decoding it)."""
+
+    def move(self, key: str, to: str) -> bool:
+        """Move an object to another key; False if it had to stay (locked)."""
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        """Every key under `prefix` (a folder-like prefix ending in "/")."""
+
+
+def alternative_key(key: str, sha256: str) -> str:
+    """Where a file goes when another one already holds its key: its sha256 in the name."""
+    path = PurePosixPath(key)
+    return str(path.with_name(f"{path.stem}-{sha256[:16]}{path.suffix}"))
+
+
+class LocalObjects:
+    """Files in a folder: the embedded store."""
+
+    def __init__(self, root: Path, temp_dir: Path) -> None:
+        self.root = root
+        self.where = str(root)
+        self._temp_dir = temp_dir
+
+    def path(self, key: str) -> Path:
+        """The file of a key (never outside the folder)."""
+        return store_path(self.root, Path(key))
+
+    def _same(self, path: Path, sha256: str, size: int) -> bool:
+        if path.stat().st_size != size:
+            return False
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            while chunk := handle.read(_READ):
+                digest.update(chunk)
+        return digest.hexdigest() == sha256
+
+    def put_file(self, temp: Path, key: str, sha256: str, size: int, *, retain_days: float | None = None) -> str:
+        """See `Objects.put_file` (a folder has no retention lock)."""
+        for candidate in (key, alternative_key(key, sha256)):
+            final = self.path(candidate)
+            if not final.exists():
+                move_into_place(temp, final)
+                return candidate
+            if self._same(final, sha256, size):
+                temp.unlink(missing_ok=True)
+                fsync_dir(final.parent)
+                return candidate
+        raise FileExistsError(f"{key} and {alternative_key(key, sha256)} both hold other content")
+
+    def put_bytes(self, key: str, data: bytes) -> str:
+        """See `Objects.put_bytes` (a transcript is rewritten whole when it changes: it is ours)."""
+        write_atomic(self.path(key), data, self._temp_dir)
+        return key
+
+    def size(self, key: str) -> int | None:
+        """See `Objects.size`."""
+        try:
+            return self.path(key).stat().st_size
+        except (OSError, ValueError):
+            return None
+
+    def chunks(self, key: str) -> Iterator[bytes]:
+        """See `Objects.chunks`."""
+        with self.path(key).open("rb") as handle:
+            while chunk := handle.read(_READ):
+                yield chunk
+
+    @contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        """See `Objects.local_copy`: the file itself."""
+        yield self.path(key)
+
+    def move(self, key: str, to: str) -> bool:
+        """See `Objects.move`."""
+        move_into_place(self.path(key), self.path(to))
+        return True
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        """See `Objects.keys`."""
+        folder = self.path(prefix.rstrip("/"))
+        for directory, _, names in os.walk(folder):
+            for name in sorted(names):
+                yield str((Path(directory) / name).relative_to(self.root))
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """A bucket and what it takes to reach it (resolved secrets: never printed)."""
+
+    bucket: str
+    prefix: str = ""
+    endpoint: str | None = None
+    region: str = "us-east-1"
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    path_style: bool = True
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+class S3Objects:
+    """Objects in an S3 bucket (AWS, MinIO, Ceph, SeaweedFS, ...)."""
+
+    def __init__(self, location: S3Location, temp_dir: Path) -> None:
+        import obstore
+        from obstore import exceptions
+
+        self._obstore: Any = obstore
+        self._exceptions: Any = exceptions
+        self._location = location
+        self._temp_dir = temp_dir
+        self.where = str(location)
+        self._stores: dict[float | None, Any] = {}
+        self.store = self._store(None)
+
+    def _store(self, retain_days: float | None) -> Any:
+        """The client for objects kept `retain_days` under an Object Lock (None: no lock)."""
+        if retain_days not in self._stores:
+            from obstore.store import S3Store as Client
+
+            S3Store: Any = Client
+            location = self._location
+            headers: dict[str, str] = {}
+            if retain_days:
+                until = datetime.now(timezone.utc) + timedelta(days=retain_days)
+                headers = {"x-amz-object-lock-mode": "COMPLIANCE",
+                           "x-amz-object-lock-retain-until-date": until.strftime("%Y-%m-%dT%H:%M:%SZ")}
+            options: dict[str, Any] = {"timeout": "120s", "connect_timeout": "10s"}
+            if location.endpoint and location.endpoint.startswith("http://"):
+                options["allow_http"] = True
+            if headers:
+                options["default_headers"] = headers
+            config: dict[str, Any] = {"region": location.region, "virtual_hosted_style_request": not location.path_style,
+                                      "checksum_algorithm": "SHA256"}
+            if location.endpoint:
+                config["endpoint"] = location.endpoint
+            if location.access_key_id:
+                config["access_key_id"] = location.access_key_id
+                config["secret_access_key"] = location.secret_access_key
+            self._stores[retain_days] = S3Store(location.bucket, prefix=location.prefix or None, client_options=options,
+                                                retry_config={"max_retries": 8, "retry_timeout": timedelta(seconds=120)},
+                                                **config)
+        return self._stores[retain_days]
+
+    def _errors(self) -> tuple[type[BaseException], ...]:
+        return (self._exceptions.BaseError, OSError)
+
+    @contextmanager
+    def _as_os_errors(self, key: str) -> Iterator[None]:
+        """S3 failures as OSError, the store's own failures (the message names the bucket and key)."""
+        try:
+            yield
+        except (self._exceptions.NotFoundError, FileNotFoundError) as exc:
+            raise FileNotFoundError(f"{self.where}{key}: no such object") from exc
+        except self._errors() as exc:
+            first = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+            raise OSError(f"{self.where}{key}: {first}") from exc
+
+    def _meta(self, key: str) -> tuple[int, str | None]:
+        result = self._obstore.get(self.store, key, options={"head": True})
+        return result.meta["size"], result.attributes.get("sha256")
+
+    def put_file(self, temp: Path, key: str, sha256: str, size: int, *, retain_days: float | None = None) -> str:
+        """See `Objects.put_file`."""
+        store = self._store(retain_days)
+        for candidate in (key, alternative_key(key, sha256)):
+            with self._as_os_errors(candidate):
+                try:
+                    self._obstore.put(store, candidate, temp, mode="create", chunk_size=_PART, max_concurrency=4,
+                                      attributes={"sha256": sha256, "Content-Type": "application/octet-stream"})
+                except self._exceptions.AlreadyExistsError:
+                    if self._meta(candidate) == (size, sha256):
+                        return candidate  # a retried upload that finds its own object adopts it
+                    continue
+                if self._meta(candidate) != (size, sha256):
+                    raise OSError(f"{self.where}{candidate}: the uploaded object is not the file that was sent")
+            temp.unlink(missing_ok=True)
+            return candidate
+        raise FileExistsError(f"{self.where}{key} and {alternative_key(key, sha256)} both hold other content")
+
+    def put_bytes(self, key: str, data: bytes) -> str:
+        """See `Objects.put_bytes`."""
+        fd, name = tempfile.mkstemp(dir=self._temp_dir, suffix=".part")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        return self.put_file(Path(name), key, hashlib.sha256(data).hexdigest(), len(data))
+
+    def size(self, key: str) -> int | None:
+        """See `Objects.size`."""
+        try:
+            with self._as_os_errors(key):
+                return int(self._obstore.head(self.store, key)["size"])
+        except FileNotFoundError:
+            return None
+
+    def chunks(self, key: str) -> Iterator[bytes]:
+        """See `Objects.chunks`."""
+        with self._as_os_errors(key):
+            for chunk in self._obstore.get(self.store, key).stream(min_chunk_size=_READ):
+                yield bytes(chunk)
+
+    @contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        """See `Objects.local_copy`: downloaded to the scratch folder, deleted afterwards."""
+        fd, name = tempfile.mkstemp(dir=self._temp_dir, suffix=PurePosixPath(key).suffix)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                for chunk in self.chunks(key):
+                    handle.write(chunk)
+            yield Path(name)
+        finally:
+            Path(name).unlink(missing_ok=True)
+
+    def move(self, key: str, to: str) -> bool:
+        """See `Objects.move`."""
+        with self._as_os_errors(key):
+            self._obstore.copy(self.store, key, to)
+            try:
+                self._obstore.delete(self.store, key)
+            except (self._exceptions.PermissionDeniedError, self._exceptions.GenericError):
+                return False  # under a retention lock: the copy is in quarantine, the original stays
+        return True
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        """See `Objects.keys`."""
+        with self._as_os_errors(prefix):
+            for batch in self._obstore.list(self.store, prefix):
+                for meta in batch:
+                    yield str(meta["path"])
