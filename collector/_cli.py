@@ -3,6 +3,9 @@
     collector config check                      report every configuration problem at once
     collector run [--tenant S/T] [--dry-run]    one collection pass (for cron or systemd)
     collector schedule                          stay up; run passes on the configured cron schedule
+    collector worker [--name N]                 one worker of a cluster (PostgreSQL catalog): collect what is queued
+    collector enqueue [--pass NAME] [--wait]    start a pass on the cluster (once per NAME)
+    collector migrate-store --to CONFIG         copy this store into another (e.g. PostgreSQL + S3), verified
     collector status [--json]                   what the store holds, the last run, what waits and why
     collector verify [--decode] [--max-bytes N] re-read stored files and check them against the catalog
     collector report [--json|--csv|--html F]    per tenant and day: what the vendor listed, what is stored
@@ -150,8 +153,26 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tenant", action="append", default=[], metavar="SOURCE/TENANT",
                      help="only this tenant (repeatable)")
     run.add_argument("--dry-run", action="store_true", help="list what would be collected; fetch and store nothing")
+    run.add_argument("--distributed", action="store_true",
+                     help="run the pass on the cluster's workers (collector enqueue --wait)")
 
     command("schedule", "run passes on the configured cron schedule", c.schedule)
+
+    worker = command("worker", "one worker of a cluster: collect the tenants the queue hands it", c.worker)
+    worker.add_argument("--name", help="the worker's name (default: host name and process id)")
+    worker.add_argument("--until-idle", action="store_true", help="stop once the queue is empty")
+
+    enqueue = command("enqueue", "start a pass on the cluster's workers (once per pass name)", c.enqueue)
+    enqueue.add_argument("--pass", dest="pass_name", metavar="NAME",
+                         help="the pass's name (default: the current UTC minute); a name already enqueued starts nothing")
+    enqueue.add_argument("--wait", action="store_true", help="wait until every tenant of the pass is done")
+    enqueue.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    migrate = command("migrate-store", "copy this store into another (e.g. PostgreSQL + S3), verified; "
+                      "the source is left untouched", c.migrate_store)
+    migrate.add_argument("--to", dest="target", type=_path, required=True, metavar="CONFIG",
+                         help="a configuration file whose [store] is the target")
+    migrate.add_argument("--json", action="store_true", help="print the result as JSON")
 
     status = command("status", "what the store holds, the last run, what waits and why", c.status)
     status.add_argument("--json", action="store_true", help="print as JSON")

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from ._errors import ConfigError
-from ._exits import EXIT_CONFIG
+from ._exits import EXIT_BUSY, EXIT_CONFIG, EXIT_OK, EXIT_PARTIAL
 
 TYPE_CHECKING = False  # typing is not imported on the way to --help (see collector/__init__.py)
 if TYPE_CHECKING:
@@ -82,6 +82,8 @@ def run(call: Invocation) -> int:
 
         render_dry_run(dry_run(config, call.plugins), sys.stdout)
         return 0
+    if call.args.distributed:
+        return enqueue_pass_and_report(call, config, wait=True, as_json=call.args.json)
     return collect_once(config, call, as_json=call.args.json)
 
 
@@ -113,6 +115,87 @@ def schedule(call: Invocation) -> int:
     from ._schedule import run_schedule
 
     return run_schedule(call.args.config, call.plugins, lambda config: collect_once(config, call))
+
+
+def worker(call: Invocation) -> int:
+    """Run one worker of a cluster until SIGTERM."""
+    from ._cluster import run_worker
+    from ._output import setup_logging
+
+    config = call.config()
+    setup_logging(call.args.log_format or config.logging.format, call.args.log_level or config.logging.level)
+    return run_worker(config, call.plugins, name=call.args.name, until_idle=call.args.until_idle)
+
+
+def enqueue(call: Invocation) -> int:
+    """Start a pass on the cluster: one queued job per enabled tenant; with --wait, until it is done."""
+    return enqueue_pass_and_report(call, call.config(), wait=call.args.wait,
+                                   name=call.args.pass_name, as_json=call.args.json)
+
+
+def enqueue_pass_and_report(call: Invocation, config: Config, *, wait: bool, name: str | None = None,
+                            as_json: bool = False) -> int:
+    """Enqueue a pass, optionally wait for it, print what happened; the exit code of its tenants
+    (as `collector run`'s) after waiting, else 0 (or 3 if the pass was enqueued before)."""
+    import asyncio
+    import json
+
+    from ._cluster import enqueue_pass, make_app, require_cluster_store
+    from ._cluster._queue import ensure_queue_schema, jobs_left
+    from ._store import Store
+    from ._summary import TenantStatus, TenantSummary, exit_code
+
+    require_cluster_store(config)
+    store = Store(config.store_location)
+    try:
+        async def go() -> tuple[Any, list[dict[str, Any]]]:
+            await store.call(ensure_queue_schema, store.catalog)
+            app = make_app(config.store_location.postgres)  # type: ignore[arg-type]
+            async with app.open_async():
+                done = await enqueue_pass(app, store, config, name)
+                while wait and await jobs_left(app, done.name):
+                    await asyncio.sleep(1.0)
+            runs = []
+            if wait:
+                for s in config.enabled_sources:
+                    last = await store.call(store.catalog.last_run, s.plugin, s.tenant)
+                    runs.append({"source": s.plugin, "tenant": s.tenant, **(last or {"status": "failed"})})
+            return done, runs
+
+        done, runs = asyncio.run(go())
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps({"pass": done.name, "queued": done.queued, "already_waiting": done.already_waiting,
+                          "already_enqueued": done.already_enqueued, "tenants": runs}, indent=1, default=str))
+    elif done.already_enqueued:
+        print(f"Pass {done.name} was enqueued before; nothing queued again.")
+    else:
+        print(f"Pass {done.name}: {done.queued} tenant(s) queued, {done.already_waiting} already waiting.")
+        for run in runs:
+            print(f"  {run['source']}/{run['tenant']}: {run['status']} (run {run.get('run', '-')})")
+    if done.already_enqueued:
+        return EXIT_BUSY
+    if not wait:
+        return EXIT_OK
+    summaries = []
+    for run in runs:
+        summary = TenantSummary(source=run["source"], tenant=run["tenant"])
+        summary.status = TenantStatus(run["status"])
+        summaries.append(summary)
+    return exit_code(summaries)
+
+
+def migrate_store(call: Invocation) -> int:
+    """Copy this configuration's store into the store `--to` configures; the source is only read."""
+    from ._config import read_store_location
+    from ._migrate import render_migration, migrate_store as migrate
+
+    source, _ = read_store_location(call.args.config)
+    target, _ = read_store_location(call.args.target)
+    result = migrate(source, target)
+    render_migration(result, sys.stdout, as_json=call.args.json)
+    return EXIT_OK if not result.problems else EXIT_PARTIAL
 
 
 def demo(call: Invocation) -> int:

@@ -38,6 +38,7 @@ from ._plugins import Plugins
 from ._secret import PLAIN_TEXT, Secret
 from ._settings_tables import (
     TABLES,
+    ClusterSettings,
     FileSettings,
     LoggingSettings,
     MetricsSettings,
@@ -65,6 +66,7 @@ class Config:
     sources: list[SourceSettings]
     verify: VerifySettings = field(default_factory=VerifySettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -100,7 +102,7 @@ def load_config(path: Path, plugins: Plugins, *, check_store: bool = False) -> C
     if not entries and not problems:
         problems.append(f"{where}: sources: no [[sources]] entries; add at least one (see config.example.toml).")
     config = Config(path, settings.store, settings.scheduler, settings.logging, sources, settings.verify,
-                    settings.metrics)
+                    settings.metrics, settings.cluster)
     if check_store and not problems:
         problems.extend(_store_problems(where, config.store_path))
     if problems:

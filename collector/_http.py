@@ -106,6 +106,11 @@ class Traffic:
         self.retry = retry or RetrySettings()
         self.timeout = timeout
         self.stats = RequestStats()
+        self.gate: Callable[[], None] | None = None
+        """Called before every request is sent; raises to stop sending (a cluster worker whose
+        lease on the tenant may have passed to another worker: see `collector._cluster`)."""
+        self.worker: str | None = None
+        """The cluster worker sending, named in an `X-Collector-Worker` header (for the vendor's logs)."""
 
 
 class _Connection:
@@ -415,6 +420,10 @@ class HttpClient:
             try:
                 request, credential = self._build(method, url, kwargs, auth)
                 await connection.take()
+                if self.traffic.gate is not None:
+                    self.traffic.gate()
+                if self.traffic.worker is not None:
+                    request.headers["X-Collector-Worker"] = self.traffic.worker
                 self.traffic.stats.requests += 1
                 try:
                     response = await self._client.send(request, stream=True)

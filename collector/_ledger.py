@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import logging
 import os
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 log = logging.getLogger("collector.ratelimit")
 
@@ -167,14 +169,23 @@ class FileLedger:
                 log.warning("The rate-limit ledger %s was damaged; it starts afresh, every slot waiting one window",
                             self.path)
             rows, paused = [], 0.0 if not data else now + self._window
-        start = 0.0 if not data else now + self._window
+        return self._settle(rows, paused, now, fresh=not data)
+
+    def _settle(self, rows: list[_Row], paused: float, now: float, *, fresh: bool) -> _State:
+        """The state at `now`: missing slots added (free now if the ledger is new, else one
+        window from now), slots of requests that cannot still be waiting taken back, times
+        further ahead than a set-back clock explains brought in."""
+        start = 0.0 if fresh else now + self._window
         rows.extend(_Row(start, 0.0, start, 0, False) for _ in range(self._slots - len(rows)))
         for row in rows:
-            if row.in_flight and (now - row.claimed_at > STALE_AFTER or row.pid != self._pid and not _alive(row.pid)):
+            if row.in_flight and self._holder_gone(row, now):
                 row.free_at, row.in_flight = now + self._window, False  # its request arrived by now at the latest
             elif row.free_at > now + self._horizon:
                 row.free_at = now + self._horizon  # the clock was set back
         return _State(min(paused, now + _LONGEST_PAUSE), rows)
+
+    def _holder_gone(self, row: _Row, now: float) -> bool:
+        return now - row.claimed_at > STALE_AFTER or row.pid != self._pid and not _alive(row.pid)
 
     def claim(self, now: float, slots: int) -> tuple[int | None, float | None]:
         """See `SlotLedger.claim`."""
@@ -208,6 +219,86 @@ class FileLedger:
             state.paused = max(state.paused, until)
 
 
+class DatabaseLedger(FileLedger):
+    """Slots kept in the catalog's database (`rate_ledgers`), shared by every worker of a cluster.
+
+    The same slots as `FileLedger`, timed by the database's clock (read in the same statement
+    that locks the row), so the worker that takes a tenant over from another machine keeps to
+    the limit its predecessor was spending. A slot is marked with the worker it was claimed by;
+    one left in flight by a worker that died is taken back after `stale_after` seconds (the
+    request timeout: its request cannot still be waiting). When the database cannot be reached
+    a claim answers "try again in a second" and the other operations are skipped with a log
+    line: the limit errs on the side of sending less, never more.
+    """
+
+    def __init__(self, catalog: Any, lock: threading.Lock, account: str, slots: int, *, window: float,
+                 stale_after: float) -> None:
+        super().__init__(Path(account), slots, window=window)
+        self._catalog = catalog
+        self._lock = lock
+        self._account = account
+        self._stale_after = stale_after
+        self._offset = 0.0  # database clock minus this machine's, as last read
+        self.clock = lambda: time.time() + self._offset
+
+    @contextmanager
+    def _locked(self, now: float | None = None) -> Iterator[_State]:
+        with self._lock, self._catalog.locked_ledger(self._account) as stored:
+            self._offset = stored.now - time.time()
+            try:
+                document = json.loads(stored.slots) if stored.slots else None
+                rows = [_Row(*row) for row in document["rows"]] if document else []
+                paused = float(document["paused"]) if document else 0.0
+            except (ValueError, TypeError, KeyError):
+                log.warning("The shared rate-limit ledger of an account was damaged; it starts afresh")
+                rows, paused, document = [], stored.now + self._window, {}
+            state = self._settle(rows, paused, stored.now if now is None else now, fresh=document is None)
+            yield state
+            stored.slots = json.dumps({"paused": state.paused, "rows": [
+                [r.free_at, r.claimed_at, r.before, r.pid, r.in_flight] for r in state.rows]})
+
+    def _holder_gone(self, row: _Row, now: float) -> bool:
+        return now - row.claimed_at > self._stale_after
+
+    def claim(self, now: float, slots: int) -> tuple[int | None, float | None]:
+        """See `SlotLedger.claim`; a database that cannot be reached means: try again in a second."""
+        try:
+            return super().claim(now, slots)
+        except self._catalog.errors as exc:
+            log.warning("The shared rate-limit ledger cannot be read (%s); trying again", type(exc).__name__)
+            self._catalog.reconnect_quietly()
+            return None, now + 1.0
+
+    def stamp(self, slot: int, free_at: float) -> None:
+        """See `SlotLedger.stamp`."""
+        self._quietly(super().stamp, slot, free_at)
+
+    def unclaim(self, slot: int) -> None:
+        """See `SlotLedger.unclaim`."""
+        self._quietly(super().unclaim, slot)
+
+    def pause(self, until: float) -> None:
+        """See `SlotLedger.pause`."""
+        self._quietly(super().pause, until)
+
+    def _quietly(self, operation: Callable[..., None], *args: float) -> None:
+        try:
+            operation(*args)
+        except self._catalog.errors as exc:  # the slot is taken back as stale later: less is sent, never more
+            log.warning("The shared rate-limit ledger cannot be written (%s)", type(exc).__name__)
+            self._catalog.reconnect_quietly()
+
+
+_shared_ledgers: Callable[[str, int, float], SlotLedger] | None = None
+
+
+def share_ledgers(factory: Callable[[str, int, float], SlotLedger] | None) -> None:
+    """Keep every named account's slots where `factory(account, slots, window)` says (a cluster
+    worker: the database), instead of `limits_dir()`; None goes back to the files."""
+    global _shared_ledgers
+    _shared_ledgers = factory
+
+
 def limits_dir() -> Path:
     """The machine-wide directory of rate-limit ledgers (`COLLECTOR_LIMITS_DIR` to choose another)."""
     chosen = os.environ.get("COLLECTOR_LIMITS_DIR")
@@ -228,6 +319,8 @@ def open_ledger(account: str | None, slots: int, *, window: float) -> SlotLedger
     the directory can be used, else this process's own (with a warning saying why)."""
     if account is None:
         return MemoryLedger(slots)
+    if _shared_ledgers is not None:
+        return _shared_ledgers(account, slots, window)
     directory = limits_dir()
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)

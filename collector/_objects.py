@@ -230,6 +230,7 @@ class S3Objects:
                                       attributes={"sha256": sha256, "Content-Type": "application/octet-stream"})
                 except self._exceptions.AlreadyExistsError:
                     if self._meta(candidate) == (size, sha256):
+                        temp.unlink(missing_ok=True)
                         return candidate  # a retried upload that finds its own object adopts it
                     continue
                 if self._meta(candidate) != (size, sha256):
@@ -240,6 +241,7 @@ class S3Objects:
 
     def put_bytes(self, key: str, data: bytes) -> str:
         """See `Objects.put_bytes`."""
+        self._temp_dir.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=self._temp_dir, suffix=".part")
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -262,6 +264,7 @@ class S3Objects:
     @contextmanager
     def local_copy(self, key: str) -> Iterator[Path]:
         """See `Objects.local_copy`: downloaded to the scratch folder, deleted afterwards."""
+        self._temp_dir.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=self._temp_dir, suffix=PurePosixPath(key).suffix)
         try:
             with os.fdopen(fd, "wb") as handle:

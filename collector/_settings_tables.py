@@ -1,4 +1,4 @@
-"""The tables of the configuration file besides `[[sources]]`: store, scheduler, logging, verify, metrics."""
+"""The tables of the configuration file besides `[[sources]]`: store, scheduler, logging, verify, metrics, cluster."""
 
 from __future__ import annotations
 
@@ -187,6 +187,29 @@ class MetricsSettings(BaseModel):
     host: str = Field(default="127.0.0.1", description="the address `schedule` serves metrics on")
 
 
+class ClusterSettings(BaseModel):
+    """`[cluster]`: how `collector worker` processes share a pass (needs `[store.postgresql]`).
+
+    A worker that stops renewing a tenant's lease (killed, its machine lost, stalled) gives the
+    tenant back after at most `lease_seconds`, and its job is handed to another worker once it
+    has sent no heartbeat for `stalled_seconds`; the two together bound the hand-over.
+    """
+
+    model_config = _TABLE
+
+    tenants_per_worker: int = Field(default=100, ge=1, le=10_000,
+                                    description="tenants one worker process collects at once")
+    lease_seconds: float = Field(default=30.0, ge=2.0, le=3600.0,
+                                 description="a tenant's lease: renewed every third of it while its worker works")
+    stalled_seconds: float = Field(default=20.0, ge=2.0, le=3600.0,
+                                   description="a worker silent this long has its tenants handed to others")
+    poll_seconds: float = Field(default=1.0, gt=0.0, le=60.0,
+                                description="how often an idle worker looks for work (besides notifications)")
+    schedule: bool = Field(default=True, description="workers start a pass at [scheduler].cron (false: "
+                                                     "only `collector enqueue` does, e.g. from a CronJob)")
+    queue: str = Field(default="collector", min_length=1, max_length=60, description="the task queue's name")
+
+
 class FileSettings(BaseModel):
     """The whole file before the source entries are validated by their plugins."""
 
@@ -197,9 +220,11 @@ class FileSettings(BaseModel):
     logging: LoggingSettings = LoggingSettings()
     verify: VerifySettings = VerifySettings()
     metrics: MetricsSettings = MetricsSettings()
+    cluster: ClusterSettings = ClusterSettings()
     sources: list[dict[str, Any]] = Field(default_factory=list)
 
 
 TABLES: dict[str, type[BaseModel]] = {"store": StoreSettings, "scheduler": SchedulerSettings,
-                                      "logging": LoggingSettings, "verify": VerifySettings, "metrics": MetricsSettings}
+                                      "logging": LoggingSettings, "verify": VerifySettings, "metrics": MetricsSettings,
+                                      "cluster": ClusterSettings}
 """The tables environment variables can override (`COLLECTOR_<TABLE>__<KEY>`)."""

@@ -41,7 +41,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from ._catalog import Catalog, PostgresTarget
+from ._catalog import Catalog, LeaseLost, PostgresTarget
 from ._errors import RunError, StoreFailure
 from ._files import recording_dir, safe_name, safe_segment, store_path
 from ._objects import LocalObjects, Objects, S3Location, S3Objects
@@ -103,9 +103,11 @@ class GroupCommit(Generic[T]):
     once its own item is committed (or raises the batch's `StoreFailure`).
     """
 
-    def __init__(self, store: Store, commit: Callable[[list[T]], None]) -> None:
+    def __init__(self, store: Store, commit: Callable[[list[T]], None],
+                 tenant_of: Callable[[T], tuple[str, str]] | None = None) -> None:
         self._store = store
         self._commit = commit
+        self._tenant_of = tenant_of
         self._waiting: list[tuple[T, asyncio.Future[None]]] = []
         self._drainer: asyncio.Task[None] | None = None
 
@@ -122,6 +124,16 @@ class GroupCommit(Generic[T]):
             batch, self._waiting = self._waiting, []
             try:
                 await self._store.call(self._commit, [item for item, _ in batch])
+            except LeaseLost as exc:
+                if self._tenant_of is None:
+                    raise
+                # Only the tenant whose lease passed to another worker fails; the others go again.
+                tenant_of = self._tenant_of
+                for item, done in batch:
+                    if tenant_of(item) == exc.tenant and not done.done():
+                        done.set_exception(exc)
+                self._waiting[:0] = [(item, done) for item, done in batch if tenant_of(item) != exc.tenant]
+                continue
             except BaseException as exc:  # noqa: BLE001 - every waiter gets the batch's failure
                 for _, done in batch:
                     if not done.done():
@@ -174,11 +186,12 @@ def read_only_catalog(location: StoreLocation) -> Catalog:
 class Store:
     """A store: its catalog, its files, and the lock that keeps runs from overlapping."""
 
-    def __init__(self, root: Path | StoreLocation, *, read_only: bool = False) -> None:
+    def __init__(self, root: Path | StoreLocation, *, read_only: bool = False, worker: str | None = None) -> None:
         location = root if isinstance(root, StoreLocation) else StoreLocation(root)
         self.location = location
         self.root = location.root.resolve()
-        self.temp_dir = self.root / ".tmp"
+        self.temp_dir = self.root / ".tmp" / safe_segment(worker) if worker else self.root / ".tmp"
+        """Scratch space: a cluster worker has its own (see `shared`), since workers share the folder."""
         self.failure: StoreFailure | None = None
         """The first failure of the store in this run (downloads stop once it is set)."""
         self._errors: tuple[type[BaseException], ...] = (OSError, sqlite3.Error)
@@ -196,7 +209,7 @@ class Store:
                 raise self.failed(exc, "cannot be opened") from None
             raise
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog")
-        self.stored_audio = GroupCommit(self, self.catalog.audio_stored_many)
+        self.stored_audio = GroupCommit(self, self.catalog.audio_stored_many, lambda item: (item[0][0], item[0][1]))
         """Verified downloads recorded in the catalog in groups (see `GroupCommit`)."""
         self._locked_catalog = False
 
@@ -277,13 +290,34 @@ class Store:
             handle.close()
 
     @contextmanager
-    def _catalog_lock(self) -> Iterator[None]:
+    def shared(self) -> Iterator[None]:
+        """Hold the store as one of a cluster's workers: a shared lock (workers run side by side;
+        a `collector run` or `verify` holds it exclusively, and whoever comes second is told the
+        store is busy). The worker's own scratch space (`Store(worker=...)`) is emptied now: only
+        a worker of that name writes there."""
+        try:
+            handle = open(self.root / ".lock", "a+")  # noqa: SIM115 - held for the duration
+        except OSError as exc:
+            raise self.failed(exc, "cannot be locked") from None
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StoreBusy(f"A collector run is using the store {self.root}; try again later.") from None
+            with self._catalog_lock(shared=True):
+                self.clean_temp()
+                yield
+        finally:
+            handle.close()
+
+    @contextmanager
+    def _catalog_lock(self, *, shared: bool = False) -> Iterator[None]:
         """A PostgreSQL catalog is shared by machines: the run's lock is one in the database too."""
         if self.catalog.dialect.name != "postgresql":
             yield
             return
         try:
-            taken = self.catalog.lock_store()
+            taken = self.catalog.lock_store(shared=shared)
         except self._errors as exc:
             raise self.failed(exc, "cannot be locked") from None
         if not taken:
@@ -292,7 +326,7 @@ class Store:
             yield
         finally:
             try:
-                self.catalog.unlock_store()
+                self.catalog.unlock_store(shared=shared)
             except self._errors:
                 pass  # the lock goes with the connection
 

@@ -12,24 +12,28 @@ with the same schema and queries (`_dialect` holds what differs), split by job:
 - `_work`        `audio` and `transcripts`: one work row per recording and kind, and its
                  transitions (see `WorkKind`), plus `egress` for rolling budgets;
 - `_runs`        `runs`, `run_tenants`, and the queries behind `status`;
-- `_evidence`    `verify` (findings, positions), `report`, `export`, `reset` and `retry`.
+- `_evidence`    `verify` (findings, positions), `report`, `export`, `reset` and `retry`;
+- `_cluster`     what workers on several machines share: tenant leases (fenced writes), rate-limit
+                 ledgers, enqueued passes.
 
 Every method is one transaction. The catalog is used from one thread at a time (the store runs
 it on a dedicated worker thread); SQLite runs in WAL mode so `collector status` can read during a
 run.
 """
 
-from ._db import CatalogVersionError
+from ._cluster import ClusterCatalog, LedgerRow
+from ._db import CatalogVersionError, LeaseLost
 from ._postgres import PostgresTarget
 from ._rows import PageCounts, Rejected, StoredAudio, WorkPlan
-from ._evidence import EvidenceCatalog, Finding, Scope, StoredFile, VerifyPosition
+from ._evidence import Finding, Scope, StoredFile, VerifyPosition
 from ._work import AUDIO, KINDS, TRANSCRIPT, WorkKind
 
 
-class Catalog(EvidenceCatalog):
+class Catalog(ClusterCatalog):
     """The store's database (a SQLite file, or a `PostgresTarget`); each public method is one transaction."""
 
 
-__all__ = ["AUDIO", "KINDS", "TRANSCRIPT", "Catalog", "CatalogVersionError", "Finding", "PageCounts", "PostgresTarget",
+__all__ = ["AUDIO", "KINDS", "TRANSCRIPT", "Catalog", "CatalogVersionError", "Finding", "LeaseLost", "LedgerRow",
+           "PageCounts", "PostgresTarget",
            "Rejected",
            "Scope", "StoredAudio", "StoredFile", "VerifyPosition", "WorkKind", "WorkPlan"]

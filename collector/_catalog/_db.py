@@ -33,12 +33,24 @@ class CatalogVersionError(RunError):
     """The catalog was written by a newer recording-collector than this one."""
 
 
+class LeaseLost(RunError):
+    """This worker's lease on a tenant was handed to another worker (see `_cluster`): nothing more
+    of that tenant may be written or asked of its vendor by this worker."""
+
+    def __init__(self, source: str, tenant: str) -> None:
+        super().__init__(f"The lease on {source}/{tenant} passed to another worker; this worker stopped it.")
+        self.tenant = (source, tenant)
+
+
 class Database:
     """The connection behind a catalog; mixins add the queries of each job."""
 
     def __init__(self, target: Path | PostgresTarget, *, read_only: bool = False) -> None:
         self.target = target
         self.read_only = read_only
+        self.fences: dict[tuple[str, str], int] = {}
+        """(source, tenant) -> the lease epoch this process holds: every transaction that writes
+        that tenant's rows first checks the epoch is still the lease's (a fencing token)."""
         self._db: Any
         self.dialect: Dialect
         if isinstance(target, PostgresTarget):
@@ -112,9 +124,13 @@ class Database:
         self._db.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[Any]:
+    def _transaction(self, *tenants: tuple[str, str]) -> Iterator[Any]:
+        """One transaction; `tenants` are the (source, tenant) pairs whose rows it writes, checked
+        against their leases first when this process works under one (`LeaseLost` if taken over)."""
         self._db.execute("BEGIN IMMEDIATE" if self.dialect is SQLITE else "BEGIN")
         try:
+            if self.fences:
+                self._check_fences(tenants)
             yield self._db
         except BaseException:
             try:
@@ -123,6 +139,18 @@ class Database:
                 pass
             raise
         self._db.execute("COMMIT")
+
+    def _check_fences(self, tenants: Sequence[tuple[str, str]]) -> None:
+        """Raise `LeaseLost` if a lease held for one of `tenants` has a newer epoch. The row stays
+        locked (shared) until the transaction ends, so a hand-over waits for this commit."""
+        for source, tenant in dict.fromkeys(tenants):
+            epoch = self.fences.get((source, tenant))
+            if epoch is None:
+                continue
+            row = self._db.execute("SELECT epoch FROM tenant_leases WHERE source=? AND tenant=?" + self.dialect.for_share,
+                                   (source, tenant)).fetchone()
+            if row is None or int(row[0]) != epoch:
+                raise LeaseLost(source, tenant)
 
     def _stream(self, sql: str, params: Sequence[Any], batch: int) -> Iterator[tuple[Any, ...]]:
         """Every row of a read-only query, fetched `batch` at a time (memory stays flat)."""
@@ -152,6 +180,15 @@ class Database:
     def reconnect(self) -> None:
         """Connect to the database server again (after `lost`)."""
         self._db.reconnect()
+
+    def reconnect_quietly(self) -> None:
+        """Try to connect again if the server connection is gone; a failure is left for the next
+        use to find (callers that must not wait: the shared rate-limit ledger)."""
+        if self.dialect is POSTGRES:
+            try:
+                self._db.reconnect()
+            except self.errors:
+                pass
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read-only query (tests, status, benchmarks)."""

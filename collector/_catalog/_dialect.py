@@ -4,7 +4,7 @@ The catalog's queries are written once, in the SQL both accept (`?` placeholders
 partial indexes, `RETURNING`), and its migrations once, in SQLite's type names. This module holds
 the rest:
 
-- the few expressions the two spell differently (`day`, `in_json_list`);
+- the few expressions the two spell differently (`day`, `in_json_list`, `clock`, `for_share`);
 - the DDL translation for PostgreSQL: `INTEGER` becomes `BIGINT` (a 2 GB file's size does not fit
   an `int4`), `REAL` `DOUBLE PRECISION`, `INTEGER PRIMARY KEY` an identity column, and `TEXT`
   `TEXT COLLATE "C"` (byte order, as SQLite sorts: key order must not depend on the server's
@@ -31,6 +31,11 @@ class Dialect:
     name = "sqlite"
     in_json_list = "IN (SELECT value FROM json_each(?))"
     """`x IN` the elements of a JSON array of strings passed as one parameter."""
+    clock = "((julianday('now') - 2440587.5) * 86400.0)"
+    """The database's own clock in Unix seconds: leases and shared rate limits are timed by it, so
+    the machines of a cluster need not agree on the time."""
+    for_share = ""
+    """Locks the rows a SELECT reads until the transaction ends (SQLite's writers are serial already)."""
 
     def day(self, column: str) -> str:
         """The calendar day (YYYY-MM-DD) of an ISO timestamp column shifted by a `?` offset like '+02:00'."""
@@ -42,6 +47,8 @@ class PostgresDialect(Dialect):
 
     name = "postgresql"
     in_json_list = "IN (SELECT json_array_elements_text(CAST(? AS json)))"
+    clock = "extract(epoch from clock_timestamp())"
+    for_share = " FOR SHARE"
 
     def day(self, column: str) -> str:
         """See `Dialect.day`."""

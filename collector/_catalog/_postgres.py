@@ -101,6 +101,10 @@ class PostgresConnection:
         finally:
             self._conn = self._open()
 
+    def execute_script(self, sql: str) -> None:
+        """Run a script of several statements exactly as written (no placeholders translated)."""
+        self._conn.execute(sql)
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> PostgresCursor:
         """Run one statement."""
         return PostgresCursor(self._conn.execute(postgres_sql(sql), [to_postgres(p) for p in params]))

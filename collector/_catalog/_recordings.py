@@ -26,7 +26,7 @@ class RecordingsCatalog(WorkCatalog):
         """
         stamp = iso(now_utc())
         unique = {r.vendor_id: r for r in recordings}  # a page listing an id twice keeps the last
-        with self._transaction() as db:
+        with self._transaction((source, tenant)) as db:
             existing = dict(
                 db.execute(
                     "SELECT vendor_id, media FROM recordings WHERE source=? AND tenant=? "
@@ -89,7 +89,7 @@ class RecordingsCatalog(WorkCatalog):
 
     def audit(self, key: RecordingKey, action: str, detail: str) -> None:
         """Record something we told the vendor about a recording (our side of its access audit)."""
-        with self._transaction() as db:
+        with self._transaction(key[:2]) as db:
             db.execute(
                 "INSERT INTO audit (source, tenant, vendor_id, at, action, detail) VALUES (?,?,?,?,?,?)",
                 (*key, iso(now_utc()), action, detail),

@@ -146,13 +146,22 @@ CREATE TABLE work_coverage (source TEXT NOT NULL, tenant TEXT NOT NULL, kind TEX
     PRIMARY KEY (source, tenant, kind));
 """
 
+_V5 = """
+CREATE TABLE tenant_leases (
+    source TEXT NOT NULL, tenant TEXT NOT NULL, epoch INTEGER NOT NULL, worker TEXT, expires REAL NOT NULL,
+    PRIMARY KEY (source, tenant)
+);
+CREATE TABLE rate_ledgers (account TEXT PRIMARY KEY, slots TEXT NOT NULL);
+CREATE TABLE cluster_passes (name TEXT PRIMARY KEY, enqueued TEXT NOT NULL, tenants INTEGER NOT NULL);
+"""
+
 
 def statements(sql: str) -> list[str]:
     """A migration's statements, one by one."""
     return [statement for statement in sql.split(";") if statement.strip()]
 
 
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4)]
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5)]
 """(version reached, its SQL in SQLite's types) in order; `_dialect.postgres_ddl` translates it."""
 
 LATEST = MIGRATIONS[-1][0]

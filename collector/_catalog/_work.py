@@ -119,7 +119,7 @@ class WorkCatalog(Database):
         the tenant has one), so a run of a big store does not look through all its recordings.
         """
         stamp = iso(now_utc())
-        with self._transaction() as db:
+        with self._transaction((source, tenant)) as db:
             for kind, wanted in ((AUDIO, plan.audio), (TRANSCRIPT, plan.transcripts)):
                 if not wanted or db.execute("SELECT 1 FROM work_coverage WHERE source=? AND tenant=? AND kind=?",
                                             (source, tenant, kind.name)).fetchone():
@@ -142,7 +142,7 @@ class WorkCatalog(Database):
     def expire_waits(self, source: str, tenant: str) -> None:
         """Settle the items whose waiting period for the vendor has ended (each kind's `expired_status`)."""
         stamp = iso(now_utc())
-        with self._transaction() as db:
+        with self._transaction((source, tenant)) as db:
             for kind in KINDS:
                 db.execute(
                     f"UPDATE {kind.table} SET status=?, reason=?, due_at=NULL, updated=? WHERE source=? AND tenant=? "
@@ -159,7 +159,7 @@ class WorkCatalog(Database):
         quarantined with attempts left. The claim walks a partial index of due items only, so it
         costs the same however many items the store has settled.
         """
-        with self._transaction() as db:
+        with self._transaction((source, tenant)) as db:
             rows = db.execute(
                 f"SELECT {RECORDING_COLUMNS} FROM {kind.table} w JOIN recordings r USING (source, tenant, vendor_id) "
                 "WHERE w.source=? AND w.tenant=? AND w.due_at IS NOT NULL AND (w.last_run IS NULL OR w.last_run<>?) "
@@ -174,9 +174,9 @@ class WorkCatalog(Database):
 
     def mark_tried(self, kind: WorkKind, keys: Iterable[RecordingKey], run_id: int) -> None:
         """Mark items as tried in this run without claiming them (queued as waiting by this run)."""
-        with self._transaction() as db:
-            db.executemany(f"UPDATE {kind.table} SET last_run=? WHERE source=? AND tenant=? AND vendor_id=?",
-                           [(run_id, *key) for key in keys])
+        rows = [(run_id, *key) for key in keys]
+        with self._transaction(*{row[1:3] for row in rows}) as db:
+            db.executemany(f"UPDATE {kind.table} SET last_run=? WHERE source=? AND tenant=? AND vendor_id=?", rows)
 
     # -- transitions -----------------------------------------------------------------------------------
 
@@ -187,7 +187,7 @@ class WorkCatalog(Database):
     def audio_stored_many(self, files: Sequence[tuple[RecordingKey, StoredAudio]]) -> None:
         """Record verified audio files and their egress in one transaction (one fsync for them all)."""
         stamp = iso(now_utc())
-        with self._transaction() as db:
+        with self._transaction(*{key[:2] for key, _ in files}) as db:
             db.executemany(
                 "UPDATE audio SET status='stored', reason=NULL, damaged=NULL, not_before=NULL, due_at=NULL, "
                 "attempts=attempts+1, "
@@ -204,7 +204,7 @@ class WorkCatalog(Database):
     def transcript_stored(self, key: RecordingKey, path: str, segments: int, sha256: str, size: int) -> None:
         """Record a stored transcript file."""
         stamp = iso(now_utc())
-        with self._transaction() as db:
+        with self._transaction(key[:2]) as db:
             db.execute(
                 "UPDATE transcripts SET status='stored', reason=NULL, damaged=NULL, not_before=NULL, due_at=NULL, "
                 "attempts=attempts+1, path=?, segments=?, sha256=?, size=?, last_verified=?, updated=? "
@@ -225,7 +225,7 @@ class WorkCatalog(Database):
         An item whose waiting period is already over is settled at once (`kind.expired_status`).
         """
         now = now_utc()
-        with self._transaction() as db:
+        with self._transaction(key[:2]) as db:
             db.execute(
                 f"UPDATE {kind.table} SET status='waiting', reason=?, wait_until=COALESCE(wait_until, ?), updated=? "
                 "WHERE source=? AND tenant=? AND vendor_id=?",
@@ -239,7 +239,7 @@ class WorkCatalog(Database):
     def unavailable(self, kind: WorkKind, key: RecordingKey, reason: str) -> None:
         """Record that the vendor has nothing we may fetch for this item (final; `lost` if `verify`
         had found our copy of it damaged)."""
-        with self._transaction() as db:
+        with self._transaction(key[:2]) as db:
             db.execute(
                 f"UPDATE {kind.table} SET status=CASE WHEN damaged IS NULL THEN 'unavailable' ELSE 'lost' END, "
                 "reason=?, attempts=attempts+1, due_at=NULL, updated=? WHERE source=? AND tenant=? AND vendor_id=?",
@@ -248,7 +248,7 @@ class WorkCatalog(Database):
 
     def deferred(self, kind: WorkKind, key: RecordingKey, reason: str, max_attempts: int) -> bool:
         """Leave the item for a later run; returns True if this was the last allowed attempt."""
-        with self._transaction() as db:
+        with self._transaction(key[:2]) as db:
             row = db.execute(
                 f"SELECT attempts, damaged FROM {kind.table} WHERE source=? AND tenant=? AND vendor_id=?", tuple(key)
             ).fetchone()
@@ -270,7 +270,7 @@ class WorkCatalog(Database):
         counted as egress, tried again while attempts last) or a transcript payload that could not
         be read (kept in the catalog; final)."""
         stamp = iso(now_utc())
-        with self._transaction() as db:
+        with self._transaction(key[:2]) as db:
             db.execute(
                 f"UPDATE {kind.table} SET status='quarantined', reason=?, attempts=attempts+1, "
                 f"due_at=CASE WHEN ? AND attempts+1<? THEN due_at ELSE NULL END, "
@@ -293,7 +293,7 @@ class WorkCatalog(Database):
     def record_egress(self, key: RecordingKey, size: int) -> None:
         """Count bytes downloaded that produced no stored file (the vendor still counts them)."""
         if size:
-            with self._transaction() as db:
+            with self._transaction(key[:2]) as db:
                 db.execute("INSERT INTO egress VALUES (?,?,?,?)", (key.source, key.tenant, iso(now_utc()), size))
 
     def oldest_egress_since(self, source: str, tenant: str, since: datetime) -> datetime | None:

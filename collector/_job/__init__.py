@@ -109,7 +109,7 @@ class TenantJob:
     async def _run_tasks(self, source: Source) -> None:
         self.summary.phase = "running"
         job = JobContext(settings=self.settings, source=source, store=self.store, plugins=self.plugins,
-                         run_id=self.run_id, summary=self.summary, log=self.log, halt=self._halt, plan=self.plan,
+                         run_id=self.run_id, summary=self.summary, log=self.log, halt=self.stop, plan=self.plan,
                          machine=self.machine)
         work: list[Coroutine[Any, Any, None]] = [run_metadata(job)]
         if self.settings.audio:
@@ -122,8 +122,8 @@ class TenantJob:
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                 raise result
 
-    def _halt(self, error: CollectorError) -> None:
-        """Stop every task of this tenant (credentials refused)."""
+    def stop(self, error: CollectorError) -> None:
+        """Stop every task of this tenant (its credentials were refused, or its lease passed to another worker)."""
         self.summary.problem(error.reason)
         self.log.warning("%s stopped: %s", self.summary.label, error.reason,
                          extra={"event": "tenant_stopped", "reason": error.reason})

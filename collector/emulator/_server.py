@@ -150,6 +150,8 @@ class LoggedRequest:
     kind: str
     status: int | None
     fault: str | None
+    worker: str | None = None
+    """The collector worker that sent it (its `X-Collector-Worker` header), if any."""
 
 
 class FaultPlan:
@@ -421,7 +423,12 @@ class EmulatorServer:
     def _record(self, arrival: float, request: Request, kind: str, response: Response | None, fault: str | None) -> None:
         with self._lock:
             self.log.append(LoggedRequest(arrival, request.method, request.path, kind,
-                                          response.status if response is not None else None, fault))
+                                          response.status if response is not None else None, fault,
+                                          _header(request.headers, "x-collector-worker")))
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    return next((value for key, value in headers.items() if key.lower() == name), None)
 
 
 def _materialize(response: Response) -> bytes:

@@ -90,6 +90,12 @@ class XimaEmulator(EmulatorServer):
         with self._data_lock:
             return [dict(r) for c in self.calls for r in c["recordings"]]
 
+    def audio_bytes(self, key: str) -> bytes:
+        """The audio the emulator serves for recording `key` (for auditing a store byte for byte)."""
+        item = self._find(key)
+        assert item is not None, f"no recording {key}"
+        return self._audio_body(key, item, self.tenant.audio_faults.get(key))[0]
+
     def add_recordings(self, count: int, *, at: datetime | None = None) -> list[str]:
         """New calls with one recording each, starting at `at` (default: a minute ago)."""
         moment = at or datetime.now(timezone.utc) - timedelta(minutes=1)

@@ -1,0 +1,128 @@
+"""The cluster's task queue: procrastinate on the catalog's own PostgreSQL database.
+
+A pass is one job per tenant (`collect_tenant`), deferred with the tenant as both its `lock`
+(procrastinate never runs two jobs with one lock at once) and its `queueing_lock` (a tenant
+waiting in the queue is not queued twice). Two periodic tasks, which procrastinate queues once
+per tick however many workers run: `schedule_tick` (every minute: starts the pass the
+`[scheduler]` cron names, once, recorded by name in `cluster_passes`) and `recover_stalled`
+(every 5 s: the jobs of workers that stopped sending heartbeats are marked failed and queued
+again, so another worker resumes their tenants; procrastinate does not do this by itself).
+
+procrastinate is imported only here, by `collector worker` and `collector enqueue`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from .._catalog import Catalog, PostgresTarget
+from .._config import Config
+from .._store import Store
+
+log = logging.getLogger("collector.cluster")
+
+COLLECT = "collector.collect_tenant"
+RECOVER = "collector.recover_stalled"
+TICK = "collector.schedule_tick"
+
+
+def make_app(target: PostgresTarget) -> Any:
+    """A procrastinate App on the catalog's database (the password passed apart from the DSN)."""
+    import procrastinate
+
+    kwargs: dict[str, Any] = {"application_name": "recording-collector-queue"}
+    if target.password:
+        kwargs["password"] = target.password
+    return procrastinate.App(connector=procrastinate.PsycopgConnector(
+        conninfo=target.dsn, kwargs=kwargs, min_size=1, max_size=4))
+
+
+def ensure_queue_schema(catalog: Catalog) -> None:
+    """Create procrastinate's tables in the catalog's database once (applying them twice fails,
+    and workers may start together)."""
+    from procrastinate.schema import SchemaManager
+
+    if catalog.install_once("procrastinate_jobs", SchemaManager.get_schema()):
+        log.info("Created the task queue's tables in the catalog's database")
+
+
+def tenant_lock(source: str, tenant: str) -> str:
+    """The queue's lock for a tenant (its jobs never run at the same time)."""
+    return f"tenant:{source}/{tenant}"
+
+
+@dataclass
+class Enqueued:
+    """What `enqueue_pass` did: the pass's name, the tenants queued, those already waiting."""
+
+    name: str
+    queued: int
+    already_waiting: int
+    already_enqueued: bool = False
+    """The pass of this name was enqueued before: nothing was queued again."""
+
+
+async def enqueue_pass(app: Any, store: Store, config: Config, name: str | None = None) -> Enqueued:
+    """Queue one `collect_tenant` job per enabled tenant, once per pass `name` (default: the
+    time of day now, to the minute, in UTC)."""
+    from procrastinate.exceptions import AlreadyEnqueued
+
+    name = name or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+    sources = config.enabled_sources
+    if not await store.call(store.catalog.record_pass, name, len(sources)):
+        return Enqueued(name, 0, 0, already_enqueued=True)
+    queued = waiting = 0
+    for settings in sources:
+        lock = tenant_lock(settings.plugin, settings.tenant)
+        try:
+            await app.configure_task(COLLECT, queue=config.cluster.queue, lock=lock, queueing_lock=lock).defer_async(
+                source=settings.plugin, tenant=settings.tenant, pass_name=name)
+            queued += 1
+        except AlreadyEnqueued:
+            waiting += 1
+    log.info("Pass %s enqueued: %d tenants queued, %d already waiting", name, queued, waiting,
+             extra={"event": "pass_enqueued", "pass": name, "queued": queued, "already_waiting": waiting})
+    return Enqueued(name, queued, waiting)
+
+
+def due_pass(config: Config, now: datetime) -> str | None:
+    """The name of the pass the `[scheduler]` cron named in the last ten minutes, if any (a tick
+    missed while no worker ran is caught up by the next; older ones are left to the next pass)."""
+    from .._schedule import next_pass
+
+    tick = next_pass(config.scheduler.cron, config.scheduler.timezone, now - timedelta(minutes=10))
+    return tick.strftime("%Y-%m-%dT%H:%MZ") if tick <= now else None
+
+
+async def recover_stalled(app: Any, queue: str, stalled_seconds: float) -> int:
+    """Mark the jobs of workers silent for `stalled_seconds` failed and queue their tenants again;
+    returns how many were recovered."""
+    from procrastinate.exceptions import AlreadyEnqueued
+    from procrastinate.jobs import Status
+
+    recovered = 0
+    for job in await app.job_manager.get_stalled_jobs(queue=queue, task_name=COLLECT,
+                                                      seconds_since_heartbeat=stalled_seconds):
+        try:
+            await app.configure_task(COLLECT, queue=queue, lock=job.lock, queueing_lock=job.queueing_lock).defer_async(
+                **job.task_kwargs)
+        except AlreadyEnqueued:
+            pass  # queued again by an earlier tick that could not mark the old job
+        await app.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
+        recovered += 1
+        log.warning("The worker running %s/%s stopped sending heartbeats; the tenant is queued again",
+                    job.task_kwargs.get("source"), job.task_kwargs.get("tenant"),
+                    extra={"event": "tenant_recovered", "source": job.task_kwargs.get("source"),
+                           "tenant": job.task_kwargs.get("tenant")})
+    return recovered
+
+
+async def jobs_left(app: Any, name: str) -> int:
+    """How many tenants of the pass `name` are still queued or running."""
+    row = await app.connector.execute_query_one_async(
+        "SELECT COUNT(*) AS n FROM procrastinate_jobs WHERE task_name=%(task)s AND args->>'pass_name'=%(name)s "
+        "AND status IN ('todo', 'doing')", task=COLLECT, name=name)
+    return int(row["n"])

@@ -1,0 +1,169 @@
+"""`collector worker`: one worker process of a cluster, collecting the tenants the queue hands it.
+
+A worker holds the store shared (a `collector run` on the same store waits for none of them and
+is refused while they run), keeps every tenant's rate-limit slots in the database
+(`DatabaseLedger`, so a tenant handed to another machine keeps to its limit), and runs up to
+`[cluster] tenants_per_worker` tenants at once, each exactly as `collector run` would (the same
+`TenantJob`), under a lease (see `_lease`). Each tenant's job is a run of its own in the catalog,
+with its summary, so `status` and `report` read the same as after `collector run`.
+
+SIGTERM or SIGINT (systemd's stop, Kubernetes' termination) stops taking new tenants and lets
+the running ones finish for up to `lease_seconds`; what is cut short resumes from its committed
+state on the next pass, wherever it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import threading
+from datetime import datetime, timezone
+from typing import Any
+
+from .._catalog import Catalog
+from .._config import Config
+from .._errors import ConfigError, StoreFailure
+from .._exits import OUTCOMES
+from .._job import TenantJob
+from .._ledger import DatabaseLedger, share_ledgers
+from .._machine import Machine
+from .._output import summary_line
+from .._plugins import Plugins
+from .._store import Store
+from .._summary import exit_code
+from ._lease import LeaseBusy, TenantLease
+from ._queue import COLLECT, RECOVER, TICK, due_pass, enqueue_pass, ensure_queue_schema, make_app, recover_stalled
+
+log = logging.getLogger("collector.cluster")
+
+_STALE_SLOT = 120.0
+"""Seconds after which a rate-limit slot left in flight by a worker that died is taken back
+(longer than any request's timeout)."""
+
+
+def require_cluster_store(config: Config) -> None:
+    """Workers and `enqueue` need the catalog in PostgreSQL (the queue lives in the same database)."""
+    if config.store.postgresql is None:
+        raise ConfigError([f"{config.path}: store.postgresql: `collector worker` and `collector enqueue` need the "
+                           "catalog in PostgreSQL (its database holds the task queue); add a [store.postgresql] "
+                           "table with a dsn."])
+
+
+def worker_name(name: str | None) -> str:
+    """The worker's name: as given, or this machine's host name and the process id."""
+    return name or f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Worker:
+    """One worker process: its store, its machine budget, and the tasks it registers with the queue."""
+
+    def __init__(self, config: Config, plugins: Plugins, store: Store, name: str) -> None:
+        self.config = config
+        self.plugins = plugins
+        self.store = store
+        self.name = name
+        self.machine = Machine()
+        self.app = make_app(config.store_location.postgres)  # type: ignore[arg-type]
+        self._sources = {(s.plugin, s.tenant): s for s in config.enabled_sources}
+        self._register()
+
+    def _register(self) -> None:
+        cluster = self.config.cluster
+        app = self.app
+
+        async def collect_tenant(source: str, tenant: str, pass_name: str) -> None:
+            await self.collect(source, tenant, pass_name)
+
+        async def recover(timestamp: int) -> None:
+            await recover_stalled(app, cluster.queue, cluster.stalled_seconds)
+
+        async def tick(timestamp: int) -> None:
+            name = due_pass(self.config, datetime.now(timezone.utc))
+            if name is not None:
+                await enqueue_pass(app, self.store, self.config, name)
+
+        app.task(name=COLLECT, queue=cluster.queue)(collect_tenant)
+        app.periodic(cron="* * * * * */5")(app.task(name=RECOVER, queue=cluster.queue)(recover))
+        if cluster.schedule:
+            app.periodic(cron="* * * * *")(app.task(name=TICK, queue=cluster.queue)(tick))
+
+    async def collect(self, source: str, tenant: str, pass_name: str) -> None:
+        """Collect one tenant under its lease, as one run in the catalog."""
+        settings = self._sources.get((source, tenant))
+        if settings is None:
+            log.warning("%s/%s was queued but is not an enabled [[sources]] entry of this worker's configuration; "
+                        "skipped", source, tenant)
+            return
+        cluster = self.config.cluster
+        lease = TenantLease(self.store, source, tenant, self.name, cluster.lease_seconds)
+        try:
+            await lease.take(wait=cluster.lease_seconds + cluster.stalled_seconds)
+        except LeaseBusy as exc:
+            log.info("%s; another worker is collecting it", exc)
+            return
+        try:
+            run_id = await self.store.call(self.store.catalog.start_run)
+            job = TenantJob(settings, self.plugins.sources[settings.plugin], self.store, self.plugins, run_id,
+                            self.machine)
+            job.traffic.gate = lease.gate
+            job.traffic.worker = self.name
+            keeper = asyncio.create_task(lease.keep(job.stop))
+            try:
+                summary = await job.run()
+            finally:
+                keeper.cancel()
+        finally:
+            await lease.release()
+        code = exit_code([summary])
+        try:
+            await self.store.call(self.store.catalog.finish_run, run_id, code, OUTCOMES.get(code, "partial"),
+                                  [(summary.source, summary.tenant, summary.status.value, summary.as_dict())])
+        except StoreFailure as exc:
+            log.error("The summary of %s could not be saved: %s", summary.label, exc.reason)
+        log.info(summary_line(summary), extra={**summary.log_fields(), "worker": self.name, "pass": pass_name})
+
+    async def run(self, *, until_idle: bool = False) -> None:
+        """Work until stopped (SIGTERM/SIGINT), or with `until_idle` until the queue is empty."""
+        cluster = self.config.cluster
+        await self.store.call(ensure_queue_schema, self.store.catalog)
+        async with self.app.open_async():
+            await self.app.run_worker_async(
+                queues=[cluster.queue], name=self.name, concurrency=cluster.tenants_per_worker, wait=not until_idle,
+                fetch_job_polling_interval=cluster.poll_seconds, update_heartbeat_interval=cluster.stalled_seconds / 4,
+                stalled_worker_timeout=cluster.stalled_seconds, shutdown_graceful_timeout=cluster.lease_seconds,
+                delete_jobs="successful")
+
+    def close(self) -> None:
+        """Release the machine's pools."""
+        self.machine.close()
+
+
+def run_worker(config: Config, plugins: Plugins, *, name: str | None = None, until_idle: bool = False) -> int:
+    """Run one worker until it is stopped; 0 on a clean stop, 5 if the store failed."""
+    require_cluster_store(config)
+    me = worker_name(name)
+    store = Store(config.store_location, worker=me)
+    ledgers = Catalog(config.store_location.catalog_target)
+    lock = threading.Lock()
+
+    def ledger(account: str, slots: int, window: float) -> Any:
+        return DatabaseLedger(ledgers, lock, account, slots, window=window, stale_after=_STALE_SLOT)
+
+    share_ledgers(ledger)
+    worker: Worker | None = None
+    try:
+        with store.shared():
+            worker = Worker(config, plugins, store, me)
+            log.info("Worker %s started: up to %d tenants at once, queue %s", me, config.cluster.tenants_per_worker,
+                     config.cluster.queue, extra={"event": "worker_started", "worker": me})
+            asyncio.run(worker.run(until_idle=until_idle))
+            log.info("Worker %s stopped", me, extra={"event": "worker_stopped", "worker": me})
+    finally:
+        share_ledgers(None)
+        if worker is not None:
+            worker.close()
+        store.close()
+        ledgers.close()
+    return 0
