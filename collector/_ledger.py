@@ -117,6 +117,8 @@ class _Row:
 class _State:
     paused: float
     rows: list[_Row]
+    now: float
+    """The time the state was read at, by the ledger's clock."""
 
 
 def _alive(pid: int) -> bool:
@@ -182,7 +184,7 @@ class FileLedger:
                 row.free_at, row.in_flight = now + self._window, False  # its request arrived by now at the latest
             elif row.free_at > now + self._horizon:
                 row.free_at = now + self._horizon  # the clock was set back
-        return _State(min(paused, now + _LONGEST_PAUSE), rows)
+        return _State(min(paused, now + _LONGEST_PAUSE), rows, now)
 
     def _holder_gone(self, row: _Row, now: float) -> bool:
         return now - row.claimed_at > STALE_AFTER or row.pid != self._pid and not _alive(row.pid)
@@ -190,6 +192,7 @@ class FileLedger:
     def claim(self, now: float, slots: int) -> tuple[int | None, float | None]:
         """See `SlotLedger.claim`."""
         with self._locked(now) as state:
+            now = state.now
             rows = state.rows
             idle = [i for i in range(min(slots, len(rows))) if not rows[i].in_flight]
             if not idle:
@@ -252,7 +255,7 @@ class DatabaseLedger(FileLedger):
             except (ValueError, TypeError, KeyError):
                 log.warning("The shared rate-limit ledger of an account was damaged; it starts afresh")
                 rows, paused, document = [], stored.now + self._window, {}
-            state = self._settle(rows, paused, stored.now if now is None else now, fresh=document is None)
+            state = self._settle(rows, paused, stored.now, fresh=document is None)
             yield state
             stored.slots = json.dumps({"paused": state.paused, "rows": [
                 [r.free_at, r.claimed_at, r.before, r.pid, r.in_flight] for r in state.rows]})
@@ -270,16 +273,28 @@ class DatabaseLedger(FileLedger):
             return None, now + 1.0
 
     def stamp(self, slot: int, free_at: float) -> None:
-        """See `SlotLedger.stamp`."""
-        self._quietly(super().stamp, slot, free_at)
+        """See `SlotLedger.stamp`; the delay is applied from the database's time when written, so
+        the skew between the two clocks never frees a slot early."""
+        delay = free_at - self.clock()
+
+        def write() -> None:
+            with self._locked() as state:
+                row = state.rows[slot]
+                row.free_at, row.in_flight = state.now + max(0.0, delay), False
+        self._quietly(write)
 
     def unclaim(self, slot: int) -> None:
         """See `SlotLedger.unclaim`."""
         self._quietly(super().unclaim, slot)
 
     def pause(self, until: float) -> None:
-        """See `SlotLedger.pause`."""
-        self._quietly(super().pause, until)
+        """See `SlotLedger.pause` (from the database's time, as `stamp`)."""
+        delay = until - self.clock()
+
+        def write() -> None:
+            with self._locked() as state:
+                state.paused = max(state.paused, state.now + delay)
+        self._quietly(write)
 
     def _quietly(self, operation: Callable[..., None], *args: float) -> None:
         try:

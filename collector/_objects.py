@@ -17,7 +17,10 @@ Both are addressed by the same keys, the store-relative paths `_files` builds
 
 obstore (a Rust S3 client) is imported only when a bucket is configured. It retries 5xx, 429 and
 timeouts by itself with backoff; what still fails raises `OSError`, so the store treats it as a
-failure of its own (downloads stop, nothing counts against a recording).
+failure of its own (downloads stop, nothing counts against a recording). One gap: obstore never
+retries a put-if-absent whose connection broke (or timed out), since the object may have landed
+and "create" is not idempotent to it; `put_file` tries such an upload again itself (our
+put-if-absent-or-adopt is safe to repeat), else one dropped connection stopped the run's downloads.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +40,8 @@ from ._files import fsync_dir, move_into_place, store_path, write_atomic
 
 _PART = 8 * 1024 * 1024
 _READ = 1 << 20
+_UPLOAD_TRIES = 3
+"""Tries of one upload that fails with obstore's GenericError (see the module docstring)."""
 
 
 class Objects(Protocol):
@@ -226,8 +232,7 @@ class S3Objects:
         for candidate in (key, alternative_key(key, sha256)):
             with self._as_os_errors(candidate):
                 try:
-                    self._obstore.put(store, candidate, temp, mode="create", chunk_size=_PART, max_concurrency=4,
-                                      attributes={"sha256": sha256, "Content-Type": "application/octet-stream"})
+                    self._put_if_absent(store, candidate, temp, sha256)
                 except self._exceptions.AlreadyExistsError:
                     if self._meta(candidate) == (size, sha256):
                         temp.unlink(missing_ok=True)
@@ -239,13 +244,30 @@ class S3Objects:
             return candidate
         raise FileExistsError(f"{self.where}{key} and {alternative_key(key, sha256)} both hold other content")
 
+    def _put_if_absent(self, store: Any, key: str, temp: Path, sha256: str) -> None:
+        """Upload `temp` to `key` unless something is there (AlreadyExistsError); an upload that
+        failed otherwise is tried again, as obstore does not for a broken connection: a retry of
+        one that landed finds it there, and `put_file` adopts it."""
+        for attempt in range(1, _UPLOAD_TRIES + 1):
+            try:
+                self._obstore.put(store, key, temp, mode="create", chunk_size=_PART, max_concurrency=4,
+                                  attributes={"sha256": sha256, "Content-Type": "application/octet-stream"})
+                return
+            except self._exceptions.GenericError:
+                if attempt == _UPLOAD_TRIES:
+                    raise
+            time.sleep(0.25 * attempt)
+
     def put_bytes(self, key: str, data: bytes) -> str:
         """See `Objects.put_bytes`."""
         self._temp_dir.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=self._temp_dir, suffix=".part")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        return self.put_file(Path(name), key, hashlib.sha256(data).hexdigest(), len(data))
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            return self.put_file(Path(name), key, hashlib.sha256(data).hexdigest(), len(data))
+        finally:
+            Path(name).unlink(missing_ok=True)  # moved into the bucket, or failed: the scratch copy goes
 
     def size(self, key: str) -> int | None:
         """See `Objects.size`."""

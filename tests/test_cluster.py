@@ -21,8 +21,9 @@ import pytest
 from collector_xima.emulator import XimaEmulator, XimaTenant
 
 from collector._store import Store
-from collector.testing import (PostgresServer, S3Server, WorkerProcesses, location_of, overlapping_workers, scale_out,
-                               write_config)
+from collector.emulator import EmulatorServer
+from collector.testing import (PostgresServer, S3Server, WorkerProcesses, location_of, overlapping_workers,
+                               query_catalog, scale_out, write_config)
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +40,7 @@ class Farm:
 
 def xima_farm(directory: Path, postgres: PostgresServer, s3: S3Server, tenants: int, *, recordings: int = 6,
               rate_limit: tuple[int, float] = (20, 1.0), cluster: dict[str, object] | None = None,
-              stack: ExitStack) -> Farm:
+              timeout: float = 30, stack: ExitStack) -> Farm:
     """`tenants` Xima emulators and a configuration for them on PostgreSQL + S3."""
     now = datetime.now(timezone.utc)
     emulators, sources, env = [], [], {}
@@ -51,7 +52,8 @@ def xima_farm(directory: Path, postgres: PostgresServer, s3: S3Server, tenants: 
         sources.append({"plugin": "xima", "tenant": tenant.name, "base_url": emulators[-1].url,
                         "token": {"env": f"TEST_CLUSTER_TOKEN_{number}"}, "endpoint": "recordings",
                         "start": (now - timedelta(hours=3)).isoformat(), "window": 3600, "lookback": 3600,
-                        "settle_delay": 1, "rate_limit": {"requests": rate_limit[0], "per_seconds": rate_limit[1]}})
+                        "settle_delay": 1, "timeout": timeout,
+                        "rate_limit": {"requests": rate_limit[0], "per_seconds": rate_limit[1]}})
     with scale_out(postgres=postgres, s3=s3):
         config = write_config(directory, sources, cluster={"lease_seconds": 6, "stalled_seconds": 4,
                                                            "poll_seconds": 0.2, "schedule": False,
@@ -110,3 +112,137 @@ def test_two_workers_collect_every_tenant_once(tmp_path: Path, postgres: Postgre
     again = workers.enqueue("--pass", result["pass"])
     assert again.returncode == 3 and "enqueued before" in again.stdout
     assert workers.stop() == [0, 0], workers.logs()
+
+
+def _wait(condition: object, timeout: float, what: str, workers: WorkerProcesses) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}\n{workers.logs()}")
+        time.sleep(0.2)
+
+
+def _stored(farm: Farm) -> int:
+    return int(query_catalog(farm.store, "SELECT COUNT(*) FROM audio WHERE status='stored'")[0][0])
+
+
+def _holders(farm: Farm) -> dict[str, str]:
+    return {tenant: worker for tenant, worker in query_catalog(
+        farm.store, "SELECT tenant, worker FROM tenant_leases WHERE worker IS NOT NULL")}
+
+
+@pytest.mark.parametrize("fault", ["kill", "stop"])
+def test_a_worker_killed_or_stalled_mid_download_hands_its_tenants_over(
+        fault: str, tmp_path: Path, postgres: PostgresServer, s3: S3Server, stack: ExitStack) -> None:
+    """SIGKILL: its tenants resume on the other worker. SIGSTOP past the lease, then SIGCONT: the
+    vendor never sees the two workers at once for a tenant, and nothing is lost or doubled."""
+    farm = xima_farm(tmp_path, postgres, s3, tenants=4, recordings=24, rate_limit=(4, 1.0),
+                     cluster={"tenants_per_worker": 2}, timeout=5, stack=stack)
+    workers = stack.enter_context(WorkerProcesses(farm.config, 2, env=farm.env))
+    assert workers.enqueue().returncode == 0
+    _wait(lambda: "w0" in _holders(farm).values() and _stored(farm) >= 4, 60, "w0 to be downloading", workers)
+    victims = {t for t, w in _holders(farm).items() if w == "w0"}
+    workers.signal(0, signal.SIGKILL if fault == "kill" else signal.SIGSTOP)
+    _wait(lambda: victims & {t for t, w in _holders(farm).items() if w == "w1"}, 40, "the hand-over", workers)
+    if fault == "stop":
+        workers.signal(0, signal.SIGCONT)  # it wakes after the hand-over: it must not send again
+    total = sum(len(e.recording_items()) for e in farm.emulators)
+    _wait(lambda: _stored(farm) == total, 120, "every recording", workers)
+    _wait(lambda: not _holders(farm), 30, "every lease released", workers)
+    assert audit(farm) == []
+    for emulator in farm.emulators:
+        assert overlapping_workers(emulator.log) == [], workers.logs()
+        assert emulator.count(status=429) == 0
+    workers.stop()
+
+
+def mixed_farm(directory: Path, postgres: PostgresServer, s3: S3Server, stack: ExitStack, *, xima: int, focus: int,
+               imagicle: int, per_host: int = 5, cluster: dict[str, object] | None = None) -> tuple[Farm, dict[str, tuple[EmulatorServer, str, set[str]]]]:
+    """Tenants of all three vendors at their documented (or plugins' default) limits: Xima one host
+    each, Focus and Imagicle `per_host` tenants to a host. Returns the farm and, per tenant, its
+    host, its limit key there and the recording ids it holds."""
+    from collector_focus._emudata import FocusTenant
+    from collector_focus.emulator import FocusEmulator
+    from collector_imagicle._emudata import Account
+    from collector_imagicle.emulator import DEMO_BASE, ImagicleEmulator
+
+    farm = xima_farm(directory, postgres, s3, tenants=xima, recordings=2, rate_limit=(3, 10.0), cluster=cluster,
+                     stack=stack)
+    tenants: dict[str, tuple[EmulatorServer, str, set[str]]] = {
+        e.tenant.name: (e, "all", {str(i["recordingKey"]) for i in e.recording_items()}) for e in farm.emulators}
+    import tomllib
+
+    document = tomllib.loads(farm.config.read_text())
+    for source in document["sources"]:
+        source.pop("rate_limit")  # the plugin's default: the vendor's documented limit
+    for host in range(0, focus, per_host):
+        group = [FocusTenant(client_id=8000 + n, username=f"svc-{n}", api_key=os.urandom(12).hex(), recordings=4)
+                 for n in range(host, min(host + per_host, focus))]
+        emulator = stack.enter_context(FocusEmulator(group, rate_limit=(10, 1.0)))
+        emulator.make_transcripts_ready()
+        for tenant in group:
+            name, variable = f"f{tenant.client_id}", f"TEST_CLUSTER_FOCUS_{tenant.client_id}"
+            farm.env[variable] = tenant.api_key
+            document["sources"].append({"plugin": "focus", "tenant": name, "base_url": emulator.url,
+                                        "client_id": tenant.client_id, "username": tenant.username,
+                                        "api_key": {"env": variable}, "page_size": 10})
+            tenants[name] = (emulator, str(tenant.client_id), emulator.expected_ids(tenant))
+    for host in range(0, imagicle, per_host):
+        accounts = [Account(f"i{n:03d}", seed=n, base_time=DEMO_BASE, recordings=4,
+                            clients={f"client-{n}": os.urandom(8).hex()}) for n in range(host, min(host + per_host,
+                                                                                                  imagicle))]
+        emulator = stack.enter_context(ImagicleEmulator(accounts, rate_limit=(5, 1.0), serve_audio=True))
+        emulator.make_transcripts_ready()
+        for account in accounts:
+            (client, secret), = account.clients.items()
+            variable = f"TEST_CLUSTER_IMAGICLE_{account.name}"
+            farm.env[variable] = secret
+            document["sources"].append({
+                "plugin": "imagicle", "tenant": account.name, "base_url": emulator.api_url,
+                "start_date": "2026-01-01T00:00:00Z", "window_hours": 24.0 * 60, "page_size": 10,
+                "settle_seconds": 60.0, "audio_url_template": "/v1/recordings/{id}/audio",
+                "oauth": {"token_url": emulator.token_url, "client_id": client, "client_secret": {"env": variable},
+                          "scope": "voice-analytics/recordings.read"}})
+            tenants[account.name] = (emulator, account.name, account.valid_ids())
+    from collector._demo import dump_toml
+
+    farm.config.write_text(dump_toml(document), encoding="utf-8")
+    return farm, tenants
+
+
+def test_four_workers_collect_200_tenants_of_three_vendors_exactly_once(
+        tmp_path: Path, postgres: PostgresServer, s3: S3Server, stack: ExitStack) -> None:
+    farm, tenants = mixed_farm(tmp_path, postgres, s3, stack, xima=100, focus=50, imagicle=50,
+                               cluster={"lease_seconds": 30, "stalled_seconds": 20})
+    workers = stack.enter_context(WorkerProcesses(farm.config, 4, env=farm.env))
+    done = workers.enqueue("--wait", "--json", timeout=600)
+    result = json.loads(done.stdout)
+    assert result["queued"] == 200, done.stderr
+    assert done.returncode == 0, json.dumps([t for t in result["tenants"] if t["status"] != "ok"])[:3000]
+    rows = query_catalog(farm.store, "SELECT source, tenant, vendor_id FROM recordings")
+    listed: dict[str, set[str]] = {}
+    for _, tenant, vendor_id in rows:
+        listed.setdefault(tenant, set()).add(vendor_id)
+    audio = query_catalog(farm.store, "SELECT tenant, status, path, sha256 FROM audio")
+    assert {status for _, status, _, _ in audio} <= {"stored", "unavailable"}, audio
+    store = Store(location_of(farm.store))
+    try:
+        for tenant, status, path, sha in audio:
+            if status != "stored":
+                continue
+            host, key, _ = tenants[tenant]
+            assert sha in host.served_audio[key], f"{tenant}: {path} is not what the vendor served"
+            assert hashlib.sha256(b"".join(store.objects.chunks(path))).hexdigest() == sha
+        keys = list(store.objects.keys(""))
+    finally:
+        store.close()
+    stored = [path for _, status, path, _ in audio if status == "stored"]
+    stored += [path for (path,) in query_catalog(farm.store, "SELECT path FROM transcripts WHERE status='stored'")]
+    assert sorted(keys) == sorted(stored)  # one object per stored file, nothing else
+    for name, (host, key, expected) in tenants.items():
+        assert listed.get(name, set()) == expected, name
+        requests = [r for r in host.log if r.key == key]
+        assert overlapping_workers(requests) == [], name
+        assert not [r for r in requests if r.status == 429], name
+    served_by = {r.worker for host, _, _ in tenants.values() for r in host.log}
+    assert served_by == {"w0", "w1", "w2", "w3"}  # the tenants were spread over every worker

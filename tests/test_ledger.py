@@ -89,3 +89,36 @@ def test_the_account_key_never_contains_the_credential_and_an_unusable_directory
     with caplog.at_level(logging.WARNING):
         assert isinstance(open_ledger(key, 3, window=1.0), MemoryLedger)
     assert "cannot be shared" in caplog.text
+
+
+def test_workers_on_two_machines_share_a_tenants_slots_in_the_database(postgres: object) -> None:
+    """Two connections (two workers) see one ledger, timed by the database's clock: what one
+    worker spent, the one that takes the tenant over cannot spend again; a slot left in flight by
+    a worker that died comes back after `stale_after`."""
+    import threading
+
+    from collector._catalog import Catalog, PostgresTarget
+    from collector._ledger import DatabaseLedger
+
+    dsn = postgres.database()  # type: ignore[attr-defined]
+    first, second = Catalog(PostgresTarget(dsn)), Catalog(PostgresTarget(dsn))
+    try:
+        a = DatabaseLedger(first, threading.Lock(), "acct", 2, window=1.0, stale_after=2.0)
+        b = DatabaseLedger(second, threading.Lock(), "acct", 2, window=1.0, stale_after=2.0)
+        slot, _ = a.claim(a.clock(), 2)
+        assert slot is not None
+        a.stamp(slot, a.clock() + 1.0)
+        held, _ = a.claim(a.clock(), 2)  # in flight, never stamped: its worker "dies"
+        assert held is not None
+        now = b.clock()
+        slot, ready = b.claim(now, 2)  # one slot waits out its window, the other is in flight
+        assert slot is None and ready is not None and now + 0.8 < ready <= now + 1.05
+        time.sleep(max(0.0, ready - b.clock()) + 0.05)
+        assert b.claim(b.clock(), 2)[0] is not None  # the spent slot is free again
+        assert b.claim(b.clock(), 2) == (None, None)  # the dead worker's slot is still in flight...
+        time.sleep(1.2)
+        slot, ready = b.claim(b.clock(), 2)  # ...until stale_after: then it is free one window on
+        assert slot is None and ready is not None and ready > b.clock() + 0.5
+    finally:
+        first.close()
+        second.close()

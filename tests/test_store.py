@@ -289,6 +289,38 @@ def test_a_catalog_written_by_schema_3_is_migrated_without_loss(tmp_path: Path) 
     catalog.close()
 
 
+def test_a_catalog_written_by_schema_4_is_migrated_without_loss(tmp_path: Path) -> None:
+    catalog = Catalog(_store_written_by(4, tmp_path))
+    assert catalog.query("SELECT COUNT(*) FROM recordings") == [(9,)]
+    assert [r.vendor_id for r in catalog.claim(AUDIO, "toy", "alpha", run_id=99, limit=50)] == ["t0005", "t0006"]
+    epoch, _ = catalog.take_lease("toy", "alpha", "w1", 30)
+    assert epoch == 1 and catalog.take_lease("toy", "alpha", "w2", 30)[0] is None  # the new tables work
+    catalog.close()
+
+
+def test_a_lease_fences_the_tenants_writes_once_another_worker_took_it(new_catalog: Callable[[], Catalog]) -> None:
+    from collector._catalog import LeaseLost
+
+    catalog = new_catalog()
+    epoch, _ = catalog.take_lease("toy", "t", "w1", 0.2)
+    assert epoch is not None and catalog.renew_lease("toy", "t", epoch, 0.2)
+    catalog.fences[("toy", "t")] = epoch
+    commit(catalog, [recording("a")])  # the lease is ours: written
+    import time
+
+    time.sleep(0.3)  # the lease lapses; another worker takes it (a new epoch)
+    assert not catalog.renew_lease("toy", "t", epoch, 30)
+    taken, _ = catalog.take_lease("toy", "t", "w2", 30)
+    assert taken == epoch + 1
+    with pytest.raises(LeaseLost):
+        commit(catalog, [recording("b")])
+    assert catalog.query("SELECT vendor_id FROM recordings") == [("a",)]
+    catalog.fences[("toy", "t")] = taken
+    commit(catalog, [recording("b")])
+    catalog.release_lease("toy", "t", taken)
+    assert catalog.take_lease("toy", "t", "w3", 30)[0] == taken + 1  # released: no wait
+
+
 def test_claims_and_leftovers_walk_indexes_not_the_whole_store(tmp_path: Path) -> None:
     """The queries a job makes at every start and every claim use the indexes made for them."""
     catalog = Catalog(tmp_path / "c.sqlite")

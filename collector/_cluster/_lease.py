@@ -16,19 +16,25 @@ stalls (SIGSTOP, a frozen VM, a long GC) rather than dies:
 
 A renewal that fails because the database cannot be reached is tried again until the lease
 would lapse; then the tenant's job is stopped (it resumes from its committed state wherever the
-tenant goes next).
+tenant goes next). Leases are taken and renewed on a connection of their own (`Coordination`), not
+the store's, whose one thread can be busy with a hundred tenants' commits when a renewal is due.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
 
-from .._catalog import LeaseLost
-from .._errors import StoreFailure
+from .._catalog import Catalog, LeaseLost, PostgresTarget
 from .._store import Store
+
+T = TypeVar("T")
 
 log = logging.getLogger("collector.cluster")
 
@@ -37,10 +43,39 @@ class LeaseBusy(Exception):
     """Another worker kept the tenant's lease for as long as this one was willing to wait."""
 
 
+class Coordination:
+    """The worker's own connection to the catalog's database for leases and rate-limit ledgers,
+    with one thread for leases; `lock` serializes the two users of the connection."""
+
+    def __init__(self, target: PostgresTarget) -> None:
+        self.catalog = Catalog(target)
+        self.lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leases")
+
+    async def call(self, function: Callable[..., T], *args: Any) -> T:
+        """Run a lease operation on the leases' thread; a lost connection is opened again for the
+        next call (the caller decides whether to try again)."""
+        def locked() -> T:
+            with self.lock:
+                try:
+                    return function(*args)
+                except self.catalog.errors:
+                    self.catalog.reconnect_quietly()
+                    raise
+        return await asyncio.get_running_loop().run_in_executor(self._executor, partial(locked))
+
+    def close(self) -> None:
+        """Close the thread and the connection."""
+        self._executor.shutdown(wait=True)
+        self.catalog.close()
+
+
 class TenantLease:
     """One tenant's lease, held by this worker for one job."""
 
-    def __init__(self, store: Store, source: str, tenant: str, worker: str, seconds: float) -> None:
+    def __init__(self, coordination: Coordination, store: Store, source: str, tenant: str, worker: str,
+                 seconds: float) -> None:
+        self.coordination = coordination
         self.store = store
         self.tenant = (source, tenant)
         self.worker = worker
@@ -54,7 +89,13 @@ class TenantLease:
         deadline = time.monotonic() + wait
         while True:
             started = time.monotonic()
-            epoch, left = await self.store.call(self.store.catalog.take_lease, *self.tenant, self.worker, self.seconds)
+            try:
+                epoch, left = await self.coordination.call(self.coordination.catalog.take_lease, *self.tenant,
+                                                           self.worker, self.seconds)
+            except self.coordination.catalog.errors as exc:
+                log.warning("The lease on %s could not be taken (%s); trying again", "/".join(self.tenant),
+                            type(exc).__name__)
+                epoch, left = None, 1.0
             if epoch is not None:
                 self.epoch = epoch
                 self._valid_until = started + self.seconds - self._margin
@@ -77,10 +118,10 @@ class TenantLease:
             await asyncio.sleep(self.seconds / 3)
             started = time.monotonic()
             try:
-                renewed = await self.store.call(self.store.catalog.renew_lease, *self.tenant, self.epoch,
-                                                self.seconds)
-            except StoreFailure as exc:
-                log.warning("The lease on %s could not be renewed: %s", "/".join(self.tenant), exc.reason)
+                renewed: bool | None = await self.coordination.call(self.coordination.catalog.renew_lease,
+                                                                    *self.tenant, self.epoch, self.seconds)
+            except self.coordination.catalog.errors as exc:
+                log.warning("The lease on %s could not be renewed (%s)", "/".join(self.tenant), type(exc).__name__)
                 renewed = None
             if renewed:
                 self._valid_until = started + self.seconds - self._margin
@@ -94,6 +135,6 @@ class TenantLease:
         self.store.catalog.fences.pop(self.tenant, None)
         if self.epoch is not None:
             try:
-                await self.store.call(self.store.catalog.release_lease, *self.tenant, self.epoch)
-            except StoreFailure:
+                await self.coordination.call(self.coordination.catalog.release_lease, *self.tenant, self.epoch)
+            except self.coordination.catalog.errors:
                 pass

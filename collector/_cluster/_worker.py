@@ -18,11 +18,9 @@ import asyncio
 import logging
 import os
 import socket
-import threading
 from datetime import datetime, timezone
 from typing import Any
 
-from .._catalog import Catalog
 from .._config import Config
 from .._errors import ConfigError, StoreFailure
 from .._exits import OUTCOMES
@@ -33,14 +31,10 @@ from .._output import summary_line
 from .._plugins import Plugins
 from .._store import Store
 from .._summary import exit_code
-from ._lease import LeaseBusy, TenantLease
+from ._lease import Coordination, LeaseBusy, TenantLease
 from ._queue import COLLECT, RECOVER, TICK, due_pass, enqueue_pass, ensure_queue_schema, make_app, recover_stalled
 
 log = logging.getLogger("collector.cluster")
-
-_STALE_SLOT = 120.0
-"""Seconds after which a rate-limit slot left in flight by a worker that died is taken back
-(longer than any request's timeout)."""
 
 
 def require_cluster_store(config: Config) -> None:
@@ -59,8 +53,10 @@ def worker_name(name: str | None) -> str:
 class Worker:
     """One worker process: its store, its machine budget, and the tasks it registers with the queue."""
 
-    def __init__(self, config: Config, plugins: Plugins, store: Store, name: str) -> None:
+    def __init__(self, config: Config, plugins: Plugins, store: Store, coordination: Coordination,
+                 name: str) -> None:
         self.config = config
+        self.coordination = coordination
         self.plugins = plugins
         self.store = store
         self.name = name
@@ -97,7 +93,7 @@ class Worker:
                         "skipped", source, tenant)
             return
         cluster = self.config.cluster
-        lease = TenantLease(self.store, source, tenant, self.name, cluster.lease_seconds)
+        lease = TenantLease(self.coordination, self.store, source, tenant, self.name, cluster.lease_seconds)
         try:
             await lease.take(wait=cluster.lease_seconds + cluster.stalled_seconds)
         except LeaseBusy as exc:
@@ -145,17 +141,20 @@ def run_worker(config: Config, plugins: Plugins, *, name: str | None = None, unt
     require_cluster_store(config)
     me = worker_name(name)
     store = Store(config.store_location, worker=me)
-    ledgers = Catalog(config.store_location.catalog_target)
-    lock = threading.Lock()
+    coordination = Coordination(config.store_location.postgres)  # type: ignore[arg-type]
+    # A slot left in flight by a worker that died is taken back once its request cannot still be
+    # waiting for its response headers: after the longest request timeout configured.
+    stale = max((s.timeout for s in config.enabled_sources), default=60.0) + 5.0
 
     def ledger(account: str, slots: int, window: float) -> Any:
-        return DatabaseLedger(ledgers, lock, account, slots, window=window, stale_after=_STALE_SLOT)
+        return DatabaseLedger(coordination.catalog, coordination.lock, account, slots, window=window,
+                              stale_after=stale)
 
     share_ledgers(ledger)
     worker: Worker | None = None
     try:
         with store.shared():
-            worker = Worker(config, plugins, store, me)
+            worker = Worker(config, plugins, store, coordination, me)
             log.info("Worker %s started: up to %d tenants at once, queue %s", me, config.cluster.tenants_per_worker,
                      config.cluster.queue, extra={"event": "worker_started", "worker": me})
             asyncio.run(worker.run(until_idle=until_idle))
@@ -165,5 +164,5 @@ def run_worker(config: Config, plugins: Plugins, *, name: str | None = None, unt
         if worker is not None:
             worker.close()
         store.close()
-        ledgers.close()
+        coordination.close()
     return 0

@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import collections
+import hashlib
 import json
 import random
 import re
@@ -152,6 +153,8 @@ class LoggedRequest:
     fault: str | None
     worker: str | None = None
     """The collector worker that sent it (its `X-Collector-Worker` header), if any."""
+    key: str = "all"
+    """The limit key it counted against (the tenant, on a host that serves several)."""
 
 
 class FaultPlan:
@@ -219,6 +222,8 @@ class EmulatorServer:
         self.retry_after_style = retry_after_style
         self.max_in_flight = max_in_flight
         self.log: list[LoggedRequest] = []
+        self.served_audio: dict[str, list[str]] = collections.defaultdict(list)
+        """The sha256 of every audio body sent whole, per limit key (to audit a store against)."""
         self.bytes_sent: dict[str, int] = collections.defaultdict(int)
         """Body bytes written to clients, per route kind (what a vendor meters as egress)."""
         self.in_flight: dict[str, int] = collections.defaultdict(int)
@@ -424,7 +429,8 @@ class EmulatorServer:
         with self._lock:
             self.log.append(LoggedRequest(arrival, request.method, request.path, kind,
                                           response.status if response is not None else None, fault,
-                                          _header(request.headers, "x-collector-worker")))
+                                          _header(request.headers, "x-collector-worker"),
+                                          self.rate_limit_key(request)))
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -468,16 +474,20 @@ class _RequestHandler(BaseHTTPRequestHandler):
         key = emulator.enter(request)
         try:
             response, fault, kind = emulator.dispatch(request)
-            self._send(response, fault, kind)
+            digest = self._send(response, fault, kind)
+            if digest is not None:
+                with emulator._lock:
+                    emulator.served_audio[key].append(digest)
         except (BrokenPipeError, ConnectionResetError, socket.timeout):
             self.close_connection = True
         finally:
             emulator.leave(key)
 
-    def _send(self, response: Response | None, fault: str | None, kind: str) -> None:
+    def _send(self, response: Response | None, fault: str | None, kind: str) -> str | None:
+        """Write the answer; the sha256 of an audio body written whole."""
         if response is None:
             self.close_connection = True
-            return
+            return None
         size = response.content_length()
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
@@ -488,10 +498,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
         chunks: Iterator[bytes] = iter([response.body]) if isinstance(response.body, bytes) else iter(response.body)
         limit = size // 2 if fault == "drop_body" else size
         sent = 0
+        digest = hashlib.sha256() if kind == "audio" and response.status == 200 else None
         for chunk in chunks:
             if sent + len(chunk) > limit:
                 chunk = chunk[: limit - sent]
             self.wfile.write(chunk)
+            if digest is not None:
+                digest.update(chunk)
             sent += len(chunk)
             self.server.emulator.count_bytes(kind, len(chunk))
             if sent >= limit:
@@ -499,3 +512,4 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if fault == "drop_body":
             self.wfile.flush()
             self.close_connection = True
+        return digest.hexdigest() if digest is not None and sent == size else None
