@@ -40,7 +40,7 @@ from ._files import fsync_dir, move_into_place, store_path, write_atomic
 
 _PART = 8 * 1024 * 1024
 _READ = 1 << 20
-_UPLOAD_TRIES = 3
+_UPLOAD_TRIES = 5
 """Tries of one upload that fails with obstore's GenericError (see the module docstring)."""
 
 
@@ -247,10 +247,27 @@ class S3Objects:
     def _put_if_absent(self, store: Any, key: str, temp: Path, sha256: str) -> None:
         """Upload `temp` to `key` unless something is there (AlreadyExistsError); an upload that
         failed otherwise is tried again, as obstore does not for a broken connection: a retry of
-        one that landed finds it there, and `put_file` adopts it."""
+        one that landed finds it there, and `put_file` adopts it.
+
+        obstore sends a put-if-absent as one PUT, holding the whole file in memory; above one
+        part (8 MiB) the key is checked first instead and the file goes up in parts (4 in flight:
+        32 MiB at most, however large the recording), each with its SHA-256 checksum. Two
+        uploads of one key at once cannot happen (one worker holds a tenant); were one to slip in
+        between the check and the upload, the HEAD after it finds another sha256 and the upload
+        is a failure, not a silent overwrite.
+        """
+        large = temp.stat().st_size > _PART
+        if large:
+            try:
+                self._meta(key)
+            except (self._exceptions.NotFoundError, FileNotFoundError):
+                pass
+            else:
+                raise self._exceptions.AlreadyExistsError(f"{key} exists")
         for attempt in range(1, _UPLOAD_TRIES + 1):
             try:
-                self._obstore.put(store, key, temp, mode="create", chunk_size=_PART, max_concurrency=4,
+                self._obstore.put(store, key, temp, mode="overwrite" if large else "create", chunk_size=_PART,
+                                  max_concurrency=4,
                                   attributes={"sha256": sha256, "Content-Type": "application/octet-stream"})
                 return
             except self._exceptions.GenericError:

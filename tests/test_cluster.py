@@ -114,11 +114,13 @@ def test_two_workers_collect_every_tenant_once(tmp_path: Path, postgres: Postgre
     assert workers.stop() == [0, 0], workers.logs()
 
 
-def _wait(condition: object, timeout: float, what: str, workers: WorkerProcesses) -> None:
+def _wait(condition: object, timeout: float, what: str, workers: WorkerProcesses, farm: Farm | None = None) -> None:
     deadline = time.monotonic() + timeout
     while not condition():  # type: ignore[operator]
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}\n{workers.logs()}")
+            left = query_catalog(farm.store, "SELECT tenant, vendor_id, status, reason FROM audio "
+                                 "WHERE status <> 'stored'") if farm else []
+            raise AssertionError(f"timed out waiting for {what}; not stored: {left}\n{workers.logs()}")
         time.sleep(0.2)
 
 
@@ -147,7 +149,7 @@ def test_a_worker_killed_or_stalled_mid_download_hands_its_tenants_over(
     if fault == "stop":
         workers.signal(0, signal.SIGCONT)  # it wakes after the hand-over: it must not send again
     total = sum(len(e.recording_items()) for e in farm.emulators)
-    _wait(lambda: _stored(farm) == total, 120, "every recording", workers)
+    _wait(lambda: _stored(farm) == total, 120, "every recording", workers, farm)
     _wait(lambda: not _holders(farm), 30, "every lease released", workers)
     assert audit(farm) == []
     for emulator in farm.emulators:
@@ -246,3 +248,20 @@ def test_four_workers_collect_200_tenants_of_three_vendors_exactly_once(
         assert not [r for r in requests if r.status == 429], name
     served_by = {r.worker for host, _, _ in tenants.values() for r in host.log}
     assert served_by == {"w0", "w1", "w2", "w3"}  # the tenants were spread over every worker
+
+
+def test_workers_reconnect_when_postgresql_restarts_mid_pass(tmp_path: Path, postgres: PostgresServer,
+                                                             s3: S3Server, stack: ExitStack) -> None:
+    farm = xima_farm(tmp_path, postgres, s3, tenants=4, recordings=16, rate_limit=(4, 1.0),
+                     cluster={"lease_seconds": 20, "stalled_seconds": 15}, stack=stack)
+    workers = stack.enter_context(WorkerProcesses(farm.config, 2, env=farm.env))
+    assert workers.enqueue().returncode == 0
+    _wait(lambda: _stored(farm) >= 8, 60, "downloads to be under way", workers)
+    postgres.restart()
+    total = sum(len(e.recording_items()) for e in farm.emulators)
+    _wait(lambda: _stored(farm) == total, 120, "every recording after the restart", workers, farm)
+    _wait(lambda: not _holders(farm), 40, "every lease released", workers)
+    assert audit(farm) == []
+    for emulator in farm.emulators:
+        assert overlapping_workers(emulator.log) == [] and emulator.count(status=429) == 0
+    assert workers.stop() == [0, 0], workers.logs()

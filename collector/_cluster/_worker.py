@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import socket
 from datetime import datetime, timezone
 from typing import Any
@@ -121,15 +122,48 @@ class Worker:
         log.info(summary_line(summary), extra={**summary.log_fields(), "worker": self.name, "pass": pass_name})
 
     async def run(self, *, until_idle: bool = False) -> None:
-        """Work until stopped (SIGTERM/SIGINT), or with `until_idle` until the queue is empty."""
+        """Work until stopped (SIGTERM/SIGINT), or with `until_idle` until the queue is empty.
+
+        procrastinate's worker stops itself when its database connection fails (its heartbeat and
+        listener tasks end with the error); this loop starts it again once the database answers,
+        so a PostgreSQL restart or failover costs a pause, not the worker. Tenants that were
+        running keep running meanwhile (they reconnect on their own).
+        """
+        import procrastinate.worker
+
         cluster = self.config.cluster
         await self.store.call(ensure_queue_schema, self.store.catalog)
+        stopping = asyncio.Event()
+        current: list[Any] = []
+
+        def stop() -> None:
+            stopping.set()
+            for worker in current:
+                worker.stop()
+
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(number, stop)
         async with self.app.open_async():
-            await self.app.run_worker_async(
-                queues=[cluster.queue], name=self.name, concurrency=cluster.tenants_per_worker, wait=not until_idle,
-                fetch_job_polling_interval=cluster.poll_seconds, update_heartbeat_interval=cluster.stalled_seconds / 4,
-                stalled_worker_timeout=cluster.stalled_seconds, shutdown_graceful_timeout=cluster.lease_seconds,
-                delete_jobs="successful")
+            while not stopping.is_set():
+                worker: Any = procrastinate.worker.Worker(
+                    self.app, queues=[cluster.queue], name=self.name, concurrency=cluster.tenants_per_worker,
+                    wait=not until_idle, fetch_job_polling_interval=cluster.poll_seconds,
+                    update_heartbeat_interval=cluster.stalled_seconds / 4,
+                    stalled_worker_timeout=cluster.stalled_seconds, shutdown_graceful_timeout=cluster.lease_seconds,
+                    delete_jobs="successful", install_signal_handlers=False)
+                current[:] = [worker]
+                try:
+                    await worker.run()
+                except Exception as exc:  # noqa: BLE001 - the database is away: wait and start again
+                    log.warning("The task queue cannot be reached (%s); trying again", type(exc).__name__)
+                if until_idle or stopping.is_set():
+                    break
+                log.warning("The task queue's worker stopped on a database error; it starts again")
+                try:
+                    await asyncio.wait_for(stopping.wait(), timeout=2.0)
+                except TimeoutError:
+                    pass
 
     def close(self) -> None:
         """Release the machine's pools."""

