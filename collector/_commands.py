@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from ._errors import ConfigError
-from ._exits import EXIT_BUSY, EXIT_CONFIG, EXIT_OK, EXIT_PARTIAL
+from ._exits import EXIT_BUSY, EXIT_CONFIG, EXIT_OK
 
 TYPE_CHECKING = False  # typing is not imported on the way to --help (see collector/__init__.py)
 if TYPE_CHECKING:
@@ -189,13 +189,14 @@ def enqueue_pass_and_report(call: Invocation, config: Config, *, wait: bool, nam
 def migrate_store(call: Invocation) -> int:
     """Copy this configuration's store into the store `--to` configures; the source is only read."""
     from ._config import read_store_location
-    from ._migrate import render_migration, migrate_store as migrate
+    from ._migrate import migrate_store as migrate
+    from ._migrate import render_migration
 
     source, _ = read_store_location(call.args.config)
     target, _ = read_store_location(call.args.target)
     result = migrate(source, target)
     render_migration(result, sys.stdout, as_json=call.args.json)
-    return EXIT_OK if not result.problems else EXIT_PARTIAL
+    return result.exit_code
 
 
 def demo(call: Invocation) -> int:
