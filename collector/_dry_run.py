@@ -120,7 +120,7 @@ def _known(catalog: Catalog | None, settings: SourceSettings, ids: list[str]) ->
         return {}
     rows = catalog.query(
         f"SELECT vendor_id, raw FROM recordings WHERE source=? AND tenant=? AND vendor_id {catalog.dialect.in_json_list}",
-        (settings.plugin, settings.tenant, json.dumps(ids)))
+        (settings.plugin, settings.tenant, catalog.dialect.json_list(ids)))
     return {vendor_id: json.dumps(json.loads(raw), sort_keys=True, default=str) for vendor_id, raw in rows}
 
 

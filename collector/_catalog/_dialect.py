@@ -16,7 +16,9 @@ the rest:
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterable
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -30,7 +32,7 @@ class Dialect:
 
     name = "sqlite"
     in_json_list = "IN (SELECT value FROM json_each(?))"
-    """`x IN` the elements of a JSON array of strings passed as one parameter."""
+    """`x IN` the elements of a JSON array of strings passed as one parameter (see `json_list`)."""
     clock = "((julianday('now') - 2440587.5) * 86400.0)"
     """The database's own clock in Unix seconds: leases and shared rate limits are timed by it, so
     the machines of a cluster need not agree on the time."""
@@ -41,6 +43,10 @@ class Dialect:
         """The calendar day (YYYY-MM-DD) of an ISO timestamp column shifted by a `?` offset like '+02:00'."""
         return f"date({column}, ?)"
 
+    def json_list(self, values: Iterable[str]) -> str:
+        """The parameter `in_json_list` takes: the strings as a JSON array, as the column holds them."""
+        return json.dumps(list(values), ensure_ascii=False)
+
 
 class PostgresDialect(Dialect):
     """PostgreSQL's spelling."""
@@ -49,6 +55,11 @@ class PostgresDialect(Dialect):
     in_json_list = "IN (SELECT json_array_elements_text(CAST(? AS json)))"
     clock = "extract(epoch from clock_timestamp())"
     for_share = " FOR SHARE"
+
+    def json_list(self, values: Iterable[str]) -> str:
+        """See `Dialect.json_list`: escaped as text columns hold them (PostgreSQL's json type cannot
+        hold a NUL, even as the escape `\\u0000`)."""
+        return json.dumps([to_postgres(value) for value in values], ensure_ascii=False)
 
     def day(self, column: str) -> str:
         """See `Dialect.day`."""

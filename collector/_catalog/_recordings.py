@@ -31,7 +31,7 @@ class RecordingsCatalog(WorkCatalog):
                 db.execute(
                     "SELECT vendor_id, media FROM recordings WHERE source=? AND tenant=? "
                     f"AND vendor_id {self.dialect.in_json_list}",
-                    (source, tenant, to_json_text(list(unique))),
+                    (source, tenant, self.dialect.json_list(unique)),
                 ).fetchall()
             )
             changed = db.executemany(UPSERT_RECORDING, [recording_row(r, stamp) for r in unique.values()]).rowcount
@@ -49,7 +49,7 @@ class RecordingsCatalog(WorkCatalog):
             quarantined = self._quarantine_items(db, source, tenant, rejects, stamp)
             db.execute("UPDATE quarantine SET resolved=? WHERE source=? AND tenant=? AND kind='metadata' "
                        f"AND resolved IS NULL AND item_id {self.dialect.in_json_list}",
-                       (stamp, source, tenant, to_json_text(list(unique))))
+                       (stamp, source, tenant, self.dialect.json_list(unique)))
             if listing is not None:
                 db.execute(
                     "INSERT INTO listings VALUES (?,?,?,?,?,?,?) ON CONFLICT(source, tenant, window_start, window_end) "

@@ -48,6 +48,7 @@ from ._harness import (
     find_secrets,
     inspect_store,
     query_catalog,
+    scale_out,
     wait_until_committed,
     write_config,
 )
@@ -211,6 +212,21 @@ class SourceConformance:
 
     # -- fixtures and helpers ------------------------------------------------------------------
 
+    @pytest.fixture(autouse=True, params=["embedded", "postgresql+s3"])
+    def backend(self, request: pytest.FixtureRequest) -> Iterator[str]:
+        """Every promise is checked on both stores: SQLite + a folder, and PostgreSQL + S3. The
+        second needs the `postgres` and `s3` fixtures (`PostgresServer`, `S3Server`; see this
+        repository's conftest.py): without them, or without the servers, it is skipped."""
+        if request.param == "embedded":
+            yield request.param
+            return
+        try:
+            postgres, s3 = request.getfixturevalue("postgres"), request.getfixturevalue("s3")
+        except pytest.FixtureLookupError:
+            pytest.skip("no `postgres` and `s3` fixtures: the PostgreSQL + S3 store is not tested")
+        with scale_out(postgres=postgres, s3=s3):
+            yield request.param
+
     @pytest.fixture
     def emulation(self) -> Iterator[Emulation]:
         emulation = self.start_emulation()
@@ -293,7 +309,7 @@ class SourceConformance:
     def test_bad_data_is_quarantined(self, tmp_path: Path, bad_emulation: Emulation) -> None:
         config = self.config_for(tmp_path, bad_emulation, max_attempts=2)
         first = collect(config)
-        assert first.exit_code == EXIT_PARTIAL
+        assert first.exit_code == EXIT_PARTIAL, (first.exit_code, first.store_failure, [s.messages for s in first.summaries])
         collect(config)
         contents = inspect_store(tmp_path / "store")
         expected = bad_emulation.expected()
