@@ -6,10 +6,16 @@ tenant (Xima gives each tenant its own host), whose request logs carry the sendi
 
 from __future__ import annotations
 
+import configparser
 import hashlib
 import json
 import os
+import shlex
+import shutil
 import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -26,6 +32,8 @@ from collector.testing import (PostgresServer, S3Server, WorkerProcesses, locati
                                query_catalog, scale_out, write_config)
 
 pytestmark = pytest.mark.slow
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+REPO = DEPLOY.parent
 
 
 @dataclass
@@ -265,3 +273,55 @@ def test_workers_reconnect_when_postgresql_restarts_mid_pass(tmp_path: Path, pos
     for emulator in farm.emulators:
         assert overlapping_workers(emulator.log) == [] and emulator.count(status=429) == 0
     assert workers.stop() == [0, 0], workers.logs()
+
+
+def _unit(name: str, config: Path) -> tuple[Path, configparser.ConfigParser]:
+    """The unit with this checkout and this configuration in place of /srv/collector and /etc, parsed."""
+    text = (DEPLOY / "systemd" / name).read_text()
+    text = text.replace("/srv/collector/.venv/bin/collector", str(Path(sys.executable).parent / "collector"))
+    text = text.replace("/srv/collector", str(REPO)).replace("/etc/recording-collector/collector.toml", str(config))
+    path = config.parent / name
+    path.write_text(text)
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(text)
+    return path, parser
+
+
+def _command(service: configparser.SectionProxy, instance: str) -> list[str]:
+    """ExecStart as systemd runs it: specifiers expanded (%i, %H, %% -> %), split like a shell."""
+    line = service["ExecStart"].replace("%i", instance).replace("%H", socket.gethostname()).replace("%%", "%")
+    return shlex.split(line)
+
+
+def test_the_systemd_units_pass_systemd_analyze_and_run_a_pass(tmp_path: Path, postgres: PostgresServer,
+                                                                s3: S3Server) -> None:
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed")
+    with ExitStack() as stack:
+        farm = xima_farm(tmp_path, postgres, s3, tenants=2, recordings=3, cluster={"schedule": False}, stack=stack)
+        worker_unit, worker = _unit("collector-worker@.service", farm.config)
+        enqueue_unit, enqueue = _unit("collector-enqueue.service", farm.config)
+        timer_unit, _ = _unit("collector-enqueue.timer", farm.config)
+        checked = subprocess.run(["systemd-analyze", "verify", str(worker_unit), str(enqueue_unit), str(timer_unit)],
+                                 capture_output=True, text=True)
+        assert checked.returncode == 0 and not checked.stderr.strip(), checked.stderr
+        service = worker["Service"]
+        environment = {**os.environ, **farm.env, **dict(item.split("=", 1) for item in [service["Environment"]])}
+        log = (tmp_path / "unit.log").open("wb")
+        stack.callback(log.close)
+        process = subprocess.Popen(_command(service, "1"), cwd=service["WorkingDirectory"], env=environment,
+                                   stdout=log, stderr=subprocess.STDOUT)
+        stack.callback(lambda: process.poll() is None and process.kill())
+        job = enqueue["Service"]
+        started = [subprocess.run(_command(job, ""), cwd=job["WorkingDirectory"], env=environment,
+                                  capture_output=True, text=True) for _ in range(2)]
+        assert started[0].returncode == 0, started[0].stderr
+        assert str(started[1].returncode) in job["SuccessExitStatus"].split()  # the same night: nothing again
+        total = sum(len(e.recording_items()) for e in farm.emulators)
+        deadline = time.monotonic() + 60
+        while query_catalog(farm.store, "SELECT COUNT(*) FROM audio WHERE status='stored'")[0][0] < total:
+            assert time.monotonic() < deadline and process.poll() is None, (tmp_path / "unit.log").read_text()
+            time.sleep(0.2)
+        process.send_signal(getattr(signal, service["KillSignal"]))  # `systemctl stop`
+        assert process.wait(timeout=float(service["TimeoutStopSec"])) == 0, (tmp_path / "unit.log").read_text()
