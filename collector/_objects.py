@@ -72,6 +72,15 @@ class Objects(Protocol):
         """Every key under `prefix` (a folder-like prefix ending in "/")."""
 
 
+def _retained_until(days: float | None) -> str:
+    """When a retention of `days` from now ends, rounded up to the end of that UTC day (so one
+    client serves a whole day's uploads), as S3 writes it; "" for none. Sorts as it compares."""
+    if days is None:
+        return ""
+    end = datetime.now(timezone.utc) + timedelta(days=days)
+    return end.strftime("%Y-%m-%dT23:59:59Z") if days else end.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def alternative_key(key: str, sha256: str) -> str:
     """Where a file goes when another one already holds its key: its sha256 in the name."""
     path = PurePosixPath(key)
@@ -176,21 +185,22 @@ class S3Objects:
         self._location = location
         self._temp_dir = temp_dir
         self.where = str(location)
-        self._stores: dict[float | None, Any] = {}
+        self._stores: dict[tuple[float | None, str], Any] = {}
         self.store = self._store(None)
 
     def _store(self, retain_days: float | None) -> Any:
-        """The client for objects kept `retain_days` under an Object Lock (None: no lock)."""
-        if retain_days not in self._stores:
+        """The client for objects kept `retain_days` under an Object Lock (None: no lock); one per
+        day, since the retention's end is a header of the client's."""
+        cache = (retain_days, _retained_until(retain_days))
+        if cache not in self._stores:
             from obstore.store import S3Store as Client
 
             S3Store: Any = Client
             location = self._location
             headers: dict[str, str] = {}
             if retain_days:
-                until = datetime.now(timezone.utc) + timedelta(days=retain_days)
                 headers = {"x-amz-object-lock-mode": "COMPLIANCE",
-                           "x-amz-object-lock-retain-until-date": until.strftime("%Y-%m-%dT%H:%M:%SZ")}
+                           "x-amz-object-lock-retain-until-date": _retained_until(retain_days)}
             options: dict[str, Any] = {"timeout": "120s", "connect_timeout": "10s"}
             if location.endpoint and location.endpoint.startswith("http://"):
                 options["allow_http"] = True
@@ -203,10 +213,11 @@ class S3Objects:
             if location.access_key_id:
                 config["access_key_id"] = location.access_key_id
                 config["secret_access_key"] = location.secret_access_key
-            self._stores[retain_days] = S3Store(location.bucket, prefix=location.prefix or None, client_options=options,
+            self._stores = {k: v for k, v in self._stores.items() if k[0] != retain_days}  # yesterday's
+            self._stores[cache] = S3Store(location.bucket, prefix=location.prefix or None, client_options=options,
                                                 retry_config={"max_retries": 8, "retry_timeout": timedelta(seconds=120)},
                                                 **config)
-        return self._stores[retain_days]
+        return self._stores[cache]
 
     def _errors(self) -> tuple[type[BaseException], ...]:
         return (self._exceptions.BaseError, OSError)
@@ -232,7 +243,7 @@ class S3Objects:
         for candidate in (key, alternative_key(key, sha256)):
             with self._as_os_errors(candidate):
                 try:
-                    self._put_if_absent(store, candidate, temp, sha256)
+                    self._put_if_absent(store, candidate, temp, sha256, _retained_until(retain_days))
                 except self._exceptions.AlreadyExistsError:
                     if self._meta(candidate) == (size, sha256):
                         temp.unlink(missing_ok=True)
@@ -244,7 +255,7 @@ class S3Objects:
             return candidate
         raise FileExistsError(f"{self.where}{key} and {alternative_key(key, sha256)} both hold other content")
 
-    def _put_if_absent(self, store: Any, key: str, temp: Path, sha256: str) -> None:
+    def _put_if_absent(self, store: Any, key: str, temp: Path, sha256: str, retained_until: str | None) -> None:
         """Upload `temp` to `key` unless something is there (AlreadyExistsError); an upload that
         failed otherwise is tried again, as obstore does not for a broken connection: a retry of
         one that landed finds it there, and `put_file` adopts it.
@@ -268,7 +279,8 @@ class S3Objects:
             try:
                 self._obstore.put(store, key, temp, mode="overwrite" if large else "create", chunk_size=_PART,
                                   max_concurrency=4,
-                                  attributes={"sha256": sha256, "Content-Type": "application/octet-stream"})
+                                  attributes={"sha256": sha256, "Content-Type": "application/octet-stream",
+                                              **({"retain-until": retained_until} if retained_until else {})})
                 return
             except self._exceptions.GenericError:
                 if attempt == _UPLOAD_TRIES:
@@ -317,10 +329,15 @@ class S3Objects:
         """See `Objects.move`."""
         with self._as_os_errors(key):
             self._obstore.copy(self.store, key, to)
+            until = self._obstore.get(self.store, key, options={"head": True}).attributes.get("retain-until")
+            if until and str(until) > _retained_until(0):
+                # Under a retention lock the version cannot go: a delete would only hide it behind a
+                # delete marker. It stays visible where it is, and `verify` lists it as kept.
+                return False
             try:
                 self._obstore.delete(self.store, key)
             except (self._exceptions.PermissionDeniedError, self._exceptions.GenericError):
-                return False  # under a retention lock: the copy is in quarantine, the original stays
+                return False  # refused by the server: the copy is in quarantine, the original stays
         return True
 
     def keys(self, prefix: str) -> Iterator[str]:

@@ -11,6 +11,9 @@ import hashlib
 import os
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -261,3 +264,55 @@ def test_a_large_recording_goes_up_in_parts_put_if_absent_and_is_adopted_when_re
     assert objects.put_file(temp(other), "t/a.opus", other_sha, len(other)) == alternative_key("t/a.opus", other_sha)
     assert hashlib.sha256(b"".join(objects.chunks("t/a.opus"))).hexdigest() == sha  # never overwritten
     assert not list(tmp_path.glob("*.part"))
+
+
+def _signed(s3: S3Server, method: str, target: str) -> Any:
+    """A raw S3 request signed with the server's key (obstore has no versioned delete)."""
+    from collector.testing._servers import _sign
+
+    request = urllib.request.Request(f"{s3.endpoint}{urllib.parse.quote(target, safe='/?=&')}", method=method)
+    _sign(request, s3.access_key, s3.secret_key)
+    return urllib.request.urlopen(request, timeout=10)
+
+
+def test_object_lock_keeps_a_sources_audio_and_verify_lists_what_a_lock_holds(
+        postgres: PostgresServer, s3: S3Server, toy: Any, toy_source: Callable[..., Any], toy_plugins: Plugins,
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`object_lock_days`: the audio is uploaded under a compliance-mode retention, so it cannot be
+    deleted; a copy verify finds damaged is quarantined, and the original the lock keeps is listed."""
+    import json
+
+    import obstore
+    from obstore.store import S3Store
+
+    from collector.engine import cli
+
+    locked = s3.bucket(object_lock=True)
+    with scale_out(postgres=postgres, s3=s3):
+        config = write_config(tmp_path, [toy_source(toy, object_lock_days=1)])
+        text = config.read_text(encoding="utf-8")
+        bucket = location_of(tmp_path / "store").s3.bucket  # type: ignore[union-attr]
+        config.write_text(text.replace(f'"{bucket}"', f'"{locked}"'), encoding="utf-8")
+        assert collect(config, toy_plugins).exit_code == EXIT_OK
+    store = tmp_path / "store"
+    (path, sha), *_ = query_catalog(store, "SELECT path, sha256 FROM audio WHERE status='stored' ORDER BY path")
+    client = S3Store(locked, **s3.client_options(), prefix="store/")
+    head = _signed(s3, "HEAD", f"/{locked}/store/{path}")
+    assert head.headers["x-amz-object-lock-mode"] == "COMPLIANCE" and head.headers["x-amz-object-lock-retain-until-date"]
+    with pytest.raises(urllib.error.HTTPError):  # the retention lock refuses to delete the version
+        _signed(s3, "DELETE", f"/{locked}/store/{path}?versionId={head.headers['x-amz-version-id']}")
+    from collector._catalog import Catalog
+
+    catalog = Catalog(location_of(store).catalog_target)  # the catalog says otherwise: the copy reads as damaged
+    with catalog._transaction() as db:
+        db.execute("UPDATE audio SET sha256=? WHERE path=?", ("0" * 64, path))
+    catalog.close()
+    capsys.readouterr()
+    with scale_out(postgres=postgres, s3=s3):  # the S3 keys' environment variables
+        code = cli(["--config", str(config), "verify", "--json"], toy_plugins)
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1, report  # problems found, queued to be fetched again
+    text = json.dumps(report)
+    assert "retention lock" in text and path in text, report
+    assert obstore.head(client, path)["size"] > 0  # never deleted
+    assert sha != "0" * 64

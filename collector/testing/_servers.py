@@ -200,25 +200,27 @@ class S3Server:
                 "region": "us-east-1", "virtual_hosted_style_request": False,
                 "client_options": {"allow_http": True}}
 
-    def make_bucket(self, name: str) -> None:
-        """Create a bucket (S3 CreateBucket, signed with the server's key)."""
+    def make_bucket(self, name: str, *, object_lock: bool = False) -> None:
+        """Create a bucket (S3 CreateBucket, signed with the server's key), with Object Lock enabled
+        if asked (for retention tests)."""
         import urllib.error
         import urllib.request
 
         # obstore cannot create buckets, and a whole S3 SDK for one call is too much: sign it here.
         request = urllib.request.Request(f"{self.endpoint}/{name}", method="PUT")
-        _sign(request, self.access_key, self.secret_key)
+        _sign(request, self.access_key, self.secret_key,
+              {"x-amz-bucket-object-lock-enabled": "true"} if object_lock else {})
         try:
             urllib.request.urlopen(request, timeout=10).close()
         except urllib.error.HTTPError as exc:
             if exc.code != 409:  # already exists
                 raise
 
-    def bucket(self) -> str:
-        """A new, empty bucket; returns its name."""
+    def bucket(self, *, object_lock: bool = False) -> str:
+        """A new, empty bucket (with Object Lock enabled if asked); returns its name."""
         self._buckets += 1
         name = f"test{self._buckets}-{os.getpid()}"
-        self.make_bucket(name)
+        self.make_bucket(name, object_lock=object_lock)
         return name
 
     def close(self) -> None:
@@ -240,8 +242,8 @@ class S3Server:
         self.close()
 
 
-def _sign(request: object, access_key: str, secret_key: str) -> None:
-    """Sign a bodiless S3 request with AWS Signature V4 (region us-east-1)."""
+def _sign(request: object, access_key: str, secret_key: str, extra: dict[str, str] | None = None) -> None:
+    """Sign a bodiless S3 request with AWS Signature V4 (region us-east-1), `extra` headers included."""
     import datetime
     import hashlib
     import hmac
@@ -252,7 +254,7 @@ def _sign(request: object, access_key: str, secret_key: str) -> None:
     now = datetime.datetime.now(datetime.timezone.utc)
     stamp, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
     payload = hashlib.sha256(b"").hexdigest()
-    headers = {"host": url.netloc, "x-amz-content-sha256": payload, "x-amz-date": stamp}
+    headers = {"host": url.netloc, "x-amz-content-sha256": payload, "x-amz-date": stamp, **(extra or {})}
     signed = ";".join(sorted(headers))
     canonical = "\n".join([request.get_method(), url.path or "/", url.query, *(f"{k}:{headers[k]}" for k in sorted(headers)),
                            "", signed, payload])
