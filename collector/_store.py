@@ -35,7 +35,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -267,44 +267,35 @@ class Store:
         self._executor.shutdown(wait=True)
         self.catalog.close()
 
-    @contextmanager
-    def exclusive(self) -> Iterator[None]:
+    def exclusive(self) -> AbstractContextManager[None]:
         """Hold the store's lock for a run; raise StoreBusy if another process holds it."""
-        try:
-            handle = open(self.root / ".lock", "a+")  # noqa: SIM115 - held for the duration
-        except OSError as exc:
-            raise self.failed(exc, "cannot be locked") from None
-        try:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise StoreBusy(f"Another collector run is using the store {self.root}; try again later.") from None
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"{os.getpid()}\n")
-            handle.flush()
-            with self._catalog_lock():
-                self.clean_temp()
-                yield
-        finally:
-            handle.close()
+        return self._held(shared=False)
 
-    @contextmanager
-    def shared(self) -> Iterator[None]:
+    def shared(self) -> AbstractContextManager[None]:
         """Hold the store as one of a cluster's workers: a shared lock (workers run side by side;
         a `collector run` or `verify` holds it exclusively, and whoever comes second is told the
         store is busy). The worker's own scratch space (`Store(worker=...)`) is emptied now: only
         a worker of that name writes there."""
+        return self._held(shared=True)
+
+    @contextmanager
+    def _held(self, *, shared: bool) -> Iterator[None]:
         try:
             handle = open(self.root / ".lock", "a+")  # noqa: SIM115 - held for the duration
         except OSError as exc:
             raise self.failed(exc, "cannot be locked") from None
         try:
             try:
-                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                fcntl.flock(handle, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise StoreBusy(f"A collector run is using the store {self.root}; try again later.") from None
-            with self._catalog_lock(shared=True):
+                holder = "A collector run" if shared else "Another collector run (or a cluster worker)"
+                raise StoreBusy(f"{holder} is using the store {self.root}; try again later.") from None
+            if not shared:
+                handle.seek(0)
+                handle.truncate()
+                handle.write(f"{os.getpid()}\n")
+                handle.flush()
+            with self._catalog_lock(shared=shared):
                 self.clean_temp()
                 yield
         finally:

@@ -42,7 +42,7 @@ def test_a_busy_store_exits_3(toy_config: Path, toy_plugins: Plugins, capsys: py
     with store.exclusive():
         assert run_cli(["--config", str(toy_config), "run"], toy_plugins) == 3
     store.close()
-    assert "Another collector run is using the store" in capsys.readouterr().err
+    assert "Another collector run (or a cluster worker) is using the store" in capsys.readouterr().err
 
 
 def test_a_config_error_exits_2_and_runs_nothing(tmp_path: Path, toy_plugins: Plugins) -> None:

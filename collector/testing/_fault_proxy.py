@@ -329,14 +329,17 @@ class _Handler(BaseHTTPRequestHandler):
         if chunked:
             self._relay_chunked_body(conn)
         else:
-            remaining = length
-            while remaining:
-                piece = self.rfile.read(min(_PIECE, remaining))
-                if not piece:
-                    raise ConnectionError("the client closed the connection mid-body")
-                conn.send(piece)
-                remaining -= len(piece)
+            self._relay_bytes(conn, length)
         return conn.getresponse()
+
+    def _relay_bytes(self, conn: http.client.HTTPConnection, length: int) -> None:
+        remaining = length
+        while remaining:
+            piece = self.rfile.read(min(_PIECE, remaining))
+            if not piece:
+                raise ConnectionError("the client closed the connection mid-body")
+            conn.send(piece)
+            remaining -= len(piece)
 
     def _relay_chunked_body(self, conn: http.client.HTTPConnection) -> None:
         while True:
@@ -349,13 +352,7 @@ class _Handler(BaseHTTPRequestHandler):
                     conn.send(trailer)
                     if trailer in (b"\r\n", b"\n", b""):
                         return
-            remaining = size + 2  # the chunk and its CRLF
-            while remaining:
-                piece = self.rfile.read(min(_PIECE, remaining))
-                if not piece:
-                    raise ConnectionError("the client closed the connection mid-body")
-                conn.send(piece)
-                remaining -= len(piece)
+            self._relay_bytes(conn, size + 2)  # the chunk and its CRLF
 
     def _skip_body(self, length: int) -> None:
         remaining = length
