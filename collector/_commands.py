@@ -82,8 +82,12 @@ def run(call: Invocation) -> int:
 
         render_dry_run(dry_run(config, call.plugins), sys.stdout)
         return 0
-    if call.args.distributed:
-        return enqueue_pass_and_report(call, config, wait=True, as_json=call.args.json)
+    if call.args.distributed:  # a pass asked for by hand is a new one, whatever ran this minute
+        import os
+        from datetime import datetime, timezone
+
+        name = f"run-{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ}-{os.urandom(3).hex()}"
+        return enqueue_pass_and_report(call, config, wait=True, name=name, as_json=call.args.json)
     return collect_once(config, call, as_json=call.args.json)
 
 
@@ -159,8 +163,11 @@ def enqueue_pass_and_report(call: Invocation, config: Config, *, wait: bool, nam
             if wait:
                 for s in config.enabled_sources:
                     last = await store.call(store.catalog.last_run, s.plugin, s.tenant)
-                    runs.append({"source": s.plugin, "tenant": s.tenant, **(last or {"status": "failed"})})
+                    if last is None or last.get("pass") != done.name:  # its job failed before the tenant ran
+                        last = {"status": "failed", "messages": ["No run of this pass finished; see the workers' logs."]}
+                    runs.append({"source": s.plugin, "tenant": s.tenant, **last})
             return done, runs
+
 
         done, runs = asyncio.run(go())
     finally:

@@ -226,7 +226,8 @@ class DatabaseLedger(FileLedger):
     """Slots kept in the catalog's database (`rate_ledgers`), shared by every worker of a cluster.
 
     The same slots as `FileLedger`, timed by the database's clock (read in the same statement
-    that locks the row), so the worker that takes a tenant over from another machine keeps to
+    that locks the row; `clock` follows it on this machine's monotonic clock, never behind it, so
+    a slot is never stamped free earlier than the database's time says), so the worker that takes a tenant over from another machine keeps to
     the limit its predecessor was spending. A slot is marked with the worker it was claimed by;
     one left in flight by a worker that died is taken back after `stale_after` seconds (the
     request timeout: its request cannot still be waiting). When the database cannot be reached
@@ -241,24 +242,44 @@ class DatabaseLedger(FileLedger):
         self._lock = lock
         self._account = account
         self._stale_after = stale_after
-        self._offset = 0.0  # database clock minus this machine's, as last read
-        self.clock = lambda: time.time() + self._offset
+        self._offset = 0.0  # the database's clock minus this machine's monotonic one (see _learn_offset)
+        self._offset_at = time.monotonic()
+        with lock:
+            try:
+                before = time.monotonic()
+                self._offset = catalog.database_time() - before
+            except catalog.errors:  # unknown yet: a minute ahead of this machine's clock errs on the safe side
+                self._offset = time.time() - before + 60.0
+        self.clock = lambda: time.monotonic() + self._offset
 
     @contextmanager
     def _locked(self, now: float | None = None) -> Iterator[_State]:
-        with self._lock, self._catalog.locked_ledger(self._account) as stored:
-            self._offset = stored.now - time.time()
-            try:
-                document = json.loads(stored.slots) if stored.slots else None
-                rows = [_Row(*row) for row in document["rows"]] if document else []
-                paused = float(document["paused"]) if document else 0.0
-            except (ValueError, TypeError, KeyError):
-                log.warning("The shared rate-limit ledger of an account was damaged; it starts afresh")
-                rows, paused, document = [], stored.now + self._window, {}
-            state = self._settle(rows, paused, stored.now, fresh=document is None)
-            yield state
-            stored.slots = json.dumps({"paused": state.paused, "rows": [
-                [r.free_at, r.claimed_at, r.before, r.pid, r.in_flight] for r in state.rows]})
+        with self._lock:
+            before = time.monotonic()
+            with self._catalog.locked_ledger(self._account) as stored:
+                self._learn_offset(stored.now - before, before)
+                yield from self._edit(stored)
+
+    def _learn_offset(self, sample: float, at: float) -> None:
+        """Keep the smallest `database time - monotonic time before the query` seen: never less
+        than the true difference (the query ran after `before`), so times this clock stamps are
+        never early by the database's; it may grow 1 ms a second (clock slew) between samples."""
+        self._offset = min(self._offset + (at - self._offset_at) * 1e-3, sample)
+        self._offset_at = at
+
+    def _edit(self, stored: Any) -> Iterator[_State]:
+        """The stored slots as a state at the database's time, written back when the caller is done."""
+        try:
+            document = json.loads(stored.slots) if stored.slots else None
+            rows = [_Row(*row) for row in document["rows"]] if document else []
+            paused = float(document["paused"]) if document else 0.0
+        except (ValueError, TypeError, KeyError):
+            log.warning("The shared rate-limit ledger of an account was damaged; it starts afresh")
+            rows, paused, document = [], stored.now + self._window, {}
+        state = self._settle(rows, paused, stored.now, fresh=document is None)
+        yield state
+        stored.slots = json.dumps({"paused": state.paused, "rows": [
+            [r.free_at, r.claimed_at, r.before, r.pid, r.in_flight] for r in state.rows]})
 
     def _holder_gone(self, row: _Row, now: float) -> bool:
         return now - row.claimed_at > self._stale_after
@@ -273,28 +294,16 @@ class DatabaseLedger(FileLedger):
             return None, now + 1.0
 
     def stamp(self, slot: int, free_at: float) -> None:
-        """See `SlotLedger.stamp`; the delay is applied from the database's time when written, so
-        the skew between the two clocks never frees a slot early."""
-        delay = free_at - self.clock()
-
-        def write() -> None:
-            with self._locked() as state:
-                row = state.rows[slot]
-                row.free_at, row.in_flight = state.now + max(0.0, delay), False
-        self._quietly(write)
+        """See `SlotLedger.stamp` (`free_at` by `clock`, which is never behind the database's)."""
+        self._quietly(super().stamp, slot, free_at)
 
     def unclaim(self, slot: int) -> None:
         """See `SlotLedger.unclaim`."""
         self._quietly(super().unclaim, slot)
 
     def pause(self, until: float) -> None:
-        """See `SlotLedger.pause` (from the database's time, as `stamp`)."""
-        delay = until - self.clock()
-
-        def write() -> None:
-            with self._locked() as state:
-                state.paused = max(state.paused, state.now + delay)
-        self._quietly(write)
+        """See `SlotLedger.pause`."""
+        self._quietly(super().pause, until)
 
     def _quietly(self, operation: Callable[..., None], *args: float) -> None:
         try:

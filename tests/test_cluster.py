@@ -119,6 +119,11 @@ def test_two_workers_collect_every_tenant_once(tmp_path: Path, postgres: Postgre
         assert overlapping_workers(emulator.log) == []
     again = workers.enqueue("--pass", result["pass"])
     assert again.returncode == 3 and "enqueued before" in again.stdout
+    distributed = subprocess.run([sys.executable, "-m", "collector", "--config", str(farm.config), "run",
+                                  "--distributed", "--json"], capture_output=True, text=True, env=workers.env,
+                                 timeout=120)  # the next pass (nothing new) on the cluster, reported as `run`
+    assert distributed.returncode == 0, distributed.stdout + distributed.stderr
+    assert all(t["status"] == "ok" and t["new_recordings"] == 0 for t in json.loads(distributed.stdout)["tenants"])
     assert workers.stop() == [0, 0], workers.logs()
 
 
@@ -325,3 +330,29 @@ def test_the_systemd_units_pass_systemd_analyze_and_run_a_pass(tmp_path: Path, p
             time.sleep(0.2)
         process.send_signal(getattr(signal, service["KillSignal"]))  # `systemctl stop`
         assert process.wait(timeout=float(service["TimeoutStopSec"])) == 0, (tmp_path / "unit.log").read_text()
+
+
+def test_the_schedule_names_one_pass_per_cron_tick_and_it_is_enqueued_once(postgres: PostgresServer) -> None:
+    """Workers tick every minute; the pass a tick finds due is named by the cron time, so every
+    worker's tick (and a tick repeated after a restart) names the same pass, and the catalog
+    records it once."""
+    from dataclasses import replace
+
+    from collector._catalog import Catalog, PostgresTarget
+    from collector._cluster._queue import due_pass
+    from collector._config import Config
+    from collector._settings_tables import SchedulerSettings, StoreSettings
+
+    config = Config(Path("collector.toml"), StoreSettings(), SchedulerSettings(cron="0 2 * * *", timezone="UTC"),
+                    None, [])  # type: ignore[arg-type]
+    night = datetime(2026, 12, 2, 2, 0, tzinfo=timezone.utc)
+    assert due_pass(config, night - timedelta(seconds=1)) is None
+    assert due_pass(config, night + timedelta(minutes=3)) == "2026-12-02T02:00Z"
+    assert due_pass(config, night + timedelta(minutes=11)) is None  # long past: left to the next night
+    berlin = replace(config, scheduler=SchedulerSettings(cron="0 2 * * *", timezone="Europe/Berlin"))
+    assert due_pass(berlin, night - timedelta(hours=1) + timedelta(minutes=1)) == "2026-12-02T01:00Z"
+    catalog = Catalog(PostgresTarget(postgres.database()))
+    try:
+        assert catalog.record_pass("2026-12-02T02:00Z", 3) and not catalog.record_pass("2026-12-02T02:00Z", 3)
+    finally:
+        catalog.close()

@@ -100,6 +100,9 @@ class Worker:
         except LeaseBusy as exc:
             log.info("%s; another worker is collecting it", exc)
             return
+        # A worker outlives the failures of its store (a disk filled and freed, an S3 outage): each
+        # tenant tries again, where a `collector run` stops downloading for the rest of its pass.
+        self.store.failure = None
         try:
             run_id = await self.store.call(self.store.catalog.start_run)
             job = TenantJob(settings, self.plugins.sources[settings.plugin], self.store, self.plugins, run_id,
@@ -116,7 +119,8 @@ class Worker:
         code = exit_code([summary])
         try:
             await self.store.call(self.store.catalog.finish_run, run_id, code, OUTCOMES.get(code, "partial"),
-                                  [(summary.source, summary.tenant, summary.status.value, summary.as_dict())])
+                                  [(summary.source, summary.tenant, summary.status.value,
+                                    {**summary.as_dict(), "pass": pass_name})])
         except StoreFailure as exc:
             log.error("The summary of %s could not be saved: %s", summary.label, exc.reason)
         log.info(summary_line(summary), extra={**summary.log_fields(), "worker": self.name, "pass": pass_name})
