@@ -79,11 +79,15 @@ class ClusterCatalog(EvidenceCatalog):
     def locked_ledger(self, account: str) -> Iterator[LedgerRow]:
         """An account's rate-limit slots and the database's time, locked until the block ends;
         what the block leaves in `slots` is written back in the same transaction."""
+        select = (f"SELECT slots, {self.dialect.clock} FROM rate_ledgers WHERE account=?"
+                  + (" FOR UPDATE" if self.dialect.for_share else ""))
         with self._transaction() as db:
-            db.execute("INSERT INTO rate_ledgers (account, slots) VALUES (?, '') ON CONFLICT (account) DO NOTHING",
-                       (account,))
-            slots, now = db.execute(f"SELECT slots, {self.dialect.clock} FROM rate_ledgers WHERE account=?"
-                                    + (" FOR UPDATE" if self.dialect.for_share else ""), (account,)).fetchone()
+            found = db.execute(select, (account,)).fetchone()  # one round trip fewer than inserting first
+            if found is None:
+                db.execute("INSERT INTO rate_ledgers (account, slots) VALUES (?, '') ON CONFLICT (account) DO NOTHING",
+                           (account,))
+                found = db.execute(select, (account,)).fetchone()
+            slots, now = found
             row = LedgerRow(str(slots), float(now))
             yield row
             if row.slots != slots:
