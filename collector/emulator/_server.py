@@ -212,7 +212,49 @@ def _applies(fault: str, kind: str, body_kind: str) -> bool:
 Handler = Callable[..., Response]
 
 
-class EmulatorServer:
+class LoopbackService:
+    """A threaded HTTP server on an ephemeral port of 127.0.0.1, served from a background thread:
+    what the emulators and the test kit's fault proxy share. Subclasses build the server in
+    `start()` and hand it to `_serve`."""
+
+    _server: ThreadingHTTPServer | None = None
+
+    def _serve(self, server: ThreadingHTTPServer) -> Self:
+        self._server = server
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=type(self).__name__,
+                         daemon=True).start()
+        return self
+
+    def start(self) -> Self:
+        """Listen and serve (see the subclass)."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The port it listens on."""
+        assert self._server is not None, f"start() the {type(self).__name__} first"
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """Its base URL."""
+        return f"http://{LOOPBACK}:{self.port}"
+
+
+class EmulatorServer(LoopbackService):
     """A vendor emulator: subclass it, add routes in `__init__`, call `start()`."""
 
     def __init__(self, *, rate_limit: tuple[int, float] | None = None, retry_after_style: str = "seconds",
@@ -233,8 +275,6 @@ class EmulatorServer:
         self._routes: list[tuple[str, re.Pattern[str], str, Handler]] = []
         self._arrivals: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- set-up ----------------------------------------------------------------------------------
 
@@ -252,35 +292,7 @@ class EmulatorServer:
         """Listen on an ephemeral port on 127.0.0.1 and serve from a background thread."""
         server = _Server((LOOPBACK, 0), _RequestHandler)
         server.emulator = self
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=type(self).__name__, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        """The port the emulator listens on."""
-        assert self._server is not None, "start() the emulator first"
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """The emulator's base URL."""
-        return f"http://{LOOPBACK}:{self.port}"
+        return self._serve(server)
 
     # -- what tests look at ----------------------------------------------------------------------
 

@@ -53,7 +53,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
-LOOPBACK = "127.0.0.1"
+from ..emulator._server import LOOPBACK, LoopbackService
 FAULTS = ("500", "503", "slow", "drop_upload", "drop_answer")
 """Every fault the proxy can inject (see the module docstring)."""
 
@@ -108,7 +108,7 @@ def operation(method: str, target: str, headers: Any = None) -> str:
     return method
 
 
-class FaultyProxy:
+class FaultyProxy(LoopbackService):
     """A loopback reverse proxy in front of an S3 server that injects faults (see the module doc)."""
 
     def __init__(self, upstream: str, *, seed: int = 0) -> None:
@@ -131,7 +131,6 @@ class FaultyProxy:
         self._scripted: dict[str, collections.deque[str]] = collections.defaultdict(collections.deque)
         self._rates: dict[str, tuple[float, tuple[str, ...]]] = {}
         self._methods: dict[str, str] = {}
-        self._server: ThreadingHTTPServer | None = None
 
     # -- the plan ----------------------------------------------------------------------------------
 
@@ -198,34 +197,12 @@ class FaultyProxy:
         """Listen on an ephemeral port on 127.0.0.1 and relay from background threads."""
         server = _Server((LOOPBACK, 0), _Handler)
         server.proxy = self
-        self._server = server
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="FaultyProxy",
-                         daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        """Stop listening (connections still open end with their clients)."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        """The port the proxy listens on."""
-        assert self._server is not None, "start() the proxy first"
-        return int(self._server.server_address[1])
+        return self._serve(server)
 
     @property
     def endpoint(self) -> str:
         """The proxy's URL: give it to the S3 client instead of the server's."""
-        return f"http://{LOOPBACK}:{self.port}"
+        return self.url
 
 
 def _check(fault: str) -> None:
