@@ -155,6 +155,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=40.0, help="pending work per tenant at its limit, in seconds")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--cap", type=int, default=50, help="tenants_per_worker in the capped passes")
+    parser.add_argument("--uncapped-only", action="store_true", help="skip the capped passes and the backends")
     parser.add_argument("--compare-tenants", type=int, default=10)
     parser.add_argument("--compare-recordings", type=int, default=300)
     parser.add_argument("--backends-only", action="store_true", help="only the SQLite + files vs PostgreSQL + S3 pass")
@@ -171,13 +172,14 @@ def main() -> None:
         with farm(args.tenants, recordings, args.requests, args.per_seconds) as (description, seen):
             print(f"{'workers':>7} {'cap':>5} {'rounds':>6} {'wall s':>8} {'bound s':>8} {'wall/bound':>10} "
                   f"{'tenant span/min (median, worst)':>32} {'429':>5} {'stored':>7} exit")
-            for cap in (max(args.tenants, 1), args.cap):
+            for cap in (max(args.tenants, 1),) if args.uncapped_only else (max(args.tenants, 1), args.cap):
                 for workers in args.workers:
                     r = cluster_pass(root / f"w{workers}-c{cap}", description, seen, args, postgres, s3, workers, cap)
                     print(f"{r['workers']:>7} {r['cap']:>5} {r['rounds']:>6} {r['wall']:>8.1f} {r['bound']:>8.1f} "
                           f"{r['wall'] / r['bound']:>10.3f} {r['median']:>21.3f}, {r['worst']:.3f} "
                           f"{r['throttled']:>5} {r['stored']:>7} {r['exit']}", flush=True)
-        backends(args, postgres, s3, root)
+        if not args.uncapped_only:
+            backends(args, postgres, s3, root)
 
 
 if __name__ == "__main__":
