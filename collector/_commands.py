@@ -141,37 +141,14 @@ def enqueue_pass_and_report(call: Invocation, config: Config, *, wait: bool, nam
                             as_json: bool = False) -> int:
     """Enqueue a pass, optionally wait for it, print what happened; the exit code of its tenants
     (as `collector run`'s) after waiting, else 0 (or 3 if the pass was enqueued before)."""
-    import asyncio
     import json
 
-    from ._cluster import enqueue_pass, make_app, require_cluster_store
-    from ._cluster._queue import ensure_queue_schema, jobs_left
-    from ._store import Store
-    from ._summary import TenantStatus, TenantSummary, exit_code
+    from ._cluster import require_cluster_store, start_pass
+    from ._summary import TenantStatus, exit_code_of
 
     require_cluster_store(config)
-    store = Store(config.store_location)
-    try:
-        async def go() -> tuple[Any, list[dict[str, Any]]]:
-            await store.call(ensure_queue_schema, store.catalog)
-            app = make_app(config.store_location.postgres)  # type: ignore[arg-type]
-            async with app.open_async():
-                done = await enqueue_pass(app, store, config, name)
-                while wait and await jobs_left(app, done.name):
-                    await asyncio.sleep(1.0)
-            runs = []
-            if wait:
-                for s in config.enabled_sources:
-                    last = await store.call(store.catalog.last_run, s.plugin, s.tenant)
-                    if last is None or last.get("pass") != done.name:  # its job failed before the tenant ran
-                        last = {"status": "failed", "messages": ["No run of this pass finished; see the workers' logs."]}
-                    runs.append({"source": s.plugin, "tenant": s.tenant, **last})
-            return done, runs
-
-
-        done, runs = asyncio.run(go())
-    finally:
-        store.close()
+    report = start_pass(config, name, wait=wait)
+    done, runs = report.enqueued, report.tenants
     if as_json:
         print(json.dumps({"pass": done.name, "queued": done.queued, "already_waiting": done.already_waiting,
                           "already_enqueued": done.already_enqueued, "tenants": runs}, indent=1, default=str))
@@ -183,14 +160,7 @@ def enqueue_pass_and_report(call: Invocation, config: Config, *, wait: bool, nam
             print(f"  {run['source']}/{run['tenant']}: {run['status']} (run {run.get('run', '-')})")
     if done.already_enqueued:
         return EXIT_BUSY
-    if not wait:
-        return EXIT_OK
-    summaries = []
-    for run in runs:
-        summary = TenantSummary(source=run["source"], tenant=run["tenant"])
-        summary.status = TenantStatus(run["status"])
-        summaries.append(summary)
-    return exit_code(summaries)
+    return exit_code_of([TenantStatus(run["status"]) for run in runs]) if wait else EXIT_OK
 
 
 def migrate_store(call: Invocation) -> int:

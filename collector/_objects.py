@@ -31,7 +31,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
@@ -54,7 +54,8 @@ class Objects(Protocol):
         """Store `temp` under `key` (or beside it, see the module docstring); returns the key used."""
 
     def put_bytes(self, key: str, data: bytes) -> str:
-        """Store `data` under `key`, as `put_file` does; returns the key used."""
+        """Store `data` (a transcript, ours) under `key`; returns the key used. A folder rewrites the
+        file atomically; a bucket never overwrites: changed content goes beside it, as `put_file`."""
 
     def size(self, key: str) -> int | None:
         """The object's size, or None if there is none."""
@@ -165,8 +166,8 @@ class S3Location:
     prefix: str = ""
     endpoint: str | None = None
     region: str = "us-east-1"
-    access_key_id: str | None = None
-    secret_access_key: str | None = None
+    access_key_id: str | None = field(default=None, repr=False)
+    secret_access_key: str | None = field(default=None, repr=False)
     path_style: bool = True
 
     def __str__(self) -> str:
@@ -215,8 +216,8 @@ class S3Objects:
                 config["secret_access_key"] = location.secret_access_key
             self._stores = {k: v for k, v in self._stores.items() if k[0] != retain_days}  # yesterday's
             self._stores[cache] = S3Store(location.bucket, prefix=location.prefix or None, client_options=options,
-                                                retry_config={"max_retries": 8, "retry_timeout": timedelta(seconds=120)},
-                                                **config)
+                                          retry_config={"max_retries": 8, "retry_timeout": timedelta(seconds=120)},
+                                          **config)
         return self._stores[cache]
 
     def _errors(self) -> tuple[type[BaseException], ...]:
@@ -233,8 +234,12 @@ class S3Objects:
             first = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
             raise OSError(f"{self.where}{key}: {first}") from exc
 
+    def _head(self, key: str) -> Any:
+        """The object's metadata and attributes (a HEAD request)."""
+        return self._obstore.get(self.store, key, options={"head": True})
+
     def _meta(self, key: str) -> tuple[int, str | None]:
-        result = self._obstore.get(self.store, key, options={"head": True})
+        result = self._head(key)
         return result.meta["size"], result.attributes.get("sha256")
 
     def put_file(self, temp: Path, key: str, sha256: str, size: int, *, retain_days: float | None = None) -> str:
@@ -329,7 +334,7 @@ class S3Objects:
         """See `Objects.move`."""
         with self._as_os_errors(key):
             self._obstore.copy(self.store, key, to)
-            until = self._obstore.get(self.store, key, options={"head": True}).attributes.get("retain-until")
+            until = self._head(key).attributes.get("retain-until")
             if until and str(until) > _retained_until(0):
                 # Under a retention lock the version cannot go: a delete would only hide it behind a
                 # delete marker. It stays visible where it is, and `verify` lists it as kept.

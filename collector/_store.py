@@ -34,7 +34,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -100,11 +100,12 @@ class GroupCommit(Generic[T]):
     While one batch commits on the store's thread, whatever arrives waits and joins the next, so
     under load (hundreds of downloads finishing a second) the catalog's fsyncs stop growing with
     the downloads, and when idle an item still commits at once. Each caller's `submit` returns
-    once its own item is committed (or raises the batch's `StoreFailure`).
+    once its own item is committed (or raises the batch's `StoreFailure`). An item of a tenant
+    whose lease passed to another worker (`tenant_of` names an item's tenant) fails alone with
+    `LeaseLost`, and the rest of its batch is committed without it.
     """
 
-    def __init__(self, store: Store, commit: Callable[[list[T]], None],
-                 tenant_of: Callable[[T], tuple[str, str]] | None = None) -> None:
+    def __init__(self, store: Store, commit: Callable[[list[T]], None], tenant_of: Callable[[T], tuple[str, str]]) -> None:
         self._store = store
         self._commit = commit
         self._tenant_of = tenant_of
@@ -125,8 +126,6 @@ class GroupCommit(Generic[T]):
             try:
                 await self._store.call(self._commit, [item for item, _ in batch])
             except LeaseLost as exc:
-                if self._tenant_of is None:
-                    raise
                 # Only the tenant whose lease passed to another worker fails; the others go again.
                 tenant_of = self._tenant_of
                 for item, done in batch:
@@ -170,6 +169,12 @@ class StoreLocation:
         return f"catalog {self.catalog_target}, files {self.s3 or self.root}"
 
 
+def _of_the_store(exc: BaseException) -> bool:
+    """Whether opening a store failed for a reason of the store's own: its disk, its database or
+    its bucket (the drivers are imported only when configured, so their errors go by module)."""
+    return isinstance(exc, (OSError, sqlite3.Error)) or type(exc).__module__.split(".")[0] in ("psycopg", "obstore")
+
+
 def read_only_catalog(location: StoreLocation) -> Catalog:
     """The store's catalog opened read-only (for `status`, `report`, `export`, a dry run): it never
     writes and never waits for a run's lock; a failure to open it is a `StoreFailure`."""
@@ -178,7 +183,7 @@ def read_only_catalog(location: StoreLocation) -> Catalog:
     except RunError:
         raise
     except Exception as exc:  # noqa: BLE001 - sqlite3 or psycopg: the store's own failure
-        if isinstance(exc, (OSError, sqlite3.Error)) or type(exc).__module__.split(".")[0] == "psycopg":
+        if _of_the_store(exc):
             raise StoreFailure(describe_store_error(location.root, exc, "cannot be read")) from None
         raise
 
@@ -205,21 +210,16 @@ class Store:
         except RunError:
             raise
         except Exception as exc:  # noqa: BLE001 - sqlite3, psycopg or obstore: all are the store's own failures
-            if isinstance(exc, self._errors) or type(exc).__module__.split(".")[0] in ("psycopg", "obstore"):
+            if _of_the_store(exc):
                 raise self.failed(exc, "cannot be opened") from None
             raise
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog")
         self.stored_audio = GroupCommit(self, self.catalog.audio_stored_many, lambda item: (item[0][0], item[0][1]))
         """Verified downloads recorded in the catalog in groups (see `GroupCommit`)."""
-        self._locked_catalog = False
 
     async def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a catalog (or file) operation on the store's worker thread; a failure of the store
-        itself raises `StoreFailure`."""
-        return await self.call_in(self._executor, function, *args, **kwargs)
-
-    async def call_in(self, executor: Executor, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a file operation on `executor` (a pool of the machine's); errors as for `call`.
+        itself raises `StoreFailure`.
 
         A lost PostgreSQL connection is opened again and the call made again, with backoff, for
         up to `reconnect_seconds`; then it is the store's failure like any other.
@@ -229,7 +229,7 @@ class Store:
         pause = 0.2
         while True:
             try:
-                return await loop.run_in_executor(executor, partial(function, *args, **kwargs))
+                return await loop.run_in_executor(self._executor, partial(function, *args, **kwargs))
             except self._errors as exc:
                 if not self.catalog.lost(exc) or time.monotonic() + pause > deadline:
                     raise self.failed(exc) from None

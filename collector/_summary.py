@@ -97,8 +97,13 @@ class TenantSummary:
 
 def exit_code(summaries: list[TenantSummary]) -> int:
     """The run's exit code from its tenants' outcomes."""
-    if all(s.status is TenantStatus.OK for s in summaries):
+    return exit_code_of([s.status for s in summaries])
+
+
+def exit_code_of(statuses: list[TenantStatus]) -> int:
+    """The exit code of a pass whose tenants ended so (also for a pass the cluster ran)."""
+    if all(status is TenantStatus.OK for status in statuses):
         return EXIT_OK
-    if all(s.status in (TenantStatus.OK, TenantStatus.WAITING) for s in summaries):
+    if all(status in (TenantStatus.OK, TenantStatus.WAITING) for status in statuses):
         return EXIT_WAITING
     return EXIT_PARTIAL

@@ -69,12 +69,6 @@ class ClusterCatalog(EvidenceCatalog):
             db.execute("UPDATE tenant_leases SET worker=NULL, expires=0 WHERE source=? AND tenant=? AND epoch=?",
                        (source, tenant, epoch))
 
-    def leases(self) -> list[tuple[str, str, int, str | None, float]]:
-        """Every lease: (source, tenant, epoch, worker or None, seconds until it expires)."""
-        return [(str(r[0]), str(r[1]), int(r[2]), r[3], float(r[4])) for r in self._db.execute(
-            f"SELECT source, tenant, epoch, worker, expires-{self.dialect.clock} FROM tenant_leases "
-            "ORDER BY source, tenant").fetchall()]
-
     @contextmanager
     def locked_ledger(self, account: str) -> Iterator[LedgerRow]:
         """An account's rate-limit slots and the database's time, locked until the block ends;

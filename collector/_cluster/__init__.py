@@ -7,7 +7,7 @@ gives its tenants back within `[cluster] lease_seconds` + `stalled_seconds` (plu
 recovery tick), and another resumes them from what was committed. `_worker` is the process.
 """
 
-from ._queue import Enqueued, enqueue_pass, make_app
+from ._queue import Enqueued, PassReport, start_pass
 from ._worker import require_cluster_store, run_worker
 
-__all__ = ["Enqueued", "enqueue_pass", "make_app", "require_cluster_store", "run_worker"]
+__all__ = ["Enqueued", "PassReport", "require_cluster_store", "run_worker", "start_pass"]

@@ -120,6 +120,43 @@ async def recover_stalled(app: Any, queue: str, stalled_seconds: float) -> int:
     return recovered
 
 
+@dataclass
+class PassReport:
+    """A pass started on the cluster: what was queued, and (when waited for) each tenant's run
+    of this very pass as `status` shows runs, or a failed entry for a tenant that has none."""
+
+    enqueued: Enqueued
+    tenants: list[dict[str, Any]]
+
+
+def start_pass(config: Config, name: str | None = None, *, wait: bool = False) -> PassReport:
+    """Enqueue a pass (see `enqueue_pass`) and, with `wait`, wait until none of its tenants is
+    queued or running, then read their runs from the catalog."""
+    import asyncio
+
+    store = Store(config.store_location)
+
+    async def go() -> PassReport:
+        await store.call(ensure_queue_schema, store.catalog)
+        app = make_app(config.store_location.postgres)  # type: ignore[arg-type]
+        async with app.open_async():
+            enqueued = await enqueue_pass(app, store, config, name)
+            while wait and await jobs_left(app, enqueued.name):
+                await asyncio.sleep(1.0)
+        tenants = []
+        for settings in config.enabled_sources if wait else []:
+            last = await store.call(store.catalog.last_run, settings.plugin, settings.tenant)
+            if last is None or last.get("pass") != enqueued.name:  # its job failed before the tenant ran
+                last = {"status": "failed", "messages": ["No run of this pass finished; see the workers' logs."]}
+            tenants.append({"source": settings.plugin, "tenant": settings.tenant, **last})
+        return PassReport(enqueued, tenants)
+
+    try:
+        return asyncio.run(go())
+    finally:
+        store.close()
+
+
 async def jobs_left(app: Any, name: str) -> int:
     """How many tenants of the pass `name` are still queued or running."""
     row = await app.connector.execute_query_one_async(

@@ -58,17 +58,18 @@ def scale_out(*, postgres: PostgresServer | None = None, s3: S3Server | None = N
 
 
 def _store_table(root: Path) -> dict[str, Any]:
+    """The [store] table for a store at `root`: inside `scale_out`, a new database and bucket for a
+    new store, the same ones when the same store is written again."""
     table: dict[str, Any] = {"path": str(root)}
     if not _scale_out:
         return table
-    if (known := _locations.get(root.resolve())) is not None:  # the same store written again
+    postgres, s3 = _scale_out[-1]
+    if (known := _locations.get(root.resolve())) is not None:
         postgres_dsn = known.postgres.dsn if known.postgres else None
         bucket = known.s3.bucket if known.s3 else None
     else:
-        postgres, s3 = _scale_out[-1]
         postgres_dsn = postgres.database() if postgres else None
         bucket = s3.bucket() if s3 else None
-    postgres, s3 = _scale_out[-1]
     if postgres_dsn:
         table["postgresql"] = {"dsn": postgres_dsn, "reconnect_seconds": 30}
     if bucket and s3 is not None:
