@@ -237,7 +237,7 @@ class DatabaseLedger(FileLedger):
 
     def __init__(self, catalog: Any, lock: threading.Lock, account: str, slots: int, *, window: float,
                  stale_after: float) -> None:
-        super().__init__(Path(account), slots, window=window)
+        super().__init__(Path(account), slots, window=window)  # no file: `_locked` reads the database
         self._catalog = catalog
         self._lock = lock
         self._account = account
@@ -290,7 +290,7 @@ class DatabaseLedger(FileLedger):
             return super().claim(now, slots)
         except self._catalog.errors as exc:
             log.warning("The shared rate-limit ledger cannot be read (%s); trying again", type(exc).__name__)
-            self._catalog.reconnect_quietly()
+            self._catalog.reconnect_quietly(exc)
             return None, now + 1.0
 
     def stamp(self, slot: int, free_at: float) -> None:
@@ -310,7 +310,7 @@ class DatabaseLedger(FileLedger):
             operation(*args)
         except self._catalog.errors as exc:  # the slot is taken back as stale later: less is sent, never more
             log.warning("The shared rate-limit ledger cannot be written (%s)", type(exc).__name__)
-            self._catalog.reconnect_quietly()
+            self._catalog.reconnect_quietly(exc)
 
 
 _shared_ledgers: Callable[[str, int, float], SlotLedger] | None = None

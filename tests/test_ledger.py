@@ -122,3 +122,31 @@ def test_workers_on_two_machines_share_a_tenants_slots_in_the_database(postgres:
     finally:
         first.close()
         second.close()
+
+
+def test_a_worker_stalled_inside_a_ledger_transaction_holds_no_one_up_for_long(postgres: object) -> None:
+    """A worker SIGSTOPped between reading and writing its ledger row keeps the row locked; the
+    others' claims give up on the lock at once ("try again in a second") and the server ends the
+    stalled session after its idle-in-transaction timeout, so the slots come back."""
+    import threading
+
+    from collector._catalog import Catalog, PostgresTarget
+    from collector._ledger import DatabaseLedger
+
+    dsn = postgres.database()  # type: ignore[attr-defined]
+    stalled = Catalog(PostgresTarget(dsn, settings=(("idle_in_transaction_session_timeout", "1s"),)))
+    other = Catalog(PostgresTarget(dsn, settings=(("lock_timeout", "200ms"),)))
+    try:
+        ledger = DatabaseLedger(other, threading.Lock(), "acct", 1, window=1.0, stale_after=60)
+        assert ledger.claim(ledger.clock(), 1)[0] == 0
+        ledger.stamp(0, ledger.clock())
+        frozen = stalled.locked_ledger("acct")
+        frozen.__enter__()  # the row is locked, and its worker "stops" here
+        began = time.monotonic()
+        slot, retry_at = ledger.claim(ledger.clock(), 1)
+        assert slot is None and retry_at is not None and time.monotonic() - began < 1.0
+        time.sleep(1.5)  # the server ends the stalled session and rolls it back
+        assert ledger.claim(ledger.clock(), 1)[0] == 0
+    finally:
+        stalled.close()
+        other.close()

@@ -181,10 +181,10 @@ class Database:
         """Connect to the database server again (after `lost`)."""
         self._db.reconnect()
 
-    def reconnect_quietly(self) -> None:
-        """Try to connect again if the server connection is gone; a failure is left for the next
-        use to find (callers that must not wait: the shared rate-limit ledger)."""
-        if self.dialect is POSTGRES:
+    def reconnect_quietly(self, exc: BaseException) -> None:
+        """After `exc`, connect again if it means the server connection is gone; a failure is left
+        for the next use to find (callers that must not wait: leases, the shared rate-limit ledger)."""
+        if self.lost(exc):
             try:
                 self._db.reconnect()
             except self.errors:

@@ -12,7 +12,7 @@ psycopg is imported here only, so the embedded default never loads it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,7 +25,9 @@ class PostgresTarget:
     kept apart so the DSN can be shown."""
 
     dsn: str
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
+    settings: tuple[tuple[str, str], ...] = ()
+    """Server settings for this connection's sessions, e.g. (("lock_timeout", "500ms"),)."""
 
     def __str__(self) -> str:
         parts = urlsplit(self.dsn)
@@ -84,6 +86,8 @@ class PostgresConnection:
 
     def _open(self) -> Any:
         extra: dict[str, Any] = {"password": self._target.password} if self._target.password else {}
+        if self._target.settings:
+            extra["options"] = " ".join(f"-c {name}={value}" for name, value in self._target.settings)
         conn = self._psycopg.connect(self._target.dsn, autocommit=True, connect_timeout=10,
                                      application_name="recording-collector", **extra)
         if self._read_only:

@@ -59,8 +59,8 @@ class Coordination:
             with self.lock:
                 try:
                     return function(*args)
-                except self.catalog.errors:
-                    self.catalog.reconnect_quietly()
+                except self.catalog.errors as exc:
+                    self.catalog.reconnect_quietly(exc)
                     raise
         return await asyncio.get_running_loop().run_in_executor(self._executor, partial(locked))
 

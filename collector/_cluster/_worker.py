@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import socket
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -36,6 +37,9 @@ from ._lease import Coordination, LeaseBusy, TenantLease
 from ._queue import COLLECT, RECOVER, TICK, due_pass, enqueue_pass, ensure_queue_schema, make_app, recover_stalled
 
 log = logging.getLogger("collector.cluster")
+
+_STALLED_SESSION = (("idle_in_transaction_session_timeout", "5s"),)
+"""Catalog transactions are short: a session idle inside one this long belongs to a stalled worker."""
 
 
 def require_cluster_store(config: Config) -> None:
@@ -178,8 +182,16 @@ def run_worker(config: Config, plugins: Plugins, *, name: str | None = None, unt
     """Run one worker until it is stopped; 0 on a clean stop, 5 if the store failed."""
     require_cluster_store(config)
     me = worker_name(name)
-    store = Store(config.store_location, worker=me)
-    coordination = Coordination(config.store_location.postgres)  # type: ignore[arg-type]
+    location = config.store_location
+    target = location.postgres
+    assert target is not None
+    # A worker that stalls (SIGSTOP, a frozen VM) in the middle of a transaction would hold its row
+    # locks (a ledger row, a lease it fences) until it wakes, and every other worker would wait on
+    # them. The server ends such a session after a few idle seconds, rolling it back (the worker's
+    # next call connects again and finds its lease gone); and a lock is waited for half a second at
+    # most on the connection the event loop uses (a claim then tries again a second later).
+    store = Store(replace(location, postgres=replace(target, settings=_STALLED_SESSION)), worker=me)
+    coordination = Coordination(replace(target, settings=(*_STALLED_SESSION, ("lock_timeout", "500ms"))))
     # A slot left in flight by a worker that died is taken back once its request cannot still be
     # waiting for its response headers: after the longest request timeout configured.
     stale = max((s.timeout for s in config.enabled_sources), default=60.0) + 5.0
