@@ -92,6 +92,8 @@ class AudioProbe:
     channels: int
     frames: int
     duration: float
+    checks: frozenset[str] = frozenset()
+    """What proved it: "container" (the container's exact self-description) and/or "decode"."""
 
 
 class AudioRejected(Exception):
@@ -407,11 +409,11 @@ def _codec_matches(actual: str, expected: str) -> bool:
     return actual == wanted or (wanted == "pcm" and actual.startswith("pcm_"))
 
 
-def _check_duration(duration: float, expected: float | None) -> None:
-    """Reject when the decoded duration is off by more than max(1 s, 2 % of the expected duration)."""
+def _check_duration(duration: float, expected: float | None, tolerance: float) -> None:
+    """Reject when the decoded duration is off by more than `tolerance` seconds."""
     if expected is None:
         return
-    if abs(duration - expected) > max(1.0, 0.02 * expected):
+    if abs(duration - expected) > tolerance:
         raise AudioRejected(
             f"The decoded audio lasts {duration:.1f} s but the vendor reported {expected:.1f} s, "
             "so it is incomplete or not the expected recording."
@@ -445,6 +447,7 @@ def probe_audio(
     expected_sample_rate: int | None = None,
     expected_codec: str | None = None,
     decode: bool = False,
+    duration_tolerance: float = 1.0,
 ) -> AudioProbe:
     """Verify that `path` holds complete audio; return its probe or raise AudioRejected(reason).
 
@@ -463,8 +466,9 @@ def probe_audio(
         if facts.frames == 0:
             raise AudioRejected("The file contains no audio frames.")
         probe = AudioProbe(container=container, codec=facts.codec, sample_rate=facts.sample_rate,
-                           channels=facts.channels, frames=facts.frames, duration=facts.frames / facts.sample_rate)
-        _check_duration(probe.duration, expected_duration)
+                           channels=facts.channels, frames=facts.frames, duration=facts.frames / facts.sample_rate,
+                           checks=frozenset({"container"}))
+        _check_duration(probe.duration, expected_duration, duration_tolerance)
         _check_format(probe, expected_channels, expected_sample_rate, expected_codec)
         return probe
     info = _read_info(path, container)
@@ -480,7 +484,8 @@ def probe_audio(
         channels=info.channels,
         frames=frames,
         duration=frames / info.samplerate,
+        checks=frozenset({"decode"}),
     )
-    _check_duration(probe.duration, expected_duration)
+    _check_duration(probe.duration, expected_duration, duration_tolerance)
     _check_format(probe, expected_channels, expected_sample_rate, expected_codec)
     return probe

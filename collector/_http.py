@@ -151,6 +151,55 @@ class Redirects:
     rate_limited: bool = False
 
 
+REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid", "x-amz-request-id", "x-ms-request-id",
+                      "x-correlation-id", "x-trace-id")
+"""Headers vendors put their own id of a request in, looked for in this order (chain of custody)."""
+
+
+@dataclass(frozen=True)
+class Custody:
+    """Where a download came from, for the chain of custody: `endpoint` is the first request's
+    method and path (no query string: it may carry a signature or a key), then the final host and
+    path when a redirect led elsewhere; `request_id` the vendor's id of the exchange, if it sent
+    one (`REQUEST_ID_HEADERS`); `content_length` what the answer announced; `framed` whether the
+    HTTP framing announces the body's end (a Content-Length or chunked encoding), so a body that
+    broke off early fails instead of looking complete."""
+
+    endpoint: str
+    request_id: str | None
+    content_length: int | None
+    framed: bool
+
+
+_FIRST_HOP = "collector_first_hop"
+
+
+def custody_of(response: httpx.Response) -> Custody:
+    """The chain-of-custody facts of an (open) response, redirects included."""
+    first = response.extensions.get(_FIRST_HOP)
+    request = response.request
+    if first is None:
+        endpoint, request_id = f"{request.method} {_path(request)}", _request_id(response.headers)
+    else:
+        method, path, first_id = first
+        endpoint = f"{method} {path} -> {request.url.scheme}://{request.url.netloc.decode('ascii', 'replace')}{_path(request)}"
+        request_id = first_id or _request_id(response.headers)
+    length = response.headers.get("content-length")
+    encoded = response.headers.get("content-encoding", "identity").lower() not in ("", "identity")
+    chunked = "chunked" in response.headers.get("transfer-encoding", "").lower()
+    known = length is not None and length.isdigit() and not encoded
+    return Custody(redact(endpoint), redact(request_id) if request_id else None,
+                   int(length) if known and length is not None else None, known or chunked)
+
+
+def _request_id(headers: httpx.Headers) -> str | None:
+    for name in REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return " ".join(value.split())[:200]
+    return None
+
+
 @dataclass(frozen=True)
 class JsonAnswer:
     """A JSON answer with what paging needs besides the body."""
@@ -462,11 +511,16 @@ class HttpClient:
     async def _follow(self, response: httpx.Response, method: str, kwargs: dict[str, Any],
                       redirects: Redirects, leave_api: Callable[[], None], connection: _Connection) -> httpx.Response:
         """Follow 3xx answers to the end of the chain (see the module docstring for the rules)."""
+        first: tuple[str, str, str | None] | None = None
         for _ in range(redirects.max_hops):
             location = response.headers.get("location")
             if not response.is_redirect or location is None:
+                if first is not None:
+                    response.extensions[_FIRST_HOP] = first  # see `custody_of`
                 return response
             here = response.request
+            if first is None:
+                first = (here.method, _path(here), _request_id(response.headers))
             target = here.url.join(location)
             await response.aclose()
             if here.url.scheme == "https" and target.scheme != "https":

@@ -132,12 +132,24 @@ class Page:
 
 @dataclass(frozen=True)
 class AudioExpectation:
-    """What a downloaded file must be for this recording; None means "don't check"."""
+    """What a downloaded file must be for this recording, as the vendor states it; None means "don't check".
+
+    The vendor's own statements are independent evidence that the file arrived intact (see
+    `collector._proof`): `size` (the announced bytes, e.g. a listing's `size`: the file must have
+    exactly as many), `checksum` (the vendor's hash of the file as `"<algorithm>:<hex>"`, any
+    algorithm `hashlib` knows, e.g. `"sha256:9f86..."` or `"md5:..."`: it must match), and
+    `duration` (seconds, compared within `duration_tolerance` plus one frame of the format: a
+    vendor that states milliseconds can say so with a smaller tolerance). A file that fails any
+    of them is quarantined with the reason.
+    """
 
     duration: float | None = None
     channels: int | None = None
     sample_rate: int | None = None
     codec: str | None = None
+    size: int | None = None
+    checksum: str | None = None
+    duration_tolerance: float = 1.0
 
 
 @dataclass
@@ -252,11 +264,13 @@ class Source(abc.ABC):
         raise ItemUnavailable(f"The {self.name} plugin does not download audio.")
 
     def expected_audio(self, recording: Recording) -> AudioExpectation:
-        """What the downloaded file must be; by default, as long as the vendor says the call was.
+        """What the downloaded file must be; by default, as long as the vendor says the call was and
+        exactly as large as it announced (`media_size`).
 
-        Override it to check the codec, channels or sample rate the vendor documents.
+        Override it to check the codec, channels, sample rate or a checksum the vendor documents,
+        or to drop `size` where the vendor's announced size is not the file's exact length.
         """
-        return AudioExpectation(duration=recording.duration)
+        return AudioExpectation(duration=recording.duration, size=recording.media_size)
 
     async def aclose(self) -> None:
         """Release what the source holds beyond its HTTP clients (which the core closes)."""

@@ -180,7 +180,7 @@ def test_page_states_are_snapshotted_when_yielded(tmp_path: Path, toy: Any, toy_
 def test_the_egress_ledger_counts_every_byte_the_vendor_sent(tmp_path: Path, toy: Any, toy_source: Any,
                                                             toy_plugins: Plugins) -> None:
     for item in toy.items:  # long enough that a body breaking half-way leaves bytes in the client's buffer
-        item["duration"] = 9.0
+        item["duration"], item["size"] = 9.0, 9 * 16000 + 44
     toy.faults.inject("drop_body", kind="audio", count=6)
     config = write_config(tmp_path, [toy_source(toy, transcripts=False,
                                                 retry={"attempts": 4, "initial_wait": 0.01, "max_wait": 0.05})])

@@ -74,7 +74,7 @@ class ClusterCatalog(EvidenceCatalog):
         """An account's rate-limit slots and the database's time, locked until the block ends;
         what the block leaves in `slots` is written back in the same transaction."""
         select = (f"SELECT slots, {self.dialect.clock} FROM rate_ledgers WHERE account=?"
-                  + (" FOR UPDATE" if self.dialect.for_share else ""))
+                  + self.dialect.for_update)
         with self._transaction() as db:
             found = db.execute(select, (account,)).fetchone()  # one round trip fewer than inserting first
             if found is None:

@@ -113,11 +113,15 @@ class Database:
                     continue  # applied already (by another worker, on PostgreSQL)
                 for statement in statements(sql):
                     db.execute(postgres_ddl(statement) if self.dialect is POSTGRES else statement)
+                self._after_migration(db, target)
                 if self.dialect is POSTGRES:
                     db.execute("DELETE FROM catalog_version")
                     db.execute("INSERT INTO catalog_version VALUES (?)", (target,))
                 else:
                     db.execute(f"PRAGMA user_version={target}")
+
+    def _after_migration(self, db: Any, version: int) -> None:
+        """What a migration needs beyond SQL, in its transaction (a mixin's, e.g. starting the chain)."""
 
     def close(self) -> None:
         """Close the database."""

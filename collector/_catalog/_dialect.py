@@ -4,7 +4,7 @@ The catalog's queries are written once, in the SQL both accept (`?` placeholders
 partial indexes, `RETURNING`), and its migrations once, in SQLite's type names. This module holds
 the rest:
 
-- the few expressions the two spell differently (`day`, `in_json_list`, `clock`, `for_share`);
+- the few expressions the two spell differently (`day`, `in_json_list`, `clock`, `for_share`, `for_update`);
 - the DDL translation for PostgreSQL: `INTEGER` becomes `BIGINT` (a 2 GB file's size does not fit
   an `int4`), `REAL` `DOUBLE PRECISION`, `INTEGER PRIMARY KEY` an identity column, and `TEXT`
   `TEXT COLLATE "C"` (byte order, as SQLite sorts: key order must not depend on the server's
@@ -38,6 +38,8 @@ class Dialect:
     the machines of a cluster need not agree on the time."""
     for_share = ""
     """Locks the rows a SELECT reads until the transaction ends (SQLite's writers are serial already)."""
+    for_update = ""
+    """Locks the rows a SELECT reads against other writers until the transaction ends (the chain's head)."""
 
     def day(self, column: str) -> str:
         """The calendar day (YYYY-MM-DD) of an ISO timestamp column shifted by a `?` offset like '+02:00'."""
@@ -55,6 +57,7 @@ class PostgresDialect(Dialect):
     in_json_list = "IN (SELECT json_array_elements_text(CAST(? AS json)))"
     clock = "extract(epoch from clock_timestamp())"
     for_share = " FOR SHARE"
+    for_update = " FOR UPDATE"
 
     def json_list(self, values: Iterable[str]) -> str:
         """See `Dialect.json_list`: escaped as text columns hold them (PostgreSQL's json type cannot

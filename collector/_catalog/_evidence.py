@@ -135,6 +135,12 @@ class EvidenceCatalog(RunsCatalog):
         if finding.moved_to:
             reason += f" The damaged copy was kept at {finding.moved_to}."
         with self._transaction() as db:
+            [seq] = self._append(db, [{
+                "type": "damaged", "kind": file.kind.name, "source": file.key.source, "tenant": file.key.tenant,
+                "vendor_id": file.key.vendor_id, "path": file.path, "sha256": file.sha256, "problem": finding.problem,
+                "detail": finding.detail, "action": action, "kept_at": finding.moved_to}])
+            db.execute(
+                f"UPDATE {file.kind.table} SET chain_seq=? WHERE source=? AND tenant=? AND vendor_id=?", (seq, *file.key))
             db.execute(
                 f"UPDATE {file.kind.table} SET status=?, attempts=0, reason=?, damaged=?, last_run=NULL, updated=?, "
                 "due_at=CASE WHEN ? THEN NULL ELSE (SELECT start_utc FROM recordings r WHERE r.source=? AND "
@@ -190,8 +196,9 @@ class EvidenceCatalog(RunsCatalog):
     # -- operations --------------------------------------------------------------------------------
 
     def record_operation(self, command: str, detail: str, source: str | None = None, tenant: str | None = None) -> None:
-        """Keep what an operator's command did (reset, retry, verify)."""
+        """Keep what an operator's command did (reset, retry, verify), in the evidence chain too."""
         with self._transaction() as db:
+            self._append(db, [{"type": command, "source": source, "tenant": tenant, "detail": detail}])
             db.execute("INSERT INTO operations (at, command, source, tenant, detail) VALUES (?,?,?,?,?)",
                        (iso(now_utc()), command, source, tenant, detail))
 
@@ -203,9 +210,10 @@ class EvidenceCatalog(RunsCatalog):
             db.execute("INSERT INTO restarts VALUES (?,?,?,?) ON CONFLICT(source, tenant) DO UPDATE SET "
                        "since=excluded.since, requested=excluded.requested",
                        (source, tenant, iso(since) if since else None, stamp))
+            detail = f"sync state cleared; the next run lists from {iso(since) if since else 'the start'}"
+            self._append(db, [{"type": "reset", "source": source, "tenant": tenant, "detail": detail}])
             db.execute("INSERT INTO operations (at, command, source, tenant, detail) VALUES (?,?,?,?,?)",
-                       (stamp, "reset", source, tenant,
-                        f"sync state cleared; the next run lists from {iso(since) if since else 'the start'}"))
+                       (stamp, "reset", source, tenant, detail))
 
     def restart_from(self, source: str, tenant: str) -> datetime | None:
         """The date a pending `reset --from` asked the next run to list from."""
@@ -230,8 +238,10 @@ class EvidenceCatalog(RunsCatalog):
                     (stamp, *statuses, *params),
                 )
                 total += cursor.rowcount
+            detail = f"{total} item(s) with status {', '.join(statuses)} queued again"
+            self._append(db, [{"type": "retry", "detail": detail, "scope": _scope_of(scope)}])
             db.execute("INSERT INTO operations (at, command, source, tenant, detail) VALUES (?,?,NULL,NULL,?)",
-                       (stamp, "retry", f"{total} item(s) with status {', '.join(statuses)} queued again"))
+                       (stamp, "retry", detail))
         return total
 
     # -- report and export -------------------------------------------------------------------------
@@ -278,6 +288,12 @@ class EvidenceCatalog(RunsCatalog):
             "FROM recordings r LEFT JOIN audio a USING (source, tenant, vendor_id) "
             f"LEFT JOIN transcripts t USING (source, tenant, vendor_id) WHERE 1=1{where} "
             "ORDER BY r.source, r.tenant, r.start_utc, r.vendor_id", params, _BATCH)
+
+
+def _scope_of(scope: Scope) -> dict[str, Any]:
+    """A scope as a chain event records it."""
+    return {"tenants": [list(pair) for pair in scope.tenants], "since": scope.since and iso(scope.since),
+            "until": scope.until and iso(scope.until)}
 
 
 __all__ = ["AUDIO", "TRANSCRIPT", "EvidenceCatalog", "Finding", "Scope", "StoredFile", "VerifyPosition"]

@@ -91,7 +91,8 @@ class PageCounts:
 
 @dataclass(frozen=True)
 class StoredAudio:
-    """A verified audio file as recorded in the catalog."""
+    """A verified audio file as recorded in the catalog: what it is, what proved it (`evidence`,
+    `checks`: see `collector._proof`) and where it came from (its chain of custody)."""
 
     path: str
     sha256: str
@@ -101,3 +102,9 @@ class StoredAudio:
     sample_rate: int
     channels: int
     duration: float
+    evidence: str = "decodes"
+    checks: tuple[str, ...] = ()
+    fetched: str | None = None
+    endpoint: str | None = None
+    request_id: str | None = None
+    content_length: int | None = None

@@ -19,6 +19,14 @@ Versions:
    items by `wait_until`; `tenant_counts` (recordings per tenant, kept in the page's transaction);
    `work_coverage` (every recording of a tenant has a row of a kind, so a run need not look for
    missing ones); a partial index of open quarantine entries by item (resolved when it is stored).
+5. several workers: `tenant_leases`, `rate_ledgers`, `cluster_passes` (see `_cluster`).
+6. evidence that proves (see `_chain` and `collector.archive_check`): each stored file's `evidence`
+   level and the `checks` behind it, and its chain of custody (`fetched`, `endpoint`, `request_id`,
+   `content_length`); the vendor's retention (`retain_until`, `legal_hold`) on recordings; the
+   append-only hash `chain` of evidence events, its `chain_head` and `checkpoints`; and
+   `vendor_counts`, the vendor's own count of a settled day. Each stored file row names the chain
+   event that recorded it as it is (`chain_seq`). The migration starts the chain with a genesis
+   event that says from when it vouches, and one `adopted` event per file already stored.
 """
 
 from __future__ import annotations
@@ -156,12 +164,41 @@ CREATE TABLE cluster_passes (name TEXT PRIMARY KEY, enqueued TEXT NOT NULL, tena
 """
 
 
+_V6 = """
+ALTER TABLE recordings ADD COLUMN retain_until TEXT;
+ALTER TABLE recordings ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE audio ADD COLUMN evidence TEXT;
+ALTER TABLE audio ADD COLUMN checks TEXT;
+ALTER TABLE audio ADD COLUMN fetched TEXT;
+ALTER TABLE audio ADD COLUMN endpoint TEXT;
+ALTER TABLE audio ADD COLUMN request_id TEXT;
+ALTER TABLE audio ADD COLUMN content_length INTEGER;
+ALTER TABLE audio ADD COLUMN chain_seq INTEGER;
+ALTER TABLE transcripts ADD COLUMN evidence TEXT;
+ALTER TABLE transcripts ADD COLUMN fetched TEXT;
+ALTER TABLE transcripts ADD COLUMN chain_seq INTEGER;
+CREATE INDEX recordings_held ON recordings (source, tenant, vendor_id) WHERE legal_hold=1 OR retain_until IS NOT NULL;
+CREATE TABLE chain (seq INTEGER PRIMARY KEY, event TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE TABLE chain_head (id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL);
+CREATE TABLE checkpoints (
+    id INTEGER PRIMARY KEY, at TEXT NOT NULL, run_id INTEGER, events INTEGER NOT NULL, head TEXT NOT NULL,
+    copies TEXT
+);
+CREATE TABLE vendor_counts (
+    source TEXT NOT NULL, tenant TEXT NOT NULL, day TEXT NOT NULL, zone TEXT NOT NULL,
+    day_start TEXT NOT NULL, day_end TEXT NOT NULL, vendor_count INTEGER NOT NULL, method TEXT NOT NULL,
+    missing TEXT, at TEXT NOT NULL,
+    PRIMARY KEY (source, tenant, day)
+);
+"""
+
+
 def statements(sql: str) -> list[str]:
     """A migration's statements, one by one."""
     return [statement for statement in sql.split(";") if statement.strip()]
 
 
-MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5)]
+MIGRATIONS: list[tuple[int, str]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4), (5, _V5), (6, _V6)]
 """(version reached, its SQL in SQLite's types) in order; `_dialect.postgres_ddl` translates it."""
 
 LATEST = MIGRATIONS[-1][0]

@@ -19,6 +19,7 @@ A work kind carries its own table and the transitions every item of it goes thro
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,7 +27,7 @@ from typing import Any
 
 from .._model import MediaAvailability, Recording, RecordingKey
 from .._time import iso, now_utc
-from ._db import Database
+from ._chain import ChainCatalog
 from ._rows import RECORDING_COLUMNS, StoredAudio, WorkPlan, row_to_recording, to_json_text
 
 
@@ -64,7 +65,7 @@ def wait_deadline(recording: Recording, wait: timedelta) -> str:
     return iso(ended + wait)
 
 
-class WorkCatalog(Database):
+class WorkCatalog(ChainCatalog):
     """Queueing, claiming and finishing work items of every kind."""
 
     # -- queueing (inside commit_page's transaction) -----------------------------------------------
@@ -188,13 +189,17 @@ class WorkCatalog(Database):
         """Record verified audio files and their egress in one transaction (one fsync for them all)."""
         stamp = iso(now_utc())
         with self._transaction(*{key[:2] for key, _ in files}) as db:
+            seqs = self._append(db, [stored_event(AUDIO, key, stored) for key, stored in files])
             db.executemany(
                 "UPDATE audio SET status='stored', reason=NULL, damaged=NULL, not_before=NULL, due_at=NULL, "
                 "attempts=attempts+1, "
                 "path=?, sha256=?, size=?, container=?, codec=?, sample_rate=?, channels=?, decoded_duration=?, "
+                "evidence=?, checks=?, fetched=?, endpoint=?, request_id=?, content_length=?, chain_seq=?, "
                 "last_verified=?, updated=? WHERE source=? AND tenant=? AND vendor_id=?",
                 [(stored.path, stored.sha256, stored.size, stored.container, stored.codec, stored.sample_rate,
-                  stored.channels, stored.duration, stamp, stamp, *key) for key, stored in files],
+                  stored.channels, stored.duration, stored.evidence, json.dumps(list(stored.checks)),
+                  stored.fetched or stamp, stored.endpoint, stored.request_id, stored.content_length, seq,
+                  stamp, stamp, *key) for seq, (key, stored) in zip(seqs, files)],
             )
             db.executemany("INSERT INTO egress VALUES (?,?,?,?)",
                            [(key.source, key.tenant, stamp, stored.size) for key, stored in files])
@@ -205,11 +210,13 @@ class WorkCatalog(Database):
         """Record a stored transcript file."""
         stamp = iso(now_utc())
         with self._transaction(key[:2]) as db:
+            [seq] = self._append(db, [{"type": "stored", "kind": TRANSCRIPT.name, **_item(key), "path": path,
+                                       "sha256": sha256, "size": size, "segments": segments}])
             db.execute(
                 "UPDATE transcripts SET status='stored', reason=NULL, damaged=NULL, not_before=NULL, due_at=NULL, "
-                "attempts=attempts+1, path=?, segments=?, sha256=?, size=?, last_verified=?, updated=? "
-                "WHERE source=? AND tenant=? AND vendor_id=?",
-                (path, segments, sha256, size, stamp, stamp, *key),
+                "attempts=attempts+1, path=?, segments=?, sha256=?, size=?, fetched=?, chain_seq=?, last_verified=?, "
+                "updated=? WHERE source=? AND tenant=? AND vendor_id=?",
+                (path, segments, sha256, size, stamp, seq, stamp, stamp, *key),
             )
             self._resolve_quarantine(db, TRANSCRIPT, key, stamp)
 
@@ -265,12 +272,14 @@ class WorkCatalog(Database):
         return final
 
     def quarantined(self, kind: WorkKind, key: RecordingKey, reason: str, *, max_attempts: int, payload: Any = None,
-                    path: str | None = None, size: int = 0) -> None:
+                    path: str | None = None, size: int = 0, sha256: str | None = None) -> None:
         """Quarantine bad content: a download that is not intact audio (kept at `path`, its bytes
         counted as egress, tried again while attempts last) or a transcript payload that could not
         be read (kept in the catalog; final)."""
         stamp = iso(now_utc())
         with self._transaction(key[:2]) as db:
+            self._append(db, [{"type": "quarantined", "kind": kind.name, **_item(key), "path": path,
+                               "sha256": sha256, "size": size or None, "reason": reason}])
             db.execute(
                 f"UPDATE {kind.table} SET status='quarantined', reason=?, attempts=attempts+1, "
                 f"due_at=CASE WHEN ? AND attempts+1<? THEN due_at ELSE NULL END, "
@@ -309,6 +318,19 @@ class WorkCatalog(Database):
             (source, tenant, iso(since)),
         ).fetchone()
         return int(row[0])
+
+
+def _item(key: RecordingKey) -> dict[str, str]:
+    """An item's identity as chain events name it."""
+    return {"source": key.source, "tenant": key.tenant, "vendor_id": key.vendor_id}
+
+
+def stored_event(kind: WorkKind, key: RecordingKey, stored: StoredAudio) -> dict[str, Any]:
+    """The chain event of a stored audio file: what it is, what proved it, where it came from."""
+    return {"type": "stored", "kind": kind.name, **_item(key), "path": stored.path, "sha256": stored.sha256,
+            "size": stored.size, "evidence": stored.evidence, "checks": list(stored.checks),
+            "fetched": stored.fetched, "endpoint": stored.endpoint, "request_id": stored.request_id,
+            "content_length": stored.content_length}
 
 
 def fingerprint(payload_json: str) -> str:

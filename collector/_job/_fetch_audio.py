@@ -31,12 +31,14 @@ import httpx
 from .._audio import AudioRejected, file_extension, probe_audio, sniff_container
 from .._catalog import StoredAudio
 from .._errors import ItemDeferred, ItemRejected
-from .._http import backoff_delay
+from .._http import Custody, backoff_delay, custody_of
 from .._machine import Machine
 from .._model import Recording
 from .._redact import redact
 from .._source import AudioExpectation, Source
 from .._store import Store
+from .._time import iso, now_utc
+from .. import _proof as proof
 
 R = TypeVar("R")
 
@@ -49,10 +51,11 @@ _SNIFF_EXTENSIONS = {"ogg": ".ogg", "wav": ".wav", "mp3": ".mp3", "flac": ".flac
 class QuarantinedDownload(ItemRejected):
     """A download that is not intact audio, kept at `kept_at` (store-relative) for inspection."""
 
-    def __init__(self, reason: str, kept_at: str, size: int) -> None:
+    def __init__(self, reason: str, kept_at: str, size: int, sha256: str) -> None:
         super().__init__(reason)
         self.kept_at = kept_at
         self.size = size
+        self.sha256 = sha256
 
 
 class _Sink:
@@ -143,6 +146,10 @@ class _Sink:
             self.path.unlink(missing_ok=True)
 
 
+class _Mismatch(AudioRejected):
+    """The file is not what the vendor said it is (size or checksum)."""
+
+
 async def fetch_audio(source: Source, recording: Recording, store: Store, machine: Machine, *, attempts: int,
                       on_retry: Callable[[], None]) -> StoredAudio:
     """Download, verify and store one recording's audio, or raise an error saying why not.
@@ -161,10 +168,11 @@ async def fetch_audio(source: Source, recording: Recording, store: Store, machin
             async with source.open_audio(recording) as response:
                 opened = response
                 content_type = response.headers.get("content-type")
+                custody = custody_of(response)
                 async for chunk in response.aiter_bytes():
                     await sink.add(chunk)
             settle = partial(_verify_and_place, source.expected_audio(recording), recording, store, content_type,
-                             sink.size, source.settings.object_lock_days)
+                             custody, sink.size, source.settings.object_lock_days)
             stored = await sink.finish(machine.verify_pool, settle)
             await store.stored_audio.submit((recording.key, stored))
             return stored
@@ -184,21 +192,64 @@ async def fetch_audio(source: Source, recording: Recording, store: Store, machin
 
 
 def _verify_and_place(expect: AudioExpectation, recording: Recording, store: Store, content_type: str | None,
-                      size: int, retain_days: float | None, temp: Path, sha256: str) -> StoredAudio:
+                      custody: Custody, size: int, retain_days: float | None, temp: Path, sha256: str) -> StoredAudio:
     """Verify the finished file and move it into the store, or into quarantine (raising
-    QuarantinedDownload)."""
+    QuarantinedDownload). What proved it is recorded with it (see `collector._proof`)."""
     try:
+        checks = _vendor_checks(expect, temp, sha256, size)
         probe = probe_audio(temp, content_type=content_type, expected_duration=expect.duration,
                             expected_channels=expect.channels, expected_sample_rate=expect.sample_rate,
-                            expected_codec=expect.codec)
+                            expected_codec=expect.codec, duration_tolerance=expect.duration_tolerance)
     except AudioRejected as exc:
         with temp.open("rb") as head:
             extension = _SNIFF_EXTENSIONS.get(sniff_container(head.read(64)) or "", ".bin")
         kept = store.place(temp, store.quarantine_relpath(recording, extension), sha256, size)
-        raise QuarantinedDownload(exc.reason, kept, size) from None
+        raise QuarantinedDownload(exc.reason, kept, size, sha256) from None
+    checks |= probe.checks
+    if expect.duration is not None:
+        checks.add(proof.VENDOR_DURATION)
+    if custody.framed:
+        checks.add(proof.TRANSFER)
     key = store.place(temp, store.audio_relpath(recording, file_extension(probe)), sha256, size,
                       retain_days=retain_days)
     return StoredAudio(
         path=key, sha256=sha256, size=size, container=probe.container, codec=probe.codec,
         sample_rate=probe.sample_rate, channels=probe.channels, duration=probe.duration,
+        evidence=proof.level_of(checks), checks=tuple(proof.ordered(checks)), fetched=iso(now_utc()),
+        endpoint=custody.endpoint, request_id=custody.request_id, content_length=custody.content_length,
     )
+
+
+def _vendor_checks(expect: AudioExpectation, temp: Path, sha256: str, size: int) -> set[str]:
+    """The vendor's own statements about the file that it meets (size, checksum); a file that
+    contradicts one is not this recording, or not all of it, and is rejected."""
+    checks: set[str] = set()
+    if expect.size is not None:
+        if expect.size != size:
+            raise _Mismatch(f"The vendor announced {expect.size:,} bytes for this recording but {size:,} arrived, so "
+                            "the download is incomplete or not this recording.")
+        checks.add(proof.VENDOR_SIZE)
+    if expect.checksum:
+        algorithm, _, expected = expect.checksum.partition(":")
+        algorithm = algorithm.strip().lower().replace("-", "")
+        actual = sha256 if algorithm == "sha256" else _file_digest(temp, algorithm)
+        if actual is None or not expected:
+            raise _Mismatch(f"The vendor's checksum {redact(expect.checksum)[:40]!r} is not '<algorithm>:<hex>' with "
+                            "an algorithm this machine knows, so the file cannot be checked against it.")
+        if actual != expected.strip().lower():
+            raise _Mismatch(f"The file's {algorithm} differs from the vendor's checksum, so it is not the recording "
+                            "the vendor holds (or it was damaged on the way).")
+        checks.add(proof.VENDOR_CHECKSUM)
+    return checks
+
+
+def _file_digest(path: Path, algorithm: str) -> str | None:
+    """The file's digest in a hashlib algorithm other than sha256 (read back once), or None if unknown."""
+    try:
+        digest = hashlib.new(algorithm)
+    except ValueError:
+        return None
+    with path.open("rb") as handle:
+        while block := handle.read(_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()

@@ -120,7 +120,8 @@ async def settle_item(job: JobContext, kind: WorkKind, recording: Recording, exc
             assert isinstance(error, ItemRejected)
             kept: Any = getattr(error, "kept_at", None)
             await job.store.call(catalog.quarantined, kind, key, reason, payload=error.payload,
-                                 max_attempts=job.settings.max_attempts, path=kept, size=getattr(error, "size", 0))
+                                 max_attempts=job.settings.max_attempts, path=kept, size=getattr(error, "size", 0),
+                                 sha256=getattr(error, "sha256", None))
             job.log.warning("Quarantined %s of %s: %s", kind.name, key, reason)
         case Outcome.DEFERRED:
             if await job.store.call(catalog.deferred, kind, key, reason, job.settings.max_attempts):
