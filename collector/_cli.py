@@ -8,6 +8,7 @@
     collector migrate-store --to CONFIG         copy this store into another (e.g. PostgreSQL + S3), verified
     collector status [--json]                   what the store holds, the last run, what waits and why
     collector verify [--decode] [--max-bytes N] re-read stored files and check them against the catalog
+    collector verify --chain                    check the evidence chain, its checkpoints and the catalog
     collector report [--json|--csv|--html F]    per tenant and day: what the vendor listed, what is stored
     collector export [--format jsonl|csv]       the catalog's recordings with their files, streamed
     collector reset SOURCE/TENANT [--from DATE] restart a tenant's sync state
@@ -183,6 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--max-bytes", type=int, metavar="N", help="stop after reading N bytes (continue next time)")
     verify.add_argument("--max-time", type=float, metavar="SECONDS", help="stop after this long (continue next time)")
     verify.add_argument("--max-rate", type=int, metavar="BYTES", help="read at most this many bytes a second")
+    verify.add_argument("--chain", action="store_true",
+                        help="check the evidence chain, its checkpoints and the catalog's rows against it instead")
+    verify.add_argument("--checkpoint", type=_path, action="append", default=[], metavar="FILE",
+                        help="with --chain: a checkpoint file kept outside the store (repeatable)")
     verify.add_argument("--json", action="store_true", help="print the result as JSON")
 
     report = command("report", "per tenant and day: what the vendor listed, what is stored, what is not", c.report)
@@ -197,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     _scope(export)
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="output format (default jsonl)")
     export.add_argument("--output", "-o", type=_path, metavar="FILE", help="write to FILE (default: standard output)")
+    export.add_argument("--chain", action="store_true",
+                        help="export the evidence chain for archive_check.py instead (JSON lines)")
 
     reset = command("reset", "restart a tenant's sync state (the next run lists again)", c.reset)
     reset.add_argument("tenant", metavar="SOURCE/TENANT")

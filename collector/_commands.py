@@ -8,7 +8,9 @@ the audio libraries.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 from ._errors import ConfigError
@@ -202,7 +204,8 @@ def collect_once(config: Config, call: Invocation, *, as_json: bool = False, out
             _log().info(summary_line(summary), extra=summary.log_fields())
     if result.store_failure:
         _log().error(result.store_failure, extra={"event": "store_failed"})
-    render_summary(result.summaries, out or sys.stdout, as_json=as_json, run_id=result.run_id)
+    render_summary(result.summaries, out or sys.stdout, as_json=as_json, run_id=result.run_id,
+                   checkpoint=result.checkpoint)
     after_pass(config, result)
     return result.exit_code
 
@@ -326,6 +329,16 @@ def export(call: Invocation) -> int:
 
     args = call.args
     catalog = open_catalog(call)
+    if args.chain:
+        try:
+            with _output_file(args.output) if args.output else nullcontext(sys.stdout) as out:
+                count = write_jsonl(catalog.chain_export(), out)
+        finally:
+            catalog.close()
+        if args.output:
+            print(f"Wrote the evidence chain ({count} records) to {args.output}; check it with "
+                  "`python3 archive_check.py --export FILE`.", file=sys.stderr)
+        return 0
     try:
         records = export_records(catalog, scope_of(args))
         if args.output is None:
@@ -358,10 +371,12 @@ def _locked_store(call: Invocation) -> Any:
 
 
 def verify(call: Invocation) -> int:
-    """Re-read stored files and check them."""
+    """Re-read stored files and check them (or, with --chain, the evidence chain)."""
     from ._verify import VerifyOptions, render_verify, verify_store
 
     args = call.args
+    if args.chain:
+        return verify_chain(call)
     options = VerifyOptions(decode=args.decode, max_bytes=args.max_bytes, max_time=args.max_time,
                             max_rate=args.max_rate)
     store = _locked_store(call)
@@ -372,6 +387,29 @@ def verify(call: Invocation) -> int:
         store.close()
     render_verify(result, sys.stdout, as_json=args.json)
     return result.exit_code
+
+
+def verify_chain(call: Invocation) -> int:
+    """`verify --chain`: the chain's links, its checkpoints (the catalog's, [evidence] checkpoint_dir's
+    and --checkpoint files) and the catalog's stored rows against it."""
+    from ._config import read_tables
+    from ._exits import EXIT_OK, EXIT_TAMPERED
+    from ._store import Store
+    from ._verify import checkpoint_files, check_chain
+
+    location, tables, _ = read_tables(call.args.config)
+    files = [*checkpoint_files(tables.evidence.checkpoint_dir), *call.args.checkpoint]
+    store = Store(location, read_only=True)
+    try:
+        result = check_chain(store, files)
+    finally:
+        store.close()
+    if call.args.json:
+        json.dump(result.as_dict(), sys.stdout, indent=2)
+        print()
+    else:
+        print("\n".join(result.lines()))
+    return EXIT_OK if result.ok else EXIT_TAMPERED
 
 
 def _verify_progress() -> Any:

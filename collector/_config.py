@@ -39,6 +39,7 @@ from ._secret import PLAIN_TEXT, Secret
 from ._settings_tables import (
     TABLES,
     ClusterSettings,
+    EvidenceSettings,
     FileSettings,
     LoggingSettings,
     MetricsSettings,
@@ -67,6 +68,7 @@ class Config:
     verify: VerifySettings = field(default_factory=VerifySettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -102,7 +104,7 @@ def load_config(path: Path, plugins: Plugins, *, check_store: bool = False) -> C
     if not entries and not problems:
         problems.append(f"{where}: sources: no [[sources]] entries; add at least one (see config.example.toml).")
     config = Config(path, settings.store, settings.scheduler, settings.logging, sources, settings.verify,
-                    settings.metrics, settings.cluster)
+                    settings.metrics, settings.cluster, settings.evidence)
     if check_store and not problems:
         problems.extend(_store_problems(where, config.store_path))
     if problems:
@@ -137,6 +139,13 @@ def read_store_location(path: Path) -> tuple[StoreLocation, list[tuple[str, str]
     For commands that only read the store (`status`, `report`, `export`): they must work without
     the secrets, which a person looking at a store often does not have in their environment.
     """
+    location, _, tenants = read_tables(path)
+    return location, tenants
+
+
+def read_tables(path: Path) -> tuple[StoreLocation, FileSettings, list[tuple[str, str]]]:
+    """The store's location, the file's tables (`[evidence]`, ...) and the configured (plugin,
+    tenant) names, without validating the source entries (see `read_store_location`)."""
     raw = _read_toml(path)
     problems: list[str] = []
     settings = _file_settings(path, {**raw, "sources": []}, problems)
@@ -147,7 +156,7 @@ def read_store_location(path: Path) -> tuple[StoreLocation, list[tuple[str, str]
         for entry in raw.get("sources", [])
         if isinstance(entry, dict) and isinstance(entry.get("plugin"), str) and isinstance(entry.get("tenant"), str)
     ]
-    return store_location((path.parent / settings.store.path).resolve(), settings.store), tenants
+    return store_location((path.parent / settings.store.path).resolve(), settings.store), settings, tenants
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -10,6 +10,9 @@
        store; the message names the store and what to do (nothing counted against any item)
     6  lost (`verify`): a stored recording is damaged or missing and the vendor no longer has it
        (the damaged copy is kept in quarantine)
+    7  the evidence does not hold (`verify --chain`): a chain link, a checkpoint or a stored file's
+       row disagrees with the evidence chain (each problem is named); the store may have been
+       changed behind the collector's back
 """
 
 EXIT_OK = 0
@@ -19,6 +22,7 @@ EXIT_BUSY = 3
 EXIT_WAITING = 4
 EXIT_STORE = 5
 EXIT_LOST = 6
+EXIT_TAMPERED = 7
 
 OUTCOMES = {EXIT_OK: "complete", EXIT_PARTIAL: "partial", EXIT_WAITING: "waiting", EXIT_STORE: "store failed"}
 """How a run's outcome is named in the catalog, by exit code."""

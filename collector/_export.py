@@ -18,8 +18,16 @@ from ._catalog import Catalog, Scope
 FIELDS = ("source", "tenant", "vendor_id", "call_id", "start", "end", "duration", "direction", "parties", "tags",
           "media", "media_size", "extras", "audio_status", "audio_path", "audio_sha256", "audio_size", "codec",
           "sample_rate", "channels", "audio_duration", "last_verified", "transcript_status", "transcript_path",
-          "transcript_sha256")
-_JSON_COLUMNS = {"parties", "tags", "extras"}
+          "transcript_sha256", "retain_until", "legal_hold", "audio_evidence", "audio_checks", "audio_fetched",
+          "audio_endpoint", "audio_request_id", "audio_content_length", "audio_chain_event", "transcript_fetched",
+          "transcript_chain_event", "audit")
+"""Every exported field. Per stored file, the chain of custody: when it was fetched, from which
+endpoint (method and path, no query string), the vendor's request id, the Content-Length the
+answer announced, its sha256, what proved it (`audio_evidence`, `audio_checks`: see
+`collector._proof`) and the evidence chain event that recorded it; per recording, the vendor's
+retention (`retain_until`, `legal_hold`) and our audit rows ([time, action, detail], e.g. the
+justification sent with a download)."""
+_JSON_COLUMNS = {"parties", "tags", "extras", "audio_checks", "audit"}
 
 
 def export_records(catalog: Catalog, scope: Scope) -> Iterable[dict[str, Any]]:
@@ -27,7 +35,9 @@ def export_records(catalog: Catalog, scope: Scope) -> Iterable[dict[str, Any]]:
     for row in catalog.export_rows(scope):
         record = dict(zip(FIELDS, row))
         for name in _JSON_COLUMNS:
-            record[name] = json.loads(record[name])
+            if record[name] is not None:
+                record[name] = json.loads(record[name])
+        record["legal_hold"] = bool(record["legal_hold"])
         yield record
 
 

@@ -292,6 +292,14 @@ class S3Objects:
                     raise
             time.sleep(0.25 * attempt)
 
+    def put_locked(self, key: str, data: bytes, retain_days: float) -> str:
+        """Put a small object (a checkpoint) that nobody may change or delete for `retain_days`
+        (S3 Object Lock, compliance mode), never replacing one; returns where it went."""
+        with self._as_os_errors(key):
+            self._obstore.put(self._store(retain_days), key, data, mode="create",
+                              attributes={"Content-Type": "application/json"})
+        return f"{self.where}{key}"
+
     def put_bytes(self, key: str, data: bytes) -> str:
         """See `Objects.put_bytes`."""
         self._temp_dir.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich import box
 from rich.console import Console
@@ -26,6 +26,9 @@ from rich.table import Table
 
 from ._redact import RedactingFilter, redact
 from ._summary import TenantStatus, TenantSummary
+
+if TYPE_CHECKING:
+    from ._checkpoints import CheckpointResult
 
 PROGRESS_EVERY = 30.0
 
@@ -182,10 +185,13 @@ async def _log_progress(summaries: Callable[[], list[TenantSummary]]) -> None:
                 progress_log.info(summary_line(summary))
 
 
-def render_summary(summaries: list[TenantSummary], out: TextIO, *, as_json: bool, run_id: int | None = None) -> None:
-    """Print the end-of-run summary: a table and a sentence per tenant that needs attention."""
+def render_summary(summaries: list[TenantSummary], out: TextIO, *, as_json: bool, run_id: int | None = None,
+                   checkpoint: CheckpointResult | None = None) -> None:
+    """Print the end-of-run summary: a table, a sentence per tenant that needs attention, and the
+    evidence chain's checkpoint."""
     if as_json:
-        json.dump({"run": run_id, "tenants": [s.as_dict() for s in summaries]}, out, indent=2)
+        json.dump({"run": run_id, "tenants": [s.as_dict() for s in summaries],
+                   **({"checkpoint": checkpoint.as_dict()} if checkpoint else {})}, out, indent=2)
         out.write("\n")
         return
     console = Console(file=out, width=None if out.isatty() else 160, soft_wrap=not out.isatty())
@@ -204,3 +210,5 @@ def render_summary(summaries: list[TenantSummary], out: TextIO, *, as_json: bool
                       markup=False, highlight=False)
     elif summaries and all(s.nothing_new for s in summaries):
         console.print("Nothing new was collected in this run.", markup=False, highlight=False)
+    if checkpoint is not None:
+        console.print(checkpoint.sentence(), markup=False, highlight=False)

@@ -6,7 +6,8 @@ CLI's `run`, `schedule` and `demo`, the test harness and the benchmarks all call
 Every tenant's job starts at once (at most `scheduler.max_jobs`, if a user caps it); within a
 tenant, its own rate limit and `max_in_flight` bound the requests, and what costs this machine
 (sockets, files, verification) is bounded by the pass's `Machine`. A job never raises, so one tenant's failure cannot stop
-another. The pass ends with every tenant's summary stored in the catalog and an exit code.
+another. The pass ends with every tenant's summary stored in the catalog, a checkpoint of the evidence
+chain (`_checkpoints`) and an exit code.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 
+from ._checkpoints import CheckpointResult, write_checkpoint
 from ._config import Config
 from ._job import TenantJob
 from ._machine import Machine
@@ -57,6 +59,8 @@ class RunResult:
     exit_code: int
     store_failure: str | None = None
     """Why the store failed in this run (exit code 5), if it did."""
+    checkpoint: CheckpointResult | None = None
+    """The evidence chain's checkpoint written at the end of the pass (None if the store failed)."""
 
 
 async def run_pass(
@@ -93,12 +97,14 @@ async def run_pass(
     finally:
         await asyncio.get_running_loop().run_in_executor(None, machine.close)
     code = EXIT_STORE if store.failure is not None else exit_code(summaries)
+    checkpoint = None
     try:
         await store.call(store.catalog.finish_run, run_id, code, OUTCOMES.get(code, "partial"),
                          [(s.source, s.tenant, s.status.value, s.as_dict()) for s in summaries])
+        checkpoint = await store.call(write_checkpoint, store, config.evidence, run_id)
     except StoreFailure:
         code = EXIT_STORE  # the summaries are printed all the same; the catalog could not keep them
-    return RunResult(run_id, summaries, code, store.failure.reason if store.failure else None)
+    return RunResult(run_id, summaries, code, store.failure.reason if store.failure else None, checkpoint)
 
 
 Progress = Callable[[Callable[[], list[TenantSummary]]], AbstractContextManager[None]]

@@ -187,6 +187,24 @@ class MetricsSettings(BaseModel):
     host: str = Field(default="127.0.0.1", description="the address `schedule` serves metrics on")
 
 
+class EvidenceSettings(BaseModel):
+    """`[evidence]`: where every pass's chain checkpoint is also written, outside the store's reach.
+
+    A checkpoint (the evidence chain's event count and head hash, see `collector._catalog._chain`)
+    only proves the archive unchanged when a copy lives where the store's writer cannot rewrite
+    it: a folder on another machine's mount or one shipped elsewhere (`checkpoint_dir`), or an
+    object under S3 Object Lock in compliance mode (`checkpoint_object_lock_days`, S3 stores).
+    """
+
+    model_config = _TABLE
+
+    checkpoint_dir: Annotated[Path, Field(strict=False)] | None = Field(
+        default=None, description="also write every checkpoint to this folder, one new read-only file each")
+    checkpoint_object_lock_days: float | None = Field(
+        default=None, gt=0, le=36_500,
+        description="with [store.s3]: also write every checkpoint to the bucket under S3 Object Lock this many days")
+
+
 class ClusterSettings(BaseModel):
     """`[cluster]`: how `collector worker` processes share a pass (needs `[store.postgresql]`).
 
@@ -221,10 +239,11 @@ class FileSettings(BaseModel):
     verify: VerifySettings = VerifySettings()
     metrics: MetricsSettings = MetricsSettings()
     cluster: ClusterSettings = ClusterSettings()
+    evidence: EvidenceSettings = EvidenceSettings()
     sources: list[dict[str, Any]] = Field(default_factory=list)
 
 
 TABLES: dict[str, type[BaseModel]] = {"store": StoreSettings, "scheduler": SchedulerSettings,
                                       "logging": LoggingSettings, "verify": VerifySettings, "metrics": MetricsSettings,
-                                      "cluster": ClusterSettings}
+                                      "cluster": ClusterSettings, "evidence": EvidenceSettings}
 """The tables environment variables can override (`COLLECTOR_<TABLE>__<KEY>`)."""

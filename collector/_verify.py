@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TextIO
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from . import archive_check
 from ._catalog import Finding, Scope, StoredFile, VerifyPosition
 from ._files import safe_segment
 from ._store import Store
@@ -207,6 +209,26 @@ def _orphans(store: Store, scope: Scope) -> list[str]:
                 store.catalog.orphan(source, tenant, key)
                 found.append(key)
     return found
+
+
+def checkpoint_files(folder: Path | None) -> list[Path]:
+    """The checkpoint copies in an `[evidence] checkpoint_dir` (none if unset or absent)."""
+    return sorted(folder.glob("checkpoint-*.json")) if folder is not None and folder.is_dir() else []
+
+
+def check_chain(store: Store, checkpoints: Sequence[Path] = ()) -> archive_check.Result:
+    """`verify --chain`: the evidence chain's links, its checkpoints (the catalog's and `checkpoints`)
+    and the catalog's stored rows against it, by `collector.archive_check` (the files themselves
+    are what a plain `verify` reads). A PostgreSQL catalog is exported to a scratch SQLite file
+    first, exactly as `collector export --chain` would write it."""
+    catalog = store.catalog
+    if catalog.dialect.name == "sqlite":
+        return archive_check.check_database(str(catalog.path), checkpoint_files=checkpoints)
+    store.temp_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=store.temp_dir) as scratch:
+        database = str(Path(scratch) / "chain.sqlite")
+        archive_check.load_export((json.dumps(record) for record in catalog.chain_export()), database)
+        return archive_check.check_database(database, checkpoint_files=checkpoints)
 
 
 def render_verify(result: VerifyResult, out: TextIO, *, as_json: bool) -> None:

@@ -5,6 +5,8 @@ with the same schema and queries (`_dialect` holds what differs), split by job:
 
 - `_db`          the connection, transactions and the migration runner (`_postgres`: the
                  PostgreSQL connection, shaped like sqlite3's);
+- `_chain`       the evidence chain: events appended in the transaction of the change they
+                 record, and its checkpoints;
 - `_schema`      the schema, as the migrations that build it;
 - `_recordings`  `recordings` (normalized metadata plus the vendor payload, keyed (source, tenant,
                  vendor_id)), `sync_state` (written in the same transaction as the page of
@@ -21,6 +23,7 @@ it on a dedicated worker thread); SQLite runs in WAL mode so `collector status` 
 run.
 """
 
+from ._chain import Checkpoint
 from ._cluster import ClusterCatalog, LedgerRow
 from ._db import CatalogVersionError, LeaseLost
 from ._postgres import PostgresTarget
@@ -33,7 +36,7 @@ class Catalog(ClusterCatalog):
     """The store's database (a SQLite file, or a `PostgresTarget`); each public method is one transaction."""
 
 
-__all__ = ["AUDIO", "KINDS", "TRANSCRIPT", "Catalog", "CatalogVersionError", "Finding", "LeaseLost", "LedgerRow",
+__all__ = ["AUDIO", "KINDS", "TRANSCRIPT", "Catalog", "CatalogVersionError", "Checkpoint", "Finding", "LeaseLost", "LedgerRow",
            "PageCounts", "PostgresTarget",
            "Rejected",
            "Scope", "StoredAudio", "StoredFile", "VerifyPosition", "WorkKind", "WorkPlan"]

@@ -140,9 +140,35 @@ class ChainCatalog(Database):
                 for i, at, run_id, events, head, copies in self._db.execute(
                     "SELECT id, at, run_id, events, head, copies FROM checkpoints ORDER BY id")]
 
-    def chain_events(self, after: int = 0, batch: int = 5000) -> Iterator[tuple[int, str, str]]:
-        """Every event after `after`, in order, as (seq, canonical JSON, link hash); memory stays flat."""
-        yield from self._stream("SELECT seq, event, hash FROM chain WHERE seq>? ORDER BY seq", (after,), batch)
+    def chain_events(self, after: int = 0, upto: int | None = None, batch: int = 5000) -> Iterator[tuple[int, str, str]]:
+        """Every event after `after` (up to `upto`), in order, as (seq, canonical JSON, link hash);
+        memory stays flat."""
+        limit = self.chain_head()[0] if upto is None else upto
+        yield from self._stream("SELECT seq, event, hash FROM chain WHERE seq>? AND seq<=? ORDER BY seq",
+                                (after, limit), batch)
+
+    def chain_export(self) -> Iterator[dict[str, Any]]:
+        """The chain, its head, its checkpoints and the stored files' rows, as the records
+        `collector.archive_check --export` reads (one JSON object a line).
+
+        The head is read first and nothing newer than it is exported, so a store being written
+        meanwhile still exports a chain that ends where its head says; a row changed during the
+        export may show as a problem (export again when no pass runs)."""
+        seq, head = self.chain_head()
+        yield {"record": "head", "seq": seq, "hash": head}
+        for number, event, link_hash in self.chain_events(upto=seq):
+            yield {"record": "event", "seq": number, "event": event, "hash": link_hash}
+        for checkpoint in self.checkpoints():
+            if checkpoint.events <= seq:
+                yield {"record": "checkpoint", "id": checkpoint.id, "at": checkpoint.at, "run": checkpoint.run_id,
+                       "events": checkpoint.events, "head": checkpoint.head}
+        for kind, table in (("audio", "audio"), ("transcript", "transcripts")):
+            for source, tenant, vendor_id, path, sha256, size, chain_seq in self._stream(
+                    f"SELECT source, tenant, vendor_id, path, sha256, size, chain_seq FROM {table} "
+                    "WHERE status='stored' AND (chain_seq IS NULL OR chain_seq<=?) ORDER BY source, tenant, vendor_id",
+                    (seq,), 5000):
+                yield {"record": "file", "kind": kind, "source": source, "tenant": tenant, "vendor_id": vendor_id,
+                       "path": path, "sha256": sha256, "size": size, "chain_seq": chain_seq}
 
 
 __all__ = ["ChainCatalog", "Checkpoint"]

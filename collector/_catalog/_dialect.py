@@ -45,6 +45,10 @@ class Dialect:
         """The calendar day (YYYY-MM-DD) of an ISO timestamp column shifted by a `?` offset like '+02:00'."""
         return f"date({column}, ?)"
 
+    def json_rows(self, columns: str) -> str:
+        """An aggregate: the group's rows of `columns` (comma-separated) as a JSON array of arrays (text)."""
+        return f"json_group_array(json_array({columns}))"
+
     def json_list(self, values: Iterable[str]) -> str:
         """The parameter `in_json_list` takes: the strings as a JSON array, as the column holds them."""
         return json.dumps(list(values), ensure_ascii=False)
@@ -63,6 +67,10 @@ class PostgresDialect(Dialect):
         """See `Dialect.json_list`: escaped as text columns hold them (PostgreSQL's json type cannot
         hold a NUL, even as the escape `\\u0000`)."""
         return json.dumps([to_postgres(value) for value in values], ensure_ascii=False)
+
+    def json_rows(self, columns: str) -> str:
+        """See `Dialect.json_rows`."""
+        return f"CAST(COALESCE(json_agg(json_build_array({columns})), '[]') AS text)"
 
     def day(self, column: str) -> str:
         """See `Dialect.day`."""

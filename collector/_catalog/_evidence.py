@@ -279,12 +279,17 @@ class EvidenceCatalog(RunsCatalog):
                                      f"listings{where} ORDER BY 1, 2, 3", params).fetchall())
 
     def export_rows(self, scope: Scope) -> Iterator[tuple[Any, ...]]:
-        """Every recording in `scope` with its files, streamed (constant memory however many)."""
+        """Every recording in `scope` with its files, their evidence and chain of custody, and the
+        recording's audit rows, streamed (constant memory however many)."""
         where, params = scope.sql()
         yield from self._stream(
             "SELECT r.source, r.tenant, r.vendor_id, r.call_id, r.start_utc, r.end_utc, r.duration, r.direction, "
             "r.parties, r.tags, r.media, r.media_size, r.extras, a.status, a.path, a.sha256, a.size, a.codec, "
-            "a.sample_rate, a.channels, a.decoded_duration, a.last_verified, t.status, t.path, t.sha256 "
+            "a.sample_rate, a.channels, a.decoded_duration, a.last_verified, t.status, t.path, t.sha256, "
+            "r.retain_until, r.legal_hold, a.evidence, a.checks, a.fetched, a.endpoint, a.request_id, "
+            "a.content_length, a.chain_seq, t.fetched, t.chain_seq, "
+            f"(SELECT {self.dialect.json_rows('x.at, x.action, x.detail')} FROM audit x WHERE x.source=r.source "
+            "AND x.tenant=r.tenant AND x.vendor_id=r.vendor_id) "
             "FROM recordings r LEFT JOIN audio a USING (source, tenant, vendor_id) "
             f"LEFT JOIN transcripts t USING (source, tenant, vendor_id) WHERE 1=1{where} "
             "ORDER BY r.source, r.tenant, r.start_utc, r.vendor_id", params, _BATCH)

@@ -23,6 +23,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
+from .._checkpoints import write_checkpoint
 from .._config import Config
 from .._errors import ConfigError, StoreFailure
 from .._exits import OUTCOMES
@@ -125,6 +126,7 @@ class Worker:
             await self.store.call(self.store.catalog.finish_run, run_id, code, OUTCOMES.get(code, "partial"),
                                   [(summary.source, summary.tenant, summary.status.value,
                                     {**summary.as_dict(), "pass": pass_name})])
+            await self.store.call(write_checkpoint, self.store, self.config.evidence, run_id)
         except StoreFailure as exc:
             log.error("The summary of %s could not be saved: %s", summary.label, exc.reason)
         log.info(summary_line(summary), extra={**summary.log_fields(), "worker": self.name, "pass": pass_name})
