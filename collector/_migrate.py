@@ -322,6 +322,8 @@ class _Migration:
                     "database and bucket), with no collector run using the source.")
             self.result.resumed = True
             return
+        if target.fresh_chain():  # a new catalog's own genesis: the source's chain is copied in its place
+            target.forget_fresh_chain()
         held = {table.name: count for table in self.tables if (count := self._count(target, table))}
         if held:
             summary = ", ".join(f"{table} {count:,}" for table, count in sorted(held.items()))
@@ -339,9 +341,11 @@ class _Migration:
                        (self.marker_id, iso(now_utc()), _MARKER_COMMAND, f"{self.label}: started, not finished yet"))
 
     def _count(self, catalog: Catalog, table: _Table) -> int:
-        """Rows of a table (the target's marker not counted)."""
+        """Rows of a table (the target's marker, and the chain's events after the source's, not counted)."""
         if catalog is self.store.catalog and table.name == _MARKER_TABLE and self.marker_id:
             return int(catalog.query(f"SELECT COUNT(*) FROM {table.name} WHERE id<>?", (self.marker_id,))[0][0])
+        if catalog is self.store.catalog and table.name == "chain":
+            return int(catalog.query("SELECT COUNT(*) FROM chain WHERE seq<=?", (self.catalog.chain_head()[0],))[0][0])
         return int(catalog.query(f"SELECT COUNT(*) FROM {table.name}")[0][0])
 
     # -- objects ---------------------------------------------------------------------------------
@@ -519,6 +523,9 @@ class _Migration:
         detail = (f"{self.label}: finished {iso(now_utc())}: {sum(result.rows.values()):,} rows, "
                   f"{result.files_verified:,} stored files verified ({result.bytes_verified:,} bytes read back); "
                   f"{len(result.problems)} problem(s)")
+        if not result.problems:  # the chain records where its files now are (copied verbatim, by key)
+            self.store.catalog.append_event({"type": "migrated", "from": str(self.source), "to": str(self.target),
+                                             "files": result.files_verified, "events": self.catalog.chain_head()[0]})
         with self.store.catalog._transaction() as db:
             db.execute(f"UPDATE {_MARKER_TABLE} SET detail=? WHERE id=?", (detail, self.marker_id))
 

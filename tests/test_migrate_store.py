@@ -27,7 +27,7 @@ from collector._migrate import (
 )
 from collector._objects import S3Objects
 from collector._store import Store, StoreBusy, StoreLocation
-from collector._verify import verify_store
+from collector._verify import check_chain, verify_store
 from collector.engine import Plugins
 from collector.testing import (
     PostgresServer,
@@ -150,8 +150,11 @@ def test_an_embedded_store_moves_verified_and_the_target_carries_on(
         store = Store(target)  # `verify` on the target finds everything as the catalog says
         with store.exclusive():
             verified = verify_store(store, Scope())
+        chain = check_chain(store)  # the source's chain came along, and says where its files went
         store.close()
         assert verified.files == 24 and not verified.findings and not verified.orphans
+        assert chain.ok, chain.lines()
+        assert chain.events == _source_rows(root, "SELECT MAX(seq) FROM chain")[0][0] + 1 + 1  # + verify, migrated
 
         toy.add(2)  # the target carries on where the source stopped: run ids continue, state is kept
         again = collect(target_config, toy_plugins)

@@ -108,6 +108,27 @@ class ChainCatalog(Database):
                                [(seq, row[0], row[1], row[2]) for seq, row in zip(seqs, batch)])
                 after = tuple(batch[-1][:3])
 
+    def append_event(self, event: Mapping[str, Any]) -> int:
+        """Append one event in a transaction of its own (e.g. `migrate-store`'s); returns its seq."""
+        with self._transaction() as db:
+            return self._append(db, [event])[0]
+
+    def fresh_chain(self) -> bool:
+        """Whether the chain holds only the genesis event of a new, empty catalog (a migration's
+        target, which the source's chain then replaces)."""
+        rows = self._db.execute("SELECT seq, event FROM chain ORDER BY seq LIMIT 2").fetchall()
+        checkpoints = self._db.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0]
+        if len(rows) != 1 or checkpoints:
+            return False
+        event = json.loads(rows[0][1])
+        return bool(event.get("type") == "genesis" and event.get("adopted") == 0)
+
+    def forget_fresh_chain(self) -> None:
+        """Remove a new catalog's own genesis (see `fresh_chain`), so another store's chain can be copied in."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM chain")
+            db.execute("DELETE FROM chain_head")
+
     # -- checkpoints -------------------------------------------------------------------------------
 
     def chain_head(self) -> tuple[int, str]:
