@@ -30,6 +30,8 @@ def tenant_status(catalog: Catalog, source: str, tenant: str) -> dict[str, Any]:
         "audio": by_status("audio"),
         "audio_bytes": counts["audio_bytes"],
         "transcripts": by_status("transcripts"),
+        "evidence": catalog.evidence_counts(source, tenant),
+        "retention": catalog.retention_counts(source, tenant),
         "quarantine": {"current": counts["quarantined_items"], "history": counts["quarantine_history"]},
         "sync_state": catalog.load_state(source, tenant),
         "last_run": catalog.last_run(source, tenant),
@@ -51,18 +53,51 @@ def show_status(location: StoreLocation, configured: list[tuple[str, str]], out:
                 f"this one writes {LATEST}); the next `collector run` upgrades it, then `status` can read it.")
         known = set(catalog.tenants()) | set(configured)
         report = [tenant_status(catalog, source, tenant) for source, tenant in sorted(known)]
+        chain = chain_status(catalog)
     except catalog.errors as exc:
         raise StoreFailure(describe_store_error(store_path, exc, "cannot be read")) from None
     finally:
         catalog.close()
     if as_json:
-        json.dump({"store": str(location), "tenants": report}, out, indent=2)
+        json.dump({"store": str(location), "chain": chain, "tenants": report}, out, indent=2)
         out.write("\n")
     else:
         out.write(f"Store {location}\n")
+        checkpoint = chain["last_checkpoint"]
+        out.write(f"Evidence chain: {chain['events']:,} events, head {chain['head'][:16]}; last checkpoint "
+                  + (f"{checkpoint['at']} ({checkpoint['events']:,} events"
+                     + (f", copied to {', '.join(checkpoint['copies'])})" if checkpoint["copies"] else ", no copy "
+                        "outside the store: see [evidence])") if checkpoint else "none yet") + "\n")
         for entry in report:
             _write_tenant(entry, out)
     return 0
+
+
+def chain_status(catalog: Catalog) -> dict[str, Any]:
+    """The evidence chain's length and head, and its last checkpoint."""
+    events, head = catalog.chain_head()
+    checkpoints = catalog.checkpoints()
+    last = checkpoints[-1] if checkpoints else None
+    return {"events": events, "head": head,
+            "last_checkpoint": {"at": last.at, "events": last.events, "head": last.head, "copies": list(last.copies)}
+            if last else None}
+
+
+def _evidence(counts: dict[str, int]) -> str:
+    from ._proof import LEVELS
+
+    names = {"checksum": "proven by the vendor's checksum", "complete": "proven complete",
+             "decodes": "decode only (not proven)", "unrecorded": "stored before evidence was recorded"}
+    return ", ".join(f"{counts[level]} {names[level]}" for level in (*LEVELS, "unrecorded") if counts.get(level)) or "none"
+
+
+def _retention(retention: dict[str, Any]) -> str:
+    parts = []
+    if retention["legal_hold"]:
+        parts.append(f"{retention['legal_hold']} under legal hold")
+    if retention["retained"]:
+        parts.append(f"{retention['retained']} retained by the vendor until as late as {retention['latest_retain_until']}")
+    return ", ".join(parts) or "no hold, no retention date to come"
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -75,6 +110,8 @@ def _write_tenant(entry: dict[str, Any], out: TextIO) -> None:
     out.write(f"\n{entry['source']}/{entry['tenant']}\n")
     out.write(f"  recordings:  {entry['recordings']}\n")
     out.write(f"  audio:       {_counts(entry['audio'])} ({entry['audio_bytes']:,} bytes stored)\n")
+    out.write(f"  evidence:    {_evidence(entry['evidence'])}\n")
+    out.write(f"  retention:   {_retention(entry['retention'])}\n")
     out.write(f"  transcripts: {_counts(entry['transcripts'])}\n")
     quarantine = entry["quarantine"]
     out.write(f"  quarantine:  {quarantine['current']} now ({quarantine['history']} resolved since)\n")

@@ -20,6 +20,7 @@ scrub does not starve the disk. Exit codes: 0 clean, 1 problems found (and queue
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import tempfile
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from . import archive_check
-from ._catalog import Finding, Scope, StoredFile, VerifyPosition
+from ._catalog import Catalog, Finding, Scope, StoredFile, VerifyPosition
 from ._files import safe_segment
 from ._store import Store
 from ._exits import EXIT_LOST, EXIT_OK, EXIT_PARTIAL
@@ -60,6 +61,10 @@ class VerifyResult:
     lost: int = 0
     cycle_complete: bool = False
     resumed: bool = False
+    levels: collections.Counter[str] = field(default_factory=collections.Counter)
+    """Intact audio files by evidence level (see `collector._proof`; "unrecorded": stored before levels)."""
+    derived: list[tuple[StoredFile, str, list[str]]] = field(default_factory=list)
+    """Levels `--decode` derived for files stored without one (recorded with the slice)."""
 
     @property
     def exit_code(self) -> int:
@@ -100,6 +105,7 @@ def verify_store(store: Store, scope: Scope, options: VerifyOptions = VerifyOpti
         for file in batch:
             if _over_limits(result, options, started):
                 catalog.verified(intact)
+                _record_levels(catalog, result)
                 catalog.save_verify_position(scope, VerifyPosition(position, saved.files + result.files,
                                                                    saved.bytes + result.bytes))
                 return _finish(store, scope, result)
@@ -112,10 +118,22 @@ def verify_store(store: Store, scope: Scope, options: VerifyOptions = VerifyOpti
             if progress is not None:
                 progress(result)
         catalog.verified(intact)
+        _record_levels(catalog, result)
     result.cycle_complete = True
     result.orphans = _orphans(store, scope)
     catalog.save_verify_position(scope, VerifyPosition(None, 0, 0))
     return _finish(store, scope, result)
+
+
+def _record_levels(catalog: Catalog, result: VerifyResult) -> None:
+    """Keep the evidence levels `--decode` derived so far (then count them as recorded)."""
+    if result.derived:
+        catalog.evidence_found(result.derived)
+        for file, level, _ in result.derived:
+            result.levels["unrecorded"] -= 1
+            result.levels[level] += 1
+        result.levels += collections.Counter()  # drop zero counts
+        result.derived.clear()
 
 
 def _finish(store: Store, scope: Scope, result: VerifyResult) -> VerifyResult:
@@ -135,7 +153,15 @@ def _over_limits(result: VerifyResult, options: VerifyOptions, started: float) -
 
 def _check(store: Store, file: StoredFile, options: VerifyOptions, throttle: _Throttle,
            result: VerifyResult) -> Finding | None:
-    """None if the file is intact, else what is wrong with it."""
+    """None if the file is intact (counted by its evidence level), else what is wrong with it."""
+    finding = _read_back(store, file, options, throttle, result)
+    if finding is None and file.kind.name == "audio":
+        result.levels[file.evidence or "unrecorded"] += 1
+    return finding
+
+
+def _read_back(store: Store, file: StoredFile, options: VerifyOptions, throttle: _Throttle,
+               result: VerifyResult) -> Finding | None:
     try:
         size = store.objects.size(file.path)
     except (OSError, ValueError) as exc:
@@ -158,11 +184,11 @@ def _check(store: Store, file: StoredFile, options: VerifyOptions, throttle: _Th
         return Finding(file, "sha256", "its content is not the content that was stored (sha256 differs)")
     if file.sha256 is None or options.decode:
         with store.objects.local_copy(file.path) as path:
-            return _decode(path, file)
+            return _decode(path, file, result)
     return None
 
 
-def _decode(path: Path, file: StoredFile) -> Finding | None:
+def _decode(path: Path, file: StoredFile, result: VerifyResult) -> Finding | None:
     if file.kind.name == "transcript":
         try:
             json.loads(path.read_bytes())
@@ -171,11 +197,16 @@ def _decode(path: Path, file: StoredFile) -> Finding | None:
         return None
     from ._audio import AudioRejected, probe_audio
 
+    from ._proof import VENDOR_SIZE, level_of, ordered
+
     try:
-        probe_audio(path, expected_duration=file.duration, expected_channels=file.channels,
-                    expected_sample_rate=file.sample_rate, expected_codec=file.codec, decode=True)
+        probe = probe_audio(path, expected_duration=file.duration, expected_channels=file.channels,
+                            expected_sample_rate=file.sample_rate, expected_codec=file.codec, decode=True)
     except AudioRejected as exc:
         return Finding(file, "decode", exc.reason.rstrip("."))
+    if file.evidence is None:  # stored before levels were kept: what proves it now
+        checks = set(probe.checks) | ({VENDOR_SIZE} if file.announced_size == file.size else set())
+        result.derived.append((file, level_of(checks), ordered(checks)))
     return None
 
 
@@ -237,6 +268,7 @@ def render_verify(result: VerifyResult, out: TextIO, *, as_json: bool) -> None:
         json.dump({
             "files": result.files, "bytes": result.bytes, "cycle_complete": result.cycle_complete,
             "resumed": result.resumed, "lost": result.lost, "exit_code": result.exit_code,
+            "evidence": dict(result.levels),
             "findings": [{"source": f.file.key.source, "tenant": f.file.key.tenant, "vendor_id": f.file.key.vendor_id,
                           "kind": f.file.kind.name, "problem": f.problem, "detail": f.detail, "path": f.file.path,
                           "action": f.action, "kept_at": f.moved_to} for f in result.findings],
@@ -256,3 +288,9 @@ def render_verify(result: VerifyResult, out: TextIO, *, as_json: bool) -> None:
              else "stopped at its limit; the next verify continues from here")
     out.write(f"Verified {result.files} files ({result.bytes:,} bytes): {len(result.findings)} problem(s), "
               f"{len(result.orphans)} unknown file(s), {result.lost} lost; {state}.\n")
+    if result.levels:
+        from ._proof import DESCRIPTIONS, LEVELS
+
+        out.write("Intact audio by evidence: " + "; ".join(
+            f"{result.levels[level]} {DESCRIPTIONS[None if level == 'unrecorded' else level]}"
+            for level in (*LEVELS, "unrecorded") if result.levels.get(level)) + ".\n")

@@ -61,6 +61,11 @@ class StoredFile:
     channels: int | None = None
     duration: float | None = None
     media: str = "available"
+    evidence: str | None = None
+    """What proved it when it was stored (see `collector._proof`); None for audio stored before
+    levels were kept, and for transcripts (ours: their sha256 is their proof)."""
+    announced_size: int | None = None
+    """The size the vendor announced for the recording's audio, if it did."""
 
     @property
     def position(self) -> list[str]:
@@ -99,10 +104,10 @@ class EvidenceCatalog(RunsCatalog):
         where, params = scope.sql()
         union = (
             "SELECT a.source, a.tenant, a.vendor_id, 'audio' AS kind, a.path, a.size, a.sha256, a.codec, "
-            "a.sample_rate, a.channels, a.decoded_duration, r.media FROM audio a JOIN recordings r "
-            f"USING (source, tenant, vendor_id) WHERE a.status='stored'{where} "
+            "a.sample_rate, a.channels, a.decoded_duration, r.media, a.evidence, r.media_size FROM audio a "
+            f"JOIN recordings r USING (source, tenant, vendor_id) WHERE a.status='stored'{where} "
             "UNION ALL SELECT t.source, t.tenant, t.vendor_id, 'transcript', t.path, t.size, t.sha256, NULL, NULL, "
-            "NULL, NULL, r.media FROM transcripts t JOIN recordings r USING (source, tenant, vendor_id) "
+            "NULL, NULL, r.media, NULL, NULL FROM transcripts t JOIN recordings r USING (source, tenant, vendor_id) "
             f"WHERE t.status='stored'{where}"
         )
         sql = f"SELECT * FROM ({union}) AS files"
@@ -113,8 +118,9 @@ class EvidenceCatalog(RunsCatalog):
         rows = self._db.execute(f"{sql} ORDER BY source, tenant, vendor_id, kind LIMIT ?", (*values, limit))
         kinds = {kind.name: kind for kind in KINDS}
         return [StoredFile(kinds[kind], RecordingKey(source, tenant, vendor_id), path, size, sha, codec, rate, channels,
-                           duration, media)
-                for source, tenant, vendor_id, kind, path, size, sha, codec, rate, channels, duration, media in rows]
+                           duration, media, evidence, announced)
+                for (source, tenant, vendor_id, kind, path, size, sha, codec, rate, channels, duration, media, evidence,
+                     announced) in rows]
 
     def verified(self, files: Sequence[StoredFile]) -> None:
         """Record that these files were read back intact now."""
@@ -123,6 +129,13 @@ class EvidenceCatalog(RunsCatalog):
             for kind in KINDS:
                 db.executemany(f"UPDATE {kind.table} SET last_verified=? WHERE source=? AND tenant=? AND vendor_id=?",
                                [(stamp, *f.key) for f in files if f.kind is kind])
+
+    def evidence_found(self, files: Sequence[tuple[StoredFile, str, Sequence[str]]]) -> None:
+        """Record the evidence level `verify --decode` derived for files stored before levels were kept."""
+        with self._transaction() as db:
+            db.executemany("UPDATE audio SET evidence=?, checks=? WHERE source=? AND tenant=? AND vendor_id=? "
+                           "AND evidence IS NULL",
+                           [(level, json.dumps(list(checks)), *file.key) for file, level, checks in files])
 
     def damaged(self, finding: Finding) -> str:
         """Record a damaged or missing file: re-queue it (or mark it lost when the vendor no longer

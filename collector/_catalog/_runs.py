@@ -56,6 +56,22 @@ class RunsCatalog(RecordingsCatalog):
         counts["quarantined_items"], counts["quarantine_history"] = current, history
         return counts
 
+    def evidence_counts(self, source: str, tenant: str) -> dict[str, int]:
+        """Stored audio files by evidence level (see `collector._proof`; "unrecorded" for files
+        stored before levels were kept)."""
+        return {level or "unrecorded": n for level, n in self._db.execute(
+            "SELECT evidence, COUNT(*) FROM audio WHERE source=? AND tenant=? AND status='stored' GROUP BY evidence",
+            (source, tenant))}
+
+    def retention_counts(self, source: str, tenant: str) -> dict[str, Any]:
+        """Recordings under a legal hold, and under a vendor retention date still to come (with the
+        latest such date), for `status`."""
+        held, retained, until = self._db.execute(
+            "SELECT COALESCE(SUM(legal_hold), 0), COUNT(CASE WHEN retain_until>? THEN 1 END), MAX(retain_until) "
+            "FROM recordings WHERE source=? AND tenant=? AND (legal_hold=1 OR retain_until IS NOT NULL)",
+            (iso(now_utc()), source, tenant)).fetchone()
+        return {"legal_hold": int(held), "retained": int(retained), "latest_retain_until": until}
+
     def leftovers(self, source: str, tenant: str) -> dict[str, int]:
         """What a job leaves for later, by `<table>_<status>`, and the tenant's recordings: counted
         through indexes over unsettled items only, so the cost does not grow with the store."""
