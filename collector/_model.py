@@ -81,7 +81,9 @@ class Recording(BaseModel):
     Times are UTC; `duration` is in seconds. `raw` is the vendor's payload for this recording,
     unchanged, so a later version of a plugin (or a person) can recover any field we did not map.
     `media_size` is the vendor's announced audio size in bytes, when it gives one (used by egress
-    budgets); `extras` holds plugin-defined normalized fields that have no cross-vendor meaning.
+    budgets, and checked byte for byte on download); `retain_until` and `legal_hold` are the
+    vendor's retention and litigation hold; `extras` holds plugin-defined normalized fields that
+    have no cross-vendor meaning.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -98,6 +100,13 @@ class Recording(BaseModel):
     tags: list[str] = Field(default_factory=list)
     media: MediaAvailability = MediaAvailability.AVAILABLE
     media_size: int | None = Field(default=None, ge=0)
+    retain_until: datetime | None = None
+    """The vendor's own retention date for the recording, if it states one: the store keeps it at
+    least that long (an S3 Object Lock's retain-until is the later of this and the configured
+    minimum) and no command deletes or overwrites it before then."""
+    legal_hold: bool = False
+    """Whether the vendor holds the recording for litigation: kept whatever its retention says,
+    never deleted or overwritten while the hold lasts (lifted when the vendor lifts it)."""
     extras: dict[str, Any] = Field(default_factory=dict)
     raw: dict[str, Any]
 
@@ -113,6 +122,8 @@ class Recording(BaseModel):
                 self.duration = (end - start).total_seconds()
         if self.duration is not None and not math.isfinite(self.duration):
             raise ValueError("duration must be a finite number of seconds")
+        if self.retain_until is not None:
+            self.retain_until = _utc(self.retain_until)
         return self
 
     @property

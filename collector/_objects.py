@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -36,10 +37,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
-from ._files import fsync_dir, move_into_place, store_path, write_atomic
+from ._files import finish_file, fsync_dir, move_into_place, store_path, temp_file, write_atomic
 
 _PART = 8 * 1024 * 1024
 _READ = 1 << 20
+_CLIENTS = 16
+"""Clients kept for locked uploads (one per retain-until day and hold)."""
 _UPLOAD_TRIES = 5
 """Tries of one upload that fails with obstore's GenericError (see the module docstring)."""
 
@@ -50,8 +53,16 @@ class Objects(Protocol):
     where: str
     """Where they are, for messages (a folder, or s3://bucket/prefix)."""
 
-    def put_file(self, temp: Path, key: str, sha256: str, size: int, *, retain_days: float | None = None) -> str:
-        """Store `temp` under `key` (or beside it, see the module docstring); returns the key used."""
+    def put_file(self, temp: Path, key: str, sha256: str, size: int, *, retention: Retention | None = None) -> str:
+        """Store `temp` under `key` (or beside it, see the module docstring), locked as `retention`
+        says where the backend can lock; returns the key used."""
+
+    def apply_retention(self, key: str, retention: Retention) -> str | None:
+        """Bring an existing object's lock to `retention` (a legal hold set or lifted, a retention
+        extended); None when done, else why not (a sentence)."""
+
+    def copy(self, key: str, to: str) -> None:
+        """Copy an object to another key, leaving it where it is (a held item's damaged copy)."""
 
     def put_bytes(self, key: str, data: bytes) -> str:
         """Store `data` (a transcript, ours) under `key`; returns the key used. A folder rewrites the
@@ -73,13 +84,34 @@ class Objects(Protocol):
         """Every key under `prefix` (a folder-like prefix ending in "/")."""
 
 
+@dataclass(frozen=True)
+class Retention:
+    """How an object is locked (S3 Object Lock): kept until `until` (compliance mode), and on legal
+    hold while `legal_hold` is set."""
+
+    until: str
+    """The retain-until date-time as S3 writes it ("2035-04-29T23:59:59Z"; sorts as it compares)."""
+    legal_hold: bool = False
+
+
+def retention_for(minimum_days: float | None, vendor_until: datetime | None = None,
+                  legal_hold: bool = False) -> Retention | None:
+    """The lock for a source's audio: None when the source uses no Object Lock (`object_lock_days`
+    unset); otherwise kept until the later of `minimum_days` from now and the vendor's own date,
+    rounded up to the end of that UTC day (so a day's uploads share one client), on legal hold
+    when the vendor holds the recording."""
+    if minimum_days is None:
+        return None
+    end = datetime.now(timezone.utc) + timedelta(days=minimum_days)
+    if vendor_until is not None and vendor_until > end:
+        end = vendor_until
+    return Retention(end.strftime("%Y-%m-%dT23:59:59Z"), legal_hold)
+
+
 def _retained_until(days: float | None) -> str:
-    """When a retention of `days` from now ends, rounded up to the end of that UTC day (so one
-    client serves a whole day's uploads), as S3 writes it; "" for none. Sorts as it compares."""
-    if days is None:
-        return ""
-    end = datetime.now(timezone.utc) + timedelta(days=days)
-    return end.strftime("%Y-%m-%dT23:59:59Z") if days else end.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """When a retention of `days` from now ends, as `retention_for` rounds it; "" for none."""
+    retention = retention_for(days)
+    return retention.until if retention else ""
 
 
 def alternative_key(key: str, sha256: str) -> str:
@@ -109,8 +141,8 @@ class LocalObjects:
                 digest.update(chunk)
         return digest.hexdigest() == sha256
 
-    def put_file(self, temp: Path, key: str, sha256: str, size: int, *, retain_days: float | None = None) -> str:
-        """See `Objects.put_file` (a folder has no retention lock)."""
+    def put_file(self, temp: Path, key: str, sha256: str, size: int, *, retention: Retention | None = None) -> str:
+        """See `Objects.put_file` (a folder has no retention lock: the catalog's retention guards it)."""
         for candidate in (key, alternative_key(key, sha256)):
             final = self.path(candidate)
             if not final.exists():
@@ -150,6 +182,18 @@ class LocalObjects:
         move_into_place(self.path(key), self.path(to))
         return True
 
+    def copy(self, key: str, to: str) -> None:
+        """See `Objects.copy` (atomically: a temporary copy, fsynced, renamed)."""
+        with temp_file(self._temp_dir) as (temp, handle), self.path(key).open("rb") as original:
+            shutil.copyfileobj(original, handle, _READ)
+            finish_file(handle)
+            move_into_place(temp, self.path(to))
+
+    def apply_retention(self, key: str, retention: Retention) -> str | None:
+        """See `Objects.apply_retention`: a folder has no lock to change (the catalog's retention
+        keeps every command from deleting or overwriting the file)."""
+        return None
+
     def keys(self, prefix: str) -> Iterator[str]:
         """See `Objects.keys`."""
         folder = self.path(prefix.rstrip("/"))
@@ -186,22 +230,24 @@ class S3Objects:
         self._location = location
         self._temp_dir = temp_dir
         self.where = str(location)
-        self._stores: dict[tuple[float | None, str], Any] = {}
+        self._stores: dict[Retention | None, Any] = {}
         self.store = self._store(None)
 
-    def _store(self, retain_days: float | None) -> Any:
-        """The client for objects kept `retain_days` under an Object Lock (None: no lock); one per
-        day, since the retention's end is a header of the client's."""
-        cache = (retain_days, _retained_until(retain_days))
-        if cache not in self._stores:
+    def _store(self, retention: Retention | None) -> Any:
+        """The client whose uploads are locked as `retention` says (None: no lock). The lock is a
+        header of the client's, so there is one client per retain-until day and hold: the most
+        recently used few are kept."""
+        if retention not in self._stores:
             from obstore.store import S3Store as Client
 
             S3Store: Any = Client
             location = self._location
             headers: dict[str, str] = {}
-            if retain_days:
+            if retention is not None:
                 headers = {"x-amz-object-lock-mode": "COMPLIANCE",
-                           "x-amz-object-lock-retain-until-date": _retained_until(retain_days)}
+                           "x-amz-object-lock-retain-until-date": retention.until}
+                if retention.legal_hold:
+                    headers["x-amz-object-lock-legal-hold"] = "ON"
             options: dict[str, Any] = {"timeout": "120s", "connect_timeout": "10s"}
             if location.endpoint and location.endpoint.startswith("http://"):
                 options["allow_http"] = True
@@ -214,11 +260,14 @@ class S3Objects:
             if location.access_key_id:
                 config["access_key_id"] = location.access_key_id
                 config["secret_access_key"] = location.secret_access_key
-            self._stores = {k: v for k, v in self._stores.items() if k[0] != retain_days}  # yesterday's
-            self._stores[cache] = S3Store(location.bucket, prefix=location.prefix or None, client_options=options,
-                                          retry_config={"max_retries": 8, "retry_timeout": timedelta(seconds=120)},
-                                          **config)
-        return self._stores[cache]
+            if len(self._stores) > _CLIENTS:
+                del self._stores[next(key for key in self._stores if key is not None)]  # the least recently used
+            self._stores[retention] = S3Store(location.bucket, prefix=location.prefix or None, client_options=options,
+                                              retry_config={"max_retries": 8, "retry_timeout": timedelta(seconds=120)},
+                                              **config)
+        client = self._stores.pop(retention)
+        self._stores[retention] = client  # most recently used last
+        return client
 
     def _errors(self) -> tuple[type[BaseException], ...]:
         return (self._exceptions.BaseError, OSError)
@@ -242,13 +291,13 @@ class S3Objects:
         result = self._head(key)
         return result.meta["size"], result.attributes.get("sha256")
 
-    def put_file(self, temp: Path, key: str, sha256: str, size: int, *, retain_days: float | None = None) -> str:
+    def put_file(self, temp: Path, key: str, sha256: str, size: int, *, retention: Retention | None = None) -> str:
         """See `Objects.put_file`."""
-        store = self._store(retain_days)
+        store = self._store(retention)
         for candidate in (key, alternative_key(key, sha256)):
             with self._as_os_errors(candidate):
                 try:
-                    self._put_if_absent(store, candidate, temp, sha256, _retained_until(retain_days))
+                    self._put_if_absent(store, candidate, temp, sha256, retention.until if retention else None)
                 except self._exceptions.AlreadyExistsError:
                     if self._meta(candidate) == (size, sha256):
                         temp.unlink(missing_ok=True)
@@ -296,7 +345,7 @@ class S3Objects:
         """Put a small object (a checkpoint) that nobody may change or delete for `retain_days`
         (S3 Object Lock, compliance mode), never replacing one; returns where it went."""
         with self._as_os_errors(key):
-            self._obstore.put(self._store(retain_days), key, data, mode="create",
+            self._obstore.put(self._store(retention_for(retain_days)), key, data, mode="create",
                               attributes={"Content-Type": "application/json"})
         return f"{self.where}{key}"
 
@@ -352,6 +401,37 @@ class S3Objects:
             except (self._exceptions.PermissionDeniedError, self._exceptions.GenericError):
                 return False  # refused by the server: the copy is in quarantine, the original stays
         return True
+
+    def copy(self, key: str, to: str) -> None:
+        """See `Objects.copy`."""
+        with self._as_os_errors(key):
+            self._obstore.copy(self.store, key, to)
+
+    def apply_retention(self, key: str, retention: Retention) -> str | None:
+        """See `Objects.apply_retention`: `PUT ?legal-hold`, then `PUT ?retention` (compliance mode
+        can only be extended: a shorter date is refused by S3 and the longer one stays)."""
+        from urllib.parse import quote
+
+        from . import _s3_requests as s3
+
+        location = self._location
+        host = location.endpoint or f"https://s3.{location.region}.amazonaws.com"
+        url = f"{host.rstrip('/')}/{location.bucket}/{quote(location.prefix + key, safe='/-_.~')}"
+        if not location.access_key_id or not location.secret_access_key:
+            return "no S3 credentials are configured for the lock's requests"
+        problems = []
+        for query, body in (("legal-hold", s3.legal_hold_body(retention.legal_hold)),
+                            ("retention", s3.retention_body(datetime.fromisoformat(retention.until.replace("Z", "+00:00"))))):
+            try:
+                status, answer = s3.send(s3.signed_request("PUT", f"{url}?{query}=", location.access_key_id,
+                                                           location.secret_access_key, region=location.region,
+                                                           body=body))
+            except OSError as exc:
+                problems.append(f"{query}: {exc}")
+                continue
+            if status >= 300 and not (query == "retention" and status in (400, 403)):
+                problems.append(f"{query}: HTTP {status} {answer[:120].decode('utf-8', 'replace')}")
+        return "; ".join(problems) or None
 
     def keys(self, prefix: str) -> Iterator[str]:
         """See `Objects.keys`."""

@@ -44,7 +44,7 @@ from typing import Any, Generic, TypeVar
 from ._catalog import Catalog, LeaseLost, PostgresTarget
 from ._errors import RunError, StoreFailure
 from ._files import recording_dir, safe_name, safe_segment, store_path
-from ._objects import LocalObjects, Objects, S3Location, S3Objects
+from ._objects import LocalObjects, Objects, Retention, S3Location, S3Objects
 from ._model import Recording, Transcript
 
 T = TypeVar("T")
@@ -350,10 +350,10 @@ class Store:
 
     # -- file operations (run them with `call`) -----------------------------------------------------
 
-    def place(self, temp: Path, relative: Path, sha256: str, size: int, *, retain_days: float | None = None) -> str:
+    def place(self, temp: Path, relative: Path, sha256: str, size: int, *, retention: Retention | None = None) -> str:
         """Put a finished, verified temporary file into the store (see `Objects.put_file`); returns
         the key it is stored under, which the catalog records."""
-        return self.objects.put_file(temp, str(relative), sha256, size, retain_days=retain_days)
+        return self.objects.put_file(temp, str(relative), sha256, size, retention=retention)
 
     def write_transcript(self, recording: Recording, transcript: Transcript) -> tuple[Path, str, int]:
         """Write a transcript file atomically; returns its store-relative path, sha256 and size."""

@@ -268,10 +268,10 @@ def test_a_large_recording_goes_up_in_parts_put_if_absent_and_is_adopted_when_re
 
 def _signed(s3: S3Server, method: str, target: str) -> Any:
     """A raw S3 request signed with the server's key (obstore has no versioned delete)."""
-    from collector.testing._servers import _sign
+    from collector._s3_requests import signed_request
 
-    request = urllib.request.Request(f"{s3.endpoint}{urllib.parse.quote(target, safe='/?=&')}", method=method)
-    _sign(request, s3.access_key, s3.secret_key)
+    request = signed_request(method, f"{s3.endpoint}{urllib.parse.quote(target, safe='/?=&')}", s3.access_key,
+                             s3.secret_key)
     return urllib.request.urlopen(request, timeout=10)
 
 

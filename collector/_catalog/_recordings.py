@@ -27,13 +27,13 @@ class RecordingsCatalog(WorkCatalog):
         stamp = iso(now_utc())
         unique = {r.vendor_id: r for r in recordings}  # a page listing an id twice keeps the last
         with self._transaction((source, tenant)) as db:
-            existing = dict(
-                db.execute(
-                    "SELECT vendor_id, media FROM recordings WHERE source=? AND tenant=? "
-                    f"AND vendor_id {self.dialect.in_json_list}",
-                    (source, tenant, self.dialect.json_list(unique)),
-                ).fetchall()
-            )
+            rows = db.execute(
+                "SELECT vendor_id, media, retain_until, legal_hold FROM recordings WHERE source=? AND tenant=? "
+                f"AND vendor_id {self.dialect.in_json_list}",
+                (source, tenant, self.dialect.json_list(unique)),
+            ).fetchall()
+            existing = {vendor_id: media for vendor_id, media, _, _ in rows}
+            self._retention_changes(db, unique, {vendor_id: (until, bool(hold)) for vendor_id, _, until, hold in rows})
             changed = db.executemany(UPSERT_RECORDING, [recording_row(r, stamp) for r in unique.values()]).rowcount
             new = len(unique) - len(existing)
             if plan.audio:
@@ -65,6 +65,25 @@ class RecordingsCatalog(WorkCatalog):
                 )
         return PageCounts(new=new, updated=changed - new, quarantined=quarantined,
                           new_ids=frozenset(unique.keys() - existing.keys()))
+
+    def _retention_changes(self, db: Any, recordings: dict[str, Recording],
+                           before: dict[str, tuple[str | None, bool]]) -> None:
+        """Chain a `retention` event for every recording whose vendor retention or legal hold is new
+        or changed, and mark its stored audio for the change to reach the object (`retention_due`)."""
+        events, due = [], []
+        for vendor_id, r in recordings.items():
+            until, hold = (iso(r.retain_until) if r.retain_until else None), r.legal_hold
+            previous = before.get(vendor_id, (None, False))
+            if (until, hold) == previous:
+                continue
+            events.append({"type": "retention", "source": r.source, "tenant": r.tenant, "vendor_id": vendor_id,
+                           "retain_until": until, "legal_hold": hold, "was_retain_until": previous[0],
+                           "was_legal_hold": previous[1] if vendor_id in before else None})
+            if vendor_id in before:
+                due.append((r.source, r.tenant, vendor_id))
+        self._append(db, events)
+        db.executemany("UPDATE audio SET retention_due=1 WHERE source=? AND tenant=? AND vendor_id=? "
+                       "AND status='stored'", due)
 
     @staticmethod
     def _quarantine_items(db: Any, source: str, tenant: str, rejects: Sequence[Rejected], stamp: str) -> int:

@@ -24,19 +24,20 @@ _PARTIES = TypeAdapter(list[Party])
 
 RECORDING_COLUMNS = (
     "r.source, r.tenant, r.vendor_id, r.call_id, r.start_utc, r.end_utc, r.duration, r.direction, "
-    "r.parties, r.tags, r.media, r.media_size, r.extras, r.raw"
+    "r.parties, r.tags, r.media, r.media_size, r.extras, r.raw, r.retain_until, r.legal_hold"
 )
 
 UPSERT_RECORDING = """
 INSERT INTO recordings (source, tenant, vendor_id, call_id, start_utc, end_utc, duration, direction, parties,
-    tags, media, media_size, extras, raw, first_seen, updated)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+    tags, media, media_size, extras, raw, retain_until, legal_hold, first_seen, updated)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 ON CONFLICT(source, tenant, vendor_id) DO UPDATE SET
     call_id=excluded.call_id, start_utc=excluded.start_utc, end_utc=excluded.end_utc,
     duration=excluded.duration, direction=excluded.direction, parties=excluded.parties, tags=excluded.tags,
     media=excluded.media, media_size=excluded.media_size, extras=excluded.extras, raw=excluded.raw,
-    updated=excluded.updated
+    retain_until=excluded.retain_until, legal_hold=excluded.legal_hold, updated=excluded.updated
 WHERE recordings.raw IS DISTINCT FROM excluded.raw OR recordings.extras IS DISTINCT FROM excluded.extras
+    OR recordings.retain_until IS DISTINCT FROM excluded.retain_until OR recordings.legal_hold<>excluded.legal_hold
 """
 
 
@@ -45,18 +46,20 @@ def recording_row(r: Recording, stamp: str) -> tuple[Any, ...]:
     return (
         r.source, r.tenant, r.vendor_id, r.call_id, iso(r.start), iso(r.end) if r.end else None, r.duration,
         r.direction.value, _PARTIES.dump_json(r.parties, exclude_defaults=True).decode(), to_json_text(r.tags),
-        r.media.value, r.media_size, to_json_text(r.extras), to_json_text(r.raw), stamp, stamp,
+        r.media.value, r.media_size, to_json_text(r.extras), to_json_text(r.raw),
+        iso(r.retain_until) if r.retain_until else None, int(r.legal_hold), stamp, stamp,
     )
 
 
 def row_to_recording(row: Sequence[Any]) -> Recording:
     """A recording from the columns of `RECORDING_COLUMNS`."""
     (source, tenant, vendor_id, call_id, start, end, duration, direction, parties, tags, media, media_size,
-     extras, raw) = row
+     extras, raw, retain_until, legal_hold) = row
     return Recording(
         source=source, tenant=tenant, vendor_id=vendor_id, call_id=call_id, start=start, end=end,
         duration=duration, direction=direction, parties=json.loads(parties), tags=json.loads(tags),
         media=media, media_size=media_size, extras=json.loads(extras), raw=json.loads(raw),
+        retain_until=retain_until, legal_hold=bool(legal_hold),
     )
 
 

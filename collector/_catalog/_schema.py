@@ -22,7 +22,8 @@ Versions:
 5. several workers: `tenant_leases`, `rate_ledgers`, `cluster_passes` (see `_cluster`).
 6. evidence that proves (see `_chain` and `collector.archive_check`): each stored file's `evidence`
    level and the `checks` behind it, and its chain of custody (`fetched`, `endpoint`, `request_id`,
-   `content_length`); the vendor's retention (`retain_until`, `legal_hold`) on recordings; the
+   `content_length`); the vendor's retention (`retain_until`, `legal_hold`) on recordings, and on
+   stored audio whether a change of it is still to be applied to its object (`retention_due`); the
    append-only hash `chain` of evidence events, its `chain_head` and `checkpoints`; and
    `vendor_counts`, the vendor's own count of a settled day. Each stored file row names the chain
    event that recorded it as it is (`chain_seq`). The migration starts the chain with a genesis
@@ -174,11 +175,13 @@ ALTER TABLE audio ADD COLUMN endpoint TEXT;
 ALTER TABLE audio ADD COLUMN request_id TEXT;
 ALTER TABLE audio ADD COLUMN content_length INTEGER;
 ALTER TABLE audio ADD COLUMN chain_seq INTEGER;
+ALTER TABLE audio ADD COLUMN retention_due INTEGER;
 ALTER TABLE transcripts ADD COLUMN evidence TEXT;
 ALTER TABLE transcripts ADD COLUMN fetched TEXT;
 ALTER TABLE transcripts ADD COLUMN chain_seq INTEGER;
 CREATE INDEX audio_by_chain ON audio (chain_seq) WHERE chain_seq IS NOT NULL;
 CREATE INDEX transcripts_by_chain ON transcripts (chain_seq) WHERE chain_seq IS NOT NULL;
+CREATE INDEX audio_retention_due ON audio (source, tenant) WHERE retention_due=1;
 CREATE INDEX audit_by_item ON audit (source, tenant, vendor_id);
 CREATE INDEX recordings_held ON recordings (source, tenant, vendor_id) WHERE legal_hold=1 OR retain_until IS NOT NULL;
 CREATE TABLE chain (seq INTEGER PRIMARY KEY, event TEXT NOT NULL, hash TEXT NOT NULL);

@@ -34,6 +34,7 @@ from .._errors import ItemDeferred, ItemRejected
 from .._http import Custody, backoff_delay, custody_of
 from .._machine import Machine
 from .._model import Recording
+from .._objects import Retention, retention_for
 from .._redact import redact
 from .._source import AudioExpectation, Source
 from .._store import Store
@@ -171,8 +172,9 @@ async def fetch_audio(source: Source, recording: Recording, store: Store, machin
                 custody = custody_of(response)
                 async for chunk in response.aiter_bytes():
                     await sink.add(chunk)
+            lock = retention_for(source.settings.object_lock_days, recording.retain_until, recording.legal_hold)
             settle = partial(_verify_and_place, source.expected_audio(recording), recording, store, content_type,
-                             custody, sink.size, source.settings.object_lock_days)
+                             custody, sink.size, lock)
             stored = await sink.finish(machine.verify_pool, settle)
             await store.stored_audio.submit((recording.key, stored))
             return stored
@@ -192,7 +194,8 @@ async def fetch_audio(source: Source, recording: Recording, store: Store, machin
 
 
 def _verify_and_place(expect: AudioExpectation, recording: Recording, store: Store, content_type: str | None,
-                      custody: Custody, size: int, retain_days: float | None, temp: Path, sha256: str) -> StoredAudio:
+                      custody: Custody, size: int, retention: Retention | None, temp: Path,
+                      sha256: str) -> StoredAudio:
     """Verify the finished file and move it into the store, or into quarantine (raising
     QuarantinedDownload). What proved it is recorded with it (see `collector._proof`)."""
     try:
@@ -211,7 +214,7 @@ def _verify_and_place(expect: AudioExpectation, recording: Recording, store: Sto
     if custody.framed:
         checks.add(proof.TRANSFER)
     key = store.place(temp, store.audio_relpath(recording, file_extension(probe)), sha256, size,
-                      retain_days=retain_days)
+                      retention=retention)
     return StoredAudio(
         path=key, sha256=sha256, size=size, container=probe.container, codec=probe.codec,
         sample_rate=probe.sample_rate, channels=probe.channels, duration=probe.duration,

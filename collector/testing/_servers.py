@@ -203,18 +203,14 @@ class S3Server:
     def make_bucket(self, name: str, *, object_lock: bool = False) -> None:
         """Create a bucket (S3 CreateBucket, signed with the server's key), with Object Lock enabled
         if asked (for retention tests)."""
-        import urllib.error
-        import urllib.request
+        from .._s3_requests import send, signed_request
 
-        # obstore cannot create buckets, and a whole S3 SDK for one call is too much: sign it here.
-        request = urllib.request.Request(f"{self.endpoint}/{name}", method="PUT")
-        _sign(request, self.access_key, self.secret_key,
-              {"x-amz-bucket-object-lock-enabled": "true"} if object_lock else {})
-        try:
-            urllib.request.urlopen(request, timeout=10).close()
-        except urllib.error.HTTPError as exc:
-            if exc.code != 409:  # already exists
-                raise
+        # obstore cannot create buckets: the collector's own SigV4 signer does (see `collector._s3_requests`).
+        request = signed_request("PUT", f"{self.endpoint}/{name}", self.access_key, self.secret_key,
+                                 headers={"x-amz-bucket-object-lock-enabled": "true"} if object_lock else {})
+        status, body = send(request, timeout=10)
+        if status not in (200, 409):  # 409: it exists already
+            raise OSError(f"CreateBucket {name} answered HTTP {status}: {body[:200]!r}")
 
     def bucket(self, *, object_lock: bool = False) -> str:
         """A new, empty bucket (with Object Lock enabled if asked); returns its name."""
@@ -240,32 +236,3 @@ class S3Server:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _sign(request: object, access_key: str, secret_key: str, extra: dict[str, str] | None = None) -> None:
-    """Sign a bodiless S3 request with AWS Signature V4 (region us-east-1), `extra` headers included."""
-    import datetime
-    import hashlib
-    import hmac
-    import urllib.parse
-
-    assert hasattr(request, "full_url") and hasattr(request, "add_header") and hasattr(request, "get_method")
-    url = urllib.parse.urlsplit(request.full_url)
-    now = datetime.datetime.now(datetime.timezone.utc)
-    stamp, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
-    payload = hashlib.sha256(b"").hexdigest()
-    headers = {"host": url.netloc, "x-amz-content-sha256": payload, "x-amz-date": stamp, **(extra or {})}
-    signed = ";".join(sorted(headers))
-    canonical = "\n".join([request.get_method(), url.path or "/", url.query, *(f"{k}:{headers[k]}" for k in sorted(headers)),
-                           "", signed, payload])
-    scope = f"{day}/us-east-1/s3/aws4_request"
-    to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    key = f"AWS4{secret_key}".encode()
-    for part in (day, "us-east-1", "s3", "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-    for name, value in headers.items():
-        if name != "host":
-            request.add_header(name, value)
-    request.add_header("Authorization", f"AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={signed}, "
-                                        f"Signature={signature}")

@@ -6,6 +6,7 @@ Recording (from the cursor page; see focus-cursor-sync):
 - `thirdPartyId` -> call_id, and the key for the audio download;
 - `endpoints[]` -> parties (person.fullName, endpoint.endpoint and .type; `isOriginator` gives the
   role, `isRecordingSubject` marks the recorded employee, i.e. the agent);
+- `retainUntil` -> retain_until; `legalHolds` (a list, or null) -> legal_hold when it names any;
 - `tags` -> tags; `type`, `analysis`, `mediaAccessStatus`, retention and privacy flags -> extras;
 - media: `type = sms` has no audio; `mediaAccessStatus` other than "Permitted" is denied; no
   thirdPartyId means nothing to download with.
@@ -99,6 +100,8 @@ def to_recording(item: Mapping[str, Any], *, source: str, tenant: str) -> Record
         "parties": [_party(entry) for entry in item.get("endpoints") or []],
         "tags": [str(tag) for tag in item.get("tags") or []],
         "media": media_availability(item),
+        "retain_until": _time(item, "retainUntil"),
+        "legal_hold": bool(item.get("legalHolds")),
         "extras": {key: item[key] for key in _EXTRAS if key in item},
         "raw": dict(item),
     })
