@@ -67,6 +67,13 @@ class SourceSettings(BaseModel):
                                       description="concurrent requests to this tenant (the plugin's default when absent)")
     download_workers: int = Field(default=2, ge=1, le=32, description="concurrent audio downloads")
     timeout: float = Field(default=60.0, gt=0, le=3600, description="seconds per request phase")
+    download_min_rate: int = Field(
+        default=4096, ge=0, le=10**10,
+        description="bytes per second a download must average over download_rate_interval; 0 turns the check off")
+    download_rate_interval: float = Field(
+        default=30.0, gt=0, le=3600, description="seconds the download rate is averaged over (sliding)")
+    download_idle_timeout: float = Field(
+        default=30.0, gt=0, le=3600, description="seconds a download may go without receiving a byte")
     retry: RetrySettings = RetrySettings()
     max_attempts: int = Field(default=5, ge=1, le=100, description="runs an item is tried before giving up")
     transcript_wait_days: float = Field(

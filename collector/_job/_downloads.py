@@ -4,6 +4,8 @@
 then what the metadata task has just committed). Before each download the egress budget is
 checked, counting the announced size of downloads still in progress, so concurrent workers
 cannot overshoot it together; the catalog's egress table then holds what was really transferred.
+The workers also share one `PaceGuard`: bodies too slow for the source's pace limits are
+abandoned, and a run of them stops the tenant's downloads (see `_pace`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ._context import JobContext
 from ._feed import WorkFeed
 from ._fetch_audio import fetch_audio
 from ._outcome import settle_item
+from ._pace import PaceGuard, PaceLimits
 
 class EgressBudget:
     """The tenant's rolling egress budget, shared by its download workers."""
@@ -66,8 +69,9 @@ async def run_downloads(job: JobContext) -> None:
         job.metadata_done, job.work_added,
     )
     budget = EgressBudget(job)
+    pace = PaceGuard(PaceLimits.of(settings), job.stop_downloads, lambda: job.may_fetch)
     try:
-        await asyncio.gather(*(_worker(job, feed, budget) for _ in range(settings.download_workers)))
+        await asyncio.gather(*(_worker(job, feed, budget, pace) for _ in range(settings.download_workers)))
     finally:
         await feed.aclose()
     if job.downloads_stopped is not None and job.store.failure is None:
@@ -77,20 +81,20 @@ async def run_downloads(job: JobContext) -> None:
                              f"Downloads stopped: {job.downloads_stopped}", resume)
 
 
-async def _worker(job: JobContext, feed: WorkFeed, budget: EgressBudget) -> None:
+async def _worker(job: JobContext, feed: WorkFeed, budget: EgressBudget, pace: PaceGuard) -> None:
     while job.may_fetch:
         batch = await feed.next_batch(1)
         if not batch:
             return
-        await _download(job, budget, batch[0])
+        await _download(job, budget, pace, batch[0])
 
 
-async def _download(job: JobContext, budget: EgressBudget, recording: Recording) -> None:
+async def _download(job: JobContext, budget: EgressBudget, pace: PaceGuard, recording: Recording) -> None:
     reserved = 0
     try:
         reserved = await budget.reserve(recording)
         stored = await fetch_audio(job.source, recording, job.store, job.machine, attempts=job.settings.retry.attempts,
-                                   on_retry=job.summary.count_retry)
+                                   on_retry=job.summary.count_retry, pace=pace)
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - every outcome is decided in one place

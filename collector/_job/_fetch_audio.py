@@ -10,8 +10,9 @@ container checks or a full decode) and renames the file into the store or into q
 job, because each hand-over to a thread costs about 0.1 ms of CPU here, and most bodies are one
 block. Only then is the catalog told, in a group commit with the other downloads that finished
 meanwhile (`Store.stored_audio`). A body that is not intact audio is reported as a
-`QuarantinedDownload`. A connection that breaks mid-body is retried within the run with the
-tenant's backoff policy, then left for the next run.
+`QuarantinedDownload`. A connection that breaks mid-body, or a body too slow to keep its pace
+limits (`_pace`), is retried within the run with the tenant's backoff policy, then left for the
+next run.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from .._source import AudioExpectation, Source
 from .._store import Store
 from .._time import iso, now_utc
 from .. import _proof as proof
+from ._pace import PaceGuard, TransferAbandoned
 
 R = TypeVar("R")
 
@@ -152,13 +154,14 @@ class _Mismatch(AudioRejected):
 
 
 async def fetch_audio(source: Source, recording: Recording, store: Store, machine: Machine, *, attempts: int,
-                      on_retry: Callable[[], None]) -> StoredAudio:
+                      on_retry: Callable[[], None], pace: PaceGuard) -> StoredAudio:
     """Download, verify and store one recording's audio, or raise an error saying why not.
 
     HTTP errors raised while opening the download propagate unchanged for the job to classify; a
     failure of our own disk raises `StoreFailure` (it never counts against the recording). The
-    bytes of a transfer that breaks off are metered as the vendor meters them: every byte that
-    arrived, including those still in the HTTP client's buffer.
+    bytes of a transfer that breaks off (or is abandoned by `pace` as too slow) are metered as the
+    vendor meters them: every byte that arrived, including those still in the HTTP client's
+    buffer. An abandoned transfer is tried again only while the tenant's downloads go on.
     """
     if recording.media_size:
         store.check_free_space(recording.media_size)
@@ -170,7 +173,7 @@ async def fetch_audio(source: Source, recording: Recording, store: Store, machin
                 opened = response
                 content_type = response.headers.get("content-type")
                 custody = custody_of(response)
-                async for chunk in response.aiter_bytes():
+                async for chunk in pace.watch(response.aiter_bytes(), recording.vendor_id):
                     await sink.add(chunk)
             lock = retention_for(source.settings.object_lock_days, recording.retain_until, recording.legal_hold)
             settle = partial(_verify_and_place, source.expected_audio(recording), recording, store, content_type,
@@ -180,11 +183,15 @@ async def fetch_audio(source: Source, recording: Recording, store: Store, machin
             return stored
         except OSError as exc:  # httpx wraps network errors in its own classes: this is our disk
             raise store.failed(exc) from None
-        except (httpx.TransportError, httpx.StreamError) as exc:
+        except (httpx.TransportError, httpx.StreamError, TransferAbandoned) as exc:
             metered = max(sink.size, opened.num_bytes_downloaded if opened is not None else 0)
             await store.call(store.catalog.record_egress, recording.key, metered)
-            reason = redact(f"The download broke off after {sink.size} bytes ({type(exc).__name__}: {exc}).")
-            if attempt == attempts:
+            if isinstance(exc, TransferAbandoned):
+                reason, retry = exc.reason, pace.may_retry()
+            else:
+                reason = redact(f"The download broke off after {sink.size} bytes ({type(exc).__name__}: {exc}).")
+                retry = True
+            if attempt == attempts or not retry:
                 raise ItemDeferred(reason) from None
             on_retry()
             await asyncio.sleep(backoff_delay(attempt, source.settings.retry))

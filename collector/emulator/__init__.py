@@ -7,7 +7,8 @@ tests and for `collector demo`:
   credentials), streamed answers, redirects, a server-side sliding-window rate limit, a limit on
   requests in flight, hooks after requests, and a request log;
 - `FaultPlan` (each server's `.faults`): scripted or random 500, 503, 429, dropped connections,
-  malformed JSON, HTML instead of audio, truncated bodies, slow answers;
+  malformed JSON, HTML instead of audio, truncated bodies, slow answers, media bodies that drip
+  or stall (to test a plugin's downloads against the pace limits);
 - `StorageServer`: media at short-lived signed URLs on another origin;
 - `HOSTILE_IDS`, `audio_answer` (with `AUDIO_FAULTS`), `keyset_page`, `opaque_cursor`,
   `link_header`, `Readiness`: what most emulators need;

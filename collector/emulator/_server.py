@@ -9,7 +9,10 @@ The base class provides what every emulator needs and nobody should write twice:
   answers 429 with a Retry-After in the chosen style: seconds, HTTP date, missing, garbage, 0);
 - a `FaultPlan`: scripted ("the next 2 audio requests get HTML") or random ("5% of metadata
   requests fail") faults: 500, 503, 429, dropped connections (before or mid-body), malformed
-  JSON, HTML instead of audio, truncated bodies, slow answers;
+  JSON, HTML instead of audio, truncated bodies, slow answers, and media bodies that crawl:
+  "drip" (the headers with the full Content-Length at once, then `drip_bytes` bytes every
+  `drip_seconds`) and "stall" (half the body, then silence for up to `stall_seconds`); either
+  stops as soon as the client hangs up;
 - an optional per-tenant limit on requests in flight (`max_in_flight`: counted from arrival until
   the last byte of the answer is sent or the connection dropped; beyond it a 429 answers), with
   the peak seen kept for assertions;
@@ -29,6 +32,7 @@ import hashlib
 import json
 import random
 import re
+import select
 import socket
 import threading
 import time
@@ -53,6 +57,7 @@ MEDIA_KINDS = ("audio", "storage")
 _APPLIES = {
     "500": None, "503": None, "429": None, "drop": None, "slow": None,
     "drop_body": None, "malformed_json": ("json",), "html": ("audio",), "truncated": ("audio",),
+    "drip": ("audio",), "stall": ("audio",),
 }
 
 
@@ -168,6 +173,12 @@ class FaultPlan:
         self.retry_after: str | None = "1"
         """The Retry-After sent with injected 429s: seconds, "date", None (missing), "garbage", "0"."""
         self.slow_seconds = 0.5
+        self.drip_bytes = 1
+        """For "drip": the body bytes sent at a time..."""
+        self.drip_seconds = 0.2
+        """...and the pause before each piece."""
+        self.stall_seconds = 60.0
+        """For "stall": how long the connection stays silent after half the body before it is closed."""
 
     def inject(self, fault: str, *, kind: str = "any", count: int = 1) -> None:
         """Apply `fault` to the next `count` requests of `kind` ("any" for every kind)."""
@@ -508,7 +519,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         chunks: Iterator[bytes] = iter([response.body]) if isinstance(response.body, bytes) else iter(response.body)
-        limit = size // 2 if fault == "drop_body" else size
+        crawl = fault if fault in ("drip", "stall") and response.status == 200 else None
+        if crawl == "drip":
+            chunks = self._dripped(chunks)
+        limit = size // 2 if fault == "drop_body" or crawl == "stall" else size
         sent = 0
         digest = hashlib.sha256() if kind == "audio" and response.status == 200 else None
         for chunk in chunks:
@@ -521,7 +535,36 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.server.emulator.count_bytes(kind, len(chunk))
             if sent >= limit:
                 break
+        if crawl == "stall":
+            self.wfile.flush()
+            self._client_gone_within(self.server.emulator.faults.stall_seconds)
+            self.close_connection = True
         if fault == "drop_body":
             self.wfile.flush()
             self.close_connection = True
         return digest.hexdigest() if digest is not None and sent == size else None
+
+    def _dripped(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        """The body in pieces of `drip_bytes`, each after `drip_seconds`; ends when the client hangs up."""
+        faults = self.server.emulator.faults
+        for chunk in chunks:
+            for start in range(0, len(chunk), faults.drip_bytes):
+                self.wfile.flush()
+                if self._client_gone_within(faults.drip_seconds):
+                    self.close_connection = True
+                    return
+                yield chunk[start:start + faults.drip_bytes]
+
+    def _client_gone_within(self, seconds: float) -> bool:
+        """Wait up to `seconds`; True as soon as the client closes its end of the connection."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            readable, _, _ = select.select([self.connection], [], [], left)
+            if readable:
+                try:
+                    if not self.connection.recv(1, socket.MSG_PEEK):
+                        return True
+                except OSError:
+                    return True
+                time.sleep(min(left, 0.01))  # the client sent something (a next request): keep waiting
+        return False
