@@ -64,9 +64,10 @@ class Objects(Protocol):
     def copy(self, key: str, to: str) -> None:
         """Copy an object to another key, leaving it where it is (a held item's damaged copy)."""
 
-    def put_bytes(self, key: str, data: bytes) -> str:
+    def put_bytes(self, key: str, data: bytes, *, keep: bool = False) -> str:
         """Store `data` (a transcript, ours) under `key`; returns the key used. A folder rewrites the
-        file atomically; a bucket never overwrites: changed content goes beside it, as `put_file`."""
+        file atomically unless `keep` (the recording is held: changed content goes beside it); a
+        bucket never overwrites: changed content goes beside it, as `put_file`."""
 
     def size(self, key: str) -> int | None:
         """The object's size, or None if there is none."""
@@ -154,8 +155,14 @@ class LocalObjects:
                 return candidate
         raise FileExistsError(f"{key} and {alternative_key(key, sha256)} both hold other content")
 
-    def put_bytes(self, key: str, data: bytes) -> str:
-        """See `Objects.put_bytes` (a transcript is rewritten whole when it changes: it is ours)."""
+    def put_bytes(self, key: str, data: bytes, *, keep: bool = False) -> str:
+        """See `Objects.put_bytes` (a transcript is rewritten whole when it changes, it is ours,
+        unless its recording is held)."""
+        if keep and self.path(key).exists():
+            with temp_file(self._temp_dir) as (temp, handle):
+                handle.write(data)
+                finish_file(handle)
+                return self.put_file(temp, key, hashlib.sha256(data).hexdigest(), len(data))
         write_atomic(self.path(key), data, self._temp_dir)
         return key
 
@@ -349,8 +356,8 @@ class S3Objects:
                               attributes={"Content-Type": "application/json"})
         return f"{self.where}{key}"
 
-    def put_bytes(self, key: str, data: bytes) -> str:
-        """See `Objects.put_bytes`."""
+    def put_bytes(self, key: str, data: bytes, *, keep: bool = False) -> str:
+        """See `Objects.put_bytes` (a bucket never overwrites, held or not)."""
         self._temp_dir.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=self._temp_dir, suffix=".part")
         try:

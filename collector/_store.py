@@ -46,6 +46,7 @@ from ._errors import RunError, StoreFailure
 from ._files import recording_dir, safe_name, safe_segment, store_path
 from ._objects import LocalObjects, Objects, Retention, S3Location, S3Objects
 from ._model import Recording, Transcript
+from ._time import now_utc
 
 T = TypeVar("T")
 
@@ -56,6 +57,12 @@ _FULL = 1024 * 1024
 """Below this much free space, a write error is read as "the disk is full" (SQLite may say "disk I/O")."""
 _FREE_MARGIN = 64 * 1024 * 1024
 """Space a download must leave free on the store's disk (the catalog must still be writable)."""
+
+
+def held(recording: Recording) -> bool:
+    """Whether the vendor holds the recording (a legal hold, or a retention date still to come):
+    its files are then never deleted or overwritten, by any command."""
+    return recording.legal_hold or (recording.retain_until is not None and recording.retain_until > now_utc())
 
 
 class StoreBusy(RunError):
@@ -365,5 +372,5 @@ class Store:
             **transcript.model_dump(mode="json"),
         }
         data = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8", "surrogatepass")
-        key = self.objects.put_bytes(str(relative), data)
+        key = self.objects.put_bytes(str(relative), data, keep=held(recording))
         return Path(key), hashlib.sha256(data).hexdigest(), len(data)

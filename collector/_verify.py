@@ -219,10 +219,16 @@ def _record(store: Store, finding: Finding, result: VerifyResult) -> None:
         kept = str(PurePosixPath(".quarantine", safe_segment(file.key.source), safe_segment(file.key.tenant),
                                  "damaged", f"{stamp}-{name}"))
         try:
-            moved = store.objects.move(file.path, kept)
-            finding.moved_to = kept
-            if not moved:
-                finding.detail += "; a retention lock keeps the original where it is (a copy is in quarantine)"
+            if store.catalog.held(file.key):  # never deleted while the vendor holds it: a copy goes to quarantine
+                store.objects.copy(file.path, kept)
+                finding.moved_to = kept
+                finding.detail += ("; the vendor's retention or legal hold keeps the original where it is (a copy "
+                                   "is in quarantine)")
+            else:
+                moved = store.objects.move(file.path, kept)
+                finding.moved_to = kept
+                if not moved:
+                    finding.detail += "; a retention lock keeps the original where it is (a copy is in quarantine)"
         except OSError:
             pass  # left where it is; the download that repairs it goes beside it
     finding.action = store.catalog.damaged(finding)

@@ -137,7 +137,9 @@ class ToySource(Source):
 
     def parse(self, item: Mapping[str, Any]) -> Iterable[Recording]:
         return [Recording(source=self.context.source, tenant=self.context.tenant, vendor_id=item["id"],
-                          start=item["start"], duration=item["duration"], media_size=item.get("size"), raw=dict(item))]
+                          start=item["start"], duration=item["duration"], media_size=item.get("size"),
+                          retain_until=item.get("retain_until"), legal_hold=bool(item.get("legal_hold")),
+                          raw=dict(item))]
 
     async def fetch_transcripts(self, recordings: Sequence[Recording]) -> Mapping[str, TranscriptResult]:
         results: dict[str, TranscriptResult] = {}

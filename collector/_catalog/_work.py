@@ -297,6 +297,36 @@ class WorkCatalog(ChainCatalog):
             if size:
                 db.execute("INSERT INTO egress VALUES (?,?,?,?)", (key.source, key.tenant, stamp, size))
 
+    # -- retention ---------------------------------------------------------------------------------------
+
+    def retention_due(self, source: str, tenant: str, limit: int = 500) -> list[tuple[RecordingKey, str, str | None,
+                                                                                     bool]]:
+        """Stored audio whose recording's retention or legal hold changed since it was stored (the
+        object's lock is to follow): (key, path, retain_until, legal_hold)."""
+        rows = self._db.execute(
+            "SELECT a.vendor_id, a.path, r.retain_until, r.legal_hold FROM audio a JOIN recordings r "
+            "USING (source, tenant, vendor_id) WHERE a.source=? AND a.tenant=? AND a.retention_due=1 LIMIT ?",
+            (source, tenant, limit)).fetchall()
+        return [(RecordingKey(source, tenant, vendor_id), path, until, bool(hold)) for vendor_id, path, until, hold in rows]
+
+    def retention_applied(self, done: Sequence[tuple[RecordingKey, str, str | None, bool]]) -> None:
+        """The objects' locks now follow their recordings' retention (`until`: the lock's new end,
+        None where no lock was changed): chained, and no longer due."""
+        if not done:
+            return
+        with self._transaction(*{key[:2] for key, *_ in done}) as db:
+            self._append(db, [{"type": "lock", "kind": AUDIO.name, **_item(key), "path": path, "retain_until": until,
+                               "legal_hold": hold} for key, path, until, hold in done if until is not None])
+            db.executemany("UPDATE audio SET retention_due=NULL WHERE source=? AND tenant=? AND vendor_id=?",
+                           [tuple(key) for key, *_ in done])
+
+    def held(self, key: RecordingKey) -> bool:
+        """Whether the recording is under the vendor's legal hold or a retention date still to come:
+        then no command deletes or overwrites its files."""
+        row = self._db.execute("SELECT legal_hold, retain_until FROM recordings WHERE source=? AND tenant=? "
+                               "AND vendor_id=?", tuple(key)).fetchone()
+        return bool(row and (row[0] or (row[1] and row[1] > iso(now_utc()))))
+
     # -- egress ------------------------------------------------------------------------------------------
 
     def record_egress(self, key: RecordingKey, size: int) -> None:

@@ -2,7 +2,8 @@
 
 - `_metadata`: pages from `Source.sync`, mapped and committed with their state;
 - `_downloads`: workers claim due audio, within the egress budget, and fetch it (`_fetch_audio`);
-- `_transcripts`: claims due transcripts in the source's batch size and fetches them.
+- `_transcripts`: claims due transcripts in the source's batch size and fetches them;
+- `_retention`: afterwards, stored objects' locks follow the vendor's changed retention and holds.
 
 They share a `JobContext`; whatever goes wrong with an item becomes an outcome in one place
 (`_outcome.settle_item`). An item error touches one item, a tenant error stops this tenant (or
@@ -29,6 +30,7 @@ from .._summary import TenantStatus, TenantSummary
 from ._context import JobContext
 from ._downloads import run_downloads
 from ._metadata import run_metadata
+from ._retention import apply_retention_changes
 from ._transcripts import run_transcripts
 
 log = logging.getLogger("collector.job")
@@ -121,6 +123,8 @@ class TenantJob:
         for result in results:
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                 raise result
+        if self.store.failure is None:
+            await apply_retention_changes(job)
 
     def stop(self, error: CollectorError) -> None:
         """Stop every task of this tenant (its credentials were refused, or its lease passed to another worker)."""
