@@ -118,8 +118,13 @@ def inspect_store(root: Path) -> StoreContents:
 
     Checked: every stored audio file and transcript exists inside the store with the recorded
     size and sha256; no file in the tenant folders is unaccounted for (no partial or orphan
-    files); the scratch folder is empty. Tenants are keyed by their name.
+    files); the scratch folder is empty; the evidence chain holds (every link, every checkpoint,
+    and every stored file's row agrees with the event that recorded it: `collector.archive_check`).
+    Tenants are keyed by their name.
     """
+    from .._store import Store
+    from .._verify import check_chain
+
     from .._objects import LocalObjects, S3Objects
 
     contents = StoreContents()
@@ -161,6 +166,11 @@ def inspect_store(root: Path) -> StoreContents:
         for key in objects.keys(f"{source}/"):
             if key not in known:
                 contents.problems.append(f"unaccounted file in the store: {key}")
+    store = Store(location, read_only=True)
+    try:
+        contents.problems.extend(f"evidence chain: {p.where}: {p.what}" for p in check_chain(store).problems)
+    finally:
+        store.close()
     scratch = root / ".tmp"
     if scratch.is_dir() and any(scratch.iterdir()):
         contents.problems.append(f"scratch files left behind: {sorted(p.name for p in scratch.iterdir())}")
