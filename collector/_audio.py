@@ -19,6 +19,7 @@ import numpy as np
 import soundfile as sf
 
 from ._containers import ContainerDamaged, ContainerFacts, check_ogg_opus, check_wav
+from ._mp3 import check_mp3, mpeg_frame_length
 
 __all__ = [
     "AudioProbe",
@@ -63,28 +64,26 @@ _SIZE_NOTE = re.compile(r"^\s*([A-Za-z][\w ]*?)\s*:\s*(\d+)\s*\(should be (\d+)\
 _SIZE_PLACEHOLDER = 0x7FFFFFFF
 """Declared sizes at or above this are 'unknown length' placeholders written by streaming encoders."""
 
-_MP3_FRAME_TOLERANCE = 1152
-"""Frames a decoder may legitimately fall short of the header's count (one MPEG-1 frame)."""
+_FALLBACK_FRAME_SAMPLES = 1152
+"""One frame of a format whose frame size is not read here (Ogg FLAC, Speex...): an MPEG-1 frame."""
+_LAYER_I_BITS = 3
 
 _UNKNOWN_LENGTH = 1 << 40
 """Header frame counts this large mean 'unknown' (libsndfile reports about 2**60 for those)."""
 
-# MPEG audio header tables, indexed by (MPEG-1 ? 1 : 2, layer bits) and version bits.
-_MPEG_KBPS = {
-    (1, 3): (0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
-    (1, 2): (0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
-    (1, 1): (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
-    (2, 3): (0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
-    (2, 2): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
-    (2, 1): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
-}
-_MPEG_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
-_MPEG_LAYER_I = 3
-
-
 @dataclass(frozen=True)
 class AudioProbe:
-    """What probe_audio found in a complete, decodable audio file."""
+    """What probe_audio found in a complete, decodable audio file.
+
+    `checks` says how it was proven, so callers can tell "proven complete" from "decoded only":
+    "container" when the container's own self-description proved the file complete and its length
+    exact (collector._containers, collector._mp3), "decode" when the whole file was decoded (every
+    probe has at least one of the two), plus the names of the container checks that passed
+    ("ogg-pages", "wav-chunks", "mp3-walk", "mp3-frames", "mp3-bytes", "mp3-music-crc",
+    "mp3-tag-crc"), also when they could not prove the length. Without "container" (an MP3 without
+    a Xing header, FLAC, Vorbis, ADPCM WAV) only the decode vouches for the file, and a decode cannot
+    see a cut on a frame boundary.
+    """
 
     container: str
     codec: str
@@ -93,7 +92,6 @@ class AudioProbe:
     frames: int
     duration: float
     checks: frozenset[str] = frozenset()
-    """What proved it: "container" (the container's exact self-description) and/or "decode"."""
 
 
 class AudioRejected(Exception):
@@ -113,38 +111,18 @@ class AudioRejected(Exception):
 # ----------------------------------------------------------------------------------------- sniffing
 
 
-def _mpeg_frame_length(header: bytes) -> int | None:
-    """Length in bytes of the MPEG audio frame whose 4-byte header is given, or None if invalid."""
-    if len(header) < 4 or header[0] != 0xFF or header[1] & 0xE0 != 0xE0:
-        return None
-    version, layer = (header[1] >> 3) & 3, (header[1] >> 1) & 3
-    bitrate_index, rate_index = header[2] >> 4, (header[2] >> 2) & 3
-    padding = (header[2] >> 1) & 1
-    if version == 1 or layer == 0 or bitrate_index in (0, 15) or rate_index == 3:
-        return None
-    if header[3] & 3 == 2:  # reserved emphasis
-        return None
-    bitrate = _MPEG_KBPS[(1 if version == 3 else 2, layer)][bitrate_index] * 1000
-    rate = _MPEG_RATES[version][rate_index]
-    if layer == _MPEG_LAYER_I:
-        return (12 * bitrate // rate + padding) * 4
-    if layer == 1 and version != 3:  # layer III of MPEG-2/2.5 has half-size frames
-        return 72 * bitrate // rate + padding
-    return 144 * bitrate // rate + padding
-
-
 def _looks_like_mpeg_audio(head: bytes) -> bool:
     """True if `head` starts with a valid MPEG audio frame (confirmed by the next frame when visible).
 
     When the head is too short to hold the next frame, only layers II/III are trusted: the bytes
     0xFFFE / 0xFFFF (a UTF-16 byte-order mark) happen to form a plausible layer I header.
     """
-    length = _mpeg_frame_length(head[:4])
+    length = mpeg_frame_length(head[:4])
     if length is None:
         return False
     if len(head) >= length + 4:
-        return _mpeg_frame_length(head[length : length + 4]) is not None
-    return (head[1] >> 1) & 3 != _MPEG_LAYER_I
+        return mpeg_frame_length(head[length : length + 4]) is not None
+    return (head[1] >> 1) & 3 != _LAYER_I_BITS
 
 
 def sniff_container(head: bytes) -> str | None:
@@ -294,15 +272,30 @@ def _check_bytes(head: bytes, content_type: str | None) -> str:
 
 
 def _container_facts(path: Path, container: str) -> ContainerFacts | None:
-    """What the container's own checks prove (Ogg Opus, PCM WAV), or None where only a decode can."""
+    """What the container's own checks found (Ogg Opus, WAV, MP3), or None where it has none."""
     try:
         if container == "ogg":
             return check_ogg_opus(path)
         if container == "wav":
             return check_wav(path)
+        if container == "mp3":
+            return check_mp3(path)
     except ContainerDamaged as exc:
         raise AudioRejected(exc.reason) from None
     return None
+
+
+def _frame_samples(head: bytes, container: str, facts: ContainerFacts | None) -> int:
+    """One frame (packet, block) of the stream in samples per channel: the container's figure when it
+    has one, else FLAC's largest block (STREAMINFO) or half Vorbis's long block, else an MPEG-1 frame."""
+    if facts is not None:
+        return facts.frame_samples
+    if container == "flac" and len(head) >= 12 and head[4] & 0x7F == 0:
+        return int.from_bytes(head[10:12], "big") or _FALLBACK_FRAME_SAMPLES
+    at = head.find(b"\x01vorbis")
+    if container == "ogg" and at >= 0 and len(head) > at + 28:
+        return (1 << (head[at + 28] >> 4)) // 2
+    return _FALLBACK_FRAME_SAMPLES
 
 
 def _read_info(path: Path, container: str) -> sf._SoundFileInfo:
@@ -321,8 +314,10 @@ def _size_truncation(extra_info: str) -> str | None:
     found: dict[str, tuple[int, int]] = {}
     for match in _SIZE_NOTE.finditer(extra_info):
         name, declared, actual = match.group(1), int(match.group(2)), int(match.group(3))
-        # One byte short is a missing pad byte after an odd-sized chunk: harmless.
-        if declared < _SIZE_PLACEHOLDER and declared - actual > 1:
+        # One byte short of the RIFF size can be a missing pad byte after an odd-sized last chunk, which
+        # is harmless; a chunk's own size never counts its pad byte, so any shortfall there is a cut.
+        slack = 1 if name.strip().lower() == "riff" else 0
+        if declared < _SIZE_PLACEHOLDER and declared - actual > slack:
             found.setdefault(name.strip().lower(), (declared, actual))
     if "data" in found:
         declared, actual = found["data"]
@@ -376,17 +371,25 @@ def _decode_frames(path: Path, header_frames: int, sample_rate: int) -> int:
     return frames
 
 
-def _check_decoded(frames: int, header_frames: int, sample_rate: int) -> None:
-    """Reject files with no audio, or that decode clearly fewer frames than their header announces.
+def _check_decoded(frames: int, announced: int, sample_rate: int, tolerance: int, source: str) -> None:
+    """Reject files with no audio, or that decode more than one frame (`tolerance`) short of or beyond
+    what `source` (the header, or the container's own count) announces.
 
     A truncated MP3 keeps its full-length header (Xing tag); only the decoded count shows the cut.
     """
     if frames == 0:
         raise AudioRejected("The file contains no audio frames.")
-    if header_frames < _UNKNOWN_LENGTH and header_frames - frames > _MP3_FRAME_TOLERANCE:
+    if announced >= _UNKNOWN_LENGTH:
+        return
+    if announced - frames > tolerance:
         raise AudioRejected(
-            f"Only {_seconds(frames, sample_rate)} of the {_seconds(header_frames, sample_rate)} "
-            "announced by the file's header could be decoded, so the file was cut off."
+            f"Only {_seconds(frames, sample_rate)} of the {_seconds(announced, sample_rate)} "
+            f"announced by {source} could be decoded, so the file was cut off."
+        )
+    if frames - announced > tolerance:
+        raise AudioRejected(
+            f"The audio decodes to {_seconds(frames, sample_rate)} but {source} describes "
+            f"{_seconds(announced, sample_rate)}, so the file is damaged."
         )
 
 
@@ -410,7 +413,7 @@ def _codec_matches(actual: str, expected: str) -> bool:
 
 
 def _check_duration(duration: float, expected: float | None, tolerance: float) -> None:
-    """Reject when the decoded duration is off by more than `tolerance` seconds."""
+    """Reject when the audio's duration is off the vendor's by more than `tolerance` seconds."""
     if expected is None:
         return
     if abs(duration - expected) > tolerance:
@@ -451,41 +454,63 @@ def probe_audio(
 ) -> AudioProbe:
     """Verify that `path` holds complete audio; return its probe or raise AudioRejected(reason).
 
-    Steps: sniff the bytes (the Content-Type is only quoted when the bytes are not audio). Ogg Opus
-    and PCM WAV are then proved intact by their container's own checks (`_containers`: page CRCs,
-    sequence, end of stream and final position; chunk sizes), which is what a decode proves of them,
-    at a fraction of the cost; `decode=True` decodes them all the same. Other formats: read
-    libsndfile's verbose notes for truncation signs, decode to the end in fixed-size blocks (memory
-    stays flat for any size) and compare with the header. Then compare with the caller's
-    expectations. Files that cannot be verified (MP4/M4A) are rejected rather than stored unchecked.
+    Steps: sniff the bytes (the Content-Type is only quoted when the bytes are not audio). Then the
+    container's own checks, whenever the format has them (`_containers`: Ogg Opus pages, WAV chunk
+    sizes; `_mp3`: every frame, the Xing/LAME counts and music CRC). When they prove the file complete
+    and exact (`exact`), that is what a decode would prove, at a fraction of the cost, and it is
+    trusted unless `decode=True`. Otherwise (an MP3 without a Xing header, FLAC, Vorbis, other WAV
+    codecs) and with `decode=True`: read libsndfile's verbose notes for truncation signs, decode to
+    the end in fixed-size blocks (memory stays flat for any size) and compare the frames decoded
+    with the container's count or the header's, within one frame of the format. Then compare with
+    the caller's expectations: the duration may differ from `expected_duration` by at most
+    `duration_tolerance` seconds plus one frame. Files that cannot be verified (MP4/M4A) are rejected
+    rather than stored unchecked. `AudioProbe.checks` says which proof the file passed.
     """
     path = Path(path)
-    container = _check_bytes(_read_head(path), content_type)
-    facts = None if decode else _container_facts(path, container)
-    if facts is not None:
+    head = _read_head(path)
+    container = _check_bytes(head, content_type)
+    facts = _container_facts(path, container)
+    exact = facts is not None and facts.exact
+    checks = ({"container"} if exact else set()) | set(facts.checks if facts else ())
+    frame_samples = _frame_samples(head, container, facts)
+    if facts is not None and exact and not decode:
         if facts.frames == 0:
             raise AudioRejected("The file contains no audio frames.")
-        probe = AudioProbe(container=container, codec=facts.codec, sample_rate=facts.sample_rate,
-                           channels=facts.channels, frames=facts.frames, duration=facts.frames / facts.sample_rate,
-                           checks=frozenset({"container"}))
-        _check_duration(probe.duration, expected_duration, duration_tolerance)
-        _check_format(probe, expected_channels, expected_sample_rate, expected_codec)
-        return probe
+        probe = AudioProbe(container, facts.codec, facts.sample_rate, facts.channels, facts.frames,
+                           facts.frames / facts.sample_rate, frozenset(checks))
+    else:
+        probe = _decoded_probe(path, container, facts, frame_samples, frozenset(checks | {"decode"}))
+    _check_duration(probe.duration, expected_duration, duration_tolerance + frame_samples / probe.sample_rate)
+    _check_format(probe, expected_channels, expected_sample_rate, expected_codec)
+    return probe
+
+
+def _decoded_probe(path: Path, container: str, facts: ContainerFacts | None, frame_samples: int,
+                   checks: frozenset[str]) -> AudioProbe:
+    """Decode the whole file and compare the frames with the container's count (or the header's)."""
     info = _read_info(path, container)
     hint = _truncation_hint(info.extra_info)
     if hint is not None:
         raise AudioRejected(hint)
     frames = _decode_frames(path, info.frames, info.samplerate)
-    _check_decoded(frames, info.frames, info.samplerate)
-    probe = AudioProbe(
+    if facts is not None and (facts.exact or container == "mp3"):
+        # Without a Xing count libsndfile guesses an MP3's length from its size and the first frame's
+        # bitrate, and stops decoding there: compare with the frames walked instead.
+        if not facts.exact and frames == info.frames < facts.frames - frame_samples:
+            raise AudioRejected(
+                f"The MP3 has no Xing header and a variable bitrate, so libsndfile decodes only "
+                f"{_seconds(frames, info.samplerate)} of the {_seconds(facts.frames, info.samplerate)} "
+                "its frames hold, and it cannot be verified."
+            )
+        _check_decoded(frames, facts.frames, info.samplerate, frame_samples, "the file's own frames")
+    else:
+        _check_decoded(frames, info.frames, info.samplerate, frame_samples, "the file's header")
+    return AudioProbe(
         container=container,
         codec=_codec_name(container, info.subtype),
         sample_rate=info.samplerate,
         channels=info.channels,
         frames=frames,
         duration=frames / info.samplerate,
-        checks=frozenset({"decode"}),
+        checks=checks,
     )
-    _check_duration(probe.duration, expected_duration, duration_tolerance)
-    _check_format(probe, expected_channels, expected_sample_rate, expected_codec)
-    return probe

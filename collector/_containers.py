@@ -1,7 +1,7 @@
-"""Prove a file intact from its container's own checks, without decoding it (Ogg Opus, PCM WAV).
+"""Prove a file intact from its container's own checks, without decoding it (Ogg Opus, WAV; MP3 in _mp3).
 
 Decoding to the end is what proves most formats intact, and it is the costliest step of a download
-(libopus decodes about 500x real time here: 8 ms for a 4 s call, 7 s for an hour). Two formats
+(libopus decodes about 500x real time here: 8 ms for a 4 s call, 7 s for an hour). Some containers
 carry enough to prove integrity and duration without it:
 
 - **Ogg Opus** (RFC 3533, RFC 7845): every page has a CRC-32 over its bytes, a sequence number and
@@ -14,15 +14,20 @@ carry enough to prove integrity and duration without it:
   duration: (final granule - pre-skip) / 48 kHz, within one last packet of what the packets hold.
   A bit flip anywhere fails a page's CRC; a cut-off file lacks its last page or EOS. This is
   stricter than the decode, which skips a page whose CRC fails and only comes up a little short.
-- **PCM, float, A-law and mu-law WAV**: there is no checksum, and no decoder can tell a flipped
-  sample either, so the decode proves only that the data chunk is as long as the header says:
-  the same is read here from the chunk sizes. The frame count is the data size over the block
-  alignment.
+  ("ogg-pages", exact)
+- **RIFF/WAVE**: there is no checksum, and no decoder can tell a flipped sample either, so the decode
+  proves only that the data chunk is as long as the header says. Checked here for every WAV codec:
+  each chunk lies inside the file, the data chunk holds all its declared bytes, and the RIFF size
+  equals the file size exactly (only a final odd chunk's pad byte may be missing; streaming
+  encoders' "unknown length" placeholders are accepted). ("wav-chunks") For PCM, float, A-law and
+  mu-law the frame count is the data size over the block alignment, so the check is exact; other
+  codecs (ADPCM, GSM...) are decoded all the same.
+- **MP3**: see collector._mp3 (Xing/Info, LAME tag and its music CRC, a walk of every frame).
 
-Everything else (MP3, FLAC, Vorbis, other WAV codecs, RF64) keeps the full decode. A corpus test
-(tests/test_containers.py: intact, truncated at many points, bit-flipped, wrong-duration,
-wrong-rate and non-audio files) checks that this module rejects everything the decode rejects and
-reports the same codec, rate, channels and duration for everything it accepts.
+Everything else (FLAC, Vorbis, RF64) keeps the full decode. A corpus test (tests/test_containers.py:
+intact, truncated at many points, bit-flipped, wrong-duration, wrong-rate and non-audio files) checks
+that these checks reject everything the decode rejects and report the same codec, rate, channels and
+duration for everything they accept.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ _MAX_PACKET_SAMPLES = 5760  # 120 ms at 48 kHz
 _PAGE_HEADER = struct.Struct("<4sBBqIIIB")
 _PCM_TAGS = {1: "pcm", 3: "float", 6: "alaw", 7: "ulaw"}
 _EXTENSIBLE = 0xFFFE
+_BLOCK_CODECS = (0x0002, 0x0011, 0x0031)  # MS ADPCM, IMA ADPCM, GSM 6.10: fmt gives samples per block
 _SIZE_PLACEHOLDER = 0x7FFFFFFF
 
 
@@ -57,12 +63,22 @@ class ContainerDamaged(Exception):
 
 @dataclass(frozen=True)
 class ContainerFacts:
-    """What a container's checks proved: named as `collector._audio` names them."""
+    """What a container's checks found, named as `collector._audio` names them.
+
+    `exact`: the container alone proves the file complete and `frames` exact, so no decode is needed;
+    otherwise the checks found no damage but only a decode can tell the length. `checks` names what
+    passed ("ogg-pages", "wav-chunks", "mp3-walk", "mp3-frames", "mp3-bytes", "mp3-music-crc",
+    "mp3-tag-crc"). `frame_samples` is one frame (packet, block) of this stream in samples per channel:
+    the least a length can be off by without anything being lost.
+    """
 
     codec: str
     sample_rate: int
     channels: int
     frames: int
+    exact: bool
+    checks: tuple[str, ...]
+    frame_samples: int
 
 
 def ogg_crc(data: bytes) -> int:
@@ -81,6 +97,7 @@ class _OpusState:
     tags: bool = False
     samples: int = 0
     last_packet: int = 0
+    largest_packet: int = 0
     partial: bytes = b""
 
 
@@ -128,6 +145,7 @@ def _opus_packet(state: _OpusState, packet: bytes, number: int) -> None:
     else:
         state.last_packet = _packet_samples(packet)
         state.samples += state.last_packet
+        state.largest_packet = max(state.largest_packet, state.last_packet)
 
 
 def _read_page(handle: BinaryIO, offset: int) -> tuple[tuple[int, ...], bytes, bytes] | None:
@@ -194,47 +212,75 @@ def check_ogg_opus(path: Path) -> ContainerFacts | None:
         raise ContainerDamaged("The Opus stream's final position does not match the audio it holds, so the file "
                                "is damaged.")
     rate = next((r for r in _OPUS_RATES if r >= input_rate), 48000) if input_rate else 48000
-    return ContainerFacts("opus", rate, channels, (granule - pre_skip) * rate // 48000)
+    return ContainerFacts("opus", rate, channels, (granule - pre_skip) * rate // 48000, True, ("ogg-pages",),
+                          max(1, state.largest_packet * rate // 48000))
 
 
 # ----------------------------------------------------------------------------------------- WAV
 
 
 def check_wav(path: Path) -> ContainerFacts | None:
-    """Prove a PCM, float, A-law or mu-law WAV complete from its chunk sizes; None for other WAV
-    codecs and RF64 (decode them instead). Raises ContainerDamaged when the data is cut off."""
+    """Check a RIFF/WAVE file's chunk sizes against the file's size (see the module docstring).
+
+    Exact facts for PCM, float, A-law and mu-law; facts with `exact=False` for other codecs (decode
+    them); None for RF64 or without a usable fmt chunk. Raises ContainerDamaged when a chunk or the
+    RIFF is cut off, or when bytes follow the RIFF's end.
+    """
     size = path.stat().st_size
     with path.open("rb") as handle:
         head = handle.read(12)
         if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
             return None
+        riff = int.from_bytes(head[4:8], "little")
+        limit = size if riff >= _SIZE_PLACEHOLDER else min(size, riff + 8)  # what follows the RIFF is no chunk
         fmt: tuple[int, ...] | None = None
-        offset = 12
-        while offset + 8 <= size:
+        data_bytes, per_block, offset, length = -1, 1, 12, 0
+        while offset + 8 <= limit:
             handle.seek(offset)
-            chunk, length = struct.unpack("<4sI", handle.read(8))
-            if chunk == b"fmt ":
+            name, length = struct.unpack("<4sI", handle.read(8))
+            if name == b"fmt ":
                 raw = handle.read(min(length, 40))
                 if length < 16 or len(raw) < 16:
                     return None
                 fmt = struct.unpack_from("<HHIIHH", raw)
+                if fmt[0] in _BLOCK_CODECS and len(raw) >= 20:
+                    per_block = struct.unpack_from("<H", raw, 18)[0] or 1
                 if fmt[0] == _EXTENSIBLE and len(raw) >= 26:
                     fmt = (struct.unpack_from("<H", raw, 24)[0], *fmt[1:])
-            elif chunk == b"data":
-                if fmt is None:
-                    return None
+            elif name == b"data" and data_bytes < 0:
                 present = size - offset - 8
                 if length >= _SIZE_PLACEHOLDER:
-                    length = present  # a streaming encoder's "unknown length"
-                elif length - present > 1:
+                    length = present  # a streaming encoder's "unknown length": the data runs to the end
+                elif length > present:
                     raise ContainerDamaged(f"The header declares {length} bytes of audio data but only {present} "
                                            "arrived, so the file was cut off.")
-                return _wav_facts(fmt, min(length, present))
+                data_bytes = length
             offset += 8 + length + (length & 1)
-    return None
+    if fmt is None or data_bytes < 0:
+        return None
+    _check_riff_size(riff, size, offset, length)
+    facts = _wav_facts(fmt, data_bytes)
+    if facts is None:
+        return ContainerFacts("", fmt[2], fmt[1], 0, False, ("wav-chunks",), per_block)
+    return facts
+
+
+def _check_riff_size(riff: int, size: int, offset: int, length: int) -> None:
+    """Reject a chunk running past the end, or a RIFF size other than the file's (a final odd chunk's
+    missing pad byte aside; placeholder sizes accepted)."""
+    pad_missing = offset == size + 1 and length & 1
+    if offset > size and not pad_missing:
+        raise ContainerDamaged("The WAV file's last chunk is cut off, so the download was truncated.")
+    if riff >= _SIZE_PLACEHOLDER or riff + 8 == size or (riff + 8 == size + 1 and pad_missing):
+        return
+    if riff + 8 > size:
+        raise ContainerDamaged(f"The WAV file's RIFF header declares {riff + 8} bytes but only {size} arrived, "
+                               "so the file was cut off.")
+    raise ContainerDamaged(f"The WAV file has {size - riff - 8} bytes after its RIFF chunk ends, so it is damaged.")
 
 
 def _wav_facts(fmt: tuple[int, ...], data_bytes: int) -> ContainerFacts | None:
+    """Exact facts for PCM, float, A-law and mu-law data; None for other codecs."""
     tag, channels, rate, _, block_align, bits = fmt
     kind = _PCM_TAGS.get(tag)
     if kind is None or not channels or not rate or not block_align or block_align != channels * ((bits + 7) // 8):
@@ -247,4 +293,4 @@ def _wav_facts(fmt: tuple[int, ...], data_bytes: int) -> ContainerFacts | None:
         codec = kind if bits == 8 else ""
     if not codec:
         return None
-    return ContainerFacts(codec, rate, channels, data_bytes // block_align)
+    return ContainerFacts(codec, rate, channels, data_bytes // block_align, True, ("wav-chunks",), 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import tracemalloc
 from pathlib import Path
 
@@ -32,6 +33,12 @@ EXPECTED = {
     "mp3": ("mp3", "mp3", ".mp3"),
     "ogg-opus": ("ogg", "opus", ".opus"),
     "flac": ("flac", "flac", ".flac"),
+}
+PROOFS = {  # what the container proves of each synth format; FLAC has only the decode
+    "wav": {"container", "wav-chunks"},
+    "mp3": {"container", "mp3-walk", "mp3-frames", "mp3-bytes", "mp3-music-crc", "mp3-tag-crc"},
+    "ogg-opus": {"container", "ogg-pages"},
+    "flac": {"decode"},
 }
 
 HTML = b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>\n"
@@ -71,8 +78,10 @@ def test_probe_accepts_every_synth_format(tmp_path: Path, fmt: str, channels: in
         expected_codec=EXPECTED[fmt][1],
     )
     container, codec, extension = EXPECTED[fmt]
-    assert probe == AudioProbe(container, codec, 8000, channels, 24000, 3.0)
+    assert probe == AudioProbe(container, codec, 8000, channels, 24000, 3.0, frozenset(PROOFS[fmt]))
     assert file_extension(probe) == extension
+    decoded = probe_audio(_write(tmp_path, data), decode=True)
+    assert decoded.frames == 24000 and decoded.checks == {"decode"} | PROOFS[fmt]
 
 
 @pytest.mark.parametrize("fmt", AUDIO_FORMATS)
@@ -162,10 +171,11 @@ def test_rejects_truncation_at_other_points(tmp_path: Path, fmt: str, fraction: 
     _rejection(tmp_path, truncated(data, fraction))
 
 
-def test_truncated_mp3_is_rejected_by_decoded_length(tmp_path: Path) -> None:
+def test_truncated_mp3_is_rejected_by_its_own_frames(tmp_path: Path) -> None:
     data = synth_audio("cut-mp3", duration=6.0, fmt="mp3")
-    reason = _rejection(tmp_path, truncated(data, 0.8))
-    assert reason.startswith("Only 4.") and "6.0 s" in reason
+    for decode in (False, True):  # the container check runs first either way
+        reason = _rejection(tmp_path, truncated(data, 0.8), decode=decode)
+        assert reason == "The MP3 file's last frame is cut off, so the download was truncated."
 
 
 def test_wav_pad_byte_and_harmless_notes_are_not_truncation(tmp_path: Path) -> None:
@@ -173,7 +183,46 @@ def test_wav_pad_byte_and_harmless_notes_are_not_truncation(tmp_path: Path) -> N
     sf.write(buffer, np.zeros(101, dtype=np.int16), 8000, format="WAV", subtype="PCM_U8")
     odd = buffer.getvalue()  # 101 data bytes plus a pad byte
     assert probe_audio(_write(tmp_path, odd)).frames == 101
-    assert probe_audio(_write(tmp_path, odd[:-1])).frames == 101
+    assert probe_audio(_write(tmp_path, odd[:-1])).frames == 101  # only the pad byte is missing
+    assert "cut off" in _rejection(tmp_path, odd[:-2])  # a data byte is missing
+
+
+def test_wav_cut_by_one_byte_is_always_rejected(tmp_path: Path) -> None:
+    even = synth_audio("even", duration=1.0, fmt="wav")
+    for decode in (False, True):
+        reason = _rejection(tmp_path, even[:-1], decode=decode)
+        assert reason == "The header declares 16000 bytes of audio data but only 15999 arrived, so the file was cut off."
+
+
+def _with_list_chunk(wav: bytes, payload: bytes) -> bytes:
+    """`wav` with a LIST chunk after its data chunk and the RIFF size updated."""
+    chunk = b"LIST" + struct.pack("<I", len(payload)) + payload + b"\0" * (len(payload) & 1)
+    body = wav[8:] + chunk
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def test_wav_riff_size_must_match_the_file(tmp_path: Path) -> None:
+    wav = synth_audio("riff", duration=1.0, fmt="wav")
+    listed = _with_list_chunk(wav, b"INFOISFT\x05\x00\x00\x00test\x00")  # odd: ends with a pad byte
+    assert probe_audio(_write(tmp_path, listed)).checks == {"container", "wav-chunks"}
+    assert probe_audio(_write(tmp_path, listed[:-1])).frames == 8000  # the final pad byte may be missing
+    reason = _rejection(tmp_path, listed[:-2])
+    assert reason == "The WAV file's last chunk is cut off, so the download was truncated."
+    reason = _rejection(tmp_path, wav + b"junk")
+    assert reason == "The WAV file has 4 bytes after its RIFF chunk ends, so it is damaged."
+    grown = bytearray(wav)
+    grown[4:8] = struct.pack("<I", len(wav) + 92)
+    reason = _rejection(tmp_path, bytes(grown))
+    assert reason == f"The WAV file's RIFF header declares {len(wav) + 100} bytes but only {len(wav)} arrived, so the file was cut off."
+
+
+def test_other_wav_codecs_get_the_chunk_check_and_the_decode(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    sf.write(buffer, np.sin(np.arange(16000) / 5.0) * 0.3, 8000, format="WAV", subtype="IMA_ADPCM")
+    data = buffer.getvalue()
+    probe = probe_audio(_write(tmp_path, data))
+    assert probe.codec == "ima_adpcm" and probe.checks == {"decode", "wav-chunks"}
+    assert "cut off" in _rejection(tmp_path, data[:-1])
 
 
 def test_streaming_wav_placeholder_size_is_accepted(tmp_path: Path) -> None:
@@ -188,6 +237,20 @@ def test_rejects_duration_disagreement(tmp_path: Path) -> None:
         probe_audio(path, expected_duration=10.0)
     assert "5.0 s" in caught.value.reason and "10.0 s" in caught.value.reason
     assert probe_audio(path, expected_duration=5.9).duration == 5.0  # within the 1 s tolerance
+
+
+@pytest.mark.parametrize("fmt", AUDIO_FORMATS)
+def test_duration_tolerance_is_seconds_plus_one_frame_not_a_percentage(tmp_path: Path, fmt: str) -> None:
+    """An hour-long call cut by 72 s used to pass max(1 s, 2 %); now the tolerance is absolute."""
+    path = _write(tmp_path, synth_audio("hour-ish", duration=60.0, fmt=fmt))
+    frame = {"wav": 1 / 8000, "mp3": 576 / 8000, "ogg-opus": 0.02, "flac": 4096 / 8000}[fmt]
+    assert probe_audio(path, expected_duration=61.0).duration == 60.0
+    assert probe_audio(path, expected_duration=61.0 + frame * 0.9).duration == 60.0
+    _rejection(tmp_path, path.read_bytes(), expected_duration=61.0 + frame * 1.1)
+    if frame < 0.2:
+        _rejection(tmp_path, path.read_bytes(), expected_duration=61.2)  # within 2 %: no longer accepted
+    assert probe_audio(path, expected_duration=60.3 + frame * 0.9, duration_tolerance=0.3).duration == 60.0
+    _rejection(tmp_path, path.read_bytes(), expected_duration=60.3 + frame * 1.1, duration_tolerance=0.3)
 
 
 def test_rejects_wrong_channels_rate_and_codec(tmp_path: Path) -> None:
