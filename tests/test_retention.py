@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -51,7 +52,7 @@ def test_retention_and_holds_are_kept_chained_shown_and_exported(
     custody = records["t0003"]
     assert custody["audio_endpoint"] == "GET /audio/t0003" and custody["audio_content_length"] == custody["audio_size"]
     assert custody["audio_evidence"] == "complete" and "vendor-size" in custody["audio_checks"]
-    assert custody["audio_fetched"] and custody["audio_chain_event"]
+    assert custody["audio_fetched"] and custody["audio_chain_event"] and len(custody["audio_request_id"]) == 32
     toy.items[0]["legal_hold"] = False  # the vendor lifts the hold: a new retention event on the next listing
     assert run_cli(["--config", str(config), "reset", "toy/alpha"], toy_plugins) == 0
     assert collect(config, toy_plugins).exit_code == EXIT_OK
@@ -114,8 +115,18 @@ def test_object_lock_follows_the_vendors_retention_and_holds(
     with scale_out(postgres=postgres, s3=s3):
         config = write_config(tmp_path, [toy_source(toy, object_lock_days=1)])
         bucket = location_of(tmp_path / "store").s3.bucket  # type: ignore[union-attr]
-        config.write_text(config.read_text(encoding="utf-8").replace(f'"{bucket}"', f'"{locked}"'), encoding="utf-8")
-        assert collect(config, toy_plugins).exit_code == EXIT_OK
+        config.write_text(config.read_text(encoding="utf-8").replace(f'"{bucket}"', f'"{locked}"')
+                          + "\n[evidence]\ncheckpoint_object_lock_days = 1\n", encoding="utf-8")
+        result = collect(config, toy_plugins)
+        assert result.exit_code == EXIT_OK and result.checkpoint is not None and not result.checkpoint.problems
+        (copy,) = result.checkpoint.copies  # the pass's checkpoint, in the bucket under a compliance lock
+        key = copy.split(f"s3://{locked}/", 1)[1]
+        with urllib.request.urlopen(signed_request("HEAD", f"{s3.endpoint}/{locked}/{key}", s3.access_key,
+                                                   s3.secret_key), timeout=10) as head:
+            version = head.headers["x-amz-version-id"]
+        status, _ = send(signed_request("DELETE", f"{s3.endpoint}/{locked}/{key}?versionId={version}",
+                                        s3.access_key, s3.secret_key))
+        assert status >= 400 and _lock_of(s3, locked, key.removeprefix("store/"))[1]  # the lock refuses it
         catalog = location_of(tmp_path / "store")
     from collector._catalog import Catalog
 

@@ -36,6 +36,7 @@ import select
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -515,6 +516,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(size))
+        if not any(name.lower() == "x-request-id" for name in response.headers):
+            self.send_header("X-Request-Id", uuid.uuid4().hex)  # as most vendors do: our chain of custody keeps it
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.end_headers()
