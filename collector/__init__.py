@@ -12,6 +12,7 @@ without notice; code that embeds the collector (runs it, loads configurations) u
 - how it lists: `paginate` with a paginator (`CursorPaginator`, `NextUrlPaginator`,
   `OffsetPaginator`, `PageNumberPaginator`), `Incremental` (a watermark with an overlap),
   `TimeWindows` (time-window sweeps), `Tally` (reconciling against the vendor's count);
+- the vendor's own count of a day, for `collector report`: `Source.vendor_count` returns a `VendorCount`;
 - ids and secrets: `compound_id`, `path_segment`, `register_secret`; times: `iso`, `parse_iso`;
 - the error taxonomy (`ItemNotReady`, `ItemDeferred`, `AuthenticationError`, ...) to say what went wrong.
 """
@@ -93,6 +94,7 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
         Source,
         SourceContext,
         SourceSettings,
+        VendorCount,
         http_url,
     )
     from ._time import iso, now_utc, parse_iso
@@ -162,6 +164,7 @@ _EXPORTS = {
     "TranscriptResult": "._model",
     "TranscriptSegment": "._model",
     "TranscriptState": "._model",
+    "VendorCount": "._source",
     "Window": "._windows",
     "WindowOutcome": "._windows",
     "WindowSweep": "._windows",
@@ -276,6 +279,7 @@ __all__ = [
     "TranscriptResult",
     "TranscriptSegment",
     "TranscriptState",
+    "VendorCount",
     "Window",
     "WindowOutcome",
     "WindowSweep",

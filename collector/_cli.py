@@ -192,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = command("report", "per tenant and day: what the vendor listed, what is stored, what is not", c.report)
     _scope(report)
-    report.add_argument("--timezone", default="UTC", help="the zone days are counted in (default UTC)")
+    report.add_argument("--timezone", default=None, help="the zone days are counted in (default: each tenant's own, "
+                        "as its vendor counts were made; UTC before any); --from/--to are read in it (default UTC)")
     formats = report.add_mutually_exclusive_group()
     formats.add_argument("--json", action="store_true", help="print as JSON")
     formats.add_argument("--csv", action="store_true", help="print as CSV")

@@ -300,12 +300,13 @@ def report(call: Invocation) -> int:
 
     args = call.args
     try:
-        zone = resolve_timezone(args.timezone)
+        zone = resolve_timezone(args.timezone) if args.timezone else None
     except Exception:  # noqa: BLE001 - zoneinfo raises several kinds
         raise ConfigError([f"--timezone {args.timezone}: expected an IANA zone name such as Europe/London."]) from None
     catalog = open_catalog(call)
     try:
-        result = build_report(catalog, scope_of(args, zone), zone, args.timezone)
+        result = build_report(catalog, scope_of(args, zone or resolve_timezone("UTC")), zone, args.timezone,
+                              _can_count(call))
     finally:
         catalog.close()
     if args.html:
@@ -321,6 +322,17 @@ def report(call: Invocation) -> int:
     else:
         render_text(result, sys.stdout)
     return 0
+
+
+def _can_count(call: Invocation) -> dict[str, bool]:
+    """Per installed source: whether its plugin states the vendor's own count (none when plugins fail to load)."""
+    from ._source import Source
+
+    try:
+        sources = call.plugins.sources
+    except ConfigError:
+        return {}
+    return {name: cls.vendor_count is not Source.vendor_count for name, cls in sources.items()}
 
 
 def export(call: Invocation) -> int:

@@ -9,7 +9,9 @@ vendor and maps what the vendor says:
   is committed (the core commits items and state in one transaction, so a run killed at any
   point resumes from the last committed page);
 - `parse(item)` maps one raw item to recordings (pure; raising quarantines the item);
-- `fetch_transcripts(recordings)` and `open_audio(recording)` fetch the content.
+- `fetch_transcripts(recordings)` and `open_audio(recording)` fetch the content;
+- `vendor_count(start, end)` (optional) states the vendor's own count of a period, so that
+  `collector report` can reconcile each settled day (see `collector._job._reconcile`).
 
 All I/O methods are `async`; hooks stay synchronous (pluggy cannot await).
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import abc
 import logging
 import re
+import zoneinfo
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -86,12 +89,29 @@ class SourceSettings(BaseModel):
     object_lock_days: float | None = Field(
         default=None, gt=0, le=36_500,
         description="keep this source's audio under an S3 Object Lock (compliance mode) this many days")
+    timezone: str = Field(default="UTC", description="the tenant's zone: its days (vendor counts, report) run "
+                                                     "from midnight to midnight there")
+    count_after_hours: float | None = Field(
+        default=None, ge=0, le=24 * 60,
+        description="a day is settled, and the vendor's count of it asked for, this long after it ends "
+                    "(default: the plugin's)")
+    counts_per_run: int = Field(default=31, ge=0, le=1000,
+                                description="the vendor's count is asked for at most this often per run (0: never)")
 
     @field_validator("tenant")
     @classmethod
     def _valid_tenant(cls, value: str) -> str:
         if not valid_name(value):
             raise ValueError("expected 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError("expected an IANA time zone name such as 'UTC' or 'Europe/London'") from None
         return value
 
     @property
@@ -111,14 +131,35 @@ class ListingCount:
 
     `vendor_count` is the vendor's own number for [start, end) (a `total`, or the length of a
     window's complete answer); None when it gives none. `listed` is how many distinct items we
-    received for it. `collector report` shows both; a day without a vendor count reads "not
-    reconciled".
+    received for it. `collector report --json` lists every window with both; a day's own count
+    comes from `Source.vendor_count`.
     """
 
     start: datetime
     end: datetime
     vendor_count: int | None
     listed: int
+
+
+@dataclass(frozen=True)
+class VendorCount:
+    """The vendor's own count of the recordings in one period, as `Source.vendor_count` states it.
+
+    `count` is how many recordings the vendor says it holds in the period (its own `total`, say).
+    `ids`, when the vendor named them, are the vendor ids counted (all of them, as the plugin stores
+    recordings under them): the report then names any it never listed to us. `method` says how
+    the count was made ("search total", "second listing"); it is kept beside the count as evidence.
+    """
+
+    count: int
+    ids: frozenset[str] | None = None
+    method: str = "vendor total"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 0:
+            raise ValueError(f"a vendor count must be a whole number of at least 0, not {self.count!r}")
+        if self.ids is not None and len(self.ids) != self.count:
+            raise ValueError(f"a vendor count of {self.count} names {len(self.ids)} ids: give every id counted")
 
 
 @dataclass
@@ -212,6 +253,10 @@ class Source(abc.ABC):
     """How many recordings `fetch_transcripts` receives at once (a class default; an instance may
     set its own, e.g. from its settings)."""
 
+    default_count_after_hours: ClassVar[float] = 6.0
+    """When an entry sets no `count_after_hours`: how long after a day ends the vendor's count of it
+    is asked for. Keep it beyond how late the vendor lists a recording, so the day is complete."""
+
     def __init__(self, settings: SourceSettings, context: SourceContext) -> None:
         self.settings = settings
         self.context = context
@@ -278,6 +323,26 @@ class Source(abc.ABC):
         or to drop `size` where the vendor's announced size is not the file's exact length.
         """
         return AudioExpectation(duration=recording.duration, size=recording.media_size)
+
+    async def vendor_count(self, start: datetime, end: datetime) -> VendorCount | None:
+        """The vendor's own count of the recordings that start in [start, end), or None when it
+        cannot count (the default).
+
+        The core asks for whole days in the tenant's `timezone` (and for a stretch of days in one
+        call where the catalog holds none), once each, newest first, after a run whose listing
+        completed, through the source's own HTTP client (so the tenant's rate limit covers it).
+        Count what `sync` would list for the period, as `parse` dates it. Raise on an error or an
+        answer that makes no sense: the core logs it and asks again next run.
+        """
+        return None
+
+    def listing_period(self) -> tuple[datetime | None, datetime | None]:
+        """The period this tenant's listing covers as configured, [start, end); None where open.
+
+        Days are counted from `start` (a partial first day only from `start` on), or, when it is
+        None, from the day of the oldest recording stored; nothing is counted from `end` on.
+        """
+        return None, None
 
     async def aclose(self) -> None:
         """Release what the source holds beyond its HTTP clients (which the core closes)."""

@@ -7,7 +7,7 @@ UTC with a `Z`.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
 _NO_OFFSET = timedelta(0)
 
@@ -43,3 +43,11 @@ def parse_iso(text: str, *, assume_utc: bool = False) -> datetime:
             raise ValueError(f"{text!r} has no time zone")
         return moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)
+
+
+def day_bounds(day: date, zone: tzinfo) -> tuple[datetime, datetime]:
+    """The instants (UTC) a calendar day in `zone` starts and ends at, [start, end): 23 or 25 hours
+    long across a clock change; the end is the next day's start, so days tile time exactly."""
+    start = datetime.combine(day, time(0), tzinfo=zone).astimezone(timezone.utc)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(timezone.utc)
+    return start, end

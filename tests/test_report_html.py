@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from collector import ListingCount, MediaAvailability, Recording
-from collector._catalog import AUDIO, Catalog, StoredAudio, WorkPlan
+from collector import ListingCount, MediaAvailability, Recording, iso
+from collector._catalog import AUDIO, Catalog, DayCount, StoredAudio, WorkPlan
 from collector.engine import cli
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -19,7 +19,8 @@ DAY = datetime(2026, 5, 4, tzinfo=timezone.utc)
 
 
 def build_store(root: Path) -> Path:
-    """Two tenants over three days: complete and reconciled, complete but unreconciled, one failure."""
+    """Two tenants over three days: two days counted and reconciled, one not counted (by a plugin not
+    installed here: "no vendor count"), and a failure on the last day of one."""
     root.mkdir(parents=True)
     catalog = Catalog(root / "catalog.sqlite")
     for tenant, failing_day in (("complete", None), ("troubled", 2)):
@@ -28,13 +29,17 @@ def build_store(root: Path) -> Path:
             recordings = [Recording(source="demo", tenant=tenant, vendor_id=f"{day}-{n}",
                                     start=start + timedelta(hours=n), duration=2.0, media=MediaAvailability.AVAILABLE,
                                     raw={"n": n}) for n in range(4)]
-            listing = ListingCount(start, start + timedelta(days=1), 4, 4) if day < 2 else None
+            listing = ListingCount(start, start + timedelta(days=1), 4, 4)
             catalog.commit_page("demo", tenant, recordings, [], {"day": day}, WorkPlan(transcripts=False), listing)
+            if day < 2:
+                catalog.record_vendor_counts([DayCount("demo", tenant, start.date().isoformat(), "UTC", iso(start),
+                                                       iso(start + timedelta(days=1)), 4, "test")])
             for recording in recordings:
                 if day == failing_day and recording.vendor_id.endswith("-0"):
                     catalog.deferred(AUDIO, recording.key, "The vendor refused it.", max_attempts=1)
                 else:
-                    catalog.audio_stored(recording.key, StoredAudio("x", "0" * 64, 1, "wav", "pcm_16", 8000, 1, 2.0))
+                    catalog.audio_stored(recording.key, StoredAudio("x", "0" * 64, 1, "wav", "pcm_16", 8000, 1, 2.0,
+                                                                    evidence="complete"))
     catalog.close()
     config = root.parent / "collector.toml"
     config.write_text(f'[store]\npath = "{root}"\n')
@@ -74,7 +79,9 @@ def test_the_html_report_renders_in_a_headless_browser(tmp_path: Path) -> None:
         assert fill == "rgb(46, 139, 87)"  # the stylesheet embedded in the page applied
         rows = browser.find_elements(By.CSS_SELECTOR, "#days tbody tr")
         text = [row.text for row in rows]
-        assert any("demo/troubled 2026-05-06" in line and "not reconciled" in line for line in text), text
+        assert any("demo/complete 2026-05-04" in line and line.endswith("reconciled") for line in text), text
+        assert any("demo/troubled 2026-05-06" in line and "1 listed recording not stored (1 failed): 2-0" in line
+                   and line.endswith("no vendor count") for line in text), text
         assert any(line.startswith("all tenants total") for line in text), text
         shot = tmp_path / "report.png"
         assert browser.find_element(By.ID, "chart").screenshot(str(shot))

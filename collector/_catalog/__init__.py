@@ -15,6 +15,8 @@ with the same schema and queries (`_dialect` holds what differs), split by job:
                  transitions (see `WorkKind`), plus `egress` for rolling budgets;
 - `_runs`        `runs`, `run_tenants`, and the queries behind `status`;
 - `_evidence`    `verify` (findings, positions), `report`, `export`, `reset` and `retry`;
+- `_counts`      `vendor_counts` (the vendor's own count of each settled day) and the rows
+                 `collector report` reads;
 - `_cluster`     what workers on several machines share: tenant leases (fenced writes), rate-limit
                  ledgers, enqueued passes.
 
@@ -24,7 +26,8 @@ run.
 """
 
 from ._chain import Checkpoint
-from ._cluster import ClusterCatalog, LedgerRow
+from ._cluster import LedgerRow
+from ._counts import CountsCatalog, DayCount, ReportRow
 from ._db import CatalogVersionError, LeaseLost
 from ._postgres import PostgresTarget
 from ._rows import PageCounts, Rejected, StoredAudio, WorkPlan
@@ -32,11 +35,10 @@ from ._evidence import Finding, Scope, StoredFile, VerifyPosition
 from ._work import AUDIO, KINDS, TRANSCRIPT, WorkKind
 
 
-class Catalog(ClusterCatalog):
+class Catalog(CountsCatalog):
     """The store's database (a SQLite file, or a `PostgresTarget`); each public method is one transaction."""
 
 
-__all__ = ["AUDIO", "KINDS", "TRANSCRIPT", "Catalog", "CatalogVersionError", "Checkpoint", "Finding", "LeaseLost", "LedgerRow",
-           "PageCounts", "PostgresTarget",
-           "Rejected",
+__all__ = ["AUDIO", "KINDS", "TRANSCRIPT", "Catalog", "CatalogVersionError", "Checkpoint", "DayCount", "Finding",
+           "LeaseLost", "LedgerRow", "PageCounts", "PostgresTarget", "Rejected", "ReportRow",
            "Scope", "StoredAudio", "StoredFile", "VerifyPosition", "WorkKind", "WorkPlan"]

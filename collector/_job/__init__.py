@@ -3,6 +3,7 @@
 - `_metadata`: pages from `Source.sync`, mapped and committed with their state;
 - `_downloads`: workers claim due audio, within the egress budget, and fetch it (`_fetch_audio`);
 - `_transcripts`: claims due transcripts in the source's batch size and fetches them;
+- `_reconcile`: once the listing has completed, asks the vendor's own count of settled days;
 - `_retention`: afterwards, stored objects' locks follow the vendor's changed retention and holds.
 
 They share a `JobContext`; whatever goes wrong with an item becomes an outcome in one place
@@ -30,6 +31,7 @@ from .._summary import TenantStatus, TenantSummary
 from ._context import JobContext
 from ._downloads import run_downloads
 from ._metadata import run_metadata
+from ._reconcile import run_reconcile
 from ._retention import apply_retention_changes
 from ._transcripts import run_transcripts
 
@@ -113,7 +115,7 @@ class TenantJob:
         job = JobContext(settings=self.settings, source=source, store=self.store, plugins=self.plugins,
                          run_id=self.run_id, summary=self.summary, log=self.log, halt=self.stop, plan=self.plan,
                          machine=self.machine)
-        work: list[Coroutine[Any, Any, None]] = [run_metadata(job)]
+        work: list[Coroutine[Any, Any, None]] = [run_metadata(job), run_reconcile(job)]
         if self.settings.audio:
             work.append(run_downloads(job))
         if self.settings.transcripts:

@@ -37,6 +37,8 @@ class JobContext:
     machine: Machine
     """The pass's budget of this machine (connections, file and verification pools)."""
     metadata_done: asyncio.Event = field(default_factory=asyncio.Event)
+    listing_complete: bool = False
+    """Set when this run's listing (`Source.sync`) ran to its end without an error."""
     work_added: asyncio.Event = field(default_factory=asyncio.Event)
     downloads_stopped: str | None = None
     downloads_resume_at: datetime | None = None

@@ -30,6 +30,7 @@ async def run_metadata(job: JobContext) -> None:
         state = await job.store.call(job.store.catalog.load_state, job.settings.plugin, job.settings.tenant)
         async for page in _prefetch(_snapshots(job.source.sync(state))):
             await _commit(job, page)
+        job.listing_complete = True
     except AuthenticationError as exc:
         job.halt(exc)
     except RequestFailed as exc:

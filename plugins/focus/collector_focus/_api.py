@@ -5,6 +5,8 @@ Routes (relative to the tenant's base URL):
   spells it `/authWithAPIKey`; on a 404 the other spelling is tried and remembered.
   No refresh route is documented, so a token is renewed by authenticating again.
 - `GET /client/recording/cursor` ?numberOfResults, then ?cursorId, or ?fromDate on the first call.
+- `POST /client/recording.search` {dateTimeRange, page, pageSize} -> {page, pageSize, total, recordings}:
+  only its `total`, as the vendor's count of a day (pageSize 1).
 - `POST /client/recording.transcription.get` {interactionIds: [...]}.
 - `POST /client/recording.playBackByThirdPartyId` {thirdPartyId, format, comment?} -> audio stream.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -28,6 +30,7 @@ from collector import (
     ItemUnavailable,
     ListedPage,
     PageRequest,
+    TenantError,
     Token,
     TokenChannel,
     TokenExchange,
@@ -39,6 +42,7 @@ from ._settings import FocusSettings
 
 AUTH_ROUTES = ("/authWithApiKey", "/authWithAPIKey")
 CURSOR_ROUTE = "/client/recording/cursor"
+SEARCH_ROUTE = "/client/recording.search"
 TRANSCRIPTS_ROUTE = "/client/recording.transcription.get"
 PLAYBACK_ROUTE = "/client/recording.playBackByThirdPartyId"
 
@@ -76,6 +80,19 @@ def listing(http: HttpClient, *, page_size: int, start: datetime | None,
     paginator = CursorPaginator("nextCursorId", param="cursorId", feed=True, first_page_only=("fromDate",))
     return paginate(http, CURSOR_ROUTE, paginator=paginator, items="recordings", params=params,
                     resume=resume.with_params(numberOfResults=page_size) if resume else None)
+
+
+async def search_total(http: HttpClient, start: datetime, end: datetime) -> int:
+    """How many recordings start in [start, end), by `recording.search`'s `total` (one recording per page).
+
+    Whether `to` is inclusive is not documented, so it is sent as the last millisecond before `end`:
+    either reading counts each recording on one day only."""
+    period = {"from": iso(start, "milliseconds"), "to": iso(end - timedelta(milliseconds=1), "milliseconds")}
+    answer = await http.json("POST", SEARCH_ROUTE, json={"dateTimeRange": period, "page": 1, "pageSize": 1})
+    total = answer.get("total") if isinstance(answer, dict) else None
+    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+        raise TenantError("Focus answered recording.search without a whole number `total`.")
+    return total
 
 
 async def transcriptions(http: HttpClient, interaction_ids: Sequence[Any]) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from collector import (
     SourceContext,
     TranscriptResult,
     TranscriptState,
+    VendorCount,
 )
 
 from . import _api, _mapping
@@ -33,7 +35,7 @@ class FocusSource(Source):
     `start_date` (or the beginning of the tenant's data); each page's `nextCursorId` is committed
     with that page's recordings, so a killed run resumes from the last committed page; an empty
     page still records its cursor, and ends the pass ("keep requesting until you get an empty
-    result set").
+    result set"). The vendor's count of a day is `recording.search`'s `total` for it.
     """
 
     name = "focus"
@@ -58,6 +60,14 @@ class FocusSource(Source):
                                        start=self.context.restart_from or self.settings.start_date,
                                        resume=resume):
             yield Page(page.items, page.state())
+
+    async def vendor_count(self, start: datetime, end: datetime) -> VendorCount:
+        """`recording.search`'s `total` for recordings starting in [start, end)."""
+        return VendorCount(await _api.search_total(self.http, start, end), method="recording.search total")
+
+    def listing_period(self) -> tuple[datetime | None, datetime | None]:
+        """From `start_date` (else from the oldest recording stored), open-ended."""
+        return self.settings.start_date, None
 
     def parse(self, item: Mapping[str, Any]) -> Iterable[Recording]:
         """Map one cursor-page recording."""

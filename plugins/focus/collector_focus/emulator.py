@@ -6,6 +6,10 @@ What it follows (see focus-getting-started, focus-cursor-sync, NOTES.md):
 - `GET /client/recording/cursor`: `numberOfResults` (default 100), `fromDate` on the first call,
   then `cursorId`; recordings in arrival order; an empty page still carries a cursor; a forged
   cursor answers 400 ValidationError; recordings that arrive later appear on later pages;
+- `POST /client/recording.search` {dateTimeRange: {from, to}, page, pageSize}: the tenant's
+  recordings starting from `from` to `to` (both inclusive; either may be left out), newest first,
+  as {page, pageSize, total, recordings}; `hide(...)` keeps a recording out of the cursor feed but
+  not out of the search (a vendor whose count holds one its listing never gave us);
 - `POST /client/recording.transcription.get` {interactionIds}: transcripts for those that have
   one; a transcript can be "not ready" until `make_transcripts_ready()`;
 - `POST /client/recording.playBackByThirdPartyId` {thirdPartyId, format, comment}: real audio,
@@ -63,6 +67,9 @@ class FocusEmulator(EmulatorServer):
         for route in auth_routes:
             self.add_route("POST", route, "auth", self.authenticate)
         self.add_route("GET", "/client/recording/cursor", "metadata", self.cursor)
+        self.add_route("POST", "/client/recording.search", "count", self.search)
+        self.hidden: set[int | str] = set()
+        """interactionIds the cursor feed leaves out (the search still counts them)."""
         self.add_route("POST", "/client/recording.transcription.get", "transcript", self.transcription)
         self.add_route("POST", "/client/recording.playBackByThirdPartyId", "audio", self.playback)
 
@@ -84,6 +91,10 @@ class FocusEmulator(EmulatorServer):
         with self._tenants_lock:
             tenant.extra[key] = item
             tenant.arrivals.append(key)
+
+    def hide(self, *interaction_ids: int | str) -> None:
+        """Leave these recordings out of the cursor feed from now on; `recording.search` still finds them."""
+        self.hidden.update(interaction_ids)
 
     def expire_tokens(self) -> None:
         """Invalidate every token issued so far (as if they all expired now)."""
@@ -161,8 +172,46 @@ class FocusEmulator(EmulatorServer):
         with self._tenants_lock:
             slots = tenant.arrivals[position:position + size]
         items = [self.item(tenant, slot) for slot in slots]
-        body = {"recordings": items, "nextCursorId": self._encode_cursor(tenant, position + len(items))}
+        body = {"recordings": [item for item in items if not isinstance(item, dict) or item.get("interactionId")
+                               not in self.hidden], "nextCursorId": self._encode_cursor(tenant, position + len(items))}
         return Response.json(body)
+
+    def search(self, request: Request) -> Response:
+        """A page of the tenant's recordings in a date range, newest first, with the `total` of the range."""
+        tenant = self._tenant(request, "Recording.View")
+        body = request.json()
+        if not isinstance(body, dict):
+            raise EmulatorError(400, "ValidationError: the body must be an object")
+        span = body.get("dateTimeRange") or {}
+        page, size = body.get("page", 1), body.get("pageSize", 100)
+        if not isinstance(span, dict) or not all(isinstance(v, int) and v >= 1 for v in (page, size)):
+            raise EmulatorError(400, "ValidationError: dateTimeRange must be an object, page and pageSize from 1")
+        low, high = (self._search_bound(span.get(name), name) for name in ("from", "to"))
+        with self._tenants_lock:
+            slots = list(tenant.arrivals)
+        found = []
+        for slot in slots:
+            item = self.item(tenant, slot)
+            when = item.get("startDatetimeUTC") if isinstance(item, dict) else None
+            try:
+                start = datetime.fromisoformat(when.replace("Z", "+00:00")) if isinstance(when, str) else None
+            except ValueError:
+                start = None
+            if start is not None and (low is None or start >= low) and (high is None or start <= high):
+                found.append((start, item))
+        found.sort(key=lambda pair: pair[0], reverse=body.get("startTimeDirection", "DESC") != "ASC")
+        chosen = [item for _, item in found[(page - 1) * size:page * size]]
+        return Response.json({"page": page, "pageSize": size, "total": len(found), "recordings": chosen})
+
+    @staticmethod
+    def _search_bound(value: Any, name: str) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise EmulatorError(400, f"ValidationError: dateTimeRange.{name} must be an ISO 8601 date-time") from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
     def transcription(self, request: Request) -> Response:
         """Transcripts for the requested interactionIds that have one (others are left out)."""

@@ -12,13 +12,18 @@ Date bounds are sent as `startdate = start - 1 s` and `enddate = end`, at whole 
 the vendor treats either bound as inclusive (undocumented), adjacent windows overlap by one
 second, so a recording dated exactly on a boundary is always listed; the catalog's upsert makes
 the overlap harmless. Recording ids are percent-encoded as one path segment.
+
+The vendor's count of a period [start, end) is the `total` of the same query (`quantity=1`), less
+the recordings of its two boundary seconds that belong to the neighbouring periods, read from a
+listing of each boundary second asked the same way: whichever bounds the vendor includes, each
+recording is counted in one period only. Three requests per count (one when the total is 0).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -34,6 +39,7 @@ from collector import (
     Window,
     iso,
     paginate,
+    parse_iso,
     path_segment,
 )
 
@@ -59,6 +65,37 @@ async def list_window(http: HttpClient, window: Window, *, page_size: int,
             yield page
     except BadStatus as exc:
         raise _listing_error(exc) from None
+
+
+async def count(http: HttpClient, start: datetime, end: datetime, filters: Mapping[str, str]) -> int:
+    """How many recordings are dated in [start, end) (see the module docstring)."""
+    total, _ = await _page(http, Window(start, end, True), filters, 1)
+    if total == 0:
+        return 0  # nothing at either boundary either
+    _, before = await _page(http, Window(start, start, True), filters, 100)  # [start - 1 s, start]
+    _, after = await _page(http, Window(end, end, True), filters, 100)  # [end - 1 s, end]
+    return total - sum(date < start for date in before) - sum(date >= end for date in after)
+
+
+async def _page(http: HttpClient, window: Window, filters: Mapping[str, str],
+                quantity: int) -> tuple[int, list[datetime]]:
+    try:
+        answer = await http.json("GET", RECORDINGS_ROUTE, params={**window_query(window), **filters,
+                                                                  "quantity": quantity, "from": 0})
+    except BadStatus as exc:
+        raise _listing_error(exc) from None
+    total = answer.get("total") if isinstance(answer, dict) else None
+    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+        raise TenantError("Imagicle answered the recordings list without a whole number `total`.")
+    return total, [date for item in answer.get("recordings") or [] if (date := _date(item))]
+
+
+def _date(item: Any) -> datetime | None:
+    """A listed recording's `date`, if it reads (an item whose date does not is quarantined when listed)."""
+    try:
+        return parse_iso(item["date"])
+    except (TypeError, KeyError, ValueError, AttributeError):
+        return None
 
 
 def _listing_error(exc: BadStatus) -> Exception:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -25,6 +25,7 @@ from collector import (
     TimeWindows,
     TranscriptResult,
     TranscriptState,
+    VendorCount,
     Window,
     WindowOutcome,
 )
@@ -57,6 +58,7 @@ class ImagicleSource(Source):
     yet listed in this window are yielded page by page; the window's last page carries the state:
     the watermark moves over a reconciled window, a window that does not reconcile is held (swept
     again next run, the run ends partial) until `accept_mismatch_after_runs` runs accept it.
+    The vendor's count of a day is the listing's `total` for it (`_api.count`).
     """
 
     name = "imagicle"
@@ -121,6 +123,14 @@ class ImagicleSource(Source):
                     f"({tally.describe()}); it is accepted as listed and the watermark moves past it.")
             self.log.warning("%s", text)
             self.context.note(text)
+
+    async def vendor_count(self, start: datetime, end: datetime) -> VendorCount:
+        """The listing's `total` for recordings dated in [start, end), with this source's filters."""
+        return VendorCount(await _api.count(self.http, start, end, self._filters), method="v1/recordings total")
+
+    def listing_period(self) -> tuple[datetime | None, datetime | None]:
+        """From `start_date` to `end_date` (each open when not set)."""
+        return self.settings.start_date, self.settings.end_date
 
     def parse(self, item: Mapping[str, Any]) -> Iterable[Recording]:
         """Map one listed recording."""

@@ -80,6 +80,8 @@ class ImagicleEmulator(EmulatorServer):
         self.issued: list[str] = []
         self.front_age = timedelta(seconds=90)
         self.revoke_after: int | None = None
+        self.queries: list[dict[str, str]] = []
+        """The query of every list request, in order."""
         self._data = threading.Lock()
         self.add_route("POST", TOKEN_ROUTE, "auth", self.token)
         self.add_route("GET", f"{API}/v1/recordings", "metadata", self.recordings)
@@ -183,6 +185,7 @@ class ImagicleEmulator(EmulatorServer):
         if sentiments and sentiments - set(SENTIMENTS):
             raise EmulatorError(400, f"unknown sentiment {sorted(sentiments - set(SENTIMENTS))[0]}")
         with self._data:
+            self.queries.append(dict(request.query))
             self._arrival(account, start, end)
             matching = [e for e in account.entries if self._in_range(e.at, start, end) and self._matches(e, request)]
             phantoms = sum(1 for at in account.phantoms if self._in_range(at, start, end))

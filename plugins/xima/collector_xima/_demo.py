@@ -2,7 +2,8 @@
 
 The tenants hold the calls of the twelve hours before today's midnight (UTC), so a second demo
 on the same day finds nothing new. Limits are scaled so the demo takes seconds: 3 requests per
-0.3 s instead of per 10 s (same shape, 33 times faster), and the sweep uses 6-hour windows.
+0.3 s instead of per 10 s (same shape, 33 times faster), and the sweep uses 6-hour windows. The
+emulator lists no recording late, so yesterday is counted (listed a second time) at once.
 """
 
 from __future__ import annotations
@@ -47,6 +48,6 @@ def demo_tenants() -> Iterator[list[dict[str, Any]]]:
                 "window": "PT6H", "lookback": "PT12H", "settle_delay": "PT1H",
                 "rate_limit": {"requests": DEMO_RATE_LIMIT[0], "per_seconds": DEMO_RATE_LIMIT[1]},
                 "retry": {"attempts": 6, "initial_wait": 0.05, "max_wait": 1.0},
-                "egress_budget": {"bytes": 50_000_000, "days": 5},
+                "egress_budget": {"bytes": 50_000_000, "days": 5}, "count_after_hours": 0.0,
             })
         yield sources

@@ -92,15 +92,15 @@ def _flatten(item: Any) -> Iterable[Any]:
     return [{**entry, "call": call} if isinstance(entry, Mapping) else entry for entry in item["recordings"]]
 
 
-def count_within(items: Iterable[Any], start: datetime, end: datetime) -> int:
-    """How many listed recordings start in [start, end): a window's own share of Xima's answer.
+def within(items: Iterable[Any], start: datetime, end: datetime) -> list[Mapping[str, Any]]:
+    """The listed recordings that start in [start, end): a window's own share of Xima's answer.
 
     Xima's bounds are inclusive at both ends, so a recording dated exactly on a boundary is listed by
     both windows; counted in the half-open window only, the counts of adjacent windows add up.
     """
     low, high = start.timestamp() * 1000, end.timestamp() * 1000
-    return sum(1 for item in items if isinstance(item, Mapping) and isinstance(item.get("startTime"), (int, float))
-               and not isinstance(item.get("startTime"), bool) and low <= item["startTime"] < high)
+    return [item for item in items if isinstance(item, Mapping) and isinstance(item.get("startTime"), (int, float))
+            and not isinstance(item.get("startTime"), bool) and low <= item["startTime"] < high]
 
 
 def item_id(item: Any) -> str | None:

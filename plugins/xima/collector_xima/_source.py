@@ -1,9 +1,11 @@
-"""The Xima CCaaS source: time-window sweeps for metadata, one Opus file per recording."""
+"""The Xima CCaaS source: time-window sweeps for metadata, one Opus file per recording, and a second
+listing of each settled day as its count."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -18,12 +20,16 @@ from collector import (
     StaticBearerAuth,
     TenantError,
     TimeWindows,
+    VendorCount,
 )
 
 from . import _api, _mapping
 from ._settings import DOCUMENTED_LIMIT, XimaSettings
 
 OPUS_SAMPLE_RATE = 8000
+CALL_LEAD = timedelta(hours=12)
+"""`call-recording-info` selects calls by their start: one that began up to this long before a day
+may hold a recording of that day, so a second listing of the day asks from this much earlier."""
 
 
 class XimaSource(Source):
@@ -34,6 +40,13 @@ class XimaSource(Source):
     windows move the watermark. Audio: one GET per recording, verified as Opus (8 kHz mono
     unless `strict_audio_format` is off) lasting what the metadata says. Every request of the
     tenant shares one limiter (3 per 10 s unless configured otherwise).
+
+    Xima states no count of its own, so a settled day is counted by an independent second listing:
+    one request for the whole day (not the sweep's windows), its distinct recordingKeys that start
+    in the day, named. It proves that the vendor lists the same recordings when asked again with
+    other window boundaries, later: a recording our windowing or a transient listing error missed
+    shows up, named, as never listed. It does not prove anything the vendor's listing never shows
+    (a recording Xima dropped or never saved is in neither listing).
     """
 
     name = "xima"
@@ -64,8 +77,21 @@ class XimaSource(Source):
                 items = _mapping.window_items(answer)
             except ValueError as exc:
                 raise TenantError(f"{exc} for the window {window}; the window is retried next run.") from None
-            yield sweep.page(window, items, vendor_count=_mapping.count_within(items, window.start, window.end))
+            yield sweep.page(window, items, vendor_count=len(_mapping.within(items, window.start, window.end)))
         self.context.note(f"{s.endpoint}: {sweep.describe()}")
+
+    async def vendor_count(self, start: datetime, end: datetime) -> VendorCount:
+        """A second listing of [start, end) in one request: the recordingKeys that start in it."""
+        s = self.settings
+        lead = CALL_LEAD if s.endpoint == "call-recording-info" else timedelta(0)
+        answer = await _api.list_window(self.http, s.endpoint, start - lead, end, s.zone, s.token)
+        keys = {item["recordingKey"] for item in _mapping.within(_mapping.window_items(answer), start, end)
+                if isinstance(item.get("recordingKey"), str) and item["recordingKey"]}
+        return VendorCount(len(keys), frozenset(keys), method="second listing")
+
+    def listing_period(self) -> tuple[datetime | None, datetime | None]:
+        """From `start`, open-ended."""
+        return self.settings.start, None
 
     def parse(self, item: Mapping[str, Any]) -> Iterable[Recording]:
         """Map one recording item (or a whole call, one recording each)."""

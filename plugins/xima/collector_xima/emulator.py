@@ -15,6 +15,8 @@ What it follows (xima-collecting-recordings, NOTES.md):
   429 with Retry-After (3 in 10 s documented; scale it down for tests);
 - the rolling egress cap: audio that would take the bytes served within `egress_window` seconds
   past `egress_cap` answers 509 Bandwidth Limit Exceeded;
+- a recording left out of listings (`hide(key, times)`: the next `times` listings that hold it leave it
+  out, as a transient listing error would), so a second listing of its day finds it;
 - late arrivals (`add_late_recording`: a recording saved after its window was listed), 202 "report
   timed out, cached, retry later" (`pending_reports`), a failing window (`failing_at`), bad audio
   (`audio_faults`), and every fault of `collector.emulator.FaultPlan`.
@@ -75,6 +77,8 @@ class XimaEmulator(EmulatorServer):
         self.pending_reports = 0
         self.failing_at: datetime | None = None
         self.requested: list[tuple[str, str]] = []
+        self.hidden: dict[str, int] = {}
+        """recordingKey -> how many more listings leave it out."""
         self.egress_served = 0
         self._egress: collections.deque[tuple[float, int]] = collections.deque()
         self._data_lock = threading.RLock()
@@ -122,6 +126,11 @@ class XimaEmulator(EmulatorServer):
             for entry in _listed_recordings(item):
                 if isinstance(entry.get("recordingKey"), str):
                     self.seeds.setdefault(entry["recordingKey"], f"xima:{self.tenant.name}:{entry['recordingKey']}")
+
+    def hide(self, key: str, times: int = 1) -> None:
+        """Leave recording `key` out of the next `times` listings that would hold it."""
+        with self._data_lock:
+            self.hidden[key] = times
 
     def set_status(self, key: str, status: str) -> None:
         """Change a recording's `status` (e.g. PROCESSING, then SAVED)."""
@@ -215,6 +224,16 @@ class XimaEmulator(EmulatorServer):
         return _emudata.epoch_ms(bounds[0]), _emudata.epoch_ms(bounds[1])
 
     def _list_answer(self, items: list[Any]) -> Response:
+        with self._data_lock:
+            left_out = {key for item in items for entry in _listed_recordings(item)
+                        if self.hidden.get(key := str(entry.get("recordingKey")), 0) > 0}
+            for key in left_out:
+                self.hidden[key] -= 1
+        if left_out:
+            items = [item for item in items if not isinstance(item, dict) or item.get("recordingKey") not in left_out]
+            for item in items:
+                if isinstance(item, dict) and isinstance(item.get("recordings"), list):
+                    item["recordings"] = [r for r in item["recordings"] if r.get("recordingKey") not in left_out]
         return Response.json(items if self.tenant.wrap is None else {self.tenant.wrap: items, "count": len(items)})
 
     def _find(self, key: str) -> dict[str, Any] | None:
