@@ -25,7 +25,9 @@ Versions:
    `content_length`); the vendor's retention (`retain_until`, `legal_hold`) on recordings, and on
    stored audio whether a change of it is still to be applied to its object (`retention_due`); the
    append-only hash `chain` of evidence events, its `chain_head` and `checkpoints`; and
-   `vendor_counts`, the vendor's own count of a settled day. Each stored file row names the chain
+   `vendor_counts`, the vendor's own count of a settled day; the toolkit's `route_pauses` (a route
+   the vendor's daily quota closed, until when) and `revisits` (listed items whose children the
+   vendor attaches later, visited again until they settle). Each stored file row names the chain
    event that recorded it as it is (`chain_seq`). The migration starts the chain with a genesis
    event that says from when it vouches, and one `adopted` event per file already stored.
 """
@@ -191,6 +193,17 @@ CREATE TABLE checkpoints (
     id INTEGER PRIMARY KEY, at TEXT NOT NULL, run_id INTEGER, events INTEGER NOT NULL, head TEXT NOT NULL,
     copies TEXT
 );
+CREATE TABLE route_pauses (
+    source TEXT NOT NULL, tenant TEXT NOT NULL, route TEXT NOT NULL, until TEXT NOT NULL, reason TEXT NOT NULL,
+    PRIMARY KEY (source, tenant, route)
+);
+CREATE TABLE revisits (
+    source TEXT NOT NULL, tenant TEXT NOT NULL, item_id TEXT NOT NULL, payload TEXT NOT NULL, status TEXT NOT NULL,
+    first_seen TEXT NOT NULL, due_at TEXT, deadline TEXT NOT NULL, visits INTEGER NOT NULL DEFAULT 0,
+    last_run INTEGER, reason TEXT, updated TEXT NOT NULL,
+    PRIMARY KEY (source, tenant, item_id)
+);
+CREATE INDEX revisits_due ON revisits (source, tenant, due_at) WHERE due_at IS NOT NULL;
 CREATE TABLE vendor_counts (
     source TEXT NOT NULL, tenant TEXT NOT NULL, day TEXT NOT NULL, zone TEXT NOT NULL,
     day_start TEXT NOT NULL, day_end TEXT NOT NULL, vendor_count INTEGER NOT NULL, method TEXT NOT NULL,
