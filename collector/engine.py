@@ -9,13 +9,14 @@
 
     cli(["--config", "collector.toml", "report", "--json"])   # any command, in-process; its exit code
 
-`Catalog` (with the work kinds `AUDIO`, `TRANSCRIPT` and `WorkPlan`) opens a store's catalog for
-tools and benchmarks (`bench/bench_catalog.py`); a run opens it itself.
+`Catalog` (with the work kinds `AUDIO`, `TRANSCRIPT`, `WorkPlan` and `StoredAudio`, a verified file
+as the catalog records it) opens a store's catalog for tools and benchmarks (`bench/bench_catalog.py`,
+`bench/bench_evidence.py`); a run opens it itself.
 
 Plugin authors need none of this: they import `collector`.
 """
 
-from ._catalog import AUDIO, TRANSCRIPT, Catalog, WorkPlan
+from ._catalog import AUDIO, TRANSCRIPT, Catalog, StoredAudio, WorkPlan
 from ._cli import run_cli as cli
 from ._config import Config, load_config
 from ._errors import ConfigError, RunError
@@ -29,6 +30,7 @@ __all__ = [
     "AUDIO",
     "TRANSCRIPT",
     "Catalog",
+    "StoredAudio",
     "WorkPlan",
     "EXIT_BUSY",
     "EXIT_CONFIG",
