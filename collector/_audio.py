@@ -412,11 +412,14 @@ def _codec_matches(actual: str, expected: str) -> bool:
     return actual == wanted or (wanted == "pcm" and actual.startswith("pcm_"))
 
 
-def _check_duration(duration: float, expected: float | None, tolerance: float) -> None:
-    """Reject when the audio's duration is off the vendor's by more than `tolerance` seconds."""
+def _check_duration(duration: float, expected: float | None, tolerance: float, upper_bound: bool = False) -> None:
+    """Reject when the audio's duration is off the vendor's by more than `tolerance` seconds (with
+    `upper_bound`, only when it is longer: the vendor states the call's length, the recording may
+    be shorter)."""
     if expected is None:
         return
-    if abs(duration - expected) > tolerance:
+    off = duration - expected if upper_bound else abs(duration - expected)
+    if off > tolerance:
         raise AudioRejected(
             f"The decoded audio lasts {duration:.1f} s but the vendor reported {expected:.1f} s, "
             "so it is incomplete or not the expected recording."
@@ -451,6 +454,7 @@ def probe_audio(
     expected_codec: str | None = None,
     decode: bool = False,
     duration_tolerance: float = 1.0,
+    duration_is_upper_bound: bool = False,
 ) -> AudioProbe:
     """Verify that `path` holds complete audio; return its probe or raise AudioRejected(reason).
 
@@ -480,7 +484,8 @@ def probe_audio(
                            facts.frames / facts.sample_rate, frozenset(checks))
     else:
         probe = _decoded_probe(path, container, facts, frame_samples, frozenset(checks | {"decode"}))
-    _check_duration(probe.duration, expected_duration, duration_tolerance + frame_samples / probe.sample_rate)
+    _check_duration(probe.duration, expected_duration, duration_tolerance + frame_samples / probe.sample_rate,
+                    duration_is_upper_bound)
     _check_format(probe, expected_channels, expected_sample_rate, expected_codec)
     return probe
 

@@ -187,8 +187,9 @@ class AudioExpectation:
     exactly as many), `checksum` (the vendor's hash of the file as `"<algorithm>:<hex>"`, any
     algorithm `hashlib` knows, e.g. `"sha256:9f86..."` or `"md5:..."`: it must match), and
     `duration` (seconds, compared within `duration_tolerance` plus one frame of the format: a
-    vendor that states milliseconds can say so with a smaller tolerance). A file that fails any
-    of them is quarantined with the reason.
+    vendor that states milliseconds can say so with a smaller tolerance; `duration_is_upper_bound`
+    when it is the call's length and the recording may be shorter). A file that fails any of them is
+    quarantined with the reason.
     """
 
     duration: float | None = None
@@ -198,6 +199,9 @@ class AudioExpectation:
     size: int | None = None
     checksum: str | None = None
     duration_tolerance: float = 1.0
+    duration_is_upper_bound: bool = False
+    """The listed duration is the call's length, not the recording's (recording starts after the call
+    does, or stops at a transfer): a shorter file is fine, only a longer one is rejected."""
 
 
 @dataclass

@@ -253,6 +253,14 @@ def test_duration_tolerance_is_seconds_plus_one_frame_not_a_percentage(tmp_path:
     _rejection(tmp_path, path.read_bytes(), expected_duration=60.3 + frame * 1.1, duration_tolerance=0.3)
 
 
+def test_a_duration_that_is_an_upper_bound_accepts_shorter_audio_only(tmp_path: Path) -> None:
+    """A vendor that lists the call's length: the recording may be shorter, never longer."""
+    path = _write(tmp_path, synth_audio("transferred", duration=20.0, fmt="wav"))
+    assert probe_audio(path, expected_duration=95.0, duration_is_upper_bound=True).duration == 20.0
+    _rejection(tmp_path, path.read_bytes(), expected_duration=95.0)  # as an exact length: quarantined
+    _rejection(tmp_path, path.read_bytes(), expected_duration=18.0, duration_is_upper_bound=True)
+
+
 def test_rejects_wrong_channels_rate_and_codec(tmp_path: Path) -> None:
     path = _write(tmp_path, synth_audio("stereo", duration=1.0, fmt="flac", channels=2))
     for kwargs, words in [

@@ -209,7 +209,8 @@ def _verify_and_place(expect: AudioExpectation, recording: Recording, store: Sto
         checks = _vendor_checks(expect, temp, sha256, size)
         probe = probe_audio(temp, content_type=content_type, expected_duration=expect.duration,
                             expected_channels=expect.channels, expected_sample_rate=expect.sample_rate,
-                            expected_codec=expect.codec, duration_tolerance=expect.duration_tolerance)
+                            expected_codec=expect.codec, duration_tolerance=expect.duration_tolerance,
+                            duration_is_upper_bound=expect.duration_is_upper_bound)
     except AudioRejected as exc:
         with temp.open("rb") as head:
             extension = _SNIFF_EXTENSIONS.get(sniff_container(head.read(64)) or "", ".bin")
