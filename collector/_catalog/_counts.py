@@ -102,18 +102,7 @@ class CountsCatalog(ClusterCatalog):
 
     def vendor_day_counts(self, scope: Scope) -> list[DayCount]:
         """The vendor's counts of the days in `scope` (its tenants; days overlapping its period)."""
-        parts: list[str] = []
-        params: list[Any] = []
-        if scope.tenants:
-            parts.append("(" + " OR ".join("(source=? AND tenant=?)" for _ in scope.tenants) + ")")
-            params += [name for pair in scope.tenants for name in pair]
-        if scope.since is not None:
-            parts.append("day_end>?")
-            params.append(iso(scope.since))
-        if scope.until is not None:
-            parts.append("day_start<?")
-            params.append(iso(scope.until))
-        where = (" WHERE " + " AND ".join(parts)) if parts else ""
+        where, params = scope.overlapping("day_start", "day_end")
         rows = self._db.execute("SELECT source, tenant, day, zone, day_start, day_end, vendor_count, method, missing, "
                                 f"at FROM vendor_counts{where} ORDER BY 1, 2, 3", params).fetchall()
         return [DayCount(source, tenant, day, zone, start, end, int(count), method,

@@ -31,6 +31,22 @@ class Scope:
         text = json.dumps([sorted(self.tenants), self.since and iso(self.since), self.until and iso(self.until)])
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    def overlapping(self, start_column: str, end_column: str) -> tuple[str, list[Any]]:
+        """A WHERE clause (or "") selecting rows of this scope's tenants whose period [start, end)
+        overlaps [since, until), and its parameters (for per-window and per-day rows)."""
+        parts: list[str] = []
+        params: list[Any] = []
+        if self.tenants:
+            parts.append("(" + " OR ".join("(source=? AND tenant=?)" for _ in self.tenants) + ")")
+            params += [name for pair in self.tenants for name in pair]
+        if self.since is not None:
+            parts.append(f"{end_column}>?")
+            params.append(iso(self.since))
+        if self.until is not None:
+            parts.append(f"{start_column}<?")
+            params.append(iso(self.until))
+        return (" WHERE " + " AND ".join(parts)) if parts else "", params
+
     def sql(self, alias: str = "r") -> tuple[str, list[Any]]:
         """A WHERE fragment (starting with AND) selecting this scope's recordings, and its parameters."""
         parts: list[str] = []
@@ -259,35 +275,9 @@ class EvidenceCatalog(RunsCatalog):
 
     # -- report and export -------------------------------------------------------------------------
 
-    def day_counts(self, scope: Scope, offset: str) -> list[tuple[Any, ...]]:
-        """Per (source, tenant, day, kind, status): how many items, days shifted by a UTC `offset`
-        modifier such as '+02:00' (SQLite's datetime), with the not-before of deferred ones."""
-        where, params = scope.sql()
-        out: list[tuple[Any, ...]] = []
-        for kind in KINDS:
-            out += self._db.execute(
-                f"SELECT r.source, r.tenant, {self.dialect.day('r.start_utc')} AS day, '{kind.name}', w.status, "
-                "COUNT(*), MAX(w.not_before), COUNT(w.last_verified) "
-                f"FROM recordings r JOIN {kind.table} w USING (source, tenant, vendor_id) WHERE 1=1{where} "
-                "GROUP BY 1, 2, 3, 4, 5", (offset, *params)).fetchall()
-        out += self._db.execute(
-            f"SELECT r.source, r.tenant, {self.dialect.day('r.start_utc')}, 'recording', r.media, COUNT(*), NULL, NULL "
-            f"FROM recordings r WHERE 1=1{where} GROUP BY 1, 2, 3, 4, 5", (offset, *params)).fetchall()
-        return out
-
     def listing_windows(self, scope: Scope) -> list[tuple[str, str, str, str, int | None, int]]:
         """The vendor's own count per listing window (source, tenant, start, end, vendor count, listed)."""
-        parts, params = [], []
-        if scope.tenants:
-            parts.append("(" + " OR ".join("(source=? AND tenant=?)" for _ in scope.tenants) + ")")
-            params += [name for pair in scope.tenants for name in pair]
-        if scope.since is not None:
-            parts.append("window_end>?")
-            params.append(iso(scope.since))
-        if scope.until is not None:
-            parts.append("window_start<?")
-            params.append(iso(scope.until))
-        where = (" WHERE " + " AND ".join(parts)) if parts else ""
+        where, params = scope.overlapping("window_start", "window_end")
         return list(self._db.execute("SELECT source, tenant, window_start, window_end, vendor_count, listed FROM "
                                      f"listings{where} ORDER BY 1, 2, 3", params).fetchall())
 
