@@ -130,6 +130,7 @@ def store_location(root: Path, settings: StoreSettings) -> StoreLocation:
                       s3.secret_access_key.get_secret_value() if s3.secret_access_key else None,
                       s3.path_style) if s3 else None,
         reconnect_seconds=postgres.reconnect_seconds if postgres else 60.0,
+        min_free_bytes=settings.min_free_bytes,
     )
 
 
@@ -315,6 +316,13 @@ def _store_problems(where: str, store: Path) -> list[str]:
         existing = existing.parent
     if not existing.is_dir():
         return [f"{where}: store.path: {existing} is a file, so the store {store} cannot be created there."]
+    try:
+        space = os.statvfs(existing)
+    except OSError:
+        space = None
+    if space is not None and space.f_blocks == 0:  # /proc, /sys and their kind hold no files of ours
+        return [f"{where}: store.path: {store} is on a file system with no storage (such as /proc or /sys); give a "
+                "folder on a disk."]
     if not os.access(existing, os.W_OK | os.X_OK):
         what = "written" if existing == store else f"created (in {existing})"
         return [f"{where}: store.path: the store {store} cannot be {what}: permission denied or a read-only "

@@ -15,6 +15,7 @@ printed. `repr()` and serialization show only where the value came from.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,36 @@ from pydantic_core import core_schema
 from ._redact import register_secret
 
 PLAIN_TEXT = "plain text"
+
+
+SECRET_FILE_LIMIT = 64 * 1024
+"""The most a secret file may hold: keys, tokens and PEM keys are far smaller, and `/dev/zero` must
+not fill the memory."""
+
+
+def _read_secret_file(location: Path, ref: str) -> str:
+    """A secret file's text: a regular file (a FIFO would block the run forever, a device never
+    end), at most `SECRET_FILE_LIMIT` bytes, UTF-8; anything else is a ValueError naming the file."""
+    try:
+        fd = os.open(location, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens at once, then fstat says what it is
+    except OSError as exc:
+        raise ValueError(f"cannot read secret file {ref}: {exc.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"the secret file {ref} is not a regular file (a device, a FIFO or a folder); "
+                             "give the path of a file holding the secret")
+        data = os.read(fd, SECRET_FILE_LIMIT + 1)
+    except OSError as exc:
+        raise ValueError(f"cannot read secret file {ref}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > SECRET_FILE_LIMIT:
+        raise ValueError(f"the secret file {ref} holds more than {SECRET_FILE_LIMIT // 1024} KiB; a secret file "
+                         "holds one key or token")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"the secret file {ref} is not UTF-8 text") from None
 
 
 class Secret:
@@ -71,11 +102,7 @@ class Secret:
                 location = Path(ref).expanduser()
                 if not location.is_absolute() and base is not None:
                     location = base / location
-                try:
-                    text = location.read_text(encoding="utf-8")
-                except OSError as exc:
-                    raise ValueError(f"cannot read secret file {ref}: {exc.strerror}") from None
-                return cls(text.rstrip("\r\n"), f"file {ref}")
+                return cls(_read_secret_file(location, ref).rstrip("\r\n"), f"file {ref}")
         raise ValueError('expected { env = "VARIABLE" }, { file = "/path" } or a string')
 
     @classmethod

@@ -114,6 +114,8 @@ class StoreSettings(BaseModel):
     model_config = _TABLE
 
     path: Annotated[Path, Field(strict=False)] = Field(default=Path("collector-store"), description="store directory")
+    min_free_bytes: int = Field(default=64 * 1024 * 1024, ge=0,
+                                description="space a download must leave free on the store's disk")
     postgresql: PostgresSettings | None = None
     s3: S3Settings | None = None
 

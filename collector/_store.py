@@ -55,8 +55,6 @@ CATALOG_NAME = "catalog.sqlite"
 
 _FULL = 1024 * 1024
 """Below this much free space, a write error is read as "the disk is full" (SQLite may say "disk I/O")."""
-_FREE_MARGIN = 64 * 1024 * 1024
-"""Space a download must leave free on the store's disk (the catalog must still be writable)."""
 
 
 def held(recording: Recording) -> bool:
@@ -160,6 +158,9 @@ class StoreLocation:
     postgres: PostgresTarget | None = None
     s3: S3Location | None = None
     reconnect_seconds: float = 60.0
+    min_free_bytes: int = 64 * 1024 * 1024
+    """Space a download must leave free on the store's disk (`[store] min_free_bytes`): the catalog
+    must still be writable."""
 
     @property
     def catalog_target(self) -> Path | PostgresTarget:
@@ -260,11 +261,13 @@ class Store:
             free = shutil.disk_usage(self.root).free
         except OSError:
             return
-        if needed + _FREE_MARGIN > free:
+        margin = self.location.min_free_bytes
+        if needed + margin > free:
             failure = StoreFailure(
                 f"The store {self.root} has {_size(free)} free, not enough for a download the vendor announces "
-                f"as {_size(needed)} (plus {_size(_FREE_MARGIN)} kept free); downloads stop for this run and "
-                "nothing counts against any recording. Free some space and run again.")
+                f"as {_size(needed)} plus the {_size(margin)} kept free ([store] min_free_bytes); downloads stop for "
+                "this run and nothing counts against any recording. Free some space and run again"
+                + (", or lower min_free_bytes on a small volume." if margin > needed else "."))
             if self.failure is None:
                 self.failure = failure
             raise failure

@@ -146,6 +146,29 @@ def test_secret_from_a_file(tmp_path: Path, toy_plugins: Plugins) -> None:
     assert load_config(path, toy_plugins).sources[0].token.get_secret_value() == SECRET  # type: ignore[attr-defined]
 
 
+def test_a_secret_file_that_is_no_file_or_too_big_is_refused_at_once(tmp_path: Path, toy_plugins: Plugins) -> None:
+    """`/dev/zero` would fill the memory and a FIFO would block `config check` and `run` forever."""
+    fifo, big = tmp_path / "fifo", tmp_path / "big"
+    os.mkfifo(fifo)
+    big.write_bytes(b"x" * (64 * 1024 + 1))
+    for ref, words in (("/dev/zero", "is not a regular file"), (fifo, "is not a regular file"),
+                       (tmp_path, "is not a regular file"), (big, "holds more than 64 KiB")):
+        found = problems_for(tmp_path, GOOD_SOURCE.replace('{ env = "TOY_SECRET" }', f'{{ file = "{ref}" }}'),
+                             toy_plugins)
+        assert len(found) == 1 and "sources[0].token" in found[0] and words in found[0], found
+
+
+@pytest.mark.parametrize("store", ["/proc/collector-store", "/sys/kernel/collector"])
+def test_a_store_on_a_pseudo_file_system_is_refused_by_config_check(tmp_path: Path, store: str,
+                                                                   toy_plugins: Plugins) -> None:
+    path = tmp_path / "collector.toml"
+    path.write_text(f"[store]\npath = '{store}'\n" + GOOD_SOURCE)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, toy_plugins, check_store=True)
+    assert caught.value.problems == [f"{path}: store.path: {store} is on a file system with no storage (such as "
+                                     "/proc or /sys); give a folder on a disk."]
+
+
 def test_environment_overrides_the_file(tmp_path: Path, toy_plugins: Plugins, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLLECTOR_STORE__PATH", str(tmp_path / "elsewhere"))
     monkeypatch.setenv("COLLECTOR_SCHEDULER__CRON", "@daily")

@@ -77,3 +77,18 @@ def test_a_full_disk_for_ten_runs_loses_nothing_and_spends_no_attempts(
     assert final.exit_code == EXIT_OK, [s.as_dict() for s in final.summaries]
     contents = inspect_store(store)
     assert not contents.problems and contents.audio["alpha"] == {item["id"] for item in toy.items}
+
+
+def test_the_space_kept_free_is_configurable_and_named_when_it_stops_downloads(
+        small_disk: Path, toy: Any, toy_source: Any, toy_plugins: Plugins, tmp_path: Path) -> None:
+    """On a small volume the default 64 MiB margin keeps every download from starting; the message
+    says so, and `[store] min_free_bytes` lowers it."""
+    store = small_disk / "store"
+    config = write_config(tmp_path, [toy_source(toy, transcripts=False)], store=store)
+    filler = fill(small_disk, leave=32 * 1024 * 1024)
+    stopped = collect(config, toy_plugins)
+    assert stopped.exit_code == EXIT_STORE and "[store] min_free_bytes" in (stopped.store_failure or "")
+    assert "lower min_free_bytes on a small volume" in (stopped.store_failure or "")
+    config.write_text(config.read_text().replace("[store]\n", "[store]\nmin_free_bytes = 1_048_576\n"))
+    assert collect(config, toy_plugins).exit_code == EXIT_OK
+    filler.unlink()
