@@ -263,15 +263,34 @@ def parse_moment(text: str | None, zone: tzinfo, option: str) -> datetime | None
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
-def scope_of(args: argparse.Namespace, zone: tzinfo | None = None) -> Scope:
-    """The tenants and dates a command covers (dates in `zone`, UTC by default)."""
+def scope_of(args: argparse.Namespace, zone: tzinfo | None = None, *, catalog: Any = None) -> Scope:
+    """The tenants and dates a command covers (dates in `zone`, UTC by default). With the store's
+    `catalog`, every named tenant must be one it or the configuration knows; `--from` must come
+    before `--to` (a ConfigError otherwise, exit code 2: nothing is done)."""
     from datetime import timezone
 
     from ._catalog import Scope
 
     zone = zone or timezone.utc
-    return Scope(tuple(parse_tenant(t) for t in args.tenant), parse_moment(args.since, zone, "--from"),
-                 parse_moment(args.until, zone, "--to"))
+    tenants = tuple(parse_tenant(t) for t in args.tenant)
+    if catalog is not None:
+        for source, tenant in tenants:
+            check_tenant(args, catalog, source, tenant)
+    since, until = parse_moment(args.since, zone, "--from"), parse_moment(args.until, zone, "--to")
+    if since is not None and until is not None and since >= until:
+        raise ConfigError([f"--from {args.since} is not before --to {args.until}: nothing would be in range."])
+    return Scope(tenants, since, until)
+
+
+def check_tenant(args: argparse.Namespace, catalog: Any, source: str, tenant: str) -> None:
+    """Refuse a SOURCE/TENANT that neither the store nor the configuration knows (a typo would
+    otherwise report nothing, or reset nothing, and exit 0)."""
+    from ._config import read_store_location
+
+    known = set(catalog.tenants()) | set(read_store_location(args.config)[1])
+    if (source, tenant) not in known:
+        names = ", ".join(f"{s}/{t}" for s, t in sorted(known)[:10]) or "none yet"
+        raise ConfigError([f"{source}/{tenant}: no such tenant in the store or in {args.config} (known: {names})."])
 
 
 def open_catalog(call: Invocation) -> Any:
@@ -305,7 +324,8 @@ def report(call: Invocation) -> int:
         raise ConfigError([f"--timezone {args.timezone}: expected an IANA zone name such as Europe/London."]) from None
     catalog = open_catalog(call)
     try:
-        result = build_report(catalog, scope_of(args, zone or resolve_timezone("UTC")), zone, args.timezone,
+        result = build_report(catalog, scope_of(args, zone or resolve_timezone("UTC"), catalog=catalog), zone,
+                              args.timezone,
                               _can_count(call))
     finally:
         catalog.close()
@@ -352,7 +372,7 @@ def export(call: Invocation) -> int:
                   "`python3 archive_check.py --export FILE`.", file=sys.stderr)
         return 0
     try:
-        records = export_records(catalog, scope_of(args))
+        records = export_records(catalog, scope_of(args, catalog=catalog))
         if args.output is None:
             count = (write_csv if args.format == "csv" else write_jsonl)(records, sys.stdout)
         else:
@@ -394,7 +414,8 @@ def verify(call: Invocation) -> int:
     store = _locked_store(call)
     try:
         with store.exclusive():
-            result = verify_store(store, scope_of(args), options, progress=_verify_progress())
+            result = verify_store(store, scope_of(args, catalog=store.catalog), options,
+                                  progress=_verify_progress())
     finally:
         store.close()
     render_verify(result, sys.stdout, as_json=args.json)
@@ -439,6 +460,7 @@ def reset(call: Invocation) -> int:
     since = parse_moment(call.args.since, timezone.utc, "--from")
     store = _locked_store(call)
     try:
+        check_tenant(call.args, store.catalog, source, tenant)
         with store.exclusive():
             store.catalog.reset_tenant(source, tenant, since)
     finally:
@@ -457,7 +479,7 @@ def retry(call: Invocation) -> int:
     store = _locked_store(call)
     try:
         with store.exclusive():
-            count = store.catalog.retry(scope_of(args), statuses)
+            count = store.catalog.retry(scope_of(args, catalog=store.catalog), statuses)
     finally:
         store.close()
     print(f"{count} item(s) ({', '.join(statuses)}) queued again; the next run fetches them.")

@@ -340,3 +340,21 @@ def test_commands_that_do_not_collect_load_no_audio_libraries(toy_config: Path, 
                           text=True, env=os.environ.copy())
     loaded = done.stdout.rsplit("LOADED", 1)[1].strip()
     assert "numpy" not in loaded and "soundfile" not in loaded, (loaded, done.stderr[-2000:])
+
+
+def test_an_unknown_tenant_or_an_empty_date_range_is_refused_not_reported_as_done(
+        toy_config: Path, toy_plugins: Plugins, capsys: pytest.CaptureFixture[str]) -> None:
+    """A typo in SOURCE/TENANT used to report nothing, reset nothing and exit 0."""
+    assert run_cli(["--config", str(toy_config), "run"], toy_plugins) == 0
+    for command in (["reset", "nope/x"], ["verify", "--tenant", "nope/x"], ["report", "--tenant", "nope/x"],
+                    ["export", "--tenant", "toy/nope"], ["retry", "--tenant", "nope/x"]):
+        capsys.readouterr()
+        assert run_cli(["--config", str(toy_config), *command], toy_plugins) == 2, command
+        err = capsys.readouterr().err
+        assert "no such tenant in the store or in" in err and "(known: toy/alpha)" in err, (command, err)
+    for command in ("report", "export", "verify", "retry"):
+        capsys.readouterr()
+        assert run_cli(["--config", str(toy_config), command, "--from", "2026-03-02", "--to", "2026-03-01"],
+                       toy_plugins) == 2, command
+        assert "--from 2026-03-02 is not before --to 2026-03-01" in capsys.readouterr().err
+    assert run_cli(["--config", str(toy_config), "reset", "toy/alpha"], toy_plugins) == 0  # a known one still works
