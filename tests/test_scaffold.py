@@ -112,3 +112,13 @@ def test_the_skeleton_installs_and_passes_the_whole_conformance_suite(
         tests.stdout
     demo = plugin_venv.run("-m", "collector", "demo", str(tmp_path / "demo"), cwd=tmp_path)
     assert "acme_voice/north [ok]" in demo.stderr + demo.stdout
+
+
+@pytest.mark.parametrize("name", ["focus", "xima", "imagicle"])
+def test_the_name_of_an_installed_plugin_is_refused(tmp_path: Path, name: str) -> None:
+    """`new-plugin focus` would write a distribution that replaces the shipped Focus plugin on install."""
+    from collector._scaffold import ScaffoldError, new_plugin
+
+    with pytest.raises(ScaffoldError, match=f"'{name}' is taken by the installed plugin"):
+        new_plugin(name, tmp_path / name)
+    assert not (tmp_path / name).exists()

@@ -39,6 +39,29 @@ def check_name(name: str) -> str:
     return name
 
 
+def check_not_installed(name: str) -> None:
+    """A ScaffoldError if `name` is taken on this machine: an installed plugin (entry point), a
+    distribution `collector-<name>` or a package `collector_<name>`. Installing the new plugin
+    would replace it (or be shadowed by it)."""
+    import importlib.util
+    from importlib.metadata import PackageNotFoundError, distribution, entry_points
+
+    from .._plugins import ENTRY_POINT_GROUP
+
+    taken = [f"the installed plugin {name!r}"] if any(e.name == name for e in entry_points(group=ENTRY_POINT_GROUP)) \
+        else []
+    try:
+        distribution(f"collector-{name.replace('_', '-')}")
+        taken.append(f"the installed distribution collector-{name.replace('_', '-')}")
+    except PackageNotFoundError:
+        pass
+    if not taken and importlib.util.find_spec(f"collector_{name}") is not None:
+        taken.append(f"the importable package collector_{name}")
+    if taken:
+        raise ScaffoldError(f"{name!r} is taken by {' and '.join(taken)}: installing a new plugin of that name would "
+                            "replace it. Choose another name (e.g. the vendor's name with a suffix).")
+
+
 def default_directory(name: str) -> Path:
     """Where `new_plugin` writes when no directory is given: `./collector-<name>`."""
     return Path(f"collector-{name.replace('_', '-')}")
@@ -54,6 +77,7 @@ def render(template: str, name: str) -> str:
 def new_plugin(name: str, directory: Path | None = None) -> list[Path]:
     """Write the distribution of plugin `name` into `directory` (new or empty); return its files."""
     check_name(name)
+    check_not_installed(name)
     target = directory if directory is not None else default_directory(name)
     if target.exists() and not target.is_dir():
         raise ScaffoldError(f"{target} already exists and is not a directory; choose another directory.")
