@@ -35,8 +35,13 @@ def tenant_status(catalog: Catalog, source: str, tenant: str) -> dict[str, Any]:
         "quarantine": {"current": counts["quarantined_items"], "history": counts["quarantine_history"]},
         "sync_state": catalog.load_state(source, tenant),
         "last_run": catalog.last_run(source, tenant),
-        "problems": catalog.problems(source, tenant),
+        "problems": catalog.problems(source, tenant, PROBLEMS_SHOWN),
+        "problems_total": catalog.problem_count(source, tenant),
     }
+
+
+PROBLEMS_SHOWN = 20
+"""Unsettled items `status` lists per tenant, worst first (`problems_total` counts them all)."""
 
 
 def show_status(location: StoreLocation, configured: list[tuple[str, str]], out: TextIO, *, as_json: bool) -> int:
@@ -124,7 +129,12 @@ def _write_tenant(entry: dict[str, Any], out: TextIO) -> None:
             out.write(f"               {message}\n")
     else:
         out.write("  last run:    never\n")
+    if entry["problems_total"]:
+        out.write(f"  unsettled:   {entry['problems_total']} item(s), worst first:\n")
     for problem in entry["problems"]:
         resumes = f" (resumes {problem['resumes']})" if problem.get("resumes") else ""
         out.write(f"  {problem['kind']} {problem['id']!r}: {problem['status']}{resumes} "
                   f"(attempts {problem['attempts']}): {problem['reason']}\n")
+    if (more := entry["problems_total"] - len(entry["problems"])) > 0:
+        out.write(f"  ... and {more} more (`collector export --tenant {entry['source']}/{entry['tenant']}` lists "
+                  "every item with its status)\n")

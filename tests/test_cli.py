@@ -14,6 +14,7 @@ from collector import hookimpl
 from collector._store import Store
 from collector.engine import Plugins
 from collector._cli import run_cli
+from collector.testing import write_config
 
 
 def test_run_prints_a_json_summary_and_exits_0(toy_config: Path, toy_plugins: Plugins,
@@ -358,3 +359,18 @@ def test_an_unknown_tenant_or_an_empty_date_range_is_refused_not_reported_as_don
                        toy_plugins) == 2, command
         assert "--from 2026-03-02 is not before --to 2026-03-01" in capsys.readouterr().err
     assert run_cli(["--config", str(toy_config), "reset", "toy/alpha"], toy_plugins) == 0  # a known one still works
+
+
+def test_status_counts_every_unsettled_item_and_says_how_many_it_does_not_list(
+        tmp_path: Path, Toy: Any, toy_source: Any, toy_plugins: Plugins, capsys: pytest.CaptureFixture[str]) -> None:
+    with Toy(25) as toy:
+        toy.audio_status.update({item["id"]: 500 for item in toy.items})  # every download deferred, with a reason
+        config = write_config(tmp_path, [toy_source(toy, transcripts=False, retry={"attempts": 1})])
+        run_cli(["--config", str(config), "run"], toy_plugins)
+    capsys.readouterr()
+    assert run_cli(["--config", str(config), "status", "--json"], toy_plugins) == 0
+    (tenant,) = json.loads(capsys.readouterr().out)["tenants"]
+    assert tenant["problems_total"] == 25 and len(tenant["problems"]) == 20
+    assert run_cli(["--config", str(config), "status"], toy_plugins) == 0
+    text = capsys.readouterr().out
+    assert "unsettled:   25 item(s), worst first:" in text and "... and 5 more (`collector export --tenant toy/alpha`" in text

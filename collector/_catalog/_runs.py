@@ -106,6 +106,15 @@ class RunsCatalog(RecordingsCatalog):
             return None
         return {"run": row[0], "started": row[1], "finished": row[2], "status": row[3], **json.loads(row[4])}
 
+    def problem_count(self, source: str, tenant: str) -> int:
+        """How many items `problems` would list without a limit."""
+        unions = " UNION ALL ".join(
+            f"SELECT COUNT(*) FROM {kind.table} WHERE source=? AND tenant=? AND (status IN ('lost', 'quarantined', "
+            "'failed', 'waiting') OR (status='pending' AND reason IS NOT NULL))" for kind in KINDS)
+        rows = self._db.execute(f"{unions} UNION ALL SELECT COUNT(*) FROM quarantine WHERE source=? AND tenant=? AND "
+                                "kind='metadata' AND resolved IS NULL", (source, tenant) * (len(KINDS) + 1)).fetchall()
+        return sum(int(row[0]) for row in rows)
+
     def problems(self, source: str, tenant: str, limit: int = 20) -> list[dict[str, Any]]:
         """Items not settled, each with its reason: lost, failed, quarantined now, deferred (with when
         it can resume), waiting for the vendor; and vendor items quarantined now."""
