@@ -118,23 +118,51 @@ LEGEND = ("retry: requests retried · wait: waiting for the vendor · quar/defer
           "deferred, failed")
 
 
-def progress_table(summaries: list[TenantSummary], *, title: str | None = None) -> Table:
+_COLUMNS = ("new", "trans", "audio", "bytes", "retry", "wait", "quar", "defer", "fail")
+_DROPPED_FIRST = ("bytes", "trans", "retry", "new", "audio")
+"""Columns a narrow terminal drops, in this order; the tenant, its status and the columns of what is
+left undone (wait, quar, defer, fail) are always shown."""
+
+
+def progress_table(summaries: list[TenantSummary], *, title: str | None = None, width: int | None = None) -> Table:
     """A table of tenants: what each collected, retried, quarantined and left for later.
 
-    Compact enough for an 80-column terminal: tenants are never truncated, numbers are short.
+    Fits `width` columns (an 80-column terminal included): tenants are folded, never cut, numbers are
+    short and never wrapped, and when it is still too wide the least telling columns go first
+    (`_DROPPED_FIRST`), never the tenant, its status or what it left undone.
     """
-    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False, caption=LEGEND,
-                  collapse_padding=True)
+    rows = [(s.label, s.phase if s.phase != "done" else s.status.value,
+             {"new": _n(s.new_recordings), "trans": _n(s.transcripts), "audio": _n(s.audio_files),
+              "bytes": _size(s.audio_bytes), "retry": _n(s.retried), "wait": _n(s.waiting),
+              "quar": _n(s.quarantined), "defer": _n(s.deferred), "fail": _n(s.failed)}) for s in summaries]
+    columns = list(_COLUMNS)
+    if width is not None:
+        status = max([len("status"), *(len(row[1]) for row in rows)])
+
+        def needed(names: list[str]) -> int:
+            """Columns a row takes: the tenant folded to 10, the others whole; each column adds its
+            padding and rule (measured on rendered tables: 2 per column, 1 for the edge)."""
+            widths = [10, status, *(max([len(n), *(len(row[2][n]) for row in rows)]) for n in names)]
+            return sum(widths) + 2 * len(widths) + 1
+
+        for name in _DROPPED_FIRST:
+            if needed(columns) <= width:
+                break
+            columns.remove(name)
+    return _table(rows, columns, title)
+
+
+def _table(rows: list[tuple[str, str, dict[str, str]]], columns: list[str], title: str | None) -> Table:
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False, collapse_padding=True,
+                  caption=LEGEND if len(columns) == len(_COLUMNS)
+                  else LEGEND + " (a narrow terminal: " + ", ".join(c for c in _COLUMNS if c not in columns)
+                  + " left out; --json has every count)")
     table.add_column("tenant", overflow="fold", min_width=10, ratio=1)
-    table.add_column("status", overflow="fold")
-    for column in ("new", "trans", "audio", "bytes", "retry", "wait", "quar", "defer", "fail"):
-        table.add_column(column, justify="right", overflow="fold")
-    for s in summaries:
-        status = s.phase if s.phase != "done" else s.status.value
-        table.add_row(
-            s.label, status, *(_n(v) for v in (s.new_recordings, s.transcripts, s.audio_files)), _size(s.audio_bytes),
-            *(_n(v) for v in (s.retried, s.waiting, s.quarantined, s.deferred, s.failed)),
-        )
+    table.add_column("status", no_wrap=True)
+    for column in columns:
+        table.add_column(column, justify="right", no_wrap=True)
+    for label, status, values in rows:
+        table.add_row(label, status, *(values[name] for name in columns))
     return table
 
 
@@ -172,7 +200,7 @@ def live_progress(console: Console | None, summaries: Callable[[], list[TenantSu
             task.cancel()
         return
     with Live(console=console, refresh_per_second=4, transient=True,
-              get_renderable=lambda: progress_table(summaries())):
+              get_renderable=lambda: progress_table(summaries(), width=console.width)):
         yield
 
 
@@ -195,7 +223,8 @@ def render_summary(summaries: list[TenantSummary], out: TextIO, *, as_json: bool
         out.write("\n")
         return
     console = Console(file=out, width=None if out.isatty() else 160, soft_wrap=not out.isatty())
-    console.print(progress_table(summaries, title=f"Run {run_id} summary" if run_id else "Run summary"))
+    console.print(progress_table(summaries, title=f"Run {run_id} summary" if run_id else "Run summary",
+                                 width=console.width))
     for s in summaries:
         for line in s.notes:
             console.print(f"{s.label}: {redact(line)}", markup=False, highlight=False)

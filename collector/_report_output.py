@@ -79,20 +79,51 @@ def _title(report: Report) -> str:
     return "Reconciliation (each tenant's days in its own time zone)"
 
 
+NARROW = 120
+"""Below this many columns a terminal gets the narrow layout: a table per tenant, titled with its
+name, short headers, the state folded."""
+_SHORT = {"vendor": "vend", "listed": "list", "stored": "stor", "proven": "prov", "unavailable": "unav", "held": "held",
+          "difference": "diff"}
+
+
 def render_text(report: Report, out: TextIO) -> None:
-    """A table: per tenant a row per day (empty reconciled runs folded), then its total; the grand total."""
-    console = Console(file=out, width=None if out.isatty() else 100_000, soft_wrap=True)  # a pipe: a row a line
-    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, title=_title(report), caption=CAPTION)
-    table.add_column("tenant", overflow="fold")
-    table.add_column("day", no_wrap=True)
-    for column in COLUMNS:
-        table.add_column(_HEADERS[column], justify="right", no_wrap=True)
-    table.add_column("state", overflow="fold")
+    """A table: per tenant a row per day (empty reconciled runs folded), then its total; the grand total.
+    On a terminal narrower than `NARROW` each tenant gets a table of its own, titled with its name,
+    instead of a tenant column that the numbers squeeze to nothing."""
+    console = Console(file=out, width=None if out.isatty() else 100_000, soft_wrap=not out.isatty())
+    if console.width >= NARROW:
+        table = _text_table(_title(report), CAPTION, with_tenant=True)
+        for row in rows(report):
+            table.add_row(row.line.label, *_text_cells(report, row), end_section=bool(row.css))
+        console.print(table)
+        return
+    console.print(_title(report), style="italic")
+    groups: dict[str, list[Row]] = {}
     for row in rows(report):
-        zone = f" ({row.line.zone} days)" if row.css and row.line.source and not report.zone else ""
-        table.add_row(row.line.label, row.day, *(_cell(row.line, c) for c in COLUMNS), row.state + zone,
-                      end_section=bool(row.css))
-    console.print(table)
+        groups.setdefault(row.line.label if row.line.source else "all tenants", []).append(row)
+    for label, group in groups.items():
+        table = _text_table(label, None, with_tenant=False)
+        for row in group:
+            table.add_row(*_text_cells(report, row))
+        console.print(table)
+    console.print(CAPTION, style="dim", markup=False, highlight=False)
+
+
+def _text_table(title: str, caption: str | None, *, with_tenant: bool) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, title=title, caption=caption,
+                  title_justify="center" if with_tenant else "left")
+    if with_tenant:
+        table.add_column("tenant", overflow="fold")
+    table.add_column("day", overflow="fold", min_width=10)
+    for column in COLUMNS:
+        table.add_column((_HEADERS if with_tenant else _SHORT)[column], justify="right", no_wrap=True)
+    table.add_column("state", overflow="fold", min_width=12, ratio=1)
+    return table
+
+
+def _text_cells(report: Report, row: Row) -> list[str]:
+    zone = f" ({row.line.zone} days)" if row.css and row.line.source and not report.zone else ""
+    return [row.day, *(_cell(row.line, c) for c in COLUMNS), row.state + zone]
 
 
 def report_document(report: Report) -> dict[str, Any]:

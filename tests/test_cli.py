@@ -200,22 +200,61 @@ def test_status_does_not_wait_for_a_runs_write_lock(toy_config: Path, toy_plugin
         writer.close()
 
 
-def test_the_tables_keep_every_column_at_80_columns() -> None:
+def test_the_tables_keep_identity_and_failure_columns_at_80_columns() -> None:
+    """A tenant that is not ok used to lose its `fail` values at 80 columns: now the least telling
+    columns go first, and the tenant, its status and what it left undone always stay."""
     import io
+    import re
 
     from rich.console import Console
 
     from collector._output import progress_table
-    from collector._summary import TenantSummary
+    from collector._summary import TenantStatus, TenantSummary
 
-    summary = TenantSummary("imagicle", "a-rather-long-tenant-name", phase="done", new_recordings=123456,
-                            audio_files=123456, audio_bytes=9_876_543_210, deferred=12345, failed=12345)
-    out = io.StringIO()
-    Console(file=out, width=80).print(progress_table([summary]))
-    header = next(line for line in out.getvalue().splitlines() if "tenant" in line)
-    for column in ("status", "new", "trans", "audio", "bytes", "retry", "wait", "quar", "defer", "fail"):
-        assert f" {column}" in header, header
-    assert all(len(line) <= 80 for line in out.getvalue().splitlines())
+    summaries = [TenantSummary("imagicle", "a-rather-long-tenant-name", phase="done", new_recordings=123456,
+                               audio_files=123456, audio_bytes=9_876_543_210, deferred=12345, failed=12345,
+                               status=TenantStatus.PARTIAL),
+                 TenantSummary("xima", "initech-denver", phase="done", status=TenantStatus.STOPPED, failed=7, waiting=3)]
+    for width in (80, 60, 200):
+        out = io.StringIO()
+        Console(file=out, width=width).print(progress_table(summaries, width=width))
+        text = out.getvalue()
+        header = next(line for line in text.splitlines() if "tenant" in line)
+        for column in ("status", "wait", "quar", "defer", "fail"):
+            assert re.search(rf"\b{column}\b", header), (width, header)
+        assert all(len(line) <= width for line in text.splitlines())
+        assert "partial" in text and "stopped" in text and "12345" in text and re.search(r"\b7\b", text), text
+        assert ("left out" in text) == (width < 200), text
+
+
+def test_the_report_keeps_tenants_and_states_on_a_narrow_terminal() -> None:
+    import io
+
+    from collector._report_output import render_text
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    from collector._report import Line, Report
+    from collector._catalog import Scope
+
+    line = Line("xima", "initech-denver-a-long-one", "2026-12-03", "UTC", listed=3, vendor=3)
+    total = Line("xima", "initech-denver-a-long-one", "total", "UTC", listed=3, vendor=3)
+    report = Report("UTC", Scope(), [line], [total], [], Line("", "", "total", "UTC", listed=3, vendor=3))
+    out = Terminal()
+    import os
+
+    os.environ["COLUMNS"] = "80"
+    try:
+        render_text(report, out)
+    finally:
+        del os.environ["COLUMNS"]
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue())  # a terminal gets colours
+    assert "xima/initech-denver-a-long-one" in text and "all tenants" in text
+    assert all(len(row) <= 80 for row in text.splitlines()), text
 
 
 def test_a_closed_pipe_is_not_a_traceback(toy_config: Path, toy_plugins: Plugins) -> None:
