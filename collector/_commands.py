@@ -141,19 +141,19 @@ def enqueue(call: Invocation) -> int:
 
 def enqueue_pass_and_report(call: Invocation, config: Config, *, wait: bool, name: str | None = None,
                             as_json: bool = False) -> int:
-    """Enqueue a pass, optionally wait for it, print what happened; the exit code of its tenants
-    (as `collector run`'s) after waiting, else 0 (or 3 if the pass was enqueued before)."""
-    import json
-
+    """Enqueue a pass, optionally wait for it, print what happened (JSON with --json or under JSON
+    logging); the exit code of its tenants (as `collector run`'s) after waiting, else 0 (or 3 if the
+    pass was enqueued before)."""
     from ._cluster import require_cluster_store, start_pass
     from ._summary import TenantStatus, exit_code_of
 
     require_cluster_store(config)
     report = start_pass(config, name, wait=wait)
     done, runs = report.enqueued, report.tenants
-    if as_json:
+    if as_json or (call.args.log_format or config.logging.format) == "json":
         print(json.dumps({"pass": done.name, "queued": done.queued, "already_waiting": done.already_waiting,
-                          "already_enqueued": done.already_enqueued, "tenants": runs}, indent=1, default=str))
+                          "already_enqueued": done.already_enqueued, "tenants": runs}, default=str,
+                         indent=None if (call.args.log_format or config.logging.format) == "json" else 1))
     elif done.already_enqueued:
         print(f"Pass {done.name} was enqueued before; nothing queued again.")
     else:
@@ -204,8 +204,9 @@ def collect_once(config: Config, call: Invocation, *, as_json: bool = False, out
             _log().info(summary_line(summary), extra=summary.log_fields())
     if result.store_failure:
         _log().error(result.store_failure, extra={"event": "store_failed"})
-    render_summary(result.summaries, out or sys.stdout, as_json=as_json, run_id=result.run_id,
-                   checkpoint=result.checkpoint)
+    # Under JSON logging a cron line's output is read by machines: the summary is JSON too.
+    render_summary(result.summaries, out or sys.stdout, as_json=as_json or fmt == "json", run_id=result.run_id,
+                   checkpoint=result.checkpoint, one_line=fmt == "json")
     after_pass(config, result)
     return result.exit_code
 

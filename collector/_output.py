@@ -214,12 +214,13 @@ async def _log_progress(summaries: Callable[[], list[TenantSummary]]) -> None:
 
 
 def render_summary(summaries: list[TenantSummary], out: TextIO, *, as_json: bool, run_id: int | None = None,
-                   checkpoint: CheckpointResult | None = None) -> None:
+                   checkpoint: CheckpointResult | None = None, one_line: bool = False) -> None:
     """Print the end-of-run summary: a table, a sentence per tenant that needs attention, and the
-    evidence chain's checkpoint."""
+    evidence chain's checkpoint; or JSON (`one_line`: a single line, beside JSON log lines)."""
     if as_json:
         json.dump({"run": run_id, "tenants": [s.as_dict() for s in summaries],
-                   **({"checkpoint": checkpoint.as_dict()} if checkpoint else {})}, out, indent=2)
+                   **({"checkpoint": checkpoint.as_dict()} if checkpoint else {})}, out,
+                  indent=None if one_line else 2)
         out.write("\n")
         return
     console = Console(file=out, width=None if out.isatty() else 160, soft_wrap=not out.isatty())

@@ -413,3 +413,15 @@ def test_status_counts_every_unsettled_item_and_says_how_many_it_does_not_list(
     assert run_cli(["--config", str(config), "status"], toy_plugins) == 0
     text = capsys.readouterr().out
     assert "unsettled:   25 item(s), worst first:" in text and "... and 5 more (`collector export --tenant toy/alpha`" in text
+
+
+def test_under_json_logging_everything_the_run_writes_is_json(toy_config: Path, toy_plugins: Plugins,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's cron line with `--log-format json`: every line of stdout and stderr is one JSON object."""
+    capsys.readouterr()
+    assert run_cli(["--config", str(toy_config), "--log-format", "json", "run"], toy_plugins) == 0
+    captured = capsys.readouterr()
+    (line,) = captured.out.splitlines()  # one line, beside the JSON log lines of a cron job's file
+    summary = json.loads(line)
+    assert summary["tenants"][0]["tenant"] == "alpha" and summary["checkpoint"]["events"] > 0
+    assert all(json.loads(line) for line in captured.err.splitlines() if line.strip())
