@@ -14,7 +14,7 @@
     collector reset SOURCE/TENANT [--from DATE] restart a tenant's sync state
     collector retry [--failed] [--tenant S/T]   queue given-up items again
     collector plugins [--json]                  installed plugins, versions and their sources
-    collector demo [DIR]                        collect from the bundled emulators into DIR
+    collector demo [DIR] [--serve]              collect from the bundled emulators into DIR
     collector new-plugin NAME [DIR]             write a new plugin distribution to start from
 
 Global options (`--config`, `--log-format`, `--log-level`) go before or after the command. The
@@ -222,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = command("demo", "collect from the bundled vendor emulators", c.demo)
     demo.add_argument("directory", nargs="?", type=_path, default="collector-demo",
                       help="store directory (default: ./collector-demo)")
+    demo.add_argument("--serve", action="store_true",
+                      help="keep the emulators up afterwards, so other commands can use the demo's config")
 
     new_plugin = command("new-plugin", "write a new plugin distribution to start from", c.new_plugin)
     new_plugin.add_argument("name", help="the plugin's name: lowercase letters, digits and _ (e.g. acme)")

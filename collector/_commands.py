@@ -182,7 +182,8 @@ def demo(call: Invocation) -> int:
     """Start the emulators, write a config, collect, print the summary."""
     from ._demo import run_demo
 
-    return run_demo(call.args.directory, call.plugins, lambda config: collect_once(config, call))
+    return run_demo(call.args.directory, call.plugins, lambda config: collect_once(config, call),
+                    serve=call.args.serve)
 
 
 def collect_once(config: Config, call: Invocation, *, as_json: bool = False, out: TextIO | None = None) -> int:

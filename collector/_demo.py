@@ -23,10 +23,17 @@ _HEADER = """\
 # Written by `collector demo`. The emulators it points at listen on ephemeral ports and exist only
 # while the demo runs, so this file is a worked example, not something to run later as it is.
 """
+_SERVING = """\
+# Written by `collector demo --serve`. The emulators it points at listen on these ports while that
+# command runs: use this file with any command meanwhile (run, run --dry-run, run --tenant, status,
+# report, verify, export). The emulators' tokens are in the files under demo-secrets/.
+"""
 
 
-def run_demo(directory: Path, plugins: Plugins, collect: Callable[[Config], int]) -> int:
-    """Start every plugin's demo emulators, write a config, collect once into `directory`."""
+def run_demo(directory: Path, plugins: Plugins, collect: Callable[[Config], int], *, serve: bool = False) -> int:
+    """Start every plugin's demo emulators, write a config, collect once into `directory`; with
+    `serve`, keep the emulators up afterwards (until interrupted) so that other commands can use
+    the config, its secrets written to files beside it instead of this process's environment."""
     demos = plugins.demos()
     if not demos:
         print("No installed plugin offers a demo (collector_register_demos).")
@@ -36,13 +43,56 @@ def run_demo(directory: Path, plugins: Plugins, collect: Callable[[Config], int]
         sources: list[dict[str, Any]] = []
         for name in sorted(demos):
             sources.extend(stack.enter_context(demos[name]()))
+        if serve:
+            sources = [_secrets_in_files(source, directory / "demo-secrets") for source in sources]
         config_path = directory / "demo-config.toml"
         document = {"store": {"path": "."}, "logging": {"format": "text", "level": "info"}, "sources": sources}
-        config_path.write_text(_HEADER + dump_toml(document), encoding="utf-8")
+        config_path.write_text((_SERVING if serve else _HEADER) + dump_toml(document), encoding="utf-8")
         config = load_config(config_path, plugins)
         print(f"Demo: {len(sources)} tenants from {len(demos)} emulated vendor(s) ({', '.join(sorted(demos))}) "
               f"on 127.0.0.1; store: {config.store_path}; config: {config_path}")
-        return collect(config)
+        code = collect(config)
+        if serve:
+            _serve(config_path, [f"{s['plugin']}/{s['tenant']}" for s in sources])
+        return code
+
+
+def _secrets_in_files(source: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """A source table whose `{ env = NAME }` secrets point at files holding them instead (0600), so
+    that a command started elsewhere, without this process's environment, can read them."""
+    import os
+
+    out: dict[str, Any] = {}
+    for key, value in source.items():
+        if isinstance(value, dict) and set(value) == {"env"} and value["env"] in os.environ:
+            folder.mkdir(mode=0o700, exist_ok=True)
+            path = folder / value["env"]
+            path.touch(mode=0o600)
+            path.write_text(os.environ[value["env"]], encoding="utf-8")
+            out[key] = {"file": str(path.resolve())}
+        elif isinstance(value, dict):
+            out[key] = _secrets_in_files(value, folder)
+        else:
+            out[key] = value
+    return out
+
+
+def _serve(config_path: Path, tenants: list[str]) -> None:
+    """Keep the emulators up until Ctrl-C or SIGTERM, saying what to try meanwhile."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    print(f"\nThe emulators stay up until you press Ctrl-C. Meanwhile, in another terminal:\n"
+          f"  collector --config {config_path} run --dry-run         what a run would fetch (nothing new now)\n"
+          f"  collector --config {config_path} run --tenant {tenants[0]}   one tenant\n"
+          f"  collector --config {config_path} status                 what the store holds\n"
+          f"  collector --config {config_path} report                 the vendors' counts beside ours\n"
+          f"  collector --config {config_path} verify --chain         the evidence chain", flush=True)
+    stop.wait()
+    print("Stopping the emulators.", flush=True)
 
 
 def dump_toml(document: dict[str, Any]) -> str:

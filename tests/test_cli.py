@@ -425,3 +425,40 @@ def test_under_json_logging_everything_the_run_writes_is_json(toy_config: Path, 
     summary = json.loads(line)
     assert summary["tenants"][0]["tenant"] == "alpha" and summary["checkpoint"]["events"] > 0
     assert all(json.loads(line) for line in captured.err.splitlines() if line.strip())
+
+
+@pytest.mark.slow
+def test_demo_serve_keeps_the_emulators_up_for_other_commands(tmp_path: Path) -> None:
+    """`collector demo --serve`: after its pass, the emulators stay up and its config works from another
+    process (no shared environment: the emulators' tokens are in files), until Ctrl-C."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    directory = tmp_path / "demo"
+    server = subprocess.Popen([sys.executable, "-m", "collector", "demo", "--serve", str(directory)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = server.stdout.readline()  # type: ignore[union-attr]
+            lines.append(line)
+            if "The emulators stay up" in line or not line:
+                break
+        assert "The emulators stay up" in lines[-1], "".join(lines)
+        config = str(directory / "demo-config.toml")
+        secrets = list((directory / "demo-secrets").iterdir())
+        assert secrets and all(path.stat().st_mode & 0o077 == 0 for path in secrets)  # the tokens, readable by us only
+        text = (directory / "demo-config.toml").read_text()
+        assert "env =" not in text and not any(path.read_text() in text for path in secrets)
+        env = {key: value for key, value in os.environ.items() if not key.startswith("COLLECTOR_DEMO")}
+        for command in (["run", "--tenant", "xima/acme-reno"], ["run", "--dry-run"], ["status"]):
+            done = subprocess.run([sys.executable, "-m", "collector", "--config", config, *command], env=env,
+                                  capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, (command, done.stdout[-2000:], done.stderr[-2000:])
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert server.wait(30) == 0
