@@ -154,3 +154,20 @@ def test_a_deletion_is_recorded_against_the_recording_and_the_recording_kept(tmp
         assert all(ids <= contents.audio[tenant] for tenant, ids in deleted.items())
     finally:
         emulation.close()
+
+
+def test_tokens_that_expire_in_the_middle_of_an_incremental_pass_end_in_a_full_re_list(tmp_path: Path) -> None:
+    emulation = kestrel("kestrel_feed")
+    try:
+        config = SourceConformance.config_for(tmp_path, emulation)
+        collect(config)
+        emulation.add_recordings(10)  # three pages of changes per account
+        emulation.api.after_request("metadata", lambda request: emulation.expire_tokens())  # type: ignore[attr-defined]
+        result = collect(config)  # page 2's token is refused: the pass starts again, its sync token is refused too
+        assert result.exit_code == 0, [s.messages for s in result.summaries]
+        assert all(any("refused the change feed's sync token" in note for note in s.notes) for s in result.summaries)
+        SourceConformance.assert_complete(inspect_store(tmp_path / "store"), emulation.expected())
+        state = sync_state(tmp_path / "store", "kestrel_feed", "north")
+        assert state is not None and state["phase"] == "incremental" and state["next"] is None
+    finally:
+        emulation.close()
