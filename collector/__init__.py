@@ -10,10 +10,13 @@ without notice; code that embeds the collector (runs it, loads configurations) u
   `Traffic`; an auth strategy (`StaticBearerAuth`, `ApiKeyAuth`, `BasicAuth`, `TokenExchange`,
   `OAuth2ClientCredentials`, or a `TokenAuth` of its own); `Redirects` for media behind signed URLs;
 - how it lists: `paginate` with a paginator (`CursorPaginator`, `NextUrlPaginator`,
-  `OffsetPaginator`, `PageNumberPaginator`), `Incremental` (a watermark with an overlap),
-  `TimeWindows` (time-window sweeps), `Tally` (reconciling against the vendor's count);
+  `OffsetPaginator`, `PageNumberPaginator`; in the query or a JSON body), `ChangeFeed` (a snapshot,
+  then the vendor's sync token), `Incremental` (a watermark with an overlap: only where the vendor
+  bounds how late it lists), `TimeWindows` and `DateWindows` (window sweeps), `Tally` (reconciling
+  against the vendor's count), `expired_on` and `PositionExpired` (tokens the vendor refuses);
 - the vendor's own count of a day, for `collector report`: `Source.vendor_count` returns a `VendorCount`;
-- ids and secrets: `compound_id`, `path_segment`, `register_secret`; times: `iso`, `parse_iso`;
+- ids and secrets: `compound_id`, `path_segment`, `register_secret`; times: `parse_time` (every format
+  vendors send), `iso`, `parse_iso`, `value_shape` (a value described without revealing it);
 - the error taxonomy (`ItemNotReady`, `ItemDeferred`, `AuthenticationError`, ...) to say what went wrong.
 """
 
@@ -38,6 +41,9 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
         jwt_expiry,
         token_expiry,
     )
+    from ._changefeed import ChangeFeed
+    from ._dates import parse_time, value_shape
+    from ._datewindows import DateWindow, DateWindows
     from ._durations import Duration
     from ._errors import (
         AuthenticationError,
@@ -56,6 +62,7 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
         TenantError,
         classify_request_failure,
     )
+    from ._expiry import PositionExpired, expired_on
     from ._hookspecs import DemoFactory, StoredEvent, hookimpl, hookspec
     from ._http import HttpClient, JsonAnswer, Redirects, RequestStats, RetrySettings, Traffic, parse_retry_after
     from ._ids import compound_id, path_segment, split_compound_id
@@ -71,17 +78,8 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
         TranscriptSegment,
         TranscriptState,
     )
-    from ._paging import (
-        CursorPaginator,
-        ListedPage,
-        NextUrlPaginator,
-        OffsetPaginator,
-        PageNumberPaginator,
-        PageRequest,
-        Paginator,
-        Tally,
-        paginate,
-    )
+    from ._paginators import CursorPaginator, NextUrlPaginator, OffsetPaginator, PageNumberPaginator
+    from ._paging import ListedPage, PageRequest, Paginator, Tally, paginate
     from ._plugins import ENTRY_POINT_GROUP
     from ._ratelimit import RateLimit, SlidingWindowLimiter
     from ._redact import register_secret
@@ -107,9 +105,12 @@ _EXPORTS = {
     "AuthenticationError": "._errors",
     "BadStatus": "._errors",
     "BasicAuth": "._auth",
+    "ChangeFeed": "._changefeed",
     "CollectorError": "._errors",
     "ConfigError": "._errors",
-    "CursorPaginator": "._paging",
+    "CursorPaginator": "._paginators",
+    "DateWindow": "._datewindows",
+    "DateWindows": "._datewindows",
     "DemoFactory": "._hookspecs",
     "Direction": "._model",
     "DownloadsStopped": "._errors",
@@ -128,15 +129,16 @@ _EXPORTS = {
     "ListedPage": "._paging",
     "ListingCount": "._source",
     "MediaAvailability": "._model",
-    "NextUrlPaginator": "._paging",
+    "NextUrlPaginator": "._paginators",
     "NoAnswer": "._errors",
     "OAuth2ClientCredentials": "._auth",
-    "OffsetPaginator": "._paging",
+    "OffsetPaginator": "._paginators",
     "Page": "._source",
-    "PageNumberPaginator": "._paging",
+    "PageNumberPaginator": "._paginators",
     "PageRequest": "._paging",
     "Paginator": "._paging",
     "Party": "._model",
+    "PositionExpired": "._expiry",
     "RateLimit": "._ratelimit",
     "Recording": "._model",
     "RecordingKey": "._model",
@@ -171,6 +173,7 @@ _EXPORTS = {
     "basic_credentials": "._auth",
     "classify_request_failure": "._errors",
     "compound_id": "._ids",
+    "expired_on": "._expiry",
     "hookimpl": "._hookspecs",
     "hookspec": "._hookspecs",
     "http_url": "._source",
@@ -180,10 +183,12 @@ _EXPORTS = {
     "paginate": "._paging",
     "parse_iso": "._time",
     "parse_retry_after": "._http",
+    "parse_time": "._dates",
     "path_segment": "._ids",
     "register_secret": "._redact",
     "split_compound_id": "._ids",
     "token_expiry": "._auth",
+    "value_shape": "._dates",
 }
 """Where each public name lives; a name is imported the first time it is used, so that
 `collector --help` or `collector status` do not load httpx, pydantic's models or the audio stack."""
@@ -223,9 +228,12 @@ __all__ = [
     "AuthenticationError",
     "BadStatus",
     "BasicAuth",
+    "ChangeFeed",
     "CollectorError",
     "ConfigError",
     "CursorPaginator",
+    "DateWindow",
+    "DateWindows",
     "DemoFactory",
     "Direction",
     "DownloadsStopped",
@@ -252,6 +260,7 @@ __all__ = [
     "PageRequest",
     "Paginator",
     "Party",
+    "PositionExpired",
     "RateLimit",
     "Recording",
     "RecordingKey",
@@ -286,6 +295,7 @@ __all__ = [
     "basic_credentials",
     "classify_request_failure",
     "compound_id",
+    "expired_on",
     "hookimpl",
     "hookspec",
     "http_url",
@@ -295,8 +305,10 @@ __all__ = [
     "paginate",
     "parse_iso",
     "parse_retry_after",
+    "parse_time",
     "path_segment",
     "register_secret",
     "split_compound_id",
     "token_expiry",
+    "value_shape",
 ]

@@ -6,18 +6,16 @@
 
 Like dlt's `rest_client` paginators (JSONLink, HeaderLink, Offset, PageNumber, JSONResponseCursor)
 and Airbyte's declarative paginator, with one difference that matters here: the position is not
-hidden inside a stateful object but is the next request itself (`PageRequest`: URL and query),
-plain JSON, committed with each page's items. A run killed at any page resumes at the page after
-the last one committed (`resume=`), and a cursor feed that ends keeps its cursor for the next run.
-
-- `CursorPaginator`   a cursor token in the body (or from the last item: keyset paging)
-- `NextUrlPaginator`  a next-page URL, relative or absolute, in the body or in an RFC 8288 `Link` header
-- `OffsetPaginator`   offset/limit, stopping at the vendor's `total` when it reports one
-- `PageNumberPaginator`  page numbers, stopping at `total` items or `total_pages`
+hidden inside a stateful object but is the next request itself (`PageRequest`: URL, query and
+JSON body), plain JSON, committed with each page's items. A run killed at any page resumes at the
+page after the last one committed (`resume=`), and a cursor feed that ends keeps its cursor for
+the next run. The paginators themselves are in `collector._paginators`.
 
 A body whose items are not where the plugin said stops the listing with a `TenantError` (the
-position is not advanced). `Tally` counts what a listing (or a window of it) held against the
-vendor's own total, for reconciliation.
+position is not advanced). A position the vendor refuses as expired (`expired=`, see
+`collector._expiry`) starts the pass again at its first request: pages already committed stay,
+and what is listed twice is stored once. `Tally` counts what a listing (or a window of it) held
+against the vendor's own total, for reconciliation.
 """
 
 from __future__ import annotations
@@ -27,7 +25,8 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._errors import TenantError
+from ._errors import CollectorError, TenantError
+from ._expiry import Expired, PositionExpired, is_expired
 
 if TYPE_CHECKING:
     from ._http import HttpClient, JsonAnswer
@@ -35,19 +34,32 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PageRequest:
-    """One listing request: a URL (relative to the client's base URL, or absolute) and its query."""
+    """One listing request: a URL (relative to the client's base URL, or absolute), its query and
+    its JSON body (None: no body; a POST search API pages inside it)."""
 
     url: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    body: Any = None
 
     def with_params(self, **changes: Any) -> PageRequest:
         """The same request with some query parameters changed (None removes one)."""
         params = {**self.params, **changes}
-        return PageRequest(self.url, {k: v for k, v in params.items() if v is not None})
+        return PageRequest(self.url, {k: v for k, v in params.items() if v is not None}, self.body)
+
+    def with_body(self, **changes: Any) -> PageRequest:
+        """The same request with some fields of its JSON object body changed (None removes one); a
+        dotted name (`**{"paging.page": 2}`) changes a nested field."""
+        body: Any = self.body if isinstance(self.body, Mapping) else {}
+        for name, value in changes.items():
+            body = _put(body, name.split("."), value)
+        return PageRequest(self.url, self.params, body)
 
     def to_state(self) -> dict[str, Any]:
         """The JSON form committed in a sync state."""
-        return {"url": self.url, "params": dict(self.params)}
+        state: dict[str, Any] = {"url": self.url, "params": dict(self.params)}
+        if self.body is not None:
+            state["body"] = self.body
+        return state
 
     @classmethod
     def from_state(cls, data: Any) -> PageRequest | None:
@@ -57,7 +69,21 @@ class PageRequest:
         if not isinstance(data, Mapping) or not isinstance(data.get("url"), str):
             return None
         params = data.get("params")
-        return cls(data["url"], dict(params) if isinstance(params, Mapping) else {})
+        return cls(data["url"], dict(params) if isinstance(params, Mapping) else {}, data.get("body"))
+
+
+def _put(body: Mapping[str, Any], path: list[str], value: Any) -> dict[str, Any]:
+    """A copy of `body` with the field at `path` set to `value` (removed when None)."""
+    copy = dict(body)
+    head, rest = path[0], path[1:]
+    if rest:
+        inner = copy.get(head)
+        copy[head] = _put(inner if isinstance(inner, Mapping) else {}, rest, value)
+    elif value is None:
+        copy.pop(head, None)
+    else:
+        copy[head] = value
+    return copy
 
 
 def select(body: Any, path: str) -> Any:
@@ -67,13 +93,30 @@ def select(body: Any, path: str) -> Any:
     return body
 
 
+ItemField = str | Callable[[Mapping[str, Any]], Any]
+"""Where a value of an item is (its time, say): a dotted path ("meta.created"), or a function of the item."""
+
+
+def pick(item: Any, where: ItemField) -> Any:
+    """The value `where` names in `item`; None when it is missing, or when the function raises (a
+    malformed item: whoever asked treats the value as unreadable)."""
+    if isinstance(where, str):
+        return select(item, where)
+    try:
+        return where(item)
+    except Exception:  # noqa: BLE001 - a malformed item; the caller counts its value as unreadable
+        return None
+
+
 @dataclass
 class ListedPage:
     """One page of a listing: its items, the request that fetched it, and where the listing goes on.
 
     `next` continues this pass (None: the pass is over). `resume` is where the next *run* should
     start: `next` while the pass goes on; at the end, a cursor feed's last cursor, else None.
-    `total` is the vendor's own count of the whole listing when it reports one.
+    `total` is the vendor's own count of the whole listing when it reports one. `restarted` is
+    True on the first page after the vendor refused a position as expired and the pass started
+    again at its first request (a tally of the pass should start again too).
     """
 
     items: list[Any]
@@ -82,6 +125,7 @@ class ListedPage:
     resume: PageRequest | None
     total: int | None
     body: Any
+    restarted: bool = False
 
     def state(self) -> dict[str, Any]:
         """The sync state to commit with this page: `{"next": <resume request or None>}`."""
@@ -89,7 +133,22 @@ class ListedPage:
 
 
 class Paginator(abc.ABC):
-    """How one listing moves from page to page."""
+    """How one listing moves from page to page.
+
+    `in_body` says where the paginator's own parameters go: the query string (False), or fields of
+    the request's JSON body (True); `value` and `changed` read and write them there.
+    """
+
+    in_body: bool = False
+
+    def value(self, request: PageRequest, name: str, default: Any = None) -> Any:
+        """A paging parameter of `request` (from its query, or its body when `in_body`)."""
+        found = select(request.body, name) if self.in_body else request.params.get(name)
+        return default if found is None else found
+
+    def changed(self, request: PageRequest, changes: Mapping[str, Any]) -> PageRequest:
+        """`request` with paging parameters changed (None removes one), where `in_body` says."""
+        return request.with_body(**changes) if self.in_body else request.with_params(**changes)
 
     def start(self, request: PageRequest) -> PageRequest:
         """The first request of a pass (add first-page parameters here)."""
@@ -108,140 +167,44 @@ class Paginator(abc.ABC):
         return None
 
 
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-Cursor = str | Callable[[Any, list[Any]], Any]
-
-
-class CursorPaginator(Paginator):
-    """A cursor token sent back as `param`: read at a dotted path of the body, or computed by a
-    function of (body, items) (keyset paging: `lambda body, items: items[-1]["id"] if items else None`).
-
-    The pass ends on an empty page or a missing cursor. With `feed=True` (a change feed whose
-    cursor stays valid, e.g. "keep requesting until you get an empty result set; use its cursor
-    next time"), the last cursor is kept for the next run. `first_page_only` names parameters
-    sent with the first request only (a start date the cursor replaces).
-    """
-
-    def __init__(self, cursor: Cursor = "next_cursor", *, param: str = "cursor", feed: bool = False,
-                 first_page_only: tuple[str, ...] = ()) -> None:
-        self._cursor, self._param, self._feed = cursor, param, feed
-        self._dropped = dict.fromkeys(first_page_only)
-
-    def _with_cursor(self, request: PageRequest, cursor: Any) -> PageRequest:
-        return request.with_params(**self._dropped, **{self._param: cursor})
-
-    def _next_cursor(self, body: Any, items: list[Any]) -> Any:
-        value = select(body, self._cursor) if isinstance(self._cursor, str) else self._cursor(body, items)
-        return value if value not in (None, "") else None
-
-    def following(self, request: PageRequest, answer: JsonAnswer, items: list[Any]) -> PageRequest | None:
-        """The same request with the new cursor, unless the page was empty or had no cursor."""
-        cursor = self._next_cursor(answer.body, items)
-        if not items or cursor is None or cursor == request.params.get(self._param):
-            return None
-        return self._with_cursor(request, cursor)
-
-    def resume_after_end(self, request: PageRequest, answer: JsonAnswer, items: list[Any]) -> PageRequest | None:
-        """For a feed, the request with the last cursor seen."""
-        cursor = self._next_cursor(answer.body, items)
-        if not self._feed:
-            return None
-        return self._with_cursor(request, cursor) if cursor is not None else request
-
-
-class NextUrlPaginator(Paginator):
-    """The next page's URL, at a dotted `path` of the body or in the `Link: <...>; rel="next"`
-    header (`path=None`). Relative URLs are resolved against the page that held them."""
-
-    def __init__(self, path: str | None = "next") -> None:
-        self._path = path
-
-    def following(self, request: PageRequest, answer: JsonAnswer, items: list[Any]) -> PageRequest | None:
-        """The next URL, if the page gave one (and it is not the page's own)."""
-        if self._path is None:
-            url = (answer.links.get("next") or {}).get("url")
-        else:
-            url = select(answer.body, self._path)
-        if not isinstance(url, str) or not url:
-            return None
-        absolute = answer.resolve(url)
-        return None if absolute == answer.url else PageRequest(absolute, {})
-
-
-class OffsetPaginator(Paginator):
-    """`offset_param`/`limit_param` pages of `limit` items; `total` is the dotted path of the
-    vendor's item count, if it reports one. The pass ends on an empty or short page, or at `total`."""
-
-    def __init__(self, limit: int = 100, *, offset_param: str = "offset", limit_param: str = "limit",
-                 total: str | None = "total", start: int = 0) -> None:
-        self.limit, self._offset, self._limit, self._total, self._start = limit, offset_param, limit_param, total, start
-
-    def start(self, request: PageRequest) -> PageRequest:
-        """Offset `start`, `limit` items."""
-        return request.with_params(**{self._offset: self._start, self._limit: self.limit})
-
-    def following(self, request: PageRequest, answer: JsonAnswer, items: list[Any]) -> PageRequest | None:
-        """The next offset, while the listing has more."""
-        offset = int(request.params.get(self._offset, self._start)) + len(items)
-        total = self.total(answer.body)
-        if not items or (total is not None and offset >= total) or (total is None and len(items) < self.limit):
-            return None
-        return request.with_params(**{self._offset: offset})
-
-    def total(self, body: Any) -> int | None:
-        """The vendor's item count."""
-        return _count(select(body, self._total)) if self._total else None
-
-
-class PageNumberPaginator(Paginator):
-    """`page_param` numbered from `first`, `size` items a page (sent as `size_param` if given);
-    stops on an empty page, at `total` items or at `total_pages`."""
-
-    def __init__(self, size: int = 100, *, page_param: str = "page", size_param: str | None = "per_page",
-                 first: int = 1, total: str | None = "total", total_pages: str | None = None) -> None:
-        self.size, self._page, self._size, self._first = size, page_param, size_param, first
-        self._total, self._total_pages = total, total_pages
-
-    def start(self, request: PageRequest) -> PageRequest:
-        """The first page."""
-        changes: dict[str, Any] = {self._page: self._first}
-        if self._size:
-            changes[self._size] = self.size
-        return request.with_params(**changes)
-
-    def following(self, request: PageRequest, answer: JsonAnswer, items: list[Any]) -> PageRequest | None:
-        """The next page number, while the listing has more."""
-        page = int(request.params.get(self._page, self._first))
-        seen = (page - self._first + 1) * self.size
-        total = self.total(answer.body)
-        pages = _count(select(answer.body, self._total_pages)) if self._total_pages else None
-        if (not items or (total is not None and seen >= total)
-                or (pages is not None and page - self._first + 1 >= pages)):
-            return None
-        return request.with_params(**{self._page: page + 1})
-
-    def total(self, body: Any) -> int | None:
-        """The vendor's item count."""
-        return _count(select(body, self._total)) if self._total else None
-
-
 async def paginate(http: HttpClient, url: str, *, paginator: Paginator, items: str = "",
                    params: Mapping[str, Any] | None = None, method: str = "GET",
-                   json: Any = None, resume: Any = None, **kwargs: Any) -> AsyncIterator[ListedPage]:
+                   json: Any = None, resume: Any = None, expired: Expired | None = None,
+                   max_restarts: int = 3, **kwargs: Any) -> AsyncIterator[ListedPage]:
     """Walk a listing page by page, from its start or from a committed position.
 
     `resume` is what a committed `ListedPage.state()["next"]` holds (or a `PageRequest`); None
-    starts with `url` and `params`.
-    `items` is the dotted path of the list in each body ("" when the body is the list). The
-    other keyword arguments go to `HttpClient.json_answer` with every request.
+    starts with `url`, `params` and the JSON body `json` (POST search APIs: with a paginator's
+    `in_body=True` its position lives in that body, and is committed and resumed with it).
+    `items` is the dotted path of the list in each body ("" when the body is the list).
+
+    `expired` recognises the vendor's refusal of an expired position (see `expired_on`; a
+    `PositionExpired` always counts): the pass starts again at its first request (at most
+    `max_restarts` times per call; then a `TenantError`, and the next run goes on from the last
+    committed page), and the next page says `restarted`. When the first request
+    itself is refused so, `PositionExpired` is raised: there is nothing to start again from.
+    The other keyword arguments go to `HttpClient.json_answer` with every request.
     """
-    request = PageRequest.from_state(resume) or paginator.start(PageRequest(url, dict(params or {})))
+    first = paginator.start(PageRequest(url, dict(params or {}), json))
+    request = PageRequest.from_state(resume) or first
+    restarts, restarted = 0, False
     while True:
-        answer = await http.json_answer(method, request.url, params=dict(request.params) or None, json=json,
-                                        **kwargs)
+        body = request.body if request.body is not None else json  # a state committed before bodies were kept
+        try:
+            answer = await http.json_answer(method, request.url, params=dict(request.params) or None,
+                                            json=body, **kwargs)
+        except CollectorError as exc:
+            if not is_expired(exc, expired):
+                raise
+            if request == first:
+                raise PositionExpired(f"The vendor refused the listing's position as expired: {exc.reason}") from None
+            restarts += 1
+            if restarts > max_restarts:
+                raise TenantError(f"The vendor refused the listing's position as expired again after {max_restarts} "
+                                  f"restarts in this run ({exc.reason}); its pages expire before they can be "
+                                  "read. The next run goes on from the last committed page.") from None
+            request, restarted = first, True
+            continue
         found = select(answer.body, items)
         if not isinstance(found, list):
             where = f"a `{items}` list" if items else "a JSON list"
@@ -249,10 +212,11 @@ async def paginate(http: HttpClient, url: str, *, paginator: Paginator, items: s
                               "the listing's position was not advanced.")
         following = paginator.following(request, answer, found)
         resume_at = following or paginator.resume_after_end(request, answer, found)
-        yield ListedPage(found, request, following, resume_at, paginator.total(answer.body), answer.body)
+        yield ListedPage(found, request, following, resume_at, paginator.total(answer.body), answer.body,
+                         restarted)
         if following is None:
             return
-        request = following
+        request, restarted = following, False
 
 
 @dataclass

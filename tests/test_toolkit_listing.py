@@ -1,6 +1,7 @@
 """Listing strategies over real HTTP (cursor, next URL in the body or a Link header, offset and page
-number with totals, keyset), resuming from a committed position, the incremental watermark, the
-time-window planner, compound ids, and page states snapshotted when yielded."""
+number with totals, keyset; positions in the query or a JSON body), resuming from a committed
+position, positions the vendor refuses as expired, the incremental watermark (and the times it
+reads), the time-window planner, compound ids, and page states snapshotted when yielded."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from collector import (
+    BadStatus,
     CursorPaginator,
     HttpClient,
     Incremental,
@@ -22,6 +24,7 @@ from collector import (
     PageNumberPaginator,
     PageRequest,
     Paginator,
+    PositionExpired,
     RateLimit,
     RetrySettings,
     Tally,
@@ -30,6 +33,7 @@ from collector import (
     Traffic,
     WindowOutcome,
     compound_id,
+    expired_on,
     paginate,
     split_compound_id,
 )
@@ -237,3 +241,130 @@ def test_compound_ids_round_trip(parts: tuple[str, str]) -> None:
 def test_compound_ids_never_collide() -> None:
     pairs = [("a", "b/c"), ("a/b", "c"), ("a%2F", "b"), ("a", "%2Fb")]
     assert len({compound_id(*p) for p in pairs}) == len(pairs)
+
+
+# -- pages whose position lives in a JSON body (POST search APIs) ------------------------------
+
+class Search(EmulatorServer):
+    """A POST search API: `{"filter": {...}, "paging": {"page": n, "size": k}}` or `{"cursor": ...}`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bodies: list[Any] = []
+        self.generation = 0
+        self.add_route("POST", "/search", "metadata", self.search)
+        self.add_route("POST", "/scroll", "metadata", self.scroll)
+        self.add_route("GET", "/expiring", "metadata", self.expiring)
+
+    def search(self, request: Request) -> Response:
+        body = request.json()
+        self.bodies.append(body)
+        if body.get("filter") != {"queue": "sales"}:
+            return Response.error(400, "the filter was lost")
+        page, size = body["paging"]["page"], body["paging"]["size"]
+        return Response.json({"hits": ITEMS[(page - 1) * size:page * size], "total": len(ITEMS)})
+
+    def scroll(self, request: Request) -> Response:
+        body = request.json()
+        self.bodies.append(body)
+        at = int(body.get("cursor") or 0)
+        return Response.json({"hits": ITEMS[at:at + 5], "cursor": str(at + 5) if at + 5 < len(ITEMS) else None})
+
+    def expiring(self, request: Request) -> Response:  # tokens of an older generation are refused
+        token = request.query.get("token")
+        if token is not None and not token.startswith(f"{self.generation}:"):
+            return Response.error(400, "PAGE_TOKEN_EXPIRED: the page token has expired")
+        at = int(token.split(":")[1]) if token else 0
+        following = f"{self.generation}:{at + 5}" if at + 5 < len(ITEMS) else None
+        return Response.json({"data": ITEMS[at:at + 5], "next": following})
+
+
+@pytest.fixture
+def search() -> Iterator[Search]:
+    with Search() as server:
+        yield server  # type: ignore[misc]
+
+
+BODY_STYLES = [
+    ("/search", lambda: PageNumberPaginator(6, page_param="paging.page", size_param="paging.size", in_body=True)),
+    ("/scroll", lambda: CursorPaginator("cursor", param="cursor", in_body=True)),
+]
+
+
+@pytest.mark.parametrize(("url", "make"), BODY_STYLES, ids=[s[0] for s in BODY_STYLES])
+def test_pages_in_a_json_body_resume_after_a_kill_like_query_pages(search: Search, url: str, make: Any) -> None:
+    first = walk(search, url, make(), "hits", method="POST", json={"filter": {"queue": "sales"}}, stop_after=2)
+    committed = json.loads(json.dumps(first[-1].state()))  # as the catalog stores it
+    assert committed["next"]["body"]["filter"] == {"queue": "sales"} and committed["next"]["params"] == {}
+    rest = walk(search, url, make(), "hits", method="POST", json={"filter": {"queue": "sales"}},
+                resume=committed["next"])
+    assert ids(first) + ids(rest) == [item["id"] for item in ITEMS]
+    assert all(body.get("filter") == {"queue": "sales"} or url == "/scroll" for body in search.bodies)
+
+
+def test_a_page_request_round_trips_its_body_through_the_state() -> None:
+    request = PageRequest("/search", {"v": 2}).with_body(**{"paging.page": 3, "query": "x"})
+    assert request.body == {"paging": {"page": 3}, "query": "x"}
+    assert PageRequest.from_state(json.loads(json.dumps(request.to_state()))) == request
+    assert request.with_body(query=None).body == {"paging": {"page": 3}}
+    assert PageRequest("/x").to_state() == {"url": "/x", "params": {}}  # states without a body are unchanged
+
+
+# -- positions the vendor refuses as expired ---------------------------------------------------
+
+EXPIRED = expired_on(400, message="PAGE_TOKEN_EXPIRED")
+
+
+def test_an_expired_page_token_starts_the_pass_again_and_loses_nothing(search: Search) -> None:
+    first = walk(search, "/expiring", CursorPaginator("next", param="token"), "data", stop_after=2)
+    committed = json.loads(json.dumps(first[-1].state()))
+    search.generation += 1  # every token handed out so far expires (a run killed for too long)
+    rest = walk(search, "/expiring", CursorPaginator("next", param="token"), "data", resume=committed["next"],
+                expired=EXPIRED)
+    assert rest[0].restarted and not any(page.restarted for page in rest[1:])
+    assert ids(rest) == [item["id"] for item in ITEMS]  # the pass again, whole: duplicates are stored once
+    with pytest.raises(BadStatus, match="PAGE_TOKEN_EXPIRED"):  # without `expired=`, the listing stops
+        walk(search, "/expiring", CursorPaginator("next", param="token"), "data", resume=committed["next"])
+
+
+def test_a_first_request_refused_as_expired_raises_and_endless_expiry_stops(search: Search) -> None:
+    refused = PageRequest("/expiring", {"token": "old:0"})
+    with pytest.raises(PositionExpired, match="as expired"):
+        walk(search, "/expiring", CursorPaginator("next", param="token"), "data", params={"token": "old:0"},
+             resume=refused, expired=EXPIRED)
+    search.after_request("metadata", lambda request: setattr(search, "generation", search.generation + 1), times=50)
+    with pytest.raises(TenantError, match="as expired again after 3 restarts"):
+        walk(search, "/expiring", CursorPaginator("next", param="token"), "data", expired=EXPIRED)
+
+
+def test_expired_on_matches_status_and_words() -> None:
+    assert expired_on(410)(BadStatus(410, "GET", "/x"))
+    assert not expired_on(410)(BadStatus(400, "GET", "/x"))
+    assert expired_on(400, message="token expired")(BadStatus(400, "GET", "/x", "The Token Expired."))
+    assert not expired_on(400, message="token expired")(BadStatus(400, "GET", "/x", "bad filter"))
+    assert not expired_on(400)(ValueError("not an HTTP failure"))
+
+
+# -- the watermark reads every format, and never ignores what it cannot read --------------------
+
+def test_the_watermark_reads_rfc_2822_and_epoch_times() -> None:
+    now = START + timedelta(days=1)
+    for value in ("Fri, 01 May 2026 10:22:00 +0000", 1777630920, "1777630920000", "2026-05-01T12:22:00+02:00"):
+        page = Incremental(None, start=START, overlap=timedelta(0), now=now).page(listed([{"at": value}], None),
+                                                                                time="at")
+        assert page.state == {"watermark": "2026-05-01T10:22:00.000000Z", "pass": None}, value
+    naive = Incremental(None, start=START, overlap=timedelta(0), now=now, zone="Europe/Paris")
+    assert naive.page(listed([{"at": "2026-05-01 12:22:00"}], None), time="at").state == {
+        "watermark": "2026-05-01T10:22:00.000000Z", "pass": None}
+
+
+def test_a_pass_whose_times_cannot_be_read_raises_naming_the_field_and_shape_not_the_value() -> None:
+    inc = Incremental(None, start=START, overlap=timedelta(0), now=START + timedelta(days=1))
+    inc.page(listed([{"at": "Fri 01/05/2026 sk-9f8e7d"}], PageRequest("/x", {"page": 2})), time="at")
+    with pytest.raises(TenantError) as raised:
+        inc.page(listed([{"at": "Fri 01/05/2026 sk-9f8e7d"}, "not an object"], None), time="at")
+    assert "`at`" in raised.value.reason and '"Aaa 99/99/9999 aa-9a9a9a"' in raised.value.reason
+    assert "sk-9f8e7d" not in raised.value.reason and inc.unreadable == 2
+    naive = Incremental(None, start=START, overlap=timedelta(0))  # a time without a zone needs `zone=`
+    with pytest.raises(TenantError, match="no time zone|`zone=`"):
+        naive.page(listed([{"at": "2026-05-01 12:22:00"}], None), time="at")

@@ -4,7 +4,10 @@
 fetched (mapping page n+1 while page n commits was measured slower: the two threads fight over
 the GIL). Each page's state is copied as JSON the moment the page is yielded, so a source that
 keeps changing its own dict cannot change a state already handed over. Items that do not map are
-quarantined; the page's other items and its state are committed all the same.
+quarantined with the reason, whatever the listing shape: an item that is not a JSON object (a
+string, a number, null, a list where the vendor's list held objects) never reaches `parse`, and
+an item `parse` raises on is quarantined with what it raised; the page's other items and its state
+are committed all the same, and the listing goes on.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 from .._catalog import Rejected
+from .._dates import value_shape
 from .._errors import AuthenticationError, RequestFailed, TenantError, classify_request_failure
 from .._hookspecs import StoredEvent
 from .._model import Recording
@@ -82,6 +86,10 @@ def _parse(source: Source, plugin: str, tenant: str,
     recordings: list[Recording] = []
     rejects: list[Rejected] = []
     for item in items:
+        if not isinstance(item, Mapping):
+            rejects.append(Rejected(None, f"The vendor listed an item that is not a JSON object ({value_shape(item)}).",
+                                    item))
+            continue
         try:
             parsed = list(source.parse(item))
             for recording in parsed:

@@ -214,7 +214,9 @@ class {{Name}}Source(Source):
     settings: {{Name}}Settings
     default_rate_limit = RateLimit(requests=20, per_seconds=1)  # what the vendor documents
     default_max_in_flight = 4  # the vendor's limit on requests in flight, if it has one
-    overlap = timedelta(minutes=10)  # how late the vendor may list a recording, and a margin
+    # How late the vendor may list a recording, and a margin. A watermark is safe only where the
+    # vendor documents that bound: otherwise see the README's "Toolkit: choosing a listing strategy".
+    overlap = timedelta(minutes=10)
 
     def __init__(self, settings: {{Name}}Settings, context: SourceContext) -> None:
         super().__init__(settings, context)

@@ -20,6 +20,9 @@ then runs the plugin for real, over HTTP, and checks the promises users rely on:
   once ready, without spending attempts (`processing`); media behind redirects to signed URLs
   arrives, no credential reaches the storage host, expired URLs are asked for again
   (`redirects`); the vendor's limit on concurrent requests is never exceeded (`concurrency_limit`).
+
+The listing traits (`back_dated`, `change_feed`, `expiring_cursors`: arrivals no overlap catches,
+deletions, tokens that expire) and their checks live in `collector.testing._listing_checks`.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from .._plugins import Plugins
 from ..emulator import EmulatorServer
 from .._store import CATALOG_NAME
 from .._exits import EXIT_OK, EXIT_PARTIAL, EXIT_WAITING
+from ._listing_checks import ListingChecks, ListingTraits
 from ._harness import (
     StoreContents,
     collect,
@@ -64,7 +68,7 @@ class Expectations:
     rejected_items: dict[str, int] = field(default_factory=dict)
 
 
-class Emulation(abc.ABC):
+class Emulation(ListingTraits, abc.ABC):
     """A plugin's emulator(s), running, with a few tenants, as the conformance suite drives them.
 
     Implement `sources`, `expected`, `add_recordings`, `add_history`, `revoke` and `secrets`, and
@@ -199,7 +203,7 @@ class Emulation(abc.ABC):
                 os.environ[variable] = previous
 
 
-class SourceConformance:
+class SourceConformance(ListingChecks):
     """Inherit this in a plugin's tests and implement `start_emulation`; the tests come for free."""
 
     source_name: ClassVar[str]
