@@ -22,6 +22,8 @@ from ._checkpoints import CheckpointResult, write_checkpoint
 from ._config import Config
 from ._job import TenantJob
 from ._machine import Machine
+from ._run_journal import RunJournal
+from ._time import iso, now_utc
 from ._plugins import Plugins
 from ._store import Store
 from ._errors import StoreFailure
@@ -72,9 +74,20 @@ async def run_pass(
 ) -> RunResult:
     """Collect every enabled source once; the caller holds the store's lock.
 
-    `on_start` receives the live summaries as soon as the jobs exist (for progress displays).
+    `on_start` receives the live summaries as soon as the jobs exist (for progress displays). A pass
+    whose start or finish the catalog cannot take (a full disk) is kept in the store's run journal
+    and recorded by the next pass that can (`_run_journal`).
     """
-    run_id = await store.call(store.catalog.start_run)
+    journal = RunJournal(store.root)
+    await store.call(journal.reserve)
+    started = iso(now_utc())
+    try:
+        await store.call(_record_pending, store, journal)
+        run_id = await store.call(store.catalog.start_run)
+    except StoreFailure as exc:
+        await store.call(journal.keep, {"started": started, "finished": iso(now_utc()), "exit_code": EXIT_STORE,
+                                        "outcome": OUTCOMES[EXIT_STORE], "reason": exc.reason})
+        raise
     machine = Machine()
     jobs = [
         TenantJob(settings, plugins.sources[settings.plugin], store, plugins, run_id, machine)
@@ -98,13 +111,28 @@ async def run_pass(
         await asyncio.get_running_loop().run_in_executor(None, machine.close)
     code = EXIT_STORE if store.failure is not None else exit_code(summaries)
     checkpoint = None
+    tenants = [(s.source, s.tenant, s.status.value, s.as_dict()) for s in summaries]
     try:
-        await store.call(store.catalog.finish_run, run_id, code, OUTCOMES.get(code, "partial"),
-                         [(s.source, s.tenant, s.status.value, s.as_dict()) for s in summaries])
-        checkpoint = await store.call(write_checkpoint, store, config.evidence, run_id)
+        await store.call(store.catalog.finish_run, run_id, code, OUTCOMES.get(code, "partial"), tenants)
     except StoreFailure:
-        code = EXIT_STORE  # the summaries are printed all the same; the catalog could not keep them
+        code = EXIT_STORE  # the summaries are printed all the same; the catalog keeps them once it can
+        await store.call(journal.keep, {"run_id": run_id, "started": started, "finished": iso(now_utc()),
+                                        "exit_code": code, "outcome": OUTCOMES[code], "tenants": tenants})
+    else:
+        try:
+            checkpoint = await store.call(write_checkpoint, store, config.evidence, run_id)
+        except StoreFailure:
+            code = EXIT_STORE
     return RunResult(run_id, summaries, code, store.failure.reason if store.failure else None, checkpoint)
+
+
+def _record_pending(store: Store, journal: RunJournal) -> None:
+    """Record the passes the catalog could not take before (and mark killed ones interrupted)."""
+    records = journal.pending()
+    if records:
+        store.catalog.record_missed_runs(records)
+        journal.clear()
+    store.catalog.mark_interrupted_runs()
 
 
 Progress = Callable[[Callable[[], list[TenantSummary]]], AbstractContextManager[None]]

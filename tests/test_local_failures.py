@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,3 +93,24 @@ def test_the_space_kept_free_is_configurable_and_named_when_it_stops_downloads(
     config.write_text(config.read_text().replace("[store]\n", "[store]\nmin_free_bytes = 1_048_576\n"))
     assert collect(config, toy_plugins).exit_code == EXIT_OK
     filler.unlink()
+
+
+def test_every_pass_is_recorded_even_when_the_disk_was_full_at_its_start_or_end(
+        small_disk: Path, toy: Any, toy_source: Any, toy_plugins: Plugins, tmp_path: Path) -> None:
+    """A pass whose `runs` row the full disk refused is kept in the reserved journal and recorded by
+    the next pass that can write; one killed on the way is marked interrupted."""
+    store = small_disk / "store"
+    config = write_config(tmp_path, [toy_source(toy, transcripts=False)], store=store)
+    assert collect(config, toy_plugins).exit_code == EXIT_OK  # reserves the journal while there is space
+    with sqlite3.connect(store / "catalog.sqlite") as db:
+        db.execute("INSERT INTO runs (started) VALUES ('2026-12-01T00:00:00.000000Z')")  # a pass that was killed
+    filler = fill(small_disk, leave=0)
+    for _ in range(3):
+        assert collect(config, toy_plugins).exit_code == EXIT_STORE
+    filler.unlink()
+    assert collect(config, toy_plugins).exit_code == EXIT_OK
+    runs = query_catalog(store, "SELECT exit_code, outcome, finished IS NOT NULL FROM runs ORDER BY id")
+    assert runs[0] == (0, "complete", 1) and runs[1] == (None, "interrupted", 0)
+    missed = [row for row in runs[2:] if row[0] == EXIT_STORE]
+    assert len(missed) == 3 and all(row[1] == "store failed" and row[2] for row in missed)  # every failed pass
+    assert runs[-1] == (0, "complete", 1) and len(runs) == 6

@@ -33,6 +33,29 @@ class RunsCatalog(RecordingsCatalog):
                 (iso(now_utc()), exit_code, outcome, run_id),
             )
 
+    def record_missed_runs(self, records: Sequence[dict[str, Any]]) -> None:
+        """Record passes the catalog could not take when they ran (see `collector._run_journal`):
+        a new row for a pass that never got one, the finish of one left unfinished; one transaction."""
+        with self._transaction() as db:
+            for record in records:
+                run_id = record.get("run_id")
+                if not run_id:
+                    run_id = db.execute("INSERT INTO runs (started) VALUES (?) RETURNING id",
+                                        (record["started"],)).fetchone()[0]
+                db.execute("UPDATE runs SET finished=?, exit_code=?, outcome=? WHERE id=?",
+                           (record["finished"], record["exit_code"], record["outcome"], run_id))
+                db.executemany("INSERT INTO run_tenants VALUES (?,?,?,?,?) ON CONFLICT (run_id, source, tenant) "
+                               "DO UPDATE SET status=excluded.status, summary=excluded.summary",
+                               [(run_id, t[0], t[1], t[2], to_json_text(t[3] if len(t) > 3 else {}))
+                                for t in record.get("tenants", [])])
+
+    def mark_interrupted_runs(self) -> int:
+        """Passes that died without finishing (killed) are marked so; returns how many. Only while
+        no pass can be running (a `collector run` holds the store exclusively)."""
+        with self._transaction() as db:
+            return int(db.execute("UPDATE runs SET outcome='interrupted' WHERE finished IS NULL AND outcome IS NULL"
+                                  ).rowcount)
+
     def work_counts(self, source: str, tenant: str) -> dict[str, int]:
         """Counts of recordings and of audio/transcript rows by status, for summaries and status."""
         counts: dict[str, int] = {
