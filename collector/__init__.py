@@ -8,7 +8,8 @@ without notice; code that embeds the collector (runs it, loads configurations) u
 - the normalized model it maps vendor payloads to: `Recording`, `Party`, `Transcript`, ...;
 - how it talks to its vendor: `SourceContext.http` gives an `HttpClient` sharing the tenant's
   `Traffic`; an auth strategy (`StaticBearerAuth`, `ApiKeyAuth`, `BasicAuth`, `TokenExchange`,
-  `OAuth2ClientCredentials`, or a `TokenAuth` of its own); `Redirects` for media behind signed URLs;
+  `OAuth2` with a `Grant`, `RefreshTokenGrant` and a `TokenFile`, `JwtAssertion`, or a `TokenAuth`
+  of its own, renewed as `Renewal` says); `Redirects` for media behind signed URLs;
 - how it lists: `paginate` with a paginator (`CursorPaginator`, `NextUrlPaginator`,
   `OffsetPaginator`, `PageNumberPaginator`), `Incremental` (a watermark with an overlap),
   `TimeWindows` (time-window sweeps), `Tally` (reconciling against the vendor's count);
@@ -28,15 +29,10 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
         Auth,
         BasicAuth,
         HeaderAuth,
-        OAuth2ClientCredentials,
         StaticBearerAuth,
-        Token,
-        TokenAuth,
         TokenChannel,
-        TokenExchange,
         basic_credentials,
-        jwt_expiry,
-        token_expiry,
+        secret_value,
     )
     from ._durations import Duration
     from ._errors import (
@@ -60,6 +56,7 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
     from ._http import HttpClient, JsonAnswer, Redirects, RequestStats, RetrySettings, Traffic, parse_retry_after
     from ._ids import compound_id, path_segment, split_compound_id
     from ._incremental import Incremental
+    from ._jwt import JwtAssertion
     from ._model import (
         Direction,
         MediaAvailability,
@@ -70,6 +67,14 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
         TranscriptResult,
         TranscriptSegment,
         TranscriptState,
+    )
+    from ._oauth2 import (
+        CLIENT_ASSERTION_JWT,
+        JWT_BEARER,
+        Grant,
+        OAuth2,
+        OAuth2ClientCredentials,
+        RefreshTokenGrant,
     )
     from ._paging import (
         CursorPaginator,
@@ -98,6 +103,8 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
         http_url,
     )
     from ._time import iso, now_utc, parse_iso
+    from ._token_store import TokenFile, TokenStore
+    from ._tokens import Renewal, Token, TokenAuth, TokenExchange, jwt_expiry, token_expiry
     from ._windows import TimeWindows, Window, WindowOutcome, WindowSweep
 
 _EXPORTS = {
@@ -107,6 +114,7 @@ _EXPORTS = {
     "AuthenticationError": "._errors",
     "BadStatus": "._errors",
     "BasicAuth": "._auth",
+    "CLIENT_ASSERTION_JWT": "._oauth2",
     "CollectorError": "._errors",
     "ConfigError": "._errors",
     "CursorPaginator": "._paging",
@@ -116,6 +124,7 @@ _EXPORTS = {
     "Duration": "._durations",
     "ENTRY_POINT_GROUP": "._plugins",
     "EgressBudget": "._source",
+    "Grant": "._oauth2",
     "HeaderAuth": "._auth",
     "HttpClient": "._http",
     "Incremental": "._incremental",
@@ -124,13 +133,16 @@ _EXPORTS = {
     "ItemNotReady": "._errors",
     "ItemRejected": "._errors",
     "ItemUnavailable": "._errors",
+    "JWT_BEARER": "._oauth2",
     "JsonAnswer": "._http",
+    "JwtAssertion": "._jwt",
     "ListedPage": "._paging",
     "ListingCount": "._source",
     "MediaAvailability": "._model",
     "NextUrlPaginator": "._paging",
     "NoAnswer": "._errors",
-    "OAuth2ClientCredentials": "._auth",
+    "OAuth2": "._oauth2",
+    "OAuth2ClientCredentials": "._oauth2",
     "OffsetPaginator": "._paging",
     "Page": "._source",
     "PageNumberPaginator": "._paging",
@@ -141,6 +153,8 @@ _EXPORTS = {
     "Recording": "._model",
     "RecordingKey": "._model",
     "Redirects": "._http",
+    "RefreshTokenGrant": "._oauth2",
+    "Renewal": "._tokens",
     "RequestFailed": "._errors",
     "RequestStats": "._http",
     "RetrySettings": "._http",
@@ -155,10 +169,12 @@ _EXPORTS = {
     "Tally": "._paging",
     "TenantError": "._errors",
     "TimeWindows": "._windows",
-    "Token": "._auth",
-    "TokenAuth": "._auth",
+    "Token": "._tokens",
+    "TokenAuth": "._tokens",
     "TokenChannel": "._auth",
-    "TokenExchange": "._auth",
+    "TokenExchange": "._tokens",
+    "TokenFile": "._token_store",
+    "TokenStore": "._token_store",
     "Traffic": "._http",
     "Transcript": "._model",
     "TranscriptResult": "._model",
@@ -175,15 +191,16 @@ _EXPORTS = {
     "hookspec": "._hookspecs",
     "http_url": "._source",
     "iso": "._time",
-    "jwt_expiry": "._auth",
+    "jwt_expiry": "._tokens",
     "now_utc": "._time",
     "paginate": "._paging",
     "parse_iso": "._time",
     "parse_retry_after": "._http",
     "path_segment": "._ids",
     "register_secret": "._redact",
+    "secret_value": "._auth",
     "split_compound_id": "._ids",
-    "token_expiry": "._auth",
+    "token_expiry": "._tokens",
 }
 """Where each public name lives; a name is imported the first time it is used, so that
 `collector --help` or `collector status` do not load httpx, pydantic's models or the audio stack."""
@@ -216,7 +233,9 @@ def _version() -> str:
 
 
 __all__ = [
+    "CLIENT_ASSERTION_JWT",
     "ENTRY_POINT_GROUP",
+    "JWT_BEARER",
     "ApiKeyAuth",
     "AudioExpectation",
     "Auth",
@@ -231,6 +250,7 @@ __all__ = [
     "DownloadsStopped",
     "Duration",
     "EgressBudget",
+    "Grant",
     "HeaderAuth",
     "HttpClient",
     "Incremental",
@@ -240,11 +260,13 @@ __all__ = [
     "ItemRejected",
     "ItemUnavailable",
     "JsonAnswer",
+    "JwtAssertion",
     "ListedPage",
     "ListingCount",
     "MediaAvailability",
     "NextUrlPaginator",
     "NoAnswer",
+    "OAuth2",
     "OAuth2ClientCredentials",
     "OffsetPaginator",
     "Page",
@@ -256,6 +278,8 @@ __all__ = [
     "Recording",
     "RecordingKey",
     "Redirects",
+    "RefreshTokenGrant",
+    "Renewal",
     "RequestFailed",
     "RequestStats",
     "RetrySettings",
@@ -274,6 +298,8 @@ __all__ = [
     "TokenAuth",
     "TokenChannel",
     "TokenExchange",
+    "TokenFile",
+    "TokenStore",
     "Traffic",
     "Transcript",
     "TranscriptResult",
@@ -297,6 +323,7 @@ __all__ = [
     "parse_retry_after",
     "path_segment",
     "register_secret",
+    "secret_value",
     "split_compound_id",
     "token_expiry",
 ]
