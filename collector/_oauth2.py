@@ -64,6 +64,17 @@ def _value(name: str, value: ParamValue) -> str:
     return value
 
 
+def check_params(params: Mapping[str, ParamValue]) -> None:
+    """Refuse a token parameter that is not a str, a `Secret` or a callable (at start-up, not at the
+    first token request), and register the `Secret`s among them with the redactor."""
+    for name, value in params.items():
+        if isinstance(value, Secret):
+            register_secret(value.get_secret_value())
+        elif not isinstance(value, str) and not callable(value):
+            raise TypeError(f"token parameter {name!r} must be a str, a Secret or a callable returning one, "
+                            f"not {type(value).__name__}")
+
+
 def form_of(params: Mapping[str, ParamValue]) -> dict[str, str]:
     """Token parameters as the form values to send (secrets revealed, callables called)."""
     return {name: _value(name, value) for name, value in params.items()}
@@ -84,11 +95,9 @@ class Grant:
     def __init__(self, grant_type: str, **params: ParamValue) -> None:
         if not grant_type:
             raise ValueError("grant_type is empty")
+        check_params(params)
         self.grant_type = grant_type
         self.params = params
-        for value in params.values():
-            if isinstance(value, Secret):
-                register_secret(value.get_secret_value())
 
     @classmethod
     def client_credentials(cls) -> Grant:
@@ -198,9 +207,7 @@ class OAuth2(TokenAuth):
         self.client_id, self.client_auth = client_id, client_auth
         self._secret = None if client_secret is None else secret_value(client_secret, "client_secret")
         self._params: dict[str, ParamValue] = {**({"scope": scope} if scope else {}), **(params or {})}
-        for value in self._params.values():
-            if isinstance(value, Secret):
-                register_secret(value.get_secret_value())
+        check_params(self._params)
         self._headers = {"Accept": "application/json", **(headers or {})}
         self._lifetime = lifetime
         self._basic = None

@@ -10,8 +10,13 @@ tokens in real time); refusals that stop the tenant once.
 from __future__ import annotations
 
 import asyncio
+import re
+import sys
 import time
+import types
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -36,6 +41,7 @@ from collector.emulator import EmulatorServer, Request, Response, TokenEndpoint,
 
 FAST = RetrySettings(attempts=3, initial_wait=0.01, max_wait=0.05)
 SECRET = "client-secret-7f3a9c"
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 class FakeClock:
@@ -273,3 +279,40 @@ def test_token_requests_are_outside_the_tenant_rate_limit_unless_asked(vendor: V
     assert counted.rate_limit_token_requests is True
     counted.share_rate_limit = False  # the former name still works
     assert counted.rate_limit_token_requests is False
+
+
+def _readme_examples() -> dict[str, Any]:
+    """The code of the README's "Toolkit: authentication" (its blocks that are whole modules), run."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index("### Toolkit: authentication")
+    end = re.compile(r"^##", re.MULTILINE).search(text, start + 4)
+    section = text[start:end.start() if end else None]
+    module = types.ModuleType("readme_toolkit_authentication")
+    sys.modules[module.__name__] = module  # pydantic resolves the settings' annotations there
+    for block in re.findall(r"```python\n(.*?)```", section, re.DOTALL):
+        if block.startswith(('"""', "from ")):
+            exec(compile(block, "README.md", "exec"), module.__dict__)  # noqa: S102 - our own documentation
+    return module.__dict__
+
+
+def test_the_readme_examples_work_against_a_strict_token_endpoint(tmp_path: Path) -> None:
+    examples = _readme_examples()
+    vendor = Vendor(lifetime=60)
+    try:
+        vendor.tokens.add_client("acme-app", SECRET)
+        vendor.tokens.allow("account_credentials", lambda client, form: form.get("account_id"))
+        refresh = vendor.tokens.authorise("acme-app", subject="user-3")
+        common = {"plugin": "acme", "tenant": "main", "token_url": vendor.token_url, "client_id": "acme-app",
+                  "client_secret": SECRET}
+        for extra in ({}, {"account_id": "acct-9"},
+                      {"refresh_token": refresh, "token_file": str(tmp_path / "acme-main.json")}):
+            settings = examples["AcmeSettings"].model_validate({**common, **extra})
+            run(vendor, examples["build_auth"](settings), times=2)
+        run(vendor, examples["build_jwt_auth"](vendor.token_url, "acme-app", Secret(SECRET, "test"), "user-4"))
+        assert vendor.subjects == ["acme-app"] * 2 + ["acct-9"] * 2 + ["user-3"] * 2 + ["user-4"]
+        assert [form["grant_type"] for form in vendor.tokens.forms] == [
+            "client_credentials", "account_credentials", "refresh_token", "urn:ietf:params:oauth:grant-type:jwt-bearer"]
+        assert all(form.get("scope") == "recordings:read" for form in vendor.tokens.forms[:3])
+        assert vendor.tokens.audit().refused == 0
+    finally:
+        vendor.close()
