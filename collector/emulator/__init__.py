@@ -30,6 +30,7 @@ from ._kit import (
     opaque_cursor,
     read_cursor,
 )
+from ._oauth import TokenAudit, TokenEndpoint, decode_jwt_claims
 from ._server import (
     CONTENT_FAULTS,
     LOOPBACK,
@@ -41,7 +42,6 @@ from ._server import (
     Request,
     Response,
 )
-from ._oauth import TokenAudit, TokenEndpoint, decode_jwt_claims
 from ._storage import StorageServer
 
 __all__ = [
