@@ -8,7 +8,8 @@ without notice; code that embeds the collector (runs it, loads configurations) u
 - the normalized model it maps vendor payloads to: `Recording`, `Party`, `Transcript`, ...;
 - how it talks to its vendor: `SourceContext.http` gives an `HttpClient` sharing the tenant's
   `Traffic`; an auth strategy (`StaticBearerAuth`, `ApiKeyAuth`, `BasicAuth`, `TokenExchange`,
-  `OAuth2ClientCredentials`, or a `TokenAuth` of its own); `Redirects` for media behind signed URLs;
+  `OAuth2` with a `Grant`, `RefreshTokenGrant` and a `TokenFile`, `JwtAssertion`, or a `TokenAuth`
+  of its own, renewed as `Renewal` says); `Redirects` for media behind signed URLs;
 - how it lists: `paginate` with a paginator (`CursorPaginator`, `NextUrlPaginator`,
   `OffsetPaginator`, `PageNumberPaginator`; in the query or a JSON body), `ChangeFeed` (a snapshot,
   then the vendor's sync token), `Incremental` (a watermark with an overlap: only where the vendor
@@ -31,15 +32,10 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
         Auth,
         BasicAuth,
         HeaderAuth,
-        OAuth2ClientCredentials,
         StaticBearerAuth,
-        Token,
-        TokenAuth,
         TokenChannel,
-        TokenExchange,
         basic_credentials,
-        jwt_expiry,
-        token_expiry,
+        secret_value,
     )
     from ._changefeed import ChangeFeed
     from ._dates import parse_time, value_shape
@@ -67,6 +63,7 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
     from ._http import HttpClient, JsonAnswer, Redirects, RequestStats, RetrySettings, Traffic, parse_retry_after
     from ._ids import compound_id, path_segment, split_compound_id
     from ._incremental import Incremental
+    from ._jwt import JwtAssertion
     from ._model import (
         Direction,
         MediaAvailability,
@@ -77,6 +74,14 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
         TranscriptResult,
         TranscriptSegment,
         TranscriptState,
+    )
+    from ._oauth2 import (
+        CLIENT_ASSERTION_JWT,
+        JWT_BEARER,
+        Grant,
+        OAuth2,
+        OAuth2ClientCredentials,
+        RefreshTokenGrant,
     )
     from ._paginators import CursorPaginator, NextUrlPaginator, OffsetPaginator, PageNumberPaginator
     from ._paging import ListedPage, PageRequest, Paginator, Tally, paginate
@@ -96,6 +101,8 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
         http_url,
     )
     from ._time import iso, now_utc, parse_iso
+    from ._token_store import TokenFile, TokenStore
+    from ._tokens import Renewal, Token, TokenAuth, TokenExchange, jwt_expiry, token_expiry
     from ._windows import TimeWindows, Window, WindowOutcome, WindowSweep
 
 _EXPORTS = {
@@ -105,6 +112,7 @@ _EXPORTS = {
     "AuthenticationError": "._errors",
     "BadStatus": "._errors",
     "BasicAuth": "._auth",
+    "CLIENT_ASSERTION_JWT": "._oauth2",
     "ChangeFeed": "._changefeed",
     "CollectorError": "._errors",
     "ConfigError": "._errors",
@@ -117,6 +125,7 @@ _EXPORTS = {
     "Duration": "._durations",
     "ENTRY_POINT_GROUP": "._plugins",
     "EgressBudget": "._source",
+    "Grant": "._oauth2",
     "HeaderAuth": "._auth",
     "HttpClient": "._http",
     "Incremental": "._incremental",
@@ -125,13 +134,16 @@ _EXPORTS = {
     "ItemNotReady": "._errors",
     "ItemRejected": "._errors",
     "ItemUnavailable": "._errors",
+    "JWT_BEARER": "._oauth2",
     "JsonAnswer": "._http",
+    "JwtAssertion": "._jwt",
     "ListedPage": "._paging",
     "ListingCount": "._source",
     "MediaAvailability": "._model",
     "NextUrlPaginator": "._paginators",
     "NoAnswer": "._errors",
-    "OAuth2ClientCredentials": "._auth",
+    "OAuth2": "._oauth2",
+    "OAuth2ClientCredentials": "._oauth2",
     "OffsetPaginator": "._paginators",
     "Page": "._source",
     "PageNumberPaginator": "._paginators",
@@ -143,6 +155,8 @@ _EXPORTS = {
     "Recording": "._model",
     "RecordingKey": "._model",
     "Redirects": "._http",
+    "RefreshTokenGrant": "._oauth2",
+    "Renewal": "._tokens",
     "RequestFailed": "._errors",
     "RequestStats": "._http",
     "RetrySettings": "._http",
@@ -157,10 +171,12 @@ _EXPORTS = {
     "Tally": "._paging",
     "TenantError": "._errors",
     "TimeWindows": "._windows",
-    "Token": "._auth",
-    "TokenAuth": "._auth",
+    "Token": "._tokens",
+    "TokenAuth": "._tokens",
     "TokenChannel": "._auth",
-    "TokenExchange": "._auth",
+    "TokenExchange": "._tokens",
+    "TokenFile": "._token_store",
+    "TokenStore": "._token_store",
     "Traffic": "._http",
     "Transcript": "._model",
     "TranscriptResult": "._model",
@@ -178,7 +194,7 @@ _EXPORTS = {
     "hookspec": "._hookspecs",
     "http_url": "._source",
     "iso": "._time",
-    "jwt_expiry": "._auth",
+    "jwt_expiry": "._tokens",
     "now_utc": "._time",
     "paginate": "._paging",
     "parse_iso": "._time",
@@ -186,8 +202,9 @@ _EXPORTS = {
     "parse_time": "._dates",
     "path_segment": "._ids",
     "register_secret": "._redact",
+    "secret_value": "._auth",
     "split_compound_id": "._ids",
-    "token_expiry": "._auth",
+    "token_expiry": "._tokens",
     "value_shape": "._dates",
 }
 """Where each public name lives; a name is imported the first time it is used, so that
@@ -221,7 +238,9 @@ def _version() -> str:
 
 
 __all__ = [
+    "CLIENT_ASSERTION_JWT",
     "ENTRY_POINT_GROUP",
+    "JWT_BEARER",
     "ApiKeyAuth",
     "AudioExpectation",
     "Auth",
@@ -239,6 +258,7 @@ __all__ = [
     "DownloadsStopped",
     "Duration",
     "EgressBudget",
+    "Grant",
     "HeaderAuth",
     "HttpClient",
     "Incremental",
@@ -248,11 +268,13 @@ __all__ = [
     "ItemRejected",
     "ItemUnavailable",
     "JsonAnswer",
+    "JwtAssertion",
     "ListedPage",
     "ListingCount",
     "MediaAvailability",
     "NextUrlPaginator",
     "NoAnswer",
+    "OAuth2",
     "OAuth2ClientCredentials",
     "OffsetPaginator",
     "Page",
@@ -265,6 +287,8 @@ __all__ = [
     "Recording",
     "RecordingKey",
     "Redirects",
+    "RefreshTokenGrant",
+    "Renewal",
     "RequestFailed",
     "RequestStats",
     "RetrySettings",
@@ -283,6 +307,8 @@ __all__ = [
     "TokenAuth",
     "TokenChannel",
     "TokenExchange",
+    "TokenFile",
+    "TokenStore",
     "Traffic",
     "Transcript",
     "TranscriptResult",
@@ -308,6 +334,7 @@ __all__ = [
     "parse_time",
     "path_segment",
     "register_secret",
+    "secret_value",
     "split_compound_id",
     "token_expiry",
     "value_shape",

@@ -1,5 +1,8 @@
 """Auth strategies over real HTTP: static keys, Basic, token exchange, OAuth2 client credentials,
-and tokens checked right before sending (after any wait for a rate-limit slot)."""
+tokens checked right before sending (after any wait for a rate-limit slot), and credentials given
+as a `Secret` or a `str` everywhere (anything else refused, never sent as its repr).
+
+OAuth2's grants, renewal and rotation: tests/test_toolkit_oauth2*.py."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import asyncio
 import base64
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import parse_qsl
 
 import pytest
@@ -17,7 +20,11 @@ from collector import (
     Auth,
     AuthenticationError,
     BasicAuth,
+    Grant,
+    HeaderAuth,
     HttpClient,
+    JwtAssertion,
+    OAuth2,
     OAuth2ClientCredentials,
     RateLimit,
     RetrySettings,
@@ -25,6 +32,7 @@ from collector import (
     StaticBearerAuth,
     TokenExchange,
     Traffic,
+    basic_credentials,
 )
 from collector._redact import redact
 from collector.emulator import EmulatorError, EmulatorServer, Request, Response
@@ -160,3 +168,67 @@ def test_credentials_never_go_to_another_origin(vendor: Vendor) -> None:
         http = client(vendor, StaticBearerAuth(Secret("static-token-000", "test")))
         run(http, f"{elsewhere.url}/open")
         assert "Authorization" not in elsewhere.seen[0]
+
+
+# -- credentials given as a Secret or a str, never as an object's repr ---------------------------------
+
+
+def test_basic_credentials_take_a_secret_or_a_str_and_never_send_a_repr() -> None:
+    from pydantic import SecretStr
+
+    expected = "Basic " + base64.b64encode(b"AC-account-2:pass-word-4567").decode()
+    for user in ("AC-account-2", Secret("AC-account-2", "test")):
+        for password in ("pass-word-4567", Secret("pass-word-4567", "test"), SecretStr("pass-word-4567")):
+            assert basic_credentials(user, password) == expected  # type: ignore[arg-type]
+    assert redact(expected) == "[redacted]" and redact("pass-word-4567") == "[redacted]"
+    for wrong in (None, 42, b"pass-word-4567", object()):
+        with pytest.raises(TypeError, match=r"^password must be a collector.Secret or a str, not "):
+            basic_credentials("AC-account-2", wrong)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="':'"):
+        basic_credentials("user:name", "pass-word-4567")
+
+
+@pytest.mark.parametrize("make", [
+    lambda value: StaticBearerAuth(value),
+    lambda value: HeaderAuth(value, header="X-Api-Key", scheme=None),
+    lambda value: ApiKeyAuth(value, header="X-Api-Key"),
+    lambda value: BasicAuth("AC-account-1", value),
+    lambda value: OAuth2ClientCredentials("https://auth.example/token", client_id="c", client_secret=value),
+    lambda value: OAuth2("https://auth.example/token", client_id="c", client_secret=value),
+    lambda value: JwtAssertion(value, algorithm="HS256", issuer="c", audience="https://auth.example/token"),
+], ids=["bearer", "header", "api-key", "basic", "client-credentials", "oauth2", "jwt"])
+def test_every_strategy_takes_a_secret_or_a_str_and_refuses_anything_else(make: Callable[[object], object]) -> None:
+    make(Secret("credential-value-1", "test"))
+    make("credential-value-1")
+    with pytest.raises(TypeError, match=r"must be a collector.Secret or a str, not int"):
+        make(12345678)
+
+
+def test_a_str_and_a_secret_send_the_same_credential(vendor: Vendor) -> None:
+    for value in ("api-key-value-321", Secret("api-key-value-321", "test")):
+        run(client(vendor, ApiKeyAuth(value, header="X-Api-Key")), "/open")
+        run(client(vendor, HeaderAuth(value, header="X-Key", scheme="Token")), "/open")
+    assert [seen.get("X-Api-Key") for seen in vendor.seen[::2]] == ["api-key-value-321"] * 2
+    assert [seen.get("X-Key") for seen in vendor.seen[1::2]] == ["Token api-key-value-321"] * 2
+    assert not any("Secret(" in value for seen in vendor.seen for value in seen.values())
+
+
+def test_a_token_parameter_of_the_wrong_type_is_refused_when_the_strategy_is_built() -> None:
+    with pytest.raises(TypeError, match=r"token parameter 'account_id' must be a str, a Secret or a callable"):
+        OAuth2("https://auth.example/token", Grant("account_credentials", account_id=42),  # type: ignore[arg-type]
+               client_id="c", client_secret="client-secret-1")
+    with pytest.raises(TypeError, match=r"token parameter 'audience'"):
+        OAuth2("https://auth.example/token", client_id="c", client_secret="client-secret-1",
+               params={"audience": None})  # type: ignore[dict-item]
+
+
+def test_token_requests_can_be_counted_outside_the_tenant_limit_by_name() -> None:
+    # The former `share_rate_limit` (found with dir()) is `rate_limit_token_requests`, a constructor keyword.
+    with Vendor(lifetime=2.0) as server:
+        auth = TokenExchange("/token", json={"key": Secret("right-key-123", "test")}, token_field="session.token",
+                             expires_field="ttl", rate_limit_token_requests=False)
+        assert auth.share_rate_limit is False
+        http = client(server, auth, limit=RateLimit(requests=1, per_seconds=3))
+        assert run(http, "/data", times=2) == [{"ok": True}] * 2
+        assert server.expired_arrivals == 0 and server.count(status=401) == 0
+    assert TokenExchange("/token").rate_limit_token_requests is True  # a route of the API: counted

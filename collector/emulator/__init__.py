@@ -10,6 +10,10 @@ tests and for `collector demo`:
   malformed JSON, HTML instead of audio, truncated bodies, slow answers, media bodies that drip
   or stall (to test a plugin's downloads against the pace limits);
 - `StorageServer`: media at short-lived signed URLs on another origin;
+- `TokenEndpoint`: an OAuth2 token endpoint as a strict vendor runs it (client authentication in
+  the body or as Basic, client credentials, rotating single-use refresh tokens, JWT-bearer
+  assertions, custom grants, short lifetimes, a shared clock), with `check(request)` for the API
+  routes and a `TokenAudit` of what it saw (reused refresh tokens, expired tokens that arrived);
 - `HOSTILE_IDS`, `audio_answer` (with `AUDIO_FAULTS`), `keyset_page`, `opaque_cursor`,
   `link_header`, `Readiness`: what most emulators need;
 - `synth_audio`, `wav_stream`, `truncated`: real, unique, decodable audio.
@@ -26,6 +30,7 @@ from ._kit import (
     opaque_cursor,
     read_cursor,
 )
+from ._oauth import TokenAudit, TokenEndpoint, decode_jwt_claims
 from ._server import (
     CONTENT_FAULTS,
     LOOPBACK,
@@ -54,7 +59,10 @@ __all__ = [
     "Request",
     "Response",
     "StorageServer",
+    "TokenAudit",
+    "TokenEndpoint",
     "audio_answer",
+    "decode_jwt_claims",
     "keyset_page",
     "link_header",
     "opaque_cursor",

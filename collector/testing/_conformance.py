@@ -19,7 +19,10 @@ then runs the plugin for real, over HTTP, and checks the promises users rely on:
 - and what the emulation declares its vendor has: items still processing at first are collected
   once ready, without spending attempts (`processing`); media behind redirects to signed URLs
   arrives, no credential reaches the storage host, expired URLs are asked for again
-  (`redirects`); the vendor's limit on concurrent requests is never exceeded (`concurrency_limit`).
+  (`redirects`); the vendor's limit on concurrent requests is never exceeded (`concurrency_limit`);
+  short-lived and rotating tokens are reused until near expiry, never arrive expired, and a rotated
+  refresh token is never lost across runs and SIGKILL (`short_tokens`, `token_rotation`: see
+  `_conformance_tokens`).
 
 The listing traits (`back_dated`, `change_feed`, `expiring_cursors`: arrivals no overlap catches,
 deletions, tokens that expire) and their checks live in `collector.testing._listing_checks`.
@@ -46,6 +49,7 @@ from ..emulator import EmulatorServer
 from .._store import CATALOG_NAME
 from .._exits import EXIT_OK, EXIT_PARTIAL, EXIT_WAITING
 from ._listing_checks import ListingChecks, ListingTraits
+from ._conformance_tokens import TokenConformance, TokenEmulation, wait_for_quiet_tokens
 from ._harness import (
     StoreContents,
     collect,
@@ -68,7 +72,7 @@ class Expectations:
     rejected_items: dict[str, int] = field(default_factory=dict)
 
 
-class Emulation(ListingTraits, abc.ABC):
+class Emulation(ListingTraits, TokenEmulation, abc.ABC):
     """A plugin's emulator(s), running, with a few tenants, as the conformance suite drives them.
 
     Implement `sources`, `expected`, `add_recordings`, `add_history`, `revoke` and `secrets`, and
@@ -203,7 +207,7 @@ class Emulation(ListingTraits, abc.ABC):
                 os.environ[variable] = previous
 
 
-class SourceConformance(ListingChecks):
+class SourceConformance(ListingChecks, TokenConformance):
     """Inherit this in a plugin's tests and implement `start_emulation`; the tests come for free."""
 
     source_name: ClassVar[str]
@@ -347,6 +351,7 @@ class SourceConformance(ListingChecks):
                 has_audio = any(emulation.expected().audio.values())
                 wait_until_committed(tmp_path / "store" / CATALOG_NAME, process, recordings=3,
                                      audio=3 if has_audio else 0)
+                wait_for_quiet_tokens(emulation)  # never inside a token rotation (see `_conformance_tokens`)
             finally:
                 process.send_signal(signal.SIGKILL)
                 process.wait()
