@@ -59,7 +59,7 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
         classify_request_failure,
     )
     from ._expiry import PositionExpired, expired_on
-    from ._hookspecs import DemoFactory, StoredEvent, hookimpl, hookspec
+    from ._hookspecs import DemoFactory, PassEvent, PassKind, StoredEvent, TenantEvent, hookimpl, hookspec
     from ._http import HttpClient, JsonAnswer, Redirects, RequestStats, RetrySettings, Traffic, parse_retry_after
     from ._ids import compound_id, path_segment, split_compound_id
     from ._incremental import Incremental
@@ -148,6 +148,8 @@ _EXPORTS = {
     "Page": "._source",
     "PageNumberPaginator": "._paginators",
     "PageRequest": "._paging",
+    "PassEvent": "._hookspecs",
+    "PassKind": "._hookspecs",
     "Paginator": "._paging",
     "Party": "._model",
     "PositionExpired": "._expiry",
@@ -170,6 +172,7 @@ _EXPORTS = {
     "StoredEvent": "._hookspecs",
     "Tally": "._paging",
     "TenantError": "._errors",
+    "TenantEvent": "._hookspecs",
     "TimeWindows": "._windows",
     "Token": "._tokens",
     "TokenAuth": "._tokens",
@@ -282,6 +285,8 @@ __all__ = [
     "PageRequest",
     "Paginator",
     "Party",
+    "PassEvent",
+    "PassKind",
     "PositionExpired",
     "RateLimit",
     "Recording",
@@ -302,6 +307,7 @@ __all__ = [
     "StoredEvent",
     "Tally",
     "TenantError",
+    "TenantEvent",
     "TimeWindows",
     "Token",
     "TokenAuth",

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
     from ._catalog import Scope
     from ._config import Config
+    from ._hookspecs import PassKind
     from ._plugins import Plugins
-    from ._run import RunResult
 
 
 def _log() -> Any:
@@ -120,7 +120,7 @@ def schedule(call: Invocation) -> int:
     """Run passes on the configured schedule until interrupted."""
     from ._schedule import run_schedule
 
-    return run_schedule(call.args.config, call.plugins, lambda config: collect_once(config, call))
+    return run_schedule(call.args.config, call.plugins, lambda config: collect_once(config, call, kind="schedule"))
 
 
 def worker(call: Invocation) -> int:
@@ -145,11 +145,17 @@ def enqueue_pass_and_report(call: Invocation, config: Config, *, wait: bool, nam
     logging); the exit code of its tenants (as `collector run`'s) after waiting, else 0 (or 3 if the
     pass was enqueued before)."""
     from ._cluster import require_cluster_store, start_pass
+    from ._hookspecs import PassEvent
     from ._summary import TenantStatus, exit_code_of
 
     require_cluster_store(config)
+    if wait:
+        call.plugins.pass_started(PassEvent("enqueue", config))
     report = start_pass(config, name, wait=wait)
     done, runs = report.enqueued, report.tenants
+    if wait:  # the distributed pass as a whole: metrics, a verify slice, notifications
+        call.plugins.pass_finished(PassEvent("enqueue", config, summaries=tuple(report.summaries()),
+                                             exit_code=exit_code_of([TenantStatus(run["status"]) for run in runs])))
     if as_json or (call.args.log_format or config.logging.format) == "json":
         print(json.dumps({"pass": done.name, "queued": done.queued, "already_waiting": done.already_waiting,
                           "already_enqueued": done.already_enqueued, "tenants": runs}, default=str,
@@ -182,15 +188,16 @@ def demo(call: Invocation) -> int:
     """Start the emulators, write a config, collect, print the summary."""
     from ._demo import run_demo
 
-    return run_demo(call.args.directory, call.plugins, lambda config: collect_once(config, call),
+    return run_demo(call.args.directory, call.plugins, lambda config: collect_once(config, call, kind="demo"),
                     serve=call.args.serve)
 
 
-def collect_once(config: Config, call: Invocation, *, as_json: bool = False, out: TextIO | None = None) -> int:
-    """Lock the store, run one pass with progress, print the summary, write metrics, return the exit code."""
+def collect_once(config: Config, call: Invocation, *, as_json: bool = False, out: TextIO | None = None,
+                 kind: PassKind = "run") -> int:
+    """Set up logging and progress, run one pass (the one lifecycle: `_run.run_once`), print its summary."""
     from rich.console import Console
 
-    from ._output import interactive, live_progress, render_summary, setup_logging, summary_line
+    from ._output import interactive, live_progress, render_summary, setup_logging
     from ._run import run_once
 
     args = call.args
@@ -199,44 +206,14 @@ def collect_once(config: Config, call: Invocation, *, as_json: bool = False, out
     setup_logging(fmt, args.log_level or config.logging.level, console=console)
     for warning in config.warnings:
         _log().warning(warning)
-    result = run_once(config, call.plugins, progress=lambda summaries: live_progress(console, summaries))
-    if console is None:
-        for summary in result.summaries:
-            _log().info(summary_line(summary), extra=summary.log_fields())
+    result = run_once(config, call.plugins, progress=lambda summaries: live_progress(console, summaries), kind=kind,
+                      interactive=console is not None)
     if result.store_failure:
         _log().error(result.store_failure, extra={"event": "store_failed"})
     # Under JSON logging a cron line's output is read by machines: the summary is JSON too.
     render_summary(result.summaries, out or sys.stdout, as_json=as_json or fmt == "json", run_id=result.run_id,
                    checkpoint=result.checkpoint, one_line=fmt == "json")
-    after_pass(config, result)
     return result.exit_code
-
-
-def after_pass(config: Config, result: RunResult) -> None:
-    """What follows every pass: its metrics, and a verify slice when `[verify] after_pass` says so."""
-    if config.metrics.textfile is not None or config.metrics.port is not None:
-        from ._metrics import record_run
-
-        record_run(config, result)
-    if config.verify.after_pass:
-        from ._catalog import Scope
-        from ._store import Store, StoreBusy
-        from ._verify import VerifyOptions, verify_store
-
-        v = config.verify
-        options = VerifyOptions(decode=v.decode, max_bytes=v.max_bytes, max_rate=v.max_rate,
-                                max_time=v.max_time.total_seconds() if v.max_time else None)
-        store = Store(config.store_location)
-        try:
-            with store.exclusive():
-                outcome = verify_store(store, Scope(), options)
-            _log().info("Verify after the pass: %d files, %d problem(s), %d lost.", outcome.files, len(outcome.findings),
-                     outcome.lost, extra={"event": "verify", "files": outcome.files, "problems": len(outcome.findings),
-                                          "lost": outcome.lost})
-        except StoreBusy:
-            _log().info("Verify after the pass skipped: another run holds the store.")
-        finally:
-            store.close()
 
 
 # -- reading the store -------------------------------------------------------------------------

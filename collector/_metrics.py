@@ -1,93 +1,97 @@
-"""Prometheus metrics: what each run did per tenant, and where its store stands.
+"""Prometheus metrics: what each tenant's latest run did, and where its store stands, from the catalog.
 
-Every run writes them to `[metrics] textfile` (the node_exporter textfile collector's convention:
-a `.prom` file replaced atomically), and `collector schedule` serves the latest on
-`[metrics] host:port` (loopback by default) with prometheus-client. Per tenant: requests, 429s,
-509s, seconds waited on the rate limit, bytes and recordings stored, items pending and failed,
-and when its last successful run ended.
+The metrics are read from the catalog (every tenant's latest run summary, its last complete run,
+the latest exit code), not from the pass that just ended: a `run --tenant` keeps the other tenants'
+series, a cluster worker's are those of every worker, and a fresh `schedule` answers `/metrics`
+at once. Written to `[metrics] textfile` after every pass and tenant (the node_exporter textfile
+collector's convention: a `.prom` file replaced atomically), and served on `[metrics] host:port`
+(loopback by default) by `schedule` and `worker`, read anew at each scrape. Per tenant: requests,
+429s, 509s, seconds waited on the rate limit, bytes and recordings stored, items pending, waiting
+and failed, and when its last complete run ended; and the latest run's exit code.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Gauge, start_http_server, write_to_textfile
 
 if TYPE_CHECKING:
     from ._config import Config
-    from ._run import RunResult
+    from ._catalog import Catalog
 
-_GAUGES = {
-    "requests": ("collector_requests", "Requests sent to the vendor in the last run"),
-    "throttled": ("collector_throttled_responses", "429 answers in the last run"),
-    "bandwidth_limited": ("collector_bandwidth_limited_responses", "509 answers in the last run"),
+GAUGES = {
+    "requests": ("collector_requests", "Requests sent to the vendor in the tenant's last run"),
+    "throttled": ("collector_throttled_responses", "429 answers in the tenant's last run"),
+    "bandwidth_limited": ("collector_bandwidth_limited_responses", "509 answers in the tenant's last run"),
     "waited_seconds": ("collector_rate_limit_wait_seconds", "Seconds requests waited for a rate-limit slot"),
-    "audio_bytes": ("collector_audio_bytes", "Audio bytes stored in the last run"),
-    "new_recordings": ("collector_recordings_stored", "New recordings stored in the last run"),
-    "deferred": ("collector_items_pending", "Items left to fetch after the last run"),
-    "waiting": ("collector_items_waiting", "Items waiting for the vendor after the last run"),
+    "audio_bytes": ("collector_audio_bytes", "Audio bytes stored in the tenant's last run"),
+    "new_recordings": ("collector_recordings_stored", "New recordings stored in the tenant's last run"),
+    "deferred": ("collector_items_pending", "Items left to fetch after the tenant's last run"),
+    "waiting": ("collector_items_waiting", "Items waiting for the vendor after the tenant's last run"),
     "failed_total": ("collector_items_failed", "Items failed or lost in the store"),
 }
+"""Every per-tenant gauge: the summary field it shows, its metric name and help text."""
+SUCCESS = "collector_last_success_timestamp_seconds"
+EXIT_CODE = "collector_run_exit_code"
 
 
-def registry_for(result: RunResult, previous: dict[tuple[str, str], float] | None = None) -> CollectorRegistry:
-    """A registry holding the run's metrics (`previous`: last success times from earlier runs)."""
+def registry_from(catalog: Catalog) -> CollectorRegistry:
+    """A registry of every tenant's metrics, read from the catalog."""
     registry = CollectorRegistry()
     labels = ("source", "tenant")
-    gauges = {field: Gauge(name, text, labels, registry=registry) for field, (name, text) in _GAUGES.items()}
-    success = Gauge("collector_last_success_timestamp_seconds", "When the tenant's last complete run ended",
-                    labels, registry=registry)
-    exit_code = Gauge("collector_run_exit_code", "The last run's exit code", registry=registry)
-    exit_code.set(result.exit_code)
-    successes = dict(previous or {})
-    now = dt.datetime.now(dt.timezone.utc).timestamp()
-    for summary in result.summaries:
+    gauges = {field: Gauge(name, text, labels, registry=registry) for field, (name, text) in GAUGES.items()}
+    success = Gauge(SUCCESS, "When the tenant's last complete run ended", labels, registry=registry)
+    exit_code = Gauge(EXIT_CODE, "The latest run's exit code", registry=registry)
+    code = catalog.last_exit_code()
+    if code is not None:
+        exit_code.set(code)
+    for summary in catalog.latest_summaries():
         for field, gauge in gauges.items():
-            gauge.labels(summary.source, summary.tenant).set(float(getattr(summary, field)))
-        if summary.status.value == "ok":
-            successes[(summary.source, summary.tenant)] = now
-    for (source, tenant), moment in successes.items():
-        success.labels(source, tenant).set(moment)
+            value = summary.get(field)
+            if isinstance(value, (int, float)):
+                gauge.labels(summary["source"], summary["tenant"]).set(float(value))
+        if summary["last_success"]:
+            moment = dt.datetime.fromisoformat(summary["last_success"].replace("Z", "+00:00"))
+            success.labels(summary["source"], summary["tenant"]).set(moment.timestamp())
     return registry
 
 
-class MetricsState:
-    """What `schedule` serves: the latest run's registry, and each tenant's last success so far."""
+def _registry(config: Config) -> CollectorRegistry | None:
+    """The metrics of the configured store, or None before it exists (its catalog read-only)."""
+    from ._store import read_only_catalog
 
-    def __init__(self) -> None:
-        self.successes: dict[tuple[str, str], float] = {}
-        self.registry = CollectorRegistry()
-
-    def update(self, result: RunResult) -> CollectorRegistry:
-        """Take a finished run into account; returns its registry."""
-        self.registry = registry_for(result, self.successes)
-        for summary in result.summaries:
-            if summary.status.value == "ok":
-                self.successes[(summary.source, summary.tenant)] = dt.datetime.now(dt.timezone.utc).timestamp()
-        return self.registry
+    location = config.store_location
+    if not location.has_catalog():
+        return None
+    catalog = read_only_catalog(location)
+    try:
+        return registry_from(catalog)
+    finally:
+        catalog.close()
 
 
-_STATE = MetricsState()
-
-
-def record_run(config: Config, result: RunResult) -> None:
-    """Take a finished run into the served metrics, and write them to `[metrics] textfile` if set."""
-    registry = _STATE.update(result)
-    if config.metrics.textfile is not None:
-        path = (config.path.parent / config.metrics.textfile).resolve()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_to_textfile(str(path), registry)
+def write_textfile(config: Config) -> None:
+    """Write the store's metrics to `[metrics] textfile` (atomically), if one is configured."""
+    if config.metrics.textfile is None or (registry := _registry(config)) is None:
+        return
+    path = (config.path.parent / config.metrics.textfile).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_to_textfile(str(path), registry)
 
 
 def serve(config: Config) -> None:
-    """Serve the latest metrics on `[metrics] host:port` from a background thread (for `schedule`)."""
+    """Serve the store's metrics on `[metrics] host:port` from a background thread, read from the
+    catalog at each scrape (so they answer from the start, and follow every pass and worker)."""
     assert config.metrics.port is not None
 
-    class Latest:
-        def collect(self) -> object:
-            return _STATE.registry.collect()
+    class FromCatalog:
+        def collect(self) -> Iterator[Any]:
+            registry = _registry(config)
+            return iter(registry.collect()) if registry is not None else iter(())
 
     registry = CollectorRegistry()
-    registry.register(Latest())  # type: ignore[arg-type]
+    registry.register(FromCatalog())
     start_http_server(config.metrics.port, addr=config.metrics.host, registry=registry)

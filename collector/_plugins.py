@@ -17,9 +17,13 @@ from typing import Any
 import pluggy
 
 from . import _hookspecs
-from ._hookspecs import DemoFactory, StoredEvent
+from ._hookspecs import DemoFactory, PassEvent, PassKind, StoredEvent, TenantEvent
 from ._redact import redact
 from ._source import Source, SourceSettings, valid_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ._config import Config
 
 ENTRY_POINT_GROUP = "recording_collector"
 
@@ -44,10 +48,16 @@ class PluginInfo:
 class Plugins:
     """The installed plugins, their source classes and demos; calls every hook."""
 
-    def __init__(self, *, entry_points_group: str | None = ENTRY_POINT_GROUP, extra: Iterable[Any] = ()) -> None:
+    def __init__(self, *, entry_points_group: str | None = ENTRY_POINT_GROUP, extra: Iterable[Any] = (),
+                 builtins: bool = True) -> None:
         self._pm = pluggy.PluginManager("collector")
         self._pm.add_hookspecs(_hookspecs)
         self.infos: dict[str, PluginInfo] = {}
+        if builtins:  # the collector's own features around a pass, registered as any plugin is
+            from ._builtins import DEFAULT_PLUGINS
+
+            for name, module in DEFAULT_PLUGINS.items():
+                self._pm.register(module, name=f"collector.{name}")
         if entry_points_group:
             for entry_point in entry_points(group=entry_points_group):
                 self._load(entry_point)
@@ -130,6 +140,31 @@ class Plugins:
             self._stored_hook(event=event)
         except Exception:  # noqa: BLE001 - see the hook's contract
             log.exception("A plugin's collector_recording_stored hook failed for %s", event.recording.key)
+
+    def service_started(self, config: Config, kind: PassKind) -> None:
+        """Tell every plugin a long-running command (`schedule`, `worker`) started."""
+        self._each("collector_service_started", config=config, kind=kind)
+
+    def pass_started(self, event: PassEvent) -> None:
+        """Tell every plugin a pass starts."""
+        self._each("collector_pass_started", event=event)
+
+    def tenant_finished(self, event: TenantEvent) -> None:
+        """Tell every plugin a tenant's job ended."""
+        self._each("collector_tenant_finished", event=event)
+
+    def pass_finished(self, event: PassEvent) -> None:
+        """Tell every plugin a pass ended."""
+        self._each("collector_pass_finished", event=event)
+
+    def _each(self, hook: str, **kwargs: Any) -> None:
+        """Call every implementation of a lifecycle hook; one that fails is logged by name and the
+        others still run (pluggy would stop at the first exception)."""
+        for impl in getattr(self._pm.hook, hook).get_hookimpls():
+            try:
+                impl.function(**kwargs)
+            except Exception:  # noqa: BLE001 - a plugin's failure never changes the pass's outcome
+                log.exception("The %s hook of plugin %s failed; the collector carries on", hook, impl.plugin_name)
 
     def demos(self) -> dict[str, DemoFactory]:
         """Demo tenants offered by the installed plugins, by name."""

@@ -1,7 +1,10 @@
 """One collection pass: every enabled source entry's job, concurrently, into one store.
 
-`run_once` is the one run lifecycle: open the store, take its lock, run the pass, close. The
-CLI's `run`, `schedule` and `demo`, the test harness and the benchmarks all call it.
+`run_once` is the one run lifecycle: tell plugins a pass starts, open the store, take its lock,
+run the pass (each tenant's end told to plugins), close, tell plugins the pass ended. The CLI's
+`run`, `schedule` and `demo`, the test harness and the benchmarks all call it; a cluster worker
+tells plugins of each tenant it runs, `enqueue --wait` of the whole pass (the same hooks). What
+follows a pass (metrics, a verify slice, summary log lines) is built-in plugins (`_builtins`).
 
 Every tenant's job starts at once (at most `scheduler.max_jobs`, if a user caps it); within a
 tenant, its own rate limit and `max_in_flight` bound the requests, and what costs this machine
@@ -27,6 +30,7 @@ from ._time import iso, now_utc
 from ._plugins import Plugins
 from ._store import Store
 from ._errors import StoreFailure
+from ._hookspecs import PassEvent, PassKind, TenantEvent
 from ._exits import EXIT_STORE, OUTCOMES
 from ._summary import TenantSummary, exit_code
 
@@ -71,6 +75,8 @@ async def run_pass(
     store: Store,
     *,
     on_start: Callable[[list[TenantSummary]], None] | None = None,
+    kind: PassKind = "run",
+    interactive: bool = False,
 ) -> RunResult:
     """Collect every enabled source once; the caller holds the store's lock.
 
@@ -100,9 +106,12 @@ async def run_pass(
 
     async def run_job(job: TenantJob) -> TenantSummary:
         if slots is None:
-            return await job.run()
-        async with slots:
-            return await job.run()
+            summary = await job.run()
+        else:
+            async with slots:
+                summary = await job.run()
+        plugins.tenant_finished(TenantEvent(kind, config, summary, run_id, interactive))
+        return summary
 
     try:
         with _fewer_gc_pauses():
@@ -139,31 +148,46 @@ Progress = Callable[[Callable[[], list[TenantSummary]]], AbstractContextManager[
 """Shows a pass's live summaries while it runs; entered on the pass's event loop."""
 
 
-def run_once(config: Config, plugins: Plugins, *, progress: Progress | None = None) -> RunResult:
-    """Run one pass into the configured store: lock it, collect every enabled source, close it.
+def run_once(config: Config, plugins: Plugins, *, progress: Progress | None = None, kind: PassKind = "run",
+             interactive: bool = False) -> RunResult:
+    """Run one pass into the configured store: lock it, collect every enabled source, close it; the
+    one pass lifecycle of `run`, `schedule` and `demo` (`kind`), with its hooks around it.
 
     Raises `StoreBusy` when another run holds the store. A failure of the store itself (it cannot
     be opened, the disk is full) is a result with exit code 5 and `store_failure` saying why.
-    `progress` receives a function returning the live summaries (for a progress display).
+    `progress` receives a function returning the live summaries (for a progress display);
+    `interactive` tells plugins a live table shows them. Plugins hear `collector_pass_started`,
+    then `collector_tenant_finished` as each tenant ends, and `collector_pass_finished` once the
+    store's lock is released (so that a verify slice may take it).
     """
+    plugins.pass_started(PassEvent(kind, config, interactive))
+    result = _locked_pass(config, plugins, progress, kind, interactive)
+    plugins.pass_finished(PassEvent(kind, config, interactive, result.run_id or None, tuple(result.summaries),
+                                    result.exit_code, result.store_failure))
+    return result
+
+
+def _locked_pass(config: Config, plugins: Plugins, progress: Progress | None, kind: PassKind,
+                 interactive: bool) -> RunResult:
     try:
         store = Store(config.store_location)
     except StoreFailure as exc:
         return RunResult(0, [], EXIT_STORE, exc.reason)
     try:
         with store.exclusive():
-            return asyncio.run(_watched_pass(config, plugins, store, progress))
+            return asyncio.run(_watched_pass(config, plugins, store, progress, kind, interactive))
     except StoreFailure as exc:
         return RunResult(0, [], EXIT_STORE, exc.reason)
     finally:
         store.close()
 
 
-async def _watched_pass(config: Config, plugins: Plugins, store: Store, progress: Progress | None) -> RunResult:
+async def _watched_pass(config: Config, plugins: Plugins, store: Store, progress: Progress | None, kind: PassKind,
+                        interactive: bool) -> RunResult:
     live: list[TenantSummary] = []
 
     def started(summaries: list[TenantSummary]) -> None:
         live[:] = summaries
 
     with progress(lambda: live) if progress else nullcontext():
-        return await run_pass(config, plugins, store, on_start=started)
+        return await run_pass(config, plugins, store, on_start=started, kind=kind, interactive=interactive)

@@ -46,11 +46,7 @@ class _Stop(BaseException):
 def run_schedule(config_path: Path, plugins: Plugins, collect: Callable[[Config], int]) -> int:
     """Run passes until SIGTERM (exit 0, as service managers expect) or Ctrl-C."""
     config = load_config(config_path, plugins)
-    if config.metrics.port is not None:
-        from ._metrics import serve
-
-        serve(config)
-        log.info("Serving metrics on http://%s:%d/metrics", config.metrics.host, config.metrics.port)
+    plugins.service_started(config, "schedule")  # the built-in metrics plugin serves /metrics from now on
     signal.signal(signal.SIGTERM, _stop)
     try:
         _loop(config_path, plugins, collect, config)

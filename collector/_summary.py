@@ -6,7 +6,7 @@ The run's exit code comes from the tenants' statuses (`exit_code`); the codes ar
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from ._exits import EXIT_OK, EXIT_PARTIAL, EXIT_WAITING
@@ -87,6 +87,14 @@ class TenantSummary:
         """The summary as fields of a JSON log line (`event`, `source`, `tenant` and the counts)."""
         fields = {k: v for k, v in self.as_dict().items() if isinstance(v, (int, str))}
         return {**fields, "event": "tenant_summary"}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TenantSummary:
+        """A summary back from `as_dict`'s form (as the catalog keeps it); unknown keys are ignored."""
+        known = {f.name for f in fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        values["status"] = TenantStatus(values.get("status", TenantStatus.FAILED.value))
+        return cls(**values)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form (stored in the catalog, printed by --json)."""

@@ -108,12 +108,17 @@ def stack() -> Iterator[ExitStack]:
 def test_two_workers_collect_every_tenant_once(tmp_path: Path, postgres: PostgresServer, s3: S3Server,
                                                stack: ExitStack) -> None:
     farm = xima_farm(tmp_path, postgres, s3, tenants=6, stack=stack)
+    textfile = tmp_path / "metrics" / "workers.prom"
+    farm.config.write_text(farm.config.read_text() + f'\n[metrics]\ntextfile = "{textfile}"\n')
     workers = stack.enter_context(WorkerProcesses(farm.config, 2, env=farm.env))
     done = workers.enqueue("--wait", "--json")
     assert done.returncode == 0, done.stdout + done.stderr + workers.logs()
     result = json.loads(done.stdout)
     assert result["queued"] == 6 and all(t["status"] == "ok" for t in result["tenants"]), result
     assert audit(farm) == []
+    metrics = textfile.read_text()  # workers (after each tenant) and enqueue --wait (after the pass) export
+    assert all(f'collector_recordings_stored{{source="xima",tenant="{e.tenant.name}"}}' in metrics
+               for e in farm.emulators), metrics
     for emulator in farm.emulators:
         assert emulator.count(status=429) == 0
         assert overlapping_workers(emulator.log) == []

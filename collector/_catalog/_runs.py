@@ -118,6 +118,24 @@ class RunsCatalog(RecordingsCatalog):
             )
         ]
 
+    def latest_summaries(self) -> list[dict[str, Any]]:
+        """Every tenant's latest run summary (with `finished` and, as `last_success`, when its latest
+        complete run ended), whichever command or worker ran it: what the metrics show."""
+        rows = self._db.execute(
+            "SELECT rt.source, rt.tenant, rt.status, rt.summary, r.finished, "
+            "(SELECT MAX(r2.finished) FROM run_tenants ok JOIN runs r2 ON r2.id=ok.run_id WHERE ok.source=rt.source "
+            "AND ok.tenant=rt.tenant AND ok.status='ok') FROM run_tenants rt JOIN runs r ON r.id=rt.run_id "
+            "WHERE rt.run_id=(SELECT MAX(x.run_id) FROM run_tenants x WHERE x.source=rt.source AND x.tenant=rt.tenant) "
+            "ORDER BY 1, 2").fetchall()
+        return [{**json.loads(summary), "source": source, "tenant": tenant, "status": status, "finished": finished,
+                 "last_success": success} for source, tenant, status, summary, finished, success in rows]
+
+    def last_exit_code(self) -> int | None:
+        """The exit code of the latest finished run (a pass, or a cluster worker's tenant job)."""
+        row = self._db.execute("SELECT exit_code FROM runs WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1"
+                               ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
     def last_run(self, source: str, tenant: str) -> dict[str, Any] | None:
         """The latest run summary stored for a tenant, with the run's start and end."""
         row = self._db.execute(

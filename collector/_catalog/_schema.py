@@ -185,6 +185,7 @@ CREATE INDEX audio_by_chain ON audio (chain_seq) WHERE chain_seq IS NOT NULL;
 CREATE INDEX transcripts_by_chain ON transcripts (chain_seq) WHERE chain_seq IS NOT NULL;
 CREATE INDEX audio_retention_due ON audio (source, tenant) WHERE retention_due=1;
 CREATE INDEX recordings_by_start ON recordings (source, tenant, start_utc);
+CREATE INDEX run_tenants_by_tenant ON run_tenants (source, tenant, run_id);
 CREATE INDEX audit_by_item ON audit (source, tenant, vendor_id);
 CREATE INDEX recordings_held ON recordings (source, tenant, vendor_id) WHERE legal_hold=1 OR retain_until IS NOT NULL;
 CREATE TABLE chain (seq INTEGER PRIMARY KEY, event TEXT NOT NULL, hash TEXT NOT NULL);

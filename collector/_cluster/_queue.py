@@ -21,6 +21,7 @@ from typing import Any
 from .._catalog import Catalog, PostgresTarget
 from .._config import Config
 from .._store import Store
+from .._summary import TenantSummary
 
 log = logging.getLogger("collector.cluster")
 
@@ -127,6 +128,10 @@ class PassReport:
 
     enqueued: Enqueued
     tenants: list[dict[str, Any]]
+
+    def summaries(self) -> list[TenantSummary]:
+        """The tenants' runs of the pass as summaries (for the pass-finished hook)."""
+        return [TenantSummary.from_dict(run) for run in self.tenants]
 
 
 def start_pass(config: Config, name: str | None = None, *, wait: bool = False) -> PassReport:

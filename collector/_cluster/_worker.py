@@ -30,7 +30,7 @@ from .._exits import OUTCOMES
 from .._job import TenantJob
 from .._ledger import DatabaseLedger, share_ledgers
 from .._machine import Machine
-from .._output import summary_line
+from .._hookspecs import TenantEvent
 from .._plugins import Plugins
 from .._store import Store
 from .._summary import exit_code
@@ -129,7 +129,8 @@ class Worker:
             await self.store.call(write_checkpoint, self.store, self.config.evidence, run_id)
         except StoreFailure as exc:
             log.error("The summary of %s could not be saved: %s", summary.label, exc.reason)
-        log.info(summary_line(summary), extra={**summary.log_fields(), "worker": self.name, "pass": pass_name})
+        self.plugins.tenant_finished(TenantEvent("worker", self.config, summary, run_id, worker=self.name,
+                                                 pass_name=pass_name))
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Work until stopped (SIGTERM/SIGINT), or with `until_idle` until the queue is empty.
@@ -209,6 +210,7 @@ def run_worker(config: Config, plugins: Plugins, *, name: str | None = None, unt
             worker = Worker(config, plugins, store, coordination, me)
             log.info("Worker %s started: up to %d tenants at once, queue %s", me, config.cluster.tenants_per_worker,
                      config.cluster.queue, extra={"event": "worker_started", "worker": me})
+            plugins.service_started(config, "worker")  # the built-in metrics plugin serves /metrics
             asyncio.run(worker.run(until_idle=until_idle))
             log.info("Worker %s stopped", me, extra={"event": "worker_stopped", "worker": me})
     finally:
