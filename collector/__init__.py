@@ -13,6 +13,8 @@ without notice; code that embeds the collector (runs it, loads configurations) u
   `OffsetPaginator`, `PageNumberPaginator`), `Incremental` (a watermark with an overlap),
   `TimeWindows` (time-window sweeps), `Tally` (reconciling against the vendor's count);
 - the vendor's own count of a day, for `collector report`: `Source.vendor_count` returns a `VendorCount`;
+- parents whose children come later: `parse` returns a `Revisit`, `Source.children` returns `Children`;
+- vendor-side batch downloads: `Source.open_audio_batch` and `Source.audio_batch_size`;
 - ids and secrets: `compound_id`, `path_segment`, `register_secret`; times: `iso`, `parse_iso`;
 - the error taxonomy (`ItemNotReady`, `ItemDeferred`, `AuthenticationError`, ...) to say what went wrong.
 """
@@ -85,6 +87,7 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
     from ._plugins import ENTRY_POINT_GROUP
     from ._ratelimit import RateLimit, SlidingWindowLimiter
     from ._redact import register_secret
+    from ._revisit import Children, Revisit
     from ._secret import Secret
     from ._source import (
         AudioExpectation,
@@ -107,6 +110,7 @@ _EXPORTS = {
     "AuthenticationError": "._errors",
     "BadStatus": "._errors",
     "BasicAuth": "._auth",
+    "Children": "._revisit",
     "CollectorError": "._errors",
     "ConfigError": "._errors",
     "CursorPaginator": "._paging",
@@ -144,6 +148,7 @@ _EXPORTS = {
     "RequestFailed": "._errors",
     "RequestStats": "._http",
     "RetrySettings": "._http",
+    "Revisit": "._revisit",
     "RunError": "._errors",
     "Secret": "._secret",
     "SlidingWindowLimiter": "._ratelimit",
@@ -223,6 +228,7 @@ __all__ = [
     "AuthenticationError",
     "BadStatus",
     "BasicAuth",
+    "Children",
     "CollectorError",
     "ConfigError",
     "CursorPaginator",
@@ -259,6 +265,7 @@ __all__ = [
     "RequestFailed",
     "RequestStats",
     "RetrySettings",
+    "Revisit",
     "RunError",
     "Secret",
     "SlidingWindowLimiter",

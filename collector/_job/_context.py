@@ -36,7 +36,15 @@ class JobContext:
     plan: WorkPlan
     machine: Machine
     """The pass's budget of this machine (connections, file and verification pools)."""
+    revisits: bool = False
+    """The source visits parents whose children come later (`Source.children`): a revisit task
+    runs beside the listing, and `metadata_done` waits for it too."""
     metadata_done: asyncio.Event = field(default_factory=asyncio.Event)
+    """No more recordings come in this run: the listing has ended (and the revisit task, if any)."""
+    listing_done: asyncio.Event = field(default_factory=asyncio.Event)
+    """The listing (`Source.sync`) has ended, whether complete or not."""
+    parents_added: asyncio.Event = field(default_factory=asyncio.Event)
+    """A committed page named parents whose children are still to come (the revisit task wakes)."""
     listing_complete: bool = False
     """Set when this run's listing (`Source.sync`) ran to its end without an error."""
     work_added: asyncio.Event = field(default_factory=asyncio.Event)
