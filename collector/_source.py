@@ -390,7 +390,7 @@ class Source(abc.ABC):
     audio_batch_expired_on: tuple[int, ...] = (400, 401, 403, 410)
     """Statuses with which a batch's download means "this URL has expired": the core asks
     `open_audio_batch` again for it and the batch's downloads not yet started (twice at most per
-    recording in a run; then the status counts as usual: a 403 is final, for instance)."""
+    recording in a run; then the recording is tried again on the next run, an attempt counted)."""
 
     async def open_audio_batch(
             self, recordings: Sequence[Recording]) -> Mapping[str, AbstractAsyncContextManager[httpx.Response] | Exception]:

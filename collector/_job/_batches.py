@@ -5,7 +5,8 @@ batch size of due recordings from the feed and then, for that batch:
 
 1. reserves each recording's announced size against the egress budget, in order, before anything
    is asked of the vendor: a recording the budget cannot hold stops the tenant's downloads, and
-   only those reserved are submitted;
+   only those reserved are submitted (and downloaded: the budget holds them, whichever worker
+   found it full; any other reason to stop ends the batch too);
 2. asks the plugin for the batch (`open_audio_batch`): one opener per recording, or the error that
    recording failed with (settled as any item's error is: `_outcome`); an error raised by the call
    counts for every recording of the batch;
@@ -17,8 +18,8 @@ The vendor's URLs are short-lived, so openers are renewed by asking the plugin a
 more recordings than the batch held: before an opener is older than `audio_batch_lifetime` (less a
 tenth of it, at most a minute), for it and every recording of the batch not started yet (issued
 together, they expire together); when a download answers a status of `audio_batch_expired_on`,
-likewise (at most `_RENEWALS` times per recording in a run, then the status counts as usual); and
-for a single recording whose transfer broke off and is tried again. Nothing is kept outside the
+likewise (at most `_RENEWALS` times per recording in a run; then it is left for the next run, an
+attempt counted); and for a single recording whose transfer broke off and is tried again. Nothing is kept outside the
 catalog: a run killed mid-batch leaves the batch's unfinished recordings due, and the next run
 submits them again.
 """
@@ -137,12 +138,12 @@ async def download_batch(job: JobContext, budget: EgressBudget, pace: PaceGuard,
                 await settle_item(job, AUDIO, recording, exc)
                 break
         ready = [recording for recording in recordings if recording.vendor_id in reserved]
-        if not ready or not job.may_fetch:
+        if not ready or not job.may_finish_admitted:
             return
         batch = _Batch(job)
         await batch.ask(ready)
         for number, recording in enumerate(ready):
-            if not job.may_fetch:
+            if not job.may_finish_admitted:
                 return  # the rest stays due (and its reservations are given back)
             try:
                 await _download(job, pace, batch, recording, ready[number + 1:], on_stored)
@@ -168,13 +169,18 @@ async def _download(job: JobContext, pace: PaceGuard, batch: _Batch, recording: 
         except asyncio.CancelledError:
             raise
         except BadStatus as exc:
-            if exc.status in source.audio_batch_expired_on and batch.renewals[recording.vendor_id] < _RENEWALS:
+            if exc.status not in source.audio_batch_expired_on:
+                await settle_item(job, AUDIO, recording, exc)
+            elif batch.renewals[recording.vendor_id] < _RENEWALS:
                 batch.renewals[recording.vendor_id] += 1  # its URL expired: ask again (with the ones after it)
                 job.log.info("A %s batch download answered HTTP %s: asking for its URL again.", job.summary.label,
                              exc.status)
                 await batch.ask([recording, *batch.unstarted(later)])
                 continue
-            await settle_item(job, AUDIO, recording, exc)
+            else:
+                await settle_item(job, AUDIO, recording, ItemDeferred(
+                    f"{exc.reason} Its URL was asked for again {_RENEWALS} times in this run and refused each time; "
+                    "it is tried again on the next run."))
         except Exception as exc:  # noqa: BLE001 - every outcome is decided in one place
             await settle_item(job, AUDIO, recording, exc)
         else:

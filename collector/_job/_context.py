@@ -20,6 +20,11 @@ from .._summary import TenantSummary
 _MOST_CLAIMED = 32
 
 
+class BudgetExhausted(DownloadsStopped):
+    """The egress budget cannot hold the next download: no new download starts, but those already
+    admitted within the budget (a batch reserved whole, see `_batches`) go on."""
+
+
 @dataclass
 class JobContext:
     """One tenant's job as its metadata, download and transcript tasks see it."""
@@ -50,6 +55,8 @@ class JobContext:
     work_added: asyncio.Event = field(default_factory=asyncio.Event)
     downloads_stopped: str | None = None
     downloads_resume_at: datetime | None = None
+    downloads_halted: bool = False
+    """Downloads stopped for a reason other than the egress budget: even admitted ones end."""
 
     def claim_size(self, at_least: int) -> int:
         """How many due items a task claims from the catalog at once: one rate-limit window's worth
@@ -63,8 +70,15 @@ class JobContext:
         """False once this tenant's downloads stopped or the store failed (for every tenant)."""
         return self.downloads_stopped is None and self.store.failure is None
 
+    @property
+    def may_finish_admitted(self) -> bool:
+        """Whether downloads admitted within the egress budget may go on: unless the store failed or
+        downloads stopped for another reason than the budget."""
+        return not self.downloads_halted and self.store.failure is None
+
     def store_failed(self, error: CollectorError) -> None:
         """Our own disk failed: stop fetching (the failure is the run's, not any item's)."""
+        self.downloads_halted = True
         if self.downloads_stopped is None:
             self.downloads_stopped = error.reason
             self.summary.problem(error.reason)
@@ -72,6 +86,8 @@ class JobContext:
 
     def stop_downloads(self, error: DownloadsStopped) -> None:
         """Stop this tenant's downloads for the run (metadata and transcripts go on)."""
+        if not isinstance(error, BudgetExhausted):
+            self.downloads_halted = True
         if self.downloads_stopped is None:
             self.downloads_stopped = error.reason
             self.downloads_resume_at = error.resume_at

@@ -16,12 +16,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from .._catalog import AUDIO, StoredAudio
-from .._errors import DownloadsStopped
 from .._hookspecs import StoredEvent
 from .._model import Recording
 from .._time import iso, now_utc
 from ._batches import batch_size, download_batch, uses_batches
-from ._context import JobContext
+from ._context import BudgetExhausted, JobContext
 from ._feed import WorkFeed
 from ._fetch_audio import fetch_audio
 from ._outcome import settle_item
@@ -50,7 +49,7 @@ class EgressBudget:
                 oldest = await job.store.call(job.store.catalog.oldest_egress_since, job.settings.plugin,
                                               job.settings.tenant, since)
                 resume = oldest + timedelta(days=budget.days) if oldest else None
-                raise DownloadsStopped(
+                raise BudgetExhausted(
                     f"The egress budget is used up: {used:,} of {budget.bytes:,} bytes in the last "
                     f"{budget.days:g} days; the remaining audio waits for a later run"
                     + (f" (from {iso(resume, 'seconds')} at the earliest)." if resume else "."), resume)
