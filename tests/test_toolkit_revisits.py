@@ -283,3 +283,14 @@ def test_a_revisit_keeps_a_copy_of_its_payload_in_utc() -> None:
     payload["legs"].append(3)
     assert revisit.payload == {"id": "c1", "legs": [1, 2]} and revisit.deadline.tzinfo is timezone.utc
     assert Children().items == () and not Children().complete
+
+
+def test_a_dry_run_lists_parents_without_counting_them_as_recordings(
+        tmp_path: Path, chatter: tuple[ChatterEmulator, Account], capsys: pytest.CaptureFixture[str]) -> None:
+    api, account = chatter
+    account.start(now_utc() - timedelta(hours=1), recordings=2)
+    config = solo_config(tmp_path, api, account)
+    assert cli(["--config", str(config), "run", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "would list 1 items in 1 page(s): 0 new, 0 changed, 0 to quarantine" in out, out
+    assert visits(api) == 0
