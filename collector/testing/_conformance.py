@@ -73,10 +73,11 @@ class WorkShapes:
 
     - `late_children = True`: the vendor lists a parent (a conversation, a call) before its children
       (the recordings) exist, and attaches them later; the plugin returns a `Revisit` for such a
-      parent. Implement `add_open_parents` and `attach_children_later`. The checks: children attached
-      hours after their parent (far outside any listing overlap) are collected by a later run, and a
-      run killed while it visits parents resumes complete. A plugin that only looks at a parent when
-      it is listed fails them.
+      parent. Implement `add_open_parents` and `attach_children_later` (the emulation's other
+      parents have all their children already). The checks: children attached hours after their
+      parent (far outside any listing overlap) are collected by a later run, settled parents are not
+      visited again, and a run killed while it visits parents resumes complete. A plugin that only
+      looks at a parent when it is listed fails them.
     - `batch_downloads = N`: the vendor's batch size for download jobs (its emulator refuses a bigger
       batch). Implement `largest_batch`, `fail_in_next_batch` and `expire_batch_urls` (and
       `audio_bodies` if the media is not served by a route of kind "audio"). The checks: every audio
