@@ -16,6 +16,8 @@ without notice; code that embeds the collector (runs it, loads configurations) u
   bounds how late it lists), `TimeWindows` and `DateWindows` (window sweeps), `Tally` (reconciling
   against the vendor's count), `expired_on` and `PositionExpired` (tokens the vendor refuses);
 - the vendor's own count of a day, for `collector report`: `Source.vendor_count` returns a `VendorCount`;
+- parents whose children come later: `parse` returns a `Revisit`, `Source.children` returns `Children`;
+- vendor-side batch downloads: `Source.open_audio_batch` and `Source.audio_batch_size`;
 - ids and secrets: `compound_id`, `path_segment`, `register_secret`; times: `parse_time` (every format
   vendors send), `iso`, `parse_iso`, `value_shape` (a value described without revealing it);
 - the error taxonomy (`ItemNotReady`, `ItemDeferred`, `AuthenticationError`, ...) to say what went wrong.
@@ -88,6 +90,7 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
     from ._plugins import ENTRY_POINT_GROUP
     from ._ratelimit import RateLimit, SlidingWindowLimiter
     from ._redact import register_secret
+    from ._revisit import Children, Revisit
     from ._secret import Secret
     from ._source import (
         AudioExpectation,
@@ -114,6 +117,7 @@ _EXPORTS = {
     "BasicAuth": "._auth",
     "CLIENT_ASSERTION_JWT": "._oauth2",
     "ChangeFeed": "._changefeed",
+    "Children": "._revisit",
     "CollectorError": "._errors",
     "ConfigError": "._errors",
     "CursorPaginator": "._paginators",
@@ -162,6 +166,7 @@ _EXPORTS = {
     "RequestFailed": "._errors",
     "RequestStats": "._http",
     "RetrySettings": "._http",
+    "Revisit": "._revisit",
     "RunError": "._errors",
     "Secret": "._secret",
     "SlidingWindowLimiter": "._ratelimit",
@@ -251,6 +256,7 @@ __all__ = [
     "BadStatus",
     "BasicAuth",
     "ChangeFeed",
+    "Children",
     "CollectorError",
     "ConfigError",
     "CursorPaginator",
@@ -297,6 +303,7 @@ __all__ = [
     "RequestFailed",
     "RequestStats",
     "RetrySettings",
+    "Revisit",
     "RunError",
     "Secret",
     "SlidingWindowLimiter",

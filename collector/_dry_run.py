@@ -99,7 +99,7 @@ def _count(result: DryRunTenant, source: Source, items: Any, catalog: Catalog | 
     for item in items:
         result.listed += 1
         try:
-            recordings.extend(source.parse(item))
+            recordings.extend(r for r in source.parse(item) if isinstance(r, Recording))  # not a Revisit
         except Exception:  # noqa: BLE001 - what a run would quarantine
             result.rejected += 1
     known = _known(catalog, settings, [r.vendor_id for r in recordings])

@@ -11,7 +11,11 @@ vendor and maps what the vendor says:
 - `parse(item)` maps one raw item to recordings (pure; raising quarantines the item);
 - `fetch_transcripts(recordings)` and `open_audio(recording)` fetch the content;
 - `vendor_count(start, end)` (optional) states the vendor's own count of a period, so that
-  `collector report` can reconcile each settled day (see `collector._job._reconcile`).
+  `collector report` can reconcile each settled day (see `collector._job._reconcile`);
+- `children(parent)` (optional) visits a parent `parse` said has children still to come (a
+  `Revisit`), until it settles (see `collector._job._revisits`);
+- `open_audio_batch(recordings)` (optional) opens up to `audio_batch_size` downloads at once, for
+  vendors whose recommended path is a batch job (see `collector._job._batches`).
 
 All I/O methods are `async`; hooks stay synchronous (pluggy cannot await).
 """
@@ -26,17 +30,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ._auth import Auth
+from ._durations import Duration
 from ._http import HttpClient, RetrySettings
 from ._ledger import account_key
 from ._model import Recording, RecordingKey, TranscriptResult
 from ._ratelimit import RateLimit
+from ._revisit import Children, Revisit
 from ._secret import Secret
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -97,6 +103,9 @@ class SourceSettings(BaseModel):
                     "(default: the plugin's)")
     counts_per_run: int = Field(default=31, ge=0, le=1000,
                                 description="the vendor's count is asked for at most this often per run (0: never)")
+    revisit_interval: Annotated[timedelta, Duration(maximum=timedelta(days=30))] | None = Field(
+        default=None, description="least time between two visits of a parent whose children are still to "
+                                  "come (seconds or ISO 8601; default: the plugin's)")
 
     @field_validator("tenant")
     @classmethod
@@ -289,8 +298,12 @@ class Source(abc.ABC):
         """Yield pages of new or changed items since `state` (None on the first run)."""
 
     @abc.abstractmethod
-    def parse(self, item: Mapping[str, Any]) -> Iterable[Recording]:
-        """Map one raw vendor item to recordings; raise (any exception) to quarantine it."""
+    def parse(self, item: Mapping[str, Any]) -> Iterable[Recording | Revisit]:
+        """Map one raw vendor item to recordings; raise (any exception) to quarantine it.
+
+        An item whose children the vendor attaches later may also give a `Revisit` (beside the
+        recordings it already has): the core visits it again through `children` until it settles.
+        """
 
     def item_id(self, item: Mapping[str, Any]) -> str | None:
         """The vendor id of a raw item, for listing it in quarantine when it cannot be parsed.
@@ -348,8 +361,67 @@ class Source(abc.ABC):
         """
         return None, None
 
+    # -- parents whose children come later (see `collector.Revisit`) ------------------------------------
+
+    default_revisit_interval: ClassVar[timedelta] = timedelta(minutes=15)
+    """When an entry sets no `revisit_interval`: the least time between two visits of a parent
+    whose children are still to come (its first visit is at once, or from its `not_before`)."""
+
+    async def children(self, parent: Revisit) -> Children:
+        """Visit a parent that `parse` returned a `Revisit` for: its children found so far.
+
+        Called for each pending parent once it is due (when its page is committed, or from its
+        `not_before`; then `revisit_interval` after each visit), through the tenant's rate limits,
+        beside the listing; a run whose listing has ended visits each parent at most once. Return `Children(items, complete=...)`: the items are mapped by `parse` and
+        committed in one transaction with the visit; `complete=True` settles the parent. Raise
+        `ItemNotReady` for "nothing yet", `ItemUnavailable` if the vendor no longer has the
+        parent (final); any other error is recorded and the parent is visited again later. A
+        source that returns `Revisit`s must implement this.
+        """
+        raise NotImplementedError
+
+    # -- vendor-side batch downloads ------------------------------------------------------------------
+
+    audio_batch_size: int = 1
+    """How many recordings `open_audio_batch` receives at most (the vendor's batch size); a class
+    default an instance may change (from its settings)."""
+
+    audio_batch_lifetime: timedelta | None = None
+    """How long the downloads a batch opened stay usable (the vendor's URL lifetime), if known:
+    before a batch's downloads are this old (less a tenth, at most a minute), the core asks
+    `open_audio_batch` again for those not yet started."""
+
+    audio_batch_expired_on: tuple[int, ...] = (400, 401, 403, 410)
+    """Statuses with which a batch's download means "this URL has expired": the core asks
+    `open_audio_batch` again for it and the batch's downloads not yet started (twice at most per
+    recording in a run; then the recording is tried again on the next run, an attempt counted)."""
+
+    async def open_audio_batch(
+            self, recordings: Sequence[Recording]) -> Mapping[str, AbstractAsyncContextManager[httpx.Response] | Exception]:
+        """Open the audio of up to `audio_batch_size` recordings at once (a vendor's batch job).
+
+        Implement it instead of `open_audio` when the vendor's recommended path is a batch: submit
+        the ids, wait until the job is ready, and return, by vendor id, one opener per recording
+        (an async context manager yielding a streaming response, as `open_audio` returns: e.g.
+        `self.http.stream("GET", url, authenticate=False)` for a pre-signed URL) or the error
+        that recording failed with (any taxonomy error: `ItemNotReady`, `ItemUnavailable`, ...);
+        an id left out is retried next run. The core enters each opener once, in turn, and keeps
+        its promises for each file as for `open_audio` (rate limits, the egress budget reserved
+        before the batch is asked for, pace limits, verification and evidence, resume after a
+        kill). It asks again, for fewer recordings, to retry a broken transfer and to renew
+        expired URLs (`audio_batch_lifetime`, `audio_batch_expired_on`). An error raised here
+        counts for every recording of the batch.
+        """
+        raise NotImplementedError
+
     async def aclose(self) -> None:
         """Release what the source holds beyond its HTTP clients (which the core closes)."""
+
+
+def implements(source: Source, hook: str) -> bool:
+    """Whether the source's class overrides `hook` (an optional hook such as `children` or
+    `open_audio_batch`, whose base version only raises `NotImplementedError`)."""
+    return getattr(type(source), hook) is not getattr(Source, hook)
 
 
 def _secret_values(value: Any) -> Iterator[str]:

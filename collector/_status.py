@@ -1,4 +1,5 @@
-"""`collector status`: per source and tenant, what the store holds, the last run, what waits and why.
+"""`collector status`: per source and tenant, what the store holds, the last run, what waits and why
+(parents whose children are still to come included).
 
 It opens the catalog read-only: it never writes, and never waits for a run's write lock (WAL
 readers see the last committed state while a run writes).
@@ -23,6 +24,8 @@ def tenant_status(catalog: Catalog, source: str, tenant: str) -> dict[str, Any]:
         prefix = f"{table}_"
         return {k[len(prefix):]: v for k, v in counts.items() if k.startswith(prefix) and k != "audio_bytes"}
 
+    revisits = catalog.revisit_problems(source, tenant)
+
     return {
         "source": source,
         "tenant": tenant,
@@ -33,10 +36,11 @@ def tenant_status(catalog: Catalog, source: str, tenant: str) -> dict[str, Any]:
         "evidence": catalog.evidence_counts(source, tenant),
         "retention": catalog.retention_counts(source, tenant),
         "quarantine": {"current": counts["quarantined_items"], "history": counts["quarantine_history"]},
+        "revisits": catalog.revisit_counts(source, tenant),
         "sync_state": catalog.load_state(source, tenant),
         "last_run": catalog.last_run(source, tenant),
-        "problems": catalog.problems(source, tenant, PROBLEMS_SHOWN),
-        "problems_total": catalog.problem_count(source, tenant),
+        "problems": catalog.problems(source, tenant, PROBLEMS_SHOWN) + revisits,
+        "problems_total": catalog.problem_count(source, tenant) + len(revisits),
     }
 
 
@@ -111,6 +115,17 @@ def _counts(counts: dict[str, int]) -> str:
                      for status, n in sorted(counts.items())) or "none"
 
 
+def _revisits(revisits: dict[str, Any]) -> str | None:
+    """The parents line: by status, the children found, when the next visit is due (None: no parent)."""
+    statuses = ("pending", "settled", "expired", "unavailable")
+    if not any(revisits.get(status) for status in statuses):
+        return None
+    shown = {"pending": "children still to come"}
+    parts = ", ".join(f"{revisits[status]} {shown.get(status, status)}" for status in statuses if revisits.get(status))
+    due = f"; next visit due {revisits['next_due']}" if revisits.get("next_due") else ""
+    return f"{parts} ({revisits['children']} recordings found by visits{due})"
+
+
 def _write_tenant(entry: dict[str, Any], out: TextIO) -> None:
     out.write(f"\n{entry['source']}/{entry['tenant']}\n")
     out.write(f"  recordings:  {entry['recordings']}\n")
@@ -120,6 +135,8 @@ def _write_tenant(entry: dict[str, Any], out: TextIO) -> None:
     out.write(f"  transcripts: {_counts(entry['transcripts'])}\n")
     quarantine = entry["quarantine"]
     out.write(f"  quarantine:  {quarantine['current']} now ({quarantine['history']} resolved since)\n")
+    if (parents := _revisits(entry["revisits"])) is not None:
+        out.write(f"  parents:     {parents}\n")
     last = entry["last_run"]
     if last:
         out.write(f"  last run:    #{last['run']} {last['started']} -> {last['finished'] or 'unfinished'}: "
@@ -133,8 +150,9 @@ def _write_tenant(entry: dict[str, Any], out: TextIO) -> None:
         out.write(f"  unsettled:   {entry['problems_total']} item(s), worst first:\n")
     for problem in entry["problems"]:
         resumes = f" (resumes {problem['resumes']})" if problem.get("resumes") else ""
+        tries = "visits" if problem["kind"] == "revisit" else "attempts"
         out.write(f"  {problem['kind']} {problem['id']!r}: {problem['status']}{resumes} "
-                  f"(attempts {problem['attempts']}): {problem['reason']}\n")
+                  f"({tries} {problem['attempts']}): {problem['reason']}\n")
     if (more := entry["problems_total"] - len(entry["problems"])) > 0:
         out.write(f"  ... and {more} more (`collector export --tenant {entry['source']}/{entry['tenant']}` lists "
                   "every item with its status)\n")

@@ -13,6 +13,8 @@ with the same schema and queries (`_dialect` holds what differs), split by job:
                  recordings it covers), `quarantine` of bad items, `audit`;
 - `_work`        `audio` and `transcripts`: one work row per recording and kind, and its
                  transitions (see `WorkKind`), plus `egress` for rolling budgets;
+- `_revisits`    `revisits`: parents whose children the vendor attaches later, queued with their
+                 listing page and visited until they settle (claims, visits, what `status` shows);
 - `_runs`        `runs`, `run_tenants`, and the queries behind `status`;
 - `_evidence`    `verify` (findings, positions), `report`, `export`, `reset` and `retry`;
 - `_counts`      `vendor_counts` (the vendor's own count of each settled day) and the rows
@@ -30,15 +32,16 @@ from ._cluster import LedgerRow
 from ._counts import CountsCatalog, DayCount, ReportRow
 from ._db import CatalogVersionError, LeaseLost
 from ._postgres import PostgresTarget
+from ._revisits import DueParent, RevisitsCatalog, Visited
 from ._rows import PageCounts, Rejected, StoredAudio, WorkPlan
 from ._evidence import Finding, Scope, StoredFile, VerifyPosition
 from ._work import AUDIO, KINDS, TRANSCRIPT, WorkKind
 
 
-class Catalog(CountsCatalog):
+class Catalog(RevisitsCatalog, CountsCatalog):
     """The store's database (a SQLite file, or a `PostgresTarget`); each public method is one transaction."""
 
 
-__all__ = ["AUDIO", "KINDS", "TRANSCRIPT", "Catalog", "CatalogVersionError", "Checkpoint", "DayCount", "Finding",
-           "LeaseLost", "LedgerRow", "PageCounts", "PostgresTarget", "Rejected", "ReportRow",
-           "Scope", "StoredAudio", "StoredFile", "VerifyPosition", "WorkKind", "WorkPlan"]
+__all__ = ["AUDIO", "KINDS", "TRANSCRIPT", "Catalog", "CatalogVersionError", "Checkpoint", "DayCount", "DueParent",
+           "Finding", "LeaseLost", "LedgerRow", "PageCounts", "PostgresTarget", "Rejected", "ReportRow",
+           "Scope", "StoredAudio", "StoredFile", "VerifyPosition", "Visited", "WorkKind", "WorkPlan"]

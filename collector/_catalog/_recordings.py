@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._model import Recording, RecordingKey
+from .._revisit import Revisit
 from .._source import ListingCount
 from .._time import iso, now_utc
+from ._revisits import Visited, finish_visit, queue_revisits
 from ._rows import UPSERT_RECORDING, PageCounts, Rejected, WorkPlan, recording_row, to_json_text
 from ._work import WorkCatalog, fingerprint
 
@@ -17,9 +19,12 @@ class RecordingsCatalog(WorkCatalog):
     """Committing pages of recordings (with their work rows and the sync state) and audit entries."""
 
     def commit_page(self, source: str, tenant: str, recordings: Sequence[Recording], rejects: Sequence[Rejected],
-                    state: dict[str, Any] | None, plan: WorkPlan, listing: ListingCount | None = None) -> PageCounts:
+                    state: dict[str, Any] | None, plan: WorkPlan, listing: ListingCount | None = None,
+                    revisits: Sequence[Revisit] = (), visited: Visited | None = None) -> PageCounts:
         """Upsert a page of recordings, queue their work, quarantine rejects, and save the state
-        (and the vendor's count for the window the page completes).
+        (and the vendor's count for the window the page completes). `revisits` are the parents
+        the page named whose children are still to come; `visited` records the visit of a parent
+        whose children these recordings are (see `_revisits`).
 
         All in one transaction: if the process dies before it commits, none of it happened and
         the state still points before this page, so the next run fetches the page again.
@@ -47,6 +52,9 @@ class RecordingsCatalog(WorkCatalog):
                 db.execute("INSERT INTO tenant_counts VALUES (?,?,?) ON CONFLICT(source, tenant) DO UPDATE SET "
                            "recordings=tenant_counts.recordings+excluded.recordings", (source, tenant, new))
             quarantined = self._quarantine_items(db, source, tenant, rejects, stamp)
+            parents = queue_revisits(db, self.dialect, source, tenant, revisits, stamp, plan.revisit_interval)
+            parent = None if visited is None else finish_visit(
+                db, source, tenant, Visited(visited.item_id, visited.complete, new), stamp, plan.revisit_interval)
             db.execute("UPDATE quarantine SET resolved=? WHERE source=? AND tenant=? AND kind='metadata' "
                        f"AND resolved IS NULL AND item_id {self.dialect.in_json_list}",
                        (stamp, source, tenant, self.dialect.json_list(unique)))
@@ -64,7 +72,8 @@ class RecordingsCatalog(WorkCatalog):
                     (source, tenant, json.dumps(state, separators=(",", ":")), stamp),  # strict: no str() fallback
                 )
         return PageCounts(new=new, updated=changed - new, quarantined=quarantined,
-                          new_ids=frozenset(unique.keys() - existing.keys()))
+                          new_ids=frozenset(unique.keys() - existing.keys()), revisits=parents,
+                          visited=parent)
 
     def _retention_changes(self, db: Any, recordings: dict[str, Recording],
                            before: dict[str, tuple[str | None, bool]]) -> None:

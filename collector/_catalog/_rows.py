@@ -65,12 +65,14 @@ def row_to_recording(row: Sequence[Any]) -> Recording:
 
 @dataclass(frozen=True)
 class WorkPlan:
-    """Which work a tenant's recordings get, and how long each kind may wait for the vendor."""
+    """Which work a tenant's recordings get, how long each kind may wait for the vendor, and how
+    often a parent whose children are still to come is visited (`revisit_interval`)."""
 
     audio: bool = True
     transcripts: bool = True
     media_wait: timedelta = timedelta(days=7)
     transcript_wait: timedelta = timedelta(days=7)
+    revisit_interval: timedelta = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -84,12 +86,16 @@ class Rejected:
 
 @dataclass(frozen=True)
 class PageCounts:
-    """What committing one page changed (`new_ids`: the vendor ids stored for the first time)."""
+    """What committing one page changed (`new_ids`: the vendor ids stored for the first time;
+    `revisits`: parents with children still to come recorded for the first time)."""
 
     new: int
     updated: int
     quarantined: int
     new_ids: frozenset[str] = frozenset()
+    revisits: int = 0
+    visited: str | None = None
+    """After a visit of a parent (`commit_page(..., visited=)`): the parent's status now."""
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ Versions:
    append-only hash `chain` of evidence events, its `chain_head` and `checkpoints`; and
    `vendor_counts`, the vendor's own count of a settled day; the toolkit's `route_pauses` (a route
    the vendor's daily quota closed, until when) and `revisits` (listed items whose children the
-   vendor attaches later, visited again until they settle). Each stored file row names the chain
+   vendor attaches later, visited again until they settle: with how many children were found
+   through each and how many visits in a row failed). Each stored file row names the chain
    event that recorded it as it is (`chain_seq`). The migration starts the chain with a genesis
    event that says from when it vouches, and one `adopted` event per file already stored.
 """
@@ -201,7 +202,8 @@ CREATE TABLE route_pauses (
 CREATE TABLE revisits (
     source TEXT NOT NULL, tenant TEXT NOT NULL, item_id TEXT NOT NULL, payload TEXT NOT NULL, status TEXT NOT NULL,
     first_seen TEXT NOT NULL, due_at TEXT, deadline TEXT NOT NULL, visits INTEGER NOT NULL DEFAULT 0,
-    last_run INTEGER, reason TEXT, updated TEXT NOT NULL,
+    last_run INTEGER, reason TEXT, updated TEXT NOT NULL, children INTEGER NOT NULL DEFAULT 0,
+    failures INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (source, tenant, item_id)
 );
 CREATE INDEX revisits_due ON revisits (source, tenant, due_at) WHERE due_at IS NOT NULL;

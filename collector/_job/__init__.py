@@ -1,7 +1,9 @@
 """One tenant's job in a run: a metadata task, a download task and a transcript task, side by side.
 
 - `_metadata`: pages from `Source.sync`, mapped and committed with their state;
-- `_downloads`: workers claim due audio, within the egress budget, and fetch it (`_fetch_audio`);
+- `_revisits`: beside the listing, parents whose children come later are visited until they settle;
+- `_downloads`: workers claim due audio, within the egress budget, and fetch it (`_fetch_audio`),
+  one recording at a time or in the vendor's batches (`_batches`);
 - `_transcripts`: claims due transcripts in the source's batch size and fetches them;
 - `_reconcile`: once the listing has completed, asks the vendor's own count of settled days;
 - `_retention`: afterwards, stored objects' locks follow the vendor's changed retention and holds.
@@ -25,7 +27,7 @@ from .._http import HttpClient, Traffic
 from .._machine import Machine
 from .._plugins import Plugins
 from .._redact import redact
-from .._source import Source, SourceContext, SourceSettings
+from .._source import Source, SourceContext, SourceSettings, implements
 from .._store import Store
 from .._summary import TenantStatus, TenantSummary
 from ._context import JobContext
@@ -33,6 +35,7 @@ from ._downloads import run_downloads
 from ._metadata import run_metadata
 from ._reconcile import run_reconcile
 from ._retention import apply_retention_changes
+from ._revisits import run_revisits
 from ._transcripts import run_transcripts
 
 log = logging.getLogger("collector.job")
@@ -66,7 +69,9 @@ class TenantJob:
             retry=settings.retry, timeout=settings.timeout, account=source_cls.account_key(settings), connections=machine.connections, log=self.log,
         )
         self.plan = WorkPlan(audio=settings.audio, transcripts=settings.transcripts,
-                             media_wait=settings.media_wait, transcript_wait=settings.transcript_wait)
+                             media_wait=settings.media_wait, transcript_wait=settings.transcript_wait,
+                             revisit_interval=source_cls.default_revisit_interval if settings.revisit_interval is None
+                             else settings.revisit_interval)
         self._clients: list[HttpClient] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -114,8 +119,10 @@ class TenantJob:
         self.summary.phase = "running"
         job = JobContext(settings=self.settings, source=source, store=self.store, plugins=self.plugins,
                          run_id=self.run_id, summary=self.summary, log=self.log, halt=self.stop, plan=self.plan,
-                         machine=self.machine)
+                         machine=self.machine, revisits=implements(source, "children"))
         work: list[Coroutine[Any, Any, None]] = [run_metadata(job), run_reconcile(job)]
+        if job.revisits:
+            work.append(run_revisits(job))
         if self.settings.audio:
             work.append(run_downloads(job))
         if self.settings.transcripts:

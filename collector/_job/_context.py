@@ -20,6 +20,11 @@ from .._summary import TenantSummary
 _MOST_CLAIMED = 32
 
 
+class BudgetExhausted(DownloadsStopped):
+    """The egress budget cannot hold the next download: no new download starts, but those already
+    admitted within the budget (a batch reserved whole, see `_batches`) go on."""
+
+
 @dataclass
 class JobContext:
     """One tenant's job as its metadata, download and transcript tasks see it."""
@@ -36,12 +41,22 @@ class JobContext:
     plan: WorkPlan
     machine: Machine
     """The pass's budget of this machine (connections, file and verification pools)."""
+    revisits: bool = False
+    """The source visits parents whose children come later (`Source.children`): a revisit task
+    runs beside the listing, and `metadata_done` waits for it too."""
     metadata_done: asyncio.Event = field(default_factory=asyncio.Event)
+    """No more recordings come in this run: the listing has ended (and the revisit task, if any)."""
+    listing_done: asyncio.Event = field(default_factory=asyncio.Event)
+    """The listing (`Source.sync`) has ended, whether complete or not."""
+    parents_added: asyncio.Event = field(default_factory=asyncio.Event)
+    """A committed page named parents whose children are still to come (the revisit task wakes)."""
     listing_complete: bool = False
     """Set when this run's listing (`Source.sync`) ran to its end without an error."""
     work_added: asyncio.Event = field(default_factory=asyncio.Event)
     downloads_stopped: str | None = None
     downloads_resume_at: datetime | None = None
+    downloads_halted: bool = False
+    """Downloads stopped for a reason other than the egress budget: even admitted ones end."""
 
     def claim_size(self, at_least: int) -> int:
         """How many due items a task claims from the catalog at once: one rate-limit window's worth
@@ -55,8 +70,15 @@ class JobContext:
         """False once this tenant's downloads stopped or the store failed (for every tenant)."""
         return self.downloads_stopped is None and self.store.failure is None
 
+    @property
+    def may_finish_admitted(self) -> bool:
+        """Whether downloads admitted within the egress budget may go on: unless the store failed or
+        downloads stopped for another reason than the budget."""
+        return not self.downloads_halted and self.store.failure is None
+
     def store_failed(self, error: CollectorError) -> None:
         """Our own disk failed: stop fetching (the failure is the run's, not any item's)."""
+        self.downloads_halted = True
         if self.downloads_stopped is None:
             self.downloads_stopped = error.reason
             self.summary.problem(error.reason)
@@ -64,6 +86,8 @@ class JobContext:
 
     def stop_downloads(self, error: DownloadsStopped) -> None:
         """Stop this tenant's downloads for the run (metadata and transcripts go on)."""
+        if not isinstance(error, BudgetExhausted):
+            self.downloads_halted = True
         if self.downloads_stopped is None:
             self.downloads_stopped = error.reason
             self.downloads_resume_at = error.resume_at

@@ -5,7 +5,8 @@ then what the metadata task has just committed). Before each download the egress
 checked, counting the announced size of downloads still in progress, so concurrent workers
 cannot overshoot it together; the catalog's egress table then holds what was really transferred.
 The workers also share one `PaceGuard`: bodies too slow for the source's pace limits are
-abandoned, and a run of them stops the tenant's downloads (see `_pace`).
+abandoned, and a run of them stops the tenant's downloads (see `_pace`). A source that implements
+`open_audio_batch` has each worker take the vendor's batch size of items at once (see `_batches`).
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
-from .._catalog import AUDIO
-from .._errors import DownloadsStopped
+from .._catalog import AUDIO, StoredAudio
 from .._hookspecs import StoredEvent
 from .._model import Recording
 from .._time import iso, now_utc
-from ._context import JobContext
+from ._batches import batch_size, download_batch, uses_batches
+from ._context import BudgetExhausted, JobContext
 from ._feed import WorkFeed
 from ._fetch_audio import fetch_audio
 from ._outcome import settle_item
@@ -48,7 +49,7 @@ class EgressBudget:
                 oldest = await job.store.call(job.store.catalog.oldest_egress_since, job.settings.plugin,
                                               job.settings.tenant, since)
                 resume = oldest + timedelta(days=budget.days) if oldest else None
-                raise DownloadsStopped(
+                raise BudgetExhausted(
                     f"The egress budget is used up: {used:,} of {budget.bytes:,} bytes in the last "
                     f"{budget.days:g} days; the remaining audio waits for a later run"
                     + (f" (from {iso(resume, 'seconds')} at the earliest)." if resume else "."), resume)
@@ -63,7 +64,7 @@ class EgressBudget:
 async def run_downloads(job: JobContext) -> None:
     """Download every due audio file of the tenant with `download_workers` workers."""
     settings = job.settings
-    size = job.claim_size(settings.download_workers)
+    size = job.claim_size(max(settings.download_workers, batch_size(job) if uses_batches(job) else 1))
     feed = WorkFeed(
         lambda: job.store.call(job.store.catalog.claim, AUDIO, settings.plugin, settings.tenant, job.run_id, size),
         job.metadata_done, job.work_added,
@@ -82,11 +83,16 @@ async def run_downloads(job: JobContext) -> None:
 
 
 async def _worker(job: JobContext, feed: WorkFeed, budget: EgressBudget, pace: PaceGuard) -> None:
+    batches = uses_batches(job)
+    size = batch_size(job) if batches else 1
     while job.may_fetch:
-        batch = await feed.next_batch(1)
+        batch = await feed.next_batch(size)
         if not batch:
             return
-        await _download(job, budget, pace, batch[0])
+        if batches:
+            await download_batch(job, budget, pace, batch, lambda recording, stored: _stored(job, recording, stored))
+        else:
+            await _download(job, budget, pace, batch[0])
 
 
 async def _download(job: JobContext, budget: EgressBudget, pace: PaceGuard, recording: Recording) -> None:
@@ -100,9 +106,14 @@ async def _download(job: JobContext, budget: EgressBudget, pace: PaceGuard, reco
     except Exception as exc:  # noqa: BLE001 - every outcome is decided in one place
         await settle_item(job, AUDIO, recording, exc)
     else:
-        job.summary.audio_files += 1
-        job.summary.audio_bytes += stored.size
-        if job.plugins.wants_stored_events:
-            job.plugins.recording_stored(StoredEvent("audio", recording, path=Path(stored.path)))
+        _stored(job, recording, stored)
     finally:
         budget.settle(reserved)
+
+
+def _stored(job: JobContext, recording: Recording, stored: StoredAudio) -> None:
+    """Count a stored audio file and tell the plugins."""
+    job.summary.audio_files += 1
+    job.summary.audio_bytes += stored.size
+    if job.plugins.wants_stored_events:
+        job.plugins.recording_stored(StoredEvent("audio", recording, path=Path(stored.path)))

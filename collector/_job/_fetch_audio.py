@@ -12,7 +12,8 @@ block. Only then is the catalog told, in a group commit with the other downloads
 meanwhile (`Store.stored_audio`). A body that is not intact audio is reported as a
 `QuarantinedDownload`. A connection that breaks mid-body, or a body too slow to keep its pace
 limits (`_pace`), is retried within the run with the tenant's backoff policy, then left for the
-next run.
+next run. The download is opened by `Source.open_audio`, or by an `opener` the caller gives (a
+vendor's batch job hands out one per recording: see `_batches`), asked again for each attempt.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import asyncio
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
+from contextlib import AbstractAsyncContextManager
 from functools import partial
 from pathlib import Path
 from typing import BinaryIO, TypeVar
@@ -49,6 +51,9 @@ _BLOCK = 1 << 20
 _WRITEBACK = 32 << 20
 """Bytes written after which their writeback to the disk is started (large downloads only)."""
 _SNIFF_EXTENSIONS = {"ogg": ".ogg", "wav": ".wav", "mp3": ".mp3", "flac": ".flac", "mp4": ".mp4"}
+
+Opener = Callable[[], Awaitable[AbstractAsyncContextManager[httpx.Response]]]
+"""Opens one attempt at a download: what `Source.open_audio` returns, asked for anew each attempt."""
 
 
 class QuarantinedDownload(ItemRejected):
@@ -154,8 +159,10 @@ class _Mismatch(AudioRejected):
 
 
 async def fetch_audio(source: Source, recording: Recording, store: Store, machine: Machine, *, attempts: int,
-                      on_retry: Callable[[], None], pace: PaceGuard) -> StoredAudio:
+                      on_retry: Callable[[], None], pace: PaceGuard, opener: Opener | None = None) -> StoredAudio:
     """Download, verify and store one recording's audio, or raise an error saying why not.
+
+    Each attempt is opened by `opener()` when given, else by `source.open_audio(recording)`.
 
     HTTP errors raised while opening the download propagate unchanged for the job to classify; a
     failure of our own disk raises `StoreFailure` (it never counts against the recording). The
@@ -169,7 +176,8 @@ async def fetch_audio(source: Source, recording: Recording, store: Store, machin
         opened: httpx.Response | None = None
         sink = _Sink(store.temp_dir, machine.file_pool)
         try:
-            async with source.open_audio(recording) as response:
+            download = await opener() if opener is not None else source.open_audio(recording)
+            async with download as response:
                 opened = response
                 content_type = response.headers.get("content-type")
                 custody = custody_of(response)

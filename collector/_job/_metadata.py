@@ -8,6 +8,8 @@ quarantined with the reason, whatever the listing shape: an item that is not a J
 string, a number, null, a list where the vendor's list held objects) never reaches `parse`, and
 an item `parse` raises on is quarantined with what it raised; the page's other items and its state
 are committed all the same, and the listing goes on.
+Parents whose children are still to come (`Revisit`s from `parse`) are recorded in the page's own
+transaction and visited by the revisit task (`_revisits`), so the page never waits for them.
 """
 
 from __future__ import annotations
@@ -15,15 +17,17 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from .._catalog import Rejected
+from .._catalog import PageCounts, Rejected
 from .._dates import value_shape
 from .._errors import AuthenticationError, RequestFailed, TenantError, classify_request_failure
 from .._hookspecs import StoredEvent
 from .._model import Recording
 from .._redact import redact
-from .._source import Page, Source
+from .._revisit import Revisit
+from .._source import Page, Source, implements
 from ._context import JobContext
 from ._outcome import describe_error
 
@@ -46,7 +50,9 @@ async def run_metadata(job: JobContext) -> None:
     except TenantError as exc:
         job.summary.problem(f"Metadata collection stopped: {exc.reason}")
     finally:
-        job.metadata_done.set()
+        job.listing_done.set()
+        if not job.revisits:  # otherwise the revisit task says when no more recordings come
+            job.metadata_done.set()
         job.work_added.set()
 
 
@@ -64,42 +70,69 @@ async def _snapshots(pages: AsyncIterator[Page]) -> AsyncIterator[Page]:
 
 
 async def _commit(job: JobContext, page: Page) -> None:
-    settings, summary = job.settings, job.summary
-    recordings, rejects = _parse(job.source, settings.plugin, settings.tenant, page.items)
-    counts = await job.store.call(job.store.catalog.commit_page, settings.plugin, settings.tenant, recordings,
-                                  rejects, page.state, job.plan, page.listing)
+    settings = job.settings
+    parsed = parse_items(job.source, settings.plugin, settings.tenant, page.items)
+    counts = await job.store.call(job.store.catalog.commit_page, settings.plugin, settings.tenant, parsed.recordings,
+                                  parsed.rejects, page.state, job.plan, page.listing, parsed.revisits)
+    committed(job, parsed, counts)
+    if parsed.revisits:
+        job.parents_added.set()
+
+
+@dataclass
+class Parsed:
+    """A page's items as `Source.parse` mapped them: recordings, parents whose children are still to
+    come, and the items quarantined with the reason."""
+
+    recordings: list[Recording] = field(default_factory=list)
+    revisits: list[Revisit] = field(default_factory=list)
+    rejects: list[Rejected] = field(default_factory=list)
+
+
+def committed(job: JobContext, parsed: Parsed, counts: PageCounts) -> None:
+    """Count what a committed page (or visit) changed, wake the work tasks, tell the plugins."""
+    summary = job.summary
     summary.new_recordings += counts.new
     summary.updated_recordings += counts.updated
     summary.quarantined += counts.quarantined
-    for reject in rejects:
+    for reject in parsed.rejects:
         job.log.warning("Quarantined a %s item: %s", summary.label, reject.reason)
     if counts.new or counts.updated:
         job.work_added.set()
     if counts.new and job.plugins.wants_stored_events:
-        for recording in recordings:
+        for recording in parsed.recordings:
             if recording.vendor_id in counts.new_ids:
                 job.plugins.recording_stored(StoredEvent("metadata", recording))
 
 
-def _parse(source: Source, plugin: str, tenant: str,
-           items: Iterable[Mapping[str, Any]]) -> tuple[list[Recording], list[Rejected]]:
-    recordings: list[Recording] = []
-    rejects: list[Rejected] = []
+def parse_items(source: Source, plugin: str, tenant: str, items: Iterable[Mapping[str, Any]]) -> Parsed:
+    """Map every item with `source.parse`; an item that does not map (or maps wrongly) is rejected
+    with the reason, whatever else its page holds."""
+    parsed = Parsed()
+    revisits = implements(source, "children")
     for item in items:
         if not isinstance(item, Mapping):
-            rejects.append(Rejected(None, f"The vendor listed an item that is not a JSON object ({value_shape(item)}).",
-                                    item))
+            parsed.rejects.append(Rejected(
+                None, f"The vendor listed an item that is not a JSON object ({value_shape(item)}).", item))
             continue
         try:
-            parsed = list(source.parse(item))
-            for recording in parsed:
+            results = list(source.parse(item))
+            recordings = [r for r in results if isinstance(r, Recording)]
+            parents = [r for r in results if isinstance(r, Revisit)]
+            if len(recordings) + len(parents) != len(results):
+                raise TypeError("parse returned something that is neither a Recording nor a Revisit")
+            for recording in recordings:
                 if recording.source != plugin or recording.tenant != tenant:
                     raise ValueError(f"the plugin labelled a recording {recording.source}/{recording.tenant}")
+            if parents and not revisits:
+                raise TypeError("parse returned a Revisit, but the plugin does not implement Source.children "
+                                "to visit it")
         except Exception as exc:  # noqa: BLE001 - any mapping failure quarantines the item
-            rejects.append(Rejected(_item_id(source, item), redact(describe_error(exc)), item))
+            parsed.rejects.append(Rejected(_item_id(source, item), redact(describe_error(exc)), item))
         else:
-            recordings.extend(parsed)
-    return recordings, rejects
+            parsed.recordings.extend(recordings)
+            parsed.revisits.extend(parents)
+    return parsed
 
 
 def _item_id(source: Source, item: Any) -> str | None:
