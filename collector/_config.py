@@ -107,6 +107,7 @@ def load_config(path: Path, plugins: Plugins, *, check_store: bool = False) -> C
                     settings.metrics, settings.cluster, settings.evidence)
     if check_store and not problems:
         problems.extend(_store_problems(where, config.store_path))
+        problems.extend(_backend_problems(where, config))
     if problems:
         raise ConfigError(problems)
     config.warnings = _plain_secret_warnings(where, sources)
@@ -328,6 +329,30 @@ def _store_problems(where: str, store: Path) -> list[str]:
         return [f"{where}: store.path: the store {store} cannot be {what}: permission denied or a read-only "
                 "file system."]
     return []
+
+
+def _backend_problems(where: str, config: Config) -> list[str]:
+    """Whether the PostgreSQL catalog and the S3 bucket answer (`config check`): a wrong DSN,
+    password, bucket, endpoint or key is named now, not in the middle of a run."""
+    from ._catalog import Catalog
+    from ._objects import BucketError, S3Objects
+
+    location = config.store_location
+    problems: list[str] = []
+    if location.postgres is not None:
+        try:
+            Catalog(location.postgres, read_only=True).close()
+        except Exception as exc:  # noqa: BLE001 - psycopg's errors, or a newer catalog: each is the answer
+            first = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+            problems.append(f"{where}: store.postgresql: the database does not answer as it should ({first}); check "
+                            "the DSN, the password and the server.")
+    if location.s3 is not None:
+        try:
+            S3Objects(location.s3, location.root / ".tmp").check()
+        except BucketError as exc:
+            problems.append(f"{where}: store.s3: the bucket does not answer as it should ({exc}); check the bucket's "
+                            "name and that it exists, the endpoint and the credentials.")
+    return problems
 
 
 # -- messages ------------------------------------------------------------------------------------

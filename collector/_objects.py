@@ -47,6 +47,10 @@ _UPLOAD_TRIES = 5
 """Tries of one upload that fails with obstore's GenericError (see the module docstring)."""
 
 
+class BucketError(OSError):
+    """The S3 bucket failed: unreachable, missing, refusing the credentials (the message names it)."""
+
+
 class Objects(Protocol):
     """A store's files, by key."""
 
@@ -281,14 +285,26 @@ class S3Objects:
 
     @contextmanager
     def _as_os_errors(self, key: str) -> Iterator[None]:
-        """S3 failures as OSError, the store's own failures (the message names the bucket and key)."""
+        """S3 failures as `BucketError` (an OSError: the store's own failure), naming the bucket and key."""
         try:
             yield
         except (self._exceptions.NotFoundError, FileNotFoundError) as exc:
             raise FileNotFoundError(f"{self.where}{key}: no such object") from exc
+        except BucketError:
+            raise
         except self._errors() as exc:
             first = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
-            raise OSError(f"{self.where}{key}: {first}") from exc
+            raise BucketError(f"{self.where}{key}: {first}") from exc
+
+    def check(self) -> None:
+        """Ask the bucket for one key, so that a wrong bucket, endpoint or key is found before any
+        download (`config check`, and every store's start): a `BucketError` naming the bucket."""
+        try:
+            for _ in self._obstore.list(self.store, None, chunk_size=1):
+                break
+        except self._errors() as exc:
+            first = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+            raise BucketError(f"{self.where}: {first}") from exc
 
     def _head(self, key: str) -> Any:
         """The object's metadata and attributes (a HEAD request)."""

@@ -44,7 +44,7 @@ from typing import Any, Generic, TypeVar
 from ._catalog import Catalog, LeaseLost, PostgresTarget
 from ._errors import RunError, StoreFailure
 from ._files import recording_dir, safe_name, safe_segment, store_path
-from ._objects import LocalObjects, Objects, Retention, S3Location, S3Objects
+from ._objects import BucketError, LocalObjects, Objects, Retention, S3Location, S3Objects
 from ._model import Recording, Transcript
 from ._time import now_utc
 
@@ -92,6 +92,16 @@ def describe_store_error(root: Path, exc: BaseException, what: str = "failed") -
         problem, hint = "is on a read-only file system", "Mount it read-write"
     elif isinstance(exc, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text):
         problem, hint = "has a damaged catalog", "Restore catalog.sqlite from a backup"
+    elif isinstance(exc, BucketError):
+        problem = f"{what}: its S3 bucket did not answer as it should ({exc})"
+        hint = ("Check the bucket's name and that it exists, the endpoint, the credentials and the network to it; "
+                "the disk is not the problem")
+        free = "the local folder is fine"
+    elif type(exc).__module__.split(".")[0] == "psycopg":
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+        problem = f"{what}: its PostgreSQL catalog did not answer as it should ({first})"
+        hint = "Check that the database server answers (its host, port, credentials) and the network to it"
+        free = "the local folder is fine"
     else:
         detail = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         problem, hint = f"{what} ({detail})", "Check the disk and the store's folder"
@@ -215,6 +225,8 @@ class Store:
             self._errors = (OSError, *self.catalog.errors)
             self.objects: Objects = (S3Objects(location.s3, self.temp_dir) if location.s3
                                      else LocalObjects(self.root, self.temp_dir))
+            if isinstance(self.objects, S3Objects) and not read_only:
+                self.objects.check()  # a wrong bucket is found now, not after the first download
         except RunError:
             raise
         except Exception as exc:  # noqa: BLE001 - sqlite3, psycopg or obstore: all are the store's own failures

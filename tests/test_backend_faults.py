@@ -316,3 +316,29 @@ def test_object_lock_keeps_a_sources_audio_and_verify_lists_what_a_lock_holds(
     assert "retention lock" in text and path in text, report
     assert obstore.head(client, path)["size"] > 0  # never deleted
     assert sha != "0" * 64
+
+
+def test_a_wrong_bucket_or_database_is_named_by_config_check_and_stops_a_run_before_any_download(
+        postgres: PostgresServer, s3: S3Server, toy: Any, toy_source: Callable[..., Any], toy_plugins: Plugins,
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Not "check the disk and the store's folder": the bucket or the database, by name, and at once."""
+    from collector.engine import cli
+
+    with scale_out(postgres=postgres, s3=s3):
+        config = write_config(tmp_path, [toy_source(toy)])
+        bucket = location_of(tmp_path / "store").s3.bucket  # type: ignore[union-attr]
+        config.write_text(config.read_text().replace(f'"{bucket}"', '"no-such-bucket"'))
+        capsys.readouterr()
+        assert cli(["--config", str(config), "config", "check"], toy_plugins) == 2
+        err = capsys.readouterr().err
+        assert "store.s3: the bucket does not answer as it should (s3://no-such-bucket/" in err, err
+        result = collect(config, toy_plugins)
+        assert result.exit_code == EXIT_STORE and "its S3 bucket did not answer" in (result.store_failure or "")
+        assert "no-such-bucket" in (result.store_failure or "") and "the disk is not the problem" in (
+            result.store_failure or "")
+        assert toy.count(kind="audio") == 0 and toy.count(kind="metadata") == 0  # nothing asked of the vendor
+        dsn = location_of(tmp_path / "store").postgres.dsn  # type: ignore[union-attr]
+        config.write_text(config.read_text().replace(dsn, dsn.rsplit("/", 1)[0] + "/no_such_database"))
+        capsys.readouterr()
+        assert cli(["--config", str(config), "config", "check"], toy_plugins) == 2
+        assert "store.postgresql: the database does not answer as it should" in capsys.readouterr().err
