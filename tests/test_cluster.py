@@ -364,3 +364,39 @@ def test_the_schedule_names_one_pass_per_cron_tick_and_it_is_enqueued_once(postg
         assert catalog.record_pass("2026-12-02T02:00Z", 3) and not catalog.record_pass("2026-12-02T02:00Z", 3)
     finally:
         catalog.close()
+
+
+@pytest.mark.slow
+def test_enqueue_wait_rides_out_a_database_outage_longer_than_the_reconnect_window(
+        tmp_path: Path, postgres: PostgresServer, s3: S3Server, stack: ExitStack) -> None:
+    """`enqueue --wait` used to crash with a traceback when PostgreSQL was away for more than 30 s,
+    while the workers rode it out: now it waits for the database, then for the pass."""
+    farm = xima_farm(tmp_path, postgres, s3, tenants=2, recordings=12, rate_limit=(2, 1.0),
+                     cluster={"lease_seconds": 20, "stalled_seconds": 15}, stack=stack)
+    workers = stack.enter_context(WorkerProcesses(farm.config, 1, env=farm.env))
+    waiting = subprocess.Popen([sys.executable, "-m", "collector", "--config", str(farm.config), "enqueue", "--wait",
+                                "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=workers.env)
+    def under_way() -> bool:
+        try:
+            return _stored(farm) >= 2
+        except Exception:  # noqa: BLE001 - the catalog's schema is not made yet
+            return False
+
+    try:
+        _wait(under_way, 60, "downloads to be under way", workers)
+        postgres.stop()
+        time.sleep(35)  # longer than the store's reconnect window (30 s in the tests' configurations)
+        assert waiting.poll() is None, waiting.communicate()  # still waiting, not crashed
+        postgres.start()
+        out, err = waiting.communicate(timeout=240)
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+    assert waiting.returncode == 0, out + err + workers.logs()
+    assert json.loads(out)["queued"] == 2 and "Traceback" not in err
+    assert "The database cannot be reached" in err and "The database is back" in err
+    assert audit(farm) == []
+    logs = workers.logs()  # the workers say what happened: the database, not another worker
+    assert "lapsed: the database could not be reached to renew it" in logs and "passed to another worker" not in logs
+    assert "Task exception was never retrieved" not in logs
+    assert workers.stop() == [0], workers.logs()

@@ -34,11 +34,14 @@ class CatalogVersionError(RunError):
 
 
 class LeaseLost(RunError):
-    """This worker's lease on a tenant was handed to another worker (see `_cluster`): nothing more
-    of that tenant may be written or asked of its vendor by this worker."""
+    """This worker's lease on a tenant was handed to another worker, or lapsed while the database
+    could not be reached to renew it (see `_cluster`): nothing more of that tenant may be written or
+    asked of its vendor by this worker. `cause` says which, in words."""
 
-    def __init__(self, source: str, tenant: str) -> None:
-        super().__init__(f"The lease on {source}/{tenant} passed to another worker; this worker stopped it.")
+    def __init__(self, source: str, tenant: str, cause: str | None = None) -> None:
+        why = cause or "passed to another worker"
+        super().__init__(f"The lease on {source}/{tenant} {why}; this worker stopped the tenant, which resumes from "
+                         "what it committed wherever it runs next.")
         self.tenant = (source, tenant)
 
 

@@ -83,6 +83,9 @@ class TenantLease:
         self.epoch: int | None = None
         self._margin = min(2.0, seconds / 10)
         self._valid_until = 0.0
+        self.lapsed_in_outage = False
+        """The lease lapsed because the database could not be reached to renew it (not taken over):
+        the tenant's job is worth running again once the database is back."""
 
     async def take(self, *, wait: float) -> None:
         """Take the lease, waiting up to `wait` seconds for its current holder's to lapse."""
@@ -114,6 +117,7 @@ class TenantLease:
         """Renew the lease every third of its length until cancelled; call `on_lost` and return
         when it cannot be renewed (taken over, or the database unreachable until it lapses)."""
         assert self.epoch is not None, "take() the lease first"
+        failure = ""
         while True:
             await asyncio.sleep(self.seconds / 3)
             started = time.monotonic()
@@ -121,12 +125,18 @@ class TenantLease:
                 renewed: bool | None = await self.coordination.call(self.coordination.catalog.renew_lease,
                                                                     *self.tenant, self.epoch, self.seconds)
             except self.coordination.catalog.errors as exc:
-                log.warning("The lease on %s could not be renewed (%s)", "/".join(self.tenant), type(exc).__name__)
+                failure = type(exc).__name__
+                log.warning("The lease on %s could not be renewed: the database did not answer (%s); trying again "
+                            "until the lease lapses", "/".join(self.tenant), failure)
                 renewed = None
             if renewed:
                 self._valid_until = started + self.seconds - self._margin
-            elif renewed is False or time.monotonic() >= self._valid_until:
+            elif renewed is False:
                 on_lost(LeaseLost(*self.tenant))
+                return
+            elif time.monotonic() >= self._valid_until:
+                self.lapsed_in_outage = True
+                on_lost(LeaseLost(*self.tenant, f"lapsed: the database could not be reached to renew it ({failure})"))
                 return
 
     async def release(self) -> None:

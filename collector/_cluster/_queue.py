@@ -13,7 +13,9 @@ procrastinate is imported only here, by `collector worker` and `collector enqueu
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -99,8 +101,36 @@ def due_pass(config: Config, now: datetime) -> str | None:
 
 
 async def recover_stalled(app: Any, queue: str, stalled_seconds: float) -> int:
-    """Mark the jobs of workers silent for `stalled_seconds` failed and queue their tenants again;
-    returns how many were recovered."""
+    """Mark the jobs of workers silent for `stalled_seconds` failed and queue their tenants again,
+    and queue again the tenants whose jobs a worker aborted without being asked (its queue worker
+    stopped on a database error or a shutdown while the tenant ran); returns how many."""
+    return await _recover_silent(app, queue, stalled_seconds) + await _recover_aborted(app, queue)
+
+
+async def _recover_aborted(app: Any, queue: str) -> int:
+    """Tenants whose job ended "aborted" though nobody asked: queued again (the aborted row goes)."""
+    from procrastinate.exceptions import AlreadyEnqueued
+
+    rows = await app.connector.execute_query_all_async(
+        "SELECT id, lock, queueing_lock, args FROM procrastinate_jobs WHERE task_name=%(task)s AND "
+        "queue_name=%(queue)s AND status='aborted' AND NOT abort_requested", task=COLLECT, queue=queue)
+    for row in rows:
+        try:
+            await app.configure_task(COLLECT, queue=queue, lock=row["lock"], queueing_lock=row["queueing_lock"]
+                                     ).defer_async(**row["args"])
+        except AlreadyEnqueued:
+            pass  # queued already (by another worker's tick, or a pass)
+        await app.connector.execute_query_async("DELETE FROM procrastinate_jobs WHERE id=%(id)s AND status='aborted'",
+                                                id=row["id"])
+        log.warning("The job of %s/%s was cut short (its worker's queue stopped); the tenant is queued again",
+                    row["args"].get("source"), row["args"].get("tenant"),
+                    extra={"event": "tenant_recovered", "source": row["args"].get("source"),
+                           "tenant": row["args"].get("tenant")})
+    return len(rows)
+
+
+async def _recover_silent(app: Any, queue: str, stalled_seconds: float) -> int:
+    """Jobs of workers silent for `stalled_seconds`: marked failed, their tenants queued again."""
     from procrastinate.exceptions import AlreadyEnqueued
     from procrastinate.jobs import Status
 
@@ -137,7 +167,6 @@ class PassReport:
 def start_pass(config: Config, name: str | None = None, *, wait: bool = False) -> PassReport:
     """Enqueue a pass (see `enqueue_pass`) and, with `wait`, wait until none of its tenants is
     queued or running, then read their runs from the catalog."""
-    import asyncio
 
     store = Store(config.store_location)
 
@@ -146,8 +175,8 @@ def start_pass(config: Config, name: str | None = None, *, wait: bool = False) -
         app = make_app(config.store_location.postgres)  # type: ignore[arg-type]
         async with app.open_async():
             enqueued = await enqueue_pass(app, store, config, name)
-            while wait and await jobs_left(app, enqueued.name):
-                await asyncio.sleep(1.0)
+            if wait:
+                await _wait_for(app, enqueued.name)
         tenants = []
         for settings in config.enabled_sources if wait else []:
             last = await store.call(store.catalog.last_run, settings.plugin, settings.tenant)
@@ -160,6 +189,30 @@ def start_pass(config: Config, name: str | None = None, *, wait: bool = False) -
         return asyncio.run(go())
     finally:
         store.close()
+
+
+async def _wait_for(app: Any, name: str) -> None:
+    """Wait until no tenant of the pass is queued or running. The database going away meanwhile is
+    waited out, however long (the workers ride it out too): said once when it goes, once when it is
+    back, and never a traceback."""
+    away_since: float | None = None
+    while True:
+        try:
+            left = await jobs_left(app, name)
+            if away_since is not None:
+                log.info("The database is back after %.0f s; pass %s has %d tenant(s) to go",
+                         time.monotonic() - away_since, name, left, extra={"event": "database_back"})
+                away_since = None
+            if not left:
+                return
+        except Exception as exc:  # noqa: BLE001 - psycopg's or procrastinate's: the database is away
+            if type(exc).__module__.split(".")[0] not in ("psycopg", "psycopg_pool", "procrastinate"):
+                raise
+            if away_since is None:
+                away_since = time.monotonic()
+                log.warning("The database cannot be reached (%s); waiting for it, and then for pass %s",
+                            type(exc).__name__, name, extra={"event": "database_away"})
+        await asyncio.sleep(1.0 if away_since is None else 2.0)
 
 
 async def jobs_left(app: Any, name: str) -> int:

@@ -56,6 +56,10 @@ def worker_name(name: str | None) -> str:
     return name or f"{socket.gethostname()}-{os.getpid()}"
 
 
+class TenantInterrupted(Exception):
+    """A tenant's job was cut short by a database outage: its task is retried (see `Worker._register`)."""
+
+
 class Worker:
     """One worker process: its store, its machine budget, and the tasks it registers with the queue."""
 
@@ -72,6 +76,8 @@ class Worker:
         self._register()
 
     def _register(self) -> None:
+        import procrastinate
+
         cluster = self.config.cluster
         app = self.app
 
@@ -86,7 +92,10 @@ class Worker:
             if name is not None:
                 await enqueue_pass(app, self.store, self.config, name)
 
-        app.task(name=COLLECT, queue=cluster.queue)(collect_tenant)
+        # A tenant whose lease lapsed while the database was away is queued again (as a retry of its
+        # job, so `enqueue --wait` waits for it too), every 10 s while outages last, 30 times at most.
+        retry = procrastinate.RetryStrategy(max_attempts=30, wait=10, retry_exceptions={TenantInterrupted})
+        app.task(name=COLLECT, queue=cluster.queue, retry=retry)(collect_tenant)
         app.periodic(cron="* * * * * */5")(app.task(name=RECOVER, queue=cluster.queue)(recover))
         if cluster.schedule:
             app.periodic(cron="* * * * *")(app.task(name=TICK, queue=cluster.queue)(tick))
@@ -131,6 +140,10 @@ class Worker:
             log.error("The summary of %s could not be saved: %s", summary.label, exc.reason)
         self.plugins.tenant_finished(TenantEvent("worker", self.config, summary, run_id, worker=self.name,
                                                  pass_name=pass_name))
+        if lease.lapsed_in_outage:
+            log.warning("%s stopped because the database was away; its job is queued again", summary.label,
+                        extra={"event": "tenant_requeued", "worker": self.name, "pass": pass_name})
+            raise TenantInterrupted(f"{summary.label}: the database was away; run again")
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Work until stopped (SIGTERM/SIGINT), or with `until_idle` until the queue is empty.

@@ -74,6 +74,7 @@ class TenantJob:
                              else settings.revisit_interval)
         self._clients: list[HttpClient] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._halted = False
 
     async def run(self) -> TenantSummary:
         """Run the tenant's job to the end; never raises (a failure is in the summary)."""
@@ -132,11 +133,12 @@ class TenantJob:
         for result in results:
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                 raise result
-        if self.store.failure is None:
+        if self.store.failure is None and not self._halted:
             await apply_retention_changes(job)
 
     def stop(self, error: CollectorError) -> None:
         """Stop every task of this tenant (its credentials were refused, or its lease passed to another worker)."""
+        self._halted = True
         self.summary.problem(error.reason)
         self.log.warning("%s stopped: %s", self.summary.label, error.reason,
                          extra={"event": "tenant_stopped", "reason": error.reason})
