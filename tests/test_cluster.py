@@ -174,6 +174,7 @@ def test_a_worker_killed_or_stalled_mid_download_hands_its_tenants_over(
         assert overlapping_workers(emulator.log) == [], workers.logs()
         assert emulator.count(status=429) == 0
     workers.stop()
+    assert "Task exception was never retrieved" not in workers.log(0), workers.log(0)  # the woken worker's log
 
 
 def mixed_farm(directory: Path, postgres: PostgresServer, s3: S3Server, stack: ExitStack, *, xima: int, focus: int,

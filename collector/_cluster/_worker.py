@@ -166,6 +166,7 @@ class Worker:
                 worker.stop()
 
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(_unrecorded_job)
         for number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(number, stop)
         async with self.app.open_async():
@@ -192,6 +193,23 @@ class Worker:
     def close(self) -> None:
         """Release the machine's pools."""
         self.machine.close()
+
+
+def _unrecorded_job(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The event loop's handler of exceptions nobody awaited. procrastinate records a job's end in
+    a task of its own; when this worker was stalled (SIGSTOP, a frozen VM) and its job was handed
+    to another worker meanwhile, that record fails ("not in doing status") and the task's error was
+    printed as a "Task exception was never retrieved" traceback. It is expected and harmless (the
+    replacement job runs, or ran): one line says so. Anything else goes to the default handler."""
+    future = context.get("future")
+    name = future.get_name() if isinstance(future, asyncio.Task) else ""
+    error = context.get("exception")
+    if name.startswith("process job") and type(error).__module__.startswith("procrastinate"):
+        log.warning("The end of %s could not be recorded: the job was handed to another worker while this one "
+                    "was stalled, or the database was away (%s); the tenant is collected by its replacement",
+                    name.removeprefix("process job "), type(error).__name__, extra={"event": "job_unrecorded"})
+        return
+    loop.default_exception_handler(context)
 
 
 def run_worker(config: Config, plugins: Plugins, *, name: str | None = None, until_idle: bool = False) -> int:
