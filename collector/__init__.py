@@ -9,12 +9,14 @@ without notice; code that embeds the collector (runs it, loads configurations) u
 - how it talks to its vendor: `SourceContext.http` gives an `HttpClient` sharing the tenant's
   `Traffic`; an auth strategy (`StaticBearerAuth`, `ApiKeyAuth`, `BasicAuth`, `TokenExchange`,
   `OAuth2ClientCredentials`, or a `TokenAuth` of its own); `Redirects` for media behind signed URLs;
+  `ErrorCodes` (the vendor's own error codes onto the taxonomy) and `VendorAnswer` (what it said);
 - how it lists: `paginate` with a paginator (`CursorPaginator`, `NextUrlPaginator`,
   `OffsetPaginator`, `PageNumberPaginator`), `Incremental` (a watermark with an overlap),
   `TimeWindows` (time-window sweeps), `Tally` (reconciling against the vendor's count);
 - the vendor's own count of a day, for `collector report`: `Source.vendor_count` returns a `VendorCount`;
 - ids and secrets: `compound_id`, `path_segment`, `register_secret`; times: `iso`, `parse_iso`;
-- the error taxonomy (`ItemNotReady`, `ItemDeferred`, `AuthenticationError`, ...) to say what went wrong.
+- the error taxonomy (`ItemNotReady`, `ItemDeferred`, `AuthenticationError`, `RoutePaused`,
+  `PageTokenExpired`, `TransientAnswer`, ...) to say what went wrong.
 """
 
 import importlib
@@ -51,13 +53,21 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
         ItemRejected,
         ItemUnavailable,
         NoAnswer,
+        PageTokenExpired,
         RequestFailed,
+        RoutePaused,
         RunError,
         TenantError,
+        TransientAnswer,
         classify_request_failure,
     )
     from ._hookspecs import DemoFactory, StoredEvent, hookimpl, hookspec
-    from ._http import HttpClient, JsonAnswer, Redirects, RequestStats, RetrySettings, Traffic, parse_retry_after
+    from ._answers import VendorAnswer
+    from ._error_codes import ErrorCodes
+    from ._http import HttpClient, JsonAnswer
+    from ._moments import parse_retry_after
+    from ._redirects import Redirects
+    from ._traffic import RequestStats, RetrySettings, Traffic
     from ._ids import compound_id, path_segment, split_compound_id
     from ._incremental import Incremental
     from ._model import (
@@ -116,6 +126,7 @@ _EXPORTS = {
     "Duration": "._durations",
     "ENTRY_POINT_GROUP": "._plugins",
     "EgressBudget": "._source",
+    "ErrorCodes": "._error_codes",
     "HeaderAuth": "._auth",
     "HttpClient": "._http",
     "Incremental": "._incremental",
@@ -135,15 +146,17 @@ _EXPORTS = {
     "Page": "._source",
     "PageNumberPaginator": "._paging",
     "PageRequest": "._paging",
+    "PageTokenExpired": "._errors",
     "Paginator": "._paging",
     "Party": "._model",
     "RateLimit": "._ratelimit",
     "Recording": "._model",
     "RecordingKey": "._model",
-    "Redirects": "._http",
+    "Redirects": "._redirects",
     "RequestFailed": "._errors",
-    "RequestStats": "._http",
-    "RetrySettings": "._http",
+    "RequestStats": "._traffic",
+    "RetrySettings": "._traffic",
+    "RoutePaused": "._errors",
     "RunError": "._errors",
     "Secret": "._secret",
     "SlidingWindowLimiter": "._ratelimit",
@@ -159,11 +172,13 @@ _EXPORTS = {
     "TokenAuth": "._auth",
     "TokenChannel": "._auth",
     "TokenExchange": "._auth",
-    "Traffic": "._http",
+    "Traffic": "._traffic",
     "Transcript": "._model",
     "TranscriptResult": "._model",
     "TranscriptSegment": "._model",
     "TranscriptState": "._model",
+    "TransientAnswer": "._errors",
+    "VendorAnswer": "._answers",
     "VendorCount": "._source",
     "Window": "._windows",
     "WindowOutcome": "._windows",
@@ -179,7 +194,7 @@ _EXPORTS = {
     "now_utc": "._time",
     "paginate": "._paging",
     "parse_iso": "._time",
-    "parse_retry_after": "._http",
+    "parse_retry_after": "._moments",
     "path_segment": "._ids",
     "register_secret": "._redact",
     "split_compound_id": "._ids",
@@ -231,6 +246,7 @@ __all__ = [
     "DownloadsStopped",
     "Duration",
     "EgressBudget",
+    "ErrorCodes",
     "HeaderAuth",
     "HttpClient",
     "Incremental",
@@ -250,6 +266,7 @@ __all__ = [
     "Page",
     "PageNumberPaginator",
     "PageRequest",
+    "PageTokenExpired",
     "Paginator",
     "Party",
     "RateLimit",
@@ -259,6 +276,7 @@ __all__ = [
     "RequestFailed",
     "RequestStats",
     "RetrySettings",
+    "RoutePaused",
     "RunError",
     "Secret",
     "SlidingWindowLimiter",
@@ -279,6 +297,8 @@ __all__ = [
     "TranscriptResult",
     "TranscriptSegment",
     "TranscriptState",
+    "TransientAnswer",
+    "VendorAnswer",
     "VendorCount",
     "Window",
     "WindowOutcome",

@@ -10,6 +10,8 @@ tests and for `collector demo`:
   malformed JSON, HTML instead of audio, truncated bodies, slow answers, media bodies that drip
   or stall (to test a plugin's downloads against the pace limits);
 - `StorageServer`: media at short-lived signed URLs on another origin;
+- `FixedWindowLimit` (with rate-limit headers), `KindRateLimit` (a limit per route kind) and
+  `DailyQuota` (a 429 until midnight), added to a server with `add_limit`;
 - `HOSTILE_IDS`, `audio_answer` (with `AUDIO_FAULTS`), `keyset_page`, `opaque_cursor`,
   `link_header`, `Readiness`: what most emulators need;
 - `synth_audio`, `wav_stream`, `truncated`: real, unique, decodable audio.
@@ -26,6 +28,7 @@ from ._kit import (
     opaque_cursor,
     read_cursor,
 )
+from ._limits import DailyQuota, FixedWindowLimit, KindRateLimit
 from ._server import (
     CONTENT_FAULTS,
     LOOPBACK,
@@ -46,9 +49,12 @@ __all__ = [
     "HOSTILE_IDS",
     "LOOPBACK",
     "TRANSIENT_FAULTS",
+    "DailyQuota",
     "EmulatorError",
     "EmulatorServer",
     "FaultPlan",
+    "FixedWindowLimit",
+    "KindRateLimit",
     "LoggedRequest",
     "Readiness",
     "Request",
