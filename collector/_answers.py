@@ -33,6 +33,31 @@ _DROPPED_HEADERS = ("set-cookie", "set-cookie2", "authorization", "proxy-authori
 _TEXTUAL = ("application/json", "application/problem+json", "text/", "application/xml", "application/xhtml+xml")
 
 
+@dataclass(frozen=True)
+class JsonAnswer:
+    """A JSON answer with what paging needs besides the body."""
+
+    body: Any
+    status: int
+    headers: httpx.Headers
+    links: dict[Any, Any]
+    request_url: httpx.URL
+
+    @property
+    def url(self) -> str:
+        """The absolute URL that was answered (query included)."""
+        return str(self.request_url)
+
+    @property
+    def path(self) -> str:
+        """The answered URL's path (no query), for messages."""
+        return self.request_url.path or "/"
+
+    def resolve(self, url: str) -> str:
+        """`url` (relative or absolute) resolved against the answered URL."""
+        return str(self.request_url.join(url))
+
+
 def dig(body: Any, path: str) -> Any:
     """The value at a dotted `path` of a JSON body ("error.code", "errors.0.code"), or None."""
     for part in path.split(".") if path else []:

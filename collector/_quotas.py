@@ -67,12 +67,11 @@ class RoutePauses:
     """
 
     def __init__(self) -> None:
-        self._by_route: dict[str, RoutePause] = {}
+        self.paused: dict[str, RoutePause] = {}
+        """The pauses in force (or whose end has not been noticed yet), by route: empty, the
+        HTTP client checks nothing more on a request."""
         self._seen: dict[str, RoutePause] = {}
         self.on_pause: Callable[[RoutePause], Awaitable[None]] | None = None
-
-    def __bool__(self) -> bool:
-        return bool(self._by_route)
 
     def load(self, pauses: Iterable[RoutePause]) -> None:
         """Honour pauses recorded by earlier runs (those still in force)."""
@@ -81,17 +80,17 @@ class RoutePauses:
 
     def check(self, route: str) -> None:
         """Raise `RoutePaused` if `route` is paused now; a pause whose time has passed is lifted."""
-        pause = self._by_route.get(route)
+        pause = self.paused.get(route)
         if pause is None:
             return
         if pause.until <= datetime.now(timezone.utc):
-            del self._by_route[route]
+            del self.paused[route]
             return
         raise RoutePaused(pause.sentence(), pause.route, pause.until)
 
     async def pause(self, route: str, until: datetime, reason: str) -> RoutePaused:
         """Pause `route` until `until` (a later end wins), record it, and return the error to raise."""
-        current = self._by_route.get(route)
+        current = self.paused.get(route)
         pause = RoutePause(route, max(until, current.until) if current else until, reason)
         self._keep(pause)
         if self.on_pause is not None:
@@ -103,5 +102,5 @@ class RoutePauses:
         return [self._seen[route] for route in sorted(self._seen)]
 
     def _keep(self, pause: RoutePause) -> None:
-        self._by_route[pause.route] = pause
+        self.paused[pause.route] = pause
         self._seen[pause.route] = pause

@@ -23,7 +23,7 @@ from ._redact import register_secret
 from ._traffic import Connection, Retryable
 
 if TYPE_CHECKING:
-    from ._http import HttpClient
+    from ._exchange import Exchanges
 
 CROSS_ORIGIN_DROPPED = ("authorization", "cookie", "proxy-authorization")
 """Headers never sent to another origin, besides the auth strategy's own."""
@@ -61,7 +61,7 @@ def register_signature(url: httpx.URL) -> None:
                 register_secret(value)
 
 
-async def follow(client: HttpClient, response: httpx.Response, method: str, kwargs: dict[str, Any],
+async def follow(client: Exchanges, response: httpx.Response, method: str, kwargs: dict[str, Any],
                  redirects: Redirects, leave_api: Callable[[], None], connection: Connection,
                  route: str | None = None) -> httpx.Response:
     """Follow 3xx answers to the end of the chain (see the module docstring for the rules)."""

@@ -14,12 +14,20 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+)
 
 from ._answers import request_path
 from ._concurrency import ConcurrencyLimit
+from ._errors import BadStatus, NoAnswer
 from ._ledger import account_key, open_ledger
 from ._quotas import RoutePauses
 from ._ratelimit import RateLimit, SlidingWindowLimiter
@@ -164,3 +172,58 @@ def backoff_delay(attempt: int, retry: RetrySettings) -> float:
 def retryable_status(status: int) -> bool:
     """Statuses that mean "try again later": 408, 429 and transient 5xx (not 501, 505, 509)."""
     return status in (408, 429) or (500 <= status < 600 and status not in (501, 505, 509))
+
+
+def retrying(traffic: Traffic) -> AsyncRetrying:
+    """The retry loop of one call: `Retryable` is tried again, up to `traffic.retry.attempts` tries in
+    all, after the vendor's Retry-After (capped) or the backoff; a 429 or 503 pauses the limiter the
+    call used, a 429 also slows it; each retry is counted and logged; spent retries raise
+    `BadStatus`, or `NoAnswer` when there was no usable answer."""
+    return AsyncRetrying(
+        stop=stop_after_attempt(traffic.retry.attempts),
+        wait=lambda state: _wait(traffic, state),
+        retry=retry_if_exception(lambda exc: isinstance(exc, Retryable)),
+        before_sleep=lambda state: _count_retry(traffic, state),
+        retry_error_callback=_give_up,
+    )
+
+
+def _wait(traffic: Traffic, state: RetryCallState) -> float:
+    retry = traffic.retry
+    backoff = backoff_delay(state.attempt_number, retry)
+    exc = state.outcome.exception() if state.outcome else None
+    if not isinstance(exc, Retryable):
+        return backoff
+    delay = min(exc.retry_after, retry.max_retry_after) if exc.retry_after else backoff
+    if exc.status in (429, 503):
+        # The vendor is throttling the tenant (or the route): nobody sends until the delay has passed.
+        limiter = traffic.routes.get(exc.route) if exc.route is not None else None
+        limiter = limiter or traffic.limiter
+        limiter.pause(delay)
+        if exc.status == 429:
+            limiter.slow_down()
+    return delay
+
+
+def _count_retry(traffic: Traffic, state: RetryCallState) -> None:
+    traffic.stats.retries += 1
+    exc = state.outcome.exception() if state.outcome else None
+    if isinstance(exc, Retryable):
+        status = f"HTTP {exc.status}" if exc.status else "no answer"
+        traffic.log.info(
+            "Retrying %s %s after %s (attempt %d of %d): %s", exc.method, exc.path, status, state.attempt_number,
+            traffic.retry.attempts, exc.detail,
+            extra={"event": "retry", "method": exc.method, "path": exc.path, "status": exc.status,
+                   "reason": exc.detail, "attempt": state.attempt_number})
+
+
+def _give_up(state: RetryCallState) -> Any:
+    exc = state.outcome.exception() if state.outcome else None
+    if isinstance(exc, Retryable):
+        tries = f"gave up after {state.attempt_number} attempts"
+        if exc.status is None or exc.transient:
+            raise NoAnswer(f"{exc.detail} The collector {tries}.") from None
+        detail = f"{exc.detail} ({tries})" if exc.detail else f"({tries})"
+        raise BadStatus(exc.status, exc.method, exc.path, detail) from None
+    assert state.outcome is not None
+    return state.outcome.result()
