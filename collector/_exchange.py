@@ -111,9 +111,11 @@ class Exchanges:
             if options.redirects is not None:
                 response = await follow(self, response, method, kwargs, options.redirects, release, connection,
                                         options.route)
-            if not streaming and 200 <= response.status_code < 300:
+            success = 200 <= response.status_code < 300
+            if not streaming and success:
                 await read_body(response)
-            await judge(response, options, self.traffic, streaming=streaming, own_origin=self._own_origin)
+            if not (success and options.plain):
+                await judge(response, options, self.traffic, streaming=streaming, own_origin=self._own_origin)
             yield response
         finally:
             if response is not None:

@@ -157,12 +157,10 @@ class HttpClient(Exchanges):
         `empty_ok` lists statuses whose empty body is an answer, not a fault (e.g. 204 "not ready
         yet"): for those, None is returned. Other arguments as for `request`.
         """
-        answer = await self.json_answer(method, url, authenticate=authenticate, rate_limited=rate_limited,
-                                        retry_on=retry_on, empty_ok=empty_ok, redirects=redirects,
-                                        not_ready_on=not_ready_on, unavailable_on=unavailable_on,
-                                        not_ready_when=not_ready_when, transient_when=transient_when,
-                                        estimate=estimate, errors=errors, route=route, **kwargs)
-        return answer.body
+        options = self._options(authenticate, rate_limited, kwargs.pop("_permit", True), retry_on, redirects,
+                                not_ready_on, unavailable_on, not_ready_when, transient_when, estimate, errors,
+                                route)
+        return (await self._json(method, url, options, empty_ok, kwargs)).body
 
     async def json_answer(self, method: str, url: str, *, authenticate: bool = True, rate_limited: bool = True,
                           retry_on: Collection[int] = (), empty_ok: Collection[int] = (),
@@ -175,7 +173,10 @@ class HttpClient(Exchanges):
         options = self._options(authenticate, rate_limited, kwargs.pop("_permit", True), retry_on, redirects,
                                 not_ready_on, unavailable_on, not_ready_when, transient_when, estimate, errors,
                                 route)
+        return await self._json(method, url, options, empty_ok, kwargs)
 
+    async def _json(self, method: str, url: str, options: CallOptions, empty_ok: Collection[int],
+                    kwargs: dict[str, Any]) -> JsonAnswer:
         async def once() -> JsonAnswer:
             async with self._exchange(method, url, options, kwargs, streaming=False) as response:
                 body = response.content
@@ -190,7 +191,7 @@ class HttpClient(Exchanges):
                 return JsonAnswer(parsed, response.status_code, response.headers, response.links,
                                   response.request.url)
 
-        return await self._until_ready(lambda: self._retried(once))
+        return await self._run(once)
 
     @asynccontextmanager
     async def stream(self, method: str, url: str, *, authenticate: bool = True, rate_limited: bool = True,
@@ -287,9 +288,13 @@ class HttpClient(Exchanges):
         elif route is not None:
             check_route(route)
         # permit None: decided per URL (a URL on another origin takes no permit of the API's)
+        plain = not_ready_when is None and transient_when is None and (
+            not (retry_on or not_ready_on or unavailable_on)
+            or not any(200 <= status < 300 for statuses in (retry_on, not_ready_on, unavailable_on)
+                       for status in statuses))
         return CallOptions(authenticate, rate_limited, permit is not False, permit is not False, retry_on, redirects,
-                        not_ready_on, unavailable_on, not_ready_when, transient_when, estimate, errors, route,
-                        renewable)
+                           not_ready_on, unavailable_on, not_ready_when, transient_when, estimate, errors, route,
+                           renewable, plain)
 
     def _for_url(self, options: CallOptions, url: str) -> CallOptions:
         """A handed-out URL on another origin takes no in-flight permit of the API's."""
@@ -300,7 +305,7 @@ class HttpClient(Exchanges):
             async with self._exchange(method, url, options, kwargs, streaming=False) as response:
                 return response
 
-        return await self._until_ready(lambda: self._retried(once))
+        return await self._run(once)
 
     @asynccontextmanager
     async def _streaming(self, method: str, url: str, options: CallOptions,
@@ -311,7 +316,7 @@ class HttpClient(Exchanges):
             exchange = self._exchange(method, url, options, kwargs, streaming=True)
             opened.append((exchange, await exchange.__aenter__()))
 
-        await self._until_ready(lambda: self._retried(once))
+        await self._run(once)
         exchange, response = opened[-1]
         try:
             yield response
@@ -332,22 +337,19 @@ class HttpClient(Exchanges):
                               extra={"event": "retry", "method": answer.method, "path": answer.path,
                                      "status": answer.status, "reason": "expired URL"})
 
-    async def _until_ready(self, call: Callable[[], Awaitable[T]]) -> T:
-        """Run `call`; while it raises `ItemNotReady` with an estimate that still fits the call's
-        `ready_wait`, wait for it and run it again (no attempt, no retry counted)."""
+    async def _run(self, once: Callable[[], Awaitable[T]]) -> T:
+        """Run one exchange (`once`) with the tenant's retries; while it raises `ItemNotReady` with an
+        estimate that still fits the call's `ready_wait`, wait for it and run it again (no attempt,
+        no retry counted)."""
         waited = 0.0
         while True:
             try:
-                return await call()
+                async for attempt in retrying(self.traffic):
+                    with attempt:
+                        return await once()
             except ItemNotReady as exc:
                 delay = exc.retry_after
                 if delay is None or waited + delay > self.traffic.retry.ready_wait:
                     raise
                 waited += delay
                 await asyncio.sleep(delay)
-
-    async def _retried(self, call: Callable[[], Awaitable[T]]) -> T:
-        async for attempt in retrying(self.traffic):
-            with attempt:
-                return await call()
-        raise AssertionError("unreachable")  # pragma: no cover

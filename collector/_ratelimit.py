@@ -51,6 +51,7 @@ _REMAINING = (b"x-ratelimit-remaining", b"ratelimit-remaining", b"x-rate-limit-r
 _RESET = (b"x-ratelimit-reset", b"ratelimit-reset", b"x-rate-limit-reset")
 _STRUCTURED = b"ratelimit"
 _PREFIXES = (b"x-ratelimit-", b"ratelimit", b"x-rate-limit-")
+_FIRST = frozenset((b"x", b"X", b"r", b"R"))
 _PARAMETER = re.compile(r"\b(remaining|r|reset|t)\s*=\s*([0-9.]+)")
 _SAME_WINDOW = 1.0  # resets this close together describe the same window of the vendor's
 
@@ -61,6 +62,8 @@ def read_limit_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[int, flo
     remaining: int | None = None
     reset: float | None = None
     for raw_name, raw_value in headers:
+        if raw_name[:1] not in _FIRST:  # most headers: one comparison
+            continue
         name = raw_name.lower()
         if not name.startswith(_PREFIXES):
             continue

@@ -25,9 +25,9 @@ from tenacity import (
     stop_after_attempt,
 )
 
-from ._answers import request_path
+from ._answers import VendorAnswer, request_path
 from ._concurrency import ConcurrencyLimit
-from ._errors import BadStatus, NoAnswer
+from ._errors import BadStatus, NoAnswer, RequestFailed
 from ._ledger import account_key, open_ledger
 from ._quotas import RoutePauses
 from ._ratelimit import RateLimit, SlidingWindowLimiter
@@ -148,7 +148,8 @@ class Retryable(Exception):
     or its error table calls "try again" (spent retries then raise `NoAnswer`, not `BadStatus`)."""
 
     def __init__(self, request: httpx.Request, status: int | None, detail: str,
-                 retry_after: float | None = None, route: str | None = None, *, transient: bool = False) -> None:
+                 retry_after: float | None = None, route: str | None = None, *, transient: bool = False,
+                 answer: VendorAnswer | None = None) -> None:
         self.method = request.method
         self.path = request_path(request)
         self.status = status
@@ -156,6 +157,7 @@ class Retryable(Exception):
         self.retry_after = retry_after
         self.route = route
         self.transient = transient
+        self.answer = answer
         super().__init__(detail)
 
 
@@ -222,8 +224,10 @@ def _give_up(state: RetryCallState) -> Any:
     if isinstance(exc, Retryable):
         tries = f"gave up after {state.attempt_number} attempts"
         if exc.status is None or exc.transient:
-            raise NoAnswer(f"{exc.detail} The collector {tries}.") from None
+            error: RequestFailed = NoAnswer(f"{exc.detail} The collector {tries}.")
+            error.answer = exc.answer
+            raise error from None
         detail = f"{exc.detail} ({tries})" if exc.detail else f"({tries})"
-        raise BadStatus(exc.status, exc.method, exc.path, detail) from None
+        raise BadStatus(exc.status, exc.method, exc.path, detail, answer=exc.answer) from None
     assert state.outcome is not None
     return state.outcome.result()

@@ -53,6 +53,7 @@ class CallOptions:
     errors: ErrorCodes | None = None
     route: str | None = None
     renewable: bool = False  # a refused (expired) URL on another origin raises URLExpired
+    plain: bool = False  # nothing of this call looks into a success: a 2xx is taken as it is
 
     def looks_into(self, status: int) -> bool:
         """Whether a 2xx answer needs deciding on (a status or predicate of this call names it)."""
@@ -92,7 +93,8 @@ async def judge(response: httpx.Response, options: CallOptions, traffic: Traffic
     if status in options.unavailable_on:
         raise with_answer(ItemUnavailable(sentence(answer.redacted(), "gone for good")), answer)
     if options.transient_when is not None and options.transient_when(answer):
-        raise Retryable(response.request, status, _transient_detail(answer), route=options.route, transient=True)
+        raise Retryable(response.request, status, _transient_detail(answer), route=options.route, transient=True,
+                        answer=answer.redacted())
     if options.renewable and status in EXPIRED_SIGNATURE and not own_origin(str(response.request.url)):
         raise URLExpired(answer.redacted())
     meaning = options.errors.meaning(answer.code) if options.errors is not None and not success else None
@@ -111,7 +113,8 @@ async def judge(response: httpx.Response, options: CallOptions, traffic: Traffic
         retry_after = parse_retry_after(answer.headers.get("retry-after"))
         if retry_after is None and status == 429:
             retry_after = _reset_wait(response.headers)
-        raise Retryable(response.request, status, answer.redacted().detail, retry_after, options.route)
+        shown = answer.redacted()
+        raise Retryable(response.request, status, shown.detail, retry_after, options.route, answer=shown)
     raise BadStatus(status, answer.method, answer.path, answer.redacted().detail, answer=answer.redacted())
 
 def not_ready(answer: VendorAnswer, options: CallOptions, traffic: Traffic, cls: type[ItemNotReady]) -> ItemNotReady:
@@ -129,7 +132,8 @@ async def _mapped(meaning: type[BaseException], answer: VendorAnswer, options: C
     shown = answer.redacted()
     if issubclass(meaning, TransientAnswer):
         return Retryable(request, answer.status, _transient_detail(shown),
-                          parse_retry_after(answer.headers.get("retry-after")), options.route, transient=True)
+                         parse_retry_after(answer.headers.get("retry-after")), options.route, transient=True,
+                         answer=shown)
     if issubclass(meaning, BadStatus):
         return meaning(answer.status, answer.method, answer.path, shown.detail, answer=shown)
     if issubclass(meaning, ItemNotReady):

@@ -224,3 +224,14 @@ def test_a_transient_answer_that_never_clears_defers_the_item_instead_of_quarant
 
 def test_without_the_predicate_the_html_page_is_handed_over_as_it_is(api: CodedApi) -> None:
     assert asyncio.run(download(client(api), "/media/1")) == HTML  # the audio checks then quarantine it
+
+
+def test_spent_retries_keep_the_last_answer(api: CodedApi) -> None:
+    with pytest.raises(NoAnswer) as transient:
+        call(api, "/files/busy-9", errors=CODES)
+    assert transient.value.answer is not None and transient.value.answer.code == "SLOW_DOWN"
+    api.faults.inject("503", count=10)
+    with pytest.raises(BadStatus) as spent:
+        call(api, "/files/fine")
+    assert spent.value.status == 503 and spent.value.answer is not None
+    assert "Injected server error." in spent.value.body and "gave up after 4 attempts" in str(spent.value)
