@@ -223,4 +223,3 @@ class Exchanges:
 
     def _own_origin(self, url: str) -> bool:
         return "://" not in url or origin_of(httpx.URL(url)) == self._base_origin
-

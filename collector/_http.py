@@ -72,6 +72,7 @@ __all__ = ["REQUEST_ID_HEADERS", "Custody", "HttpClient", "JsonAnswer", "RateLim
 
 T = TypeVar("T")
 
+
 class HttpClient(Exchanges):
     """One tenant's client for one base URL: auth, shared limits, retries and redirects in one place.
 

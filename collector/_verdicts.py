@@ -109,13 +109,14 @@ async def judge(response: httpx.Response, options: CallOptions, traffic: Traffic
             raise await _pause(RoutePaused, answer, options, traffic, until)
         traffic.stats.throttled += 1
         traffic.concurrency.throttled()
+    shown = answer.redacted()
     if retryable_status(status) or status in options.retry_on:
         retry_after = parse_retry_after(answer.headers.get("retry-after"))
         if retry_after is None and status == 429:
             retry_after = _reset_wait(response.headers)
-        shown = answer.redacted()
         raise Retryable(response.request, status, shown.detail, retry_after, options.route, answer=shown)
-    raise BadStatus(status, answer.method, answer.path, answer.redacted().detail, answer=answer.redacted())
+    raise BadStatus(status, answer.method, answer.path, shown.detail, answer=shown)
+
 
 def not_ready(answer: VendorAnswer, options: CallOptions, traffic: Traffic, cls: type[ItemNotReady]) -> ItemNotReady:
     """The not-ready error for an answer, with the vendor's estimate (never a retry, never a fault)."""
@@ -125,6 +126,7 @@ def not_ready(answer: VendorAnswer, options: CallOptions, traffic: Traffic, cls:
     what = "not ready yet" + (f", ready in about {estimate:.0f} s" if estimate else "")
     traffic.log.debug("%s %s answered HTTP %d: not ready yet", answer.method, answer.path, answer.status)
     return with_answer(cls(sentence(shown, what), estimate), shown)
+
 
 async def _mapped(meaning: type[BaseException], answer: VendorAnswer, options: CallOptions, traffic: Traffic,
                   request: httpx.Request) -> BaseException:
@@ -142,6 +144,7 @@ async def _mapped(meaning: type[BaseException], answer: VendorAnswer, options: C
         return await _pause(meaning, answer, options, traffic, _quota_end(answer) or next_midnight())
     error = meaning(sentence(shown))
     return with_answer(error, shown)
+
 
 async def _pause(cls: type[RoutePaused], answer: VendorAnswer, options: CallOptions, traffic: Traffic,
                  until: datetime) -> RoutePaused:
@@ -163,7 +166,6 @@ def with_answer(error: E, answer: VendorAnswer) -> E:
     except AttributeError:  # pragma: no cover - a plugin's class with __slots__
         pass
     return error
-
 
 
 def _whole_second(moment: datetime) -> datetime:
@@ -202,4 +204,3 @@ async def read_body(response: httpx.Response) -> bytes:
         return await response.aread()
     except httpx.TransportError as exc:
         raise Retryable(response.request, None, describe_transport_error(response.request, exc)) from None
-
