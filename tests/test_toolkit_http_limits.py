@@ -36,7 +36,7 @@ from collector.emulator import (
     Response,
 )
 from collector.engine import Plugins, load_config
-from collector.testing import collect, query_catalog, write_config
+from collector.testing import collect, query_catalog, scale_out, write_config
 
 FAST = RetrySettings(attempts=4, initial_wait=0.01, max_wait=0.05)
 
@@ -259,9 +259,19 @@ def test_an_error_code_can_pause_a_route() -> None:
 
 # -- in a run: the pause is kept in the catalog, honoured by later runs, then lifted ----------------
 
+@pytest.mark.parametrize("catalog", ["sqlite", "postgresql"])
 def test_a_paused_route_survives_into_the_next_run_and_is_lifted_afterwards(
-        tmp_path: Path, Toy: type[Any], toy_source: Callable[..., dict[str, Any]],
-        toy_source_class: type[Source]) -> None:
+        catalog: str, request: pytest.FixtureRequest, tmp_path: Path, Toy: type[Any],
+        toy_source: Callable[..., dict[str, Any]], toy_source_class: type[Source]) -> None:
+    if catalog == "sqlite":
+        paused_route_across_runs(tmp_path, Toy, toy_source, toy_source_class)
+        return
+    with scale_out(postgres=request.getfixturevalue("postgres")):
+        paused_route_across_runs(tmp_path, Toy, toy_source, toy_source_class)
+
+
+def paused_route_across_runs(tmp_path: Path, Toy: type[Any], toy_source: Callable[..., dict[str, Any]],  # noqa: N803
+                             toy_source_class: type[Source]) -> None:
     class Downloads(toy_source_class):  # type: ignore[valid-type, misc]
         def open_audio(self, recording: Recording) -> AbstractAsyncContextManager[httpx.Response]:
             return self.http.stream("GET", f"/audio/{recording.vendor_id}", route="downloads")
