@@ -10,6 +10,7 @@ without notice; code that embeds the collector (runs it, loads configurations) u
   `Traffic`; an auth strategy (`StaticBearerAuth`, `ApiKeyAuth`, `BasicAuth`, `TokenExchange`,
   `OAuth2` with a `Grant`, `RefreshTokenGrant` and a `TokenFile`, `JwtAssertion`, or a `TokenAuth`
   of its own, renewed as `Renewal` says); `Redirects` for media behind signed URLs;
+  `ErrorCodes` (the vendor's own error codes onto the taxonomy) and `VendorAnswer` (what it said);
 - how it lists: `paginate` with a paginator (`CursorPaginator`, `NextUrlPaginator`,
   `OffsetPaginator`, `PageNumberPaginator`; in the query or a JSON body), `ChangeFeed` (a snapshot,
   then the vendor's sync token), `Incremental` (a watermark with an overlap: only where the vendor
@@ -20,7 +21,8 @@ without notice; code that embeds the collector (runs it, loads configurations) u
 - vendor-side batch downloads: `Source.open_audio_batch` and `Source.audio_batch_size`;
 - ids and secrets: `compound_id`, `path_segment`, `register_secret`; times: `parse_time` (every format
   vendors send), `iso`, `parse_iso`, `value_shape` (a value described without revealing it);
-- the error taxonomy (`ItemNotReady`, `ItemDeferred`, `AuthenticationError`, ...) to say what went wrong.
+- the error taxonomy (`ItemNotReady`, `ItemDeferred`, `AuthenticationError`, `RoutePaused`,
+  `PageTokenExpired`, `TransientAnswer`, ...) to say what went wrong.
 """
 
 import importlib
@@ -29,6 +31,7 @@ TYPE_CHECKING = False  # not typing's: importing typing costs a few ms of every 
 if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__): cold start stays fast
     from typing import Any
 
+    from ._answers import VendorAnswer
     from ._auth import (
         ApiKeyAuth,
         Auth,
@@ -43,6 +46,7 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
     from ._dates import parse_time, value_shape
     from ._datewindows import DateWindow, DateWindows
     from ._durations import Duration
+    from ._error_codes import ErrorCodes
     from ._errors import (
         AuthenticationError,
         BadStatus,
@@ -55,14 +59,17 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
         ItemRejected,
         ItemUnavailable,
         NoAnswer,
+        PageTokenExpired,
         RequestFailed,
+        RoutePaused,
         RunError,
         TenantError,
+        TransientAnswer,
         classify_request_failure,
     )
     from ._expiry import PositionExpired, expired_on
     from ._hookspecs import DemoFactory, PassEvent, PassKind, StoredEvent, TenantEvent, hookimpl, hookspec
-    from ._http import HttpClient, JsonAnswer, Redirects, RequestStats, RetrySettings, Traffic, parse_retry_after
+    from ._http import HttpClient, JsonAnswer
     from ._ids import compound_id, path_segment, split_compound_id
     from ._incremental import Incremental
     from ._jwt import JwtAssertion
@@ -77,6 +84,7 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
         TranscriptSegment,
         TranscriptState,
     )
+    from ._moments import parse_retry_after
     from ._oauth2 import (
         CLIENT_ASSERTION_JWT,
         JWT_BEARER,
@@ -90,6 +98,7 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
     from ._plugins import ENTRY_POINT_GROUP
     from ._ratelimit import RateLimit, SlidingWindowLimiter
     from ._redact import register_secret
+    from ._redirects import Redirects
     from ._revisit import Children, Revisit
     from ._secret import Secret
     from ._source import (
@@ -106,6 +115,7 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
     from ._time import iso, now_utc, parse_iso
     from ._token_store import TokenFile, TokenStore
     from ._tokens import Renewal, Token, TokenAuth, TokenExchange, jwt_expiry, token_expiry
+    from ._traffic import RequestStats, RetrySettings, Traffic
     from ._windows import TimeWindows, Window, WindowOutcome, WindowSweep
 
 _EXPORTS = {
@@ -129,6 +139,7 @@ _EXPORTS = {
     "Duration": "._durations",
     "ENTRY_POINT_GROUP": "._plugins",
     "EgressBudget": "._source",
+    "ErrorCodes": "._error_codes",
     "Grant": "._oauth2",
     "HeaderAuth": "._auth",
     "HttpClient": "._http",
@@ -152,21 +163,23 @@ _EXPORTS = {
     "Page": "._source",
     "PageNumberPaginator": "._paginators",
     "PageRequest": "._paging",
-    "PassEvent": "._hookspecs",
-    "PassKind": "._hookspecs",
+    "PageTokenExpired": "._errors",
     "Paginator": "._paging",
     "Party": "._model",
+    "PassEvent": "._hookspecs",
+    "PassKind": "._hookspecs",
     "PositionExpired": "._expiry",
     "RateLimit": "._ratelimit",
     "Recording": "._model",
     "RecordingKey": "._model",
-    "Redirects": "._http",
+    "Redirects": "._redirects",
     "RefreshTokenGrant": "._oauth2",
     "Renewal": "._tokens",
     "RequestFailed": "._errors",
-    "RequestStats": "._http",
-    "RetrySettings": "._http",
+    "RequestStats": "._traffic",
+    "RetrySettings": "._traffic",
     "Revisit": "._revisit",
+    "RoutePaused": "._errors",
     "RunError": "._errors",
     "Secret": "._secret",
     "SlidingWindowLimiter": "._ratelimit",
@@ -185,11 +198,13 @@ _EXPORTS = {
     "TokenExchange": "._tokens",
     "TokenFile": "._token_store",
     "TokenStore": "._token_store",
-    "Traffic": "._http",
+    "Traffic": "._traffic",
     "Transcript": "._model",
     "TranscriptResult": "._model",
     "TranscriptSegment": "._model",
     "TranscriptState": "._model",
+    "TransientAnswer": "._errors",
+    "VendorAnswer": "._answers",
     "VendorCount": "._source",
     "Window": "._windows",
     "WindowOutcome": "._windows",
@@ -206,7 +221,7 @@ _EXPORTS = {
     "now_utc": "._time",
     "paginate": "._paging",
     "parse_iso": "._time",
-    "parse_retry_after": "._http",
+    "parse_retry_after": "._moments",
     "parse_time": "._dates",
     "path_segment": "._ids",
     "register_secret": "._redact",
@@ -267,6 +282,7 @@ __all__ = [
     "DownloadsStopped",
     "Duration",
     "EgressBudget",
+    "ErrorCodes",
     "Grant",
     "HeaderAuth",
     "HttpClient",
@@ -289,6 +305,7 @@ __all__ = [
     "Page",
     "PageNumberPaginator",
     "PageRequest",
+    "PageTokenExpired",
     "Paginator",
     "Party",
     "PassEvent",
@@ -304,6 +321,7 @@ __all__ = [
     "RequestStats",
     "RetrySettings",
     "Revisit",
+    "RoutePaused",
     "RunError",
     "Secret",
     "SlidingWindowLimiter",
@@ -327,6 +345,8 @@ __all__ = [
     "TranscriptResult",
     "TranscriptSegment",
     "TranscriptState",
+    "TransientAnswer",
+    "VendorAnswer",
     "VendorCount",
     "Window",
     "WindowOutcome",

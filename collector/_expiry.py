@@ -34,14 +34,16 @@ class PositionExpired(TenantError):
 
 def expired_on(*statuses: int, message: str | None = None) -> Expired:
     """A predicate for `expired=`: the request failed with one of `statuses` (and, when `message` is
-    given, the vendor's error message contains it, whatever its case)."""
+    given, the vendor's answer says it, whatever its case: in its error message, its error code or
+    anywhere in its body)."""
     wanted: Collection[int] = frozenset(statuses)
     words = message.lower() if message else None
 
     def expired(error: Exception) -> bool:
         if not isinstance(error, BadStatus) or error.status not in wanted:
             return False
-        return words is None or words in error.detail.lower()
+        said = (error.detail, error.code or "", error.body)
+        return words is None or any(words in text.lower() for text in said)
 
     expired.__doc__ = f"HTTP {', '.join(map(str, statuses))}" + (f" saying {message!r}" if message else "")
     return expired

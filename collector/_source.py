@@ -34,13 +34,14 @@ from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from ._auth import Auth
 from ._durations import Duration
 from ._http import HttpClient, RetrySettings
 from ._ledger import account_key
 from ._model import Recording, RecordingKey, TranscriptResult
+from ._quotas import check_route
 from ._ratelimit import RateLimit
 from ._revisit import Children, Revisit
 from ._secret import Secret
@@ -72,6 +73,10 @@ class SourceSettings(BaseModel):
     audio: bool = Field(default=True, description="download audio")
     transcripts: bool = Field(default=True, description="fetch transcripts")
     rate_limit: RateLimit | None = Field(default=None, description="the plugin's default when absent")
+    rate_limits: dict[Annotated[str, AfterValidator(check_route)], RateLimit] = Field(
+        default_factory=dict,
+        description="a limit per route category the plugin names (e.g. downloads = { requests = 5, "
+                    "per_seconds = 1 }), spent besides `rate_limit`; over the plugin's defaults")
     max_in_flight: int | None = Field(default=None, ge=1, le=64,
                                       description="concurrent requests to this tenant (the plugin's default when absent)")
     download_workers: int = Field(default=2, ge=1, le=32, description="concurrent audio downloads")
@@ -258,6 +263,11 @@ class Source(abc.ABC):
     default_rate_limit: ClassVar[RateLimit] = RateLimit(requests=10, per_seconds=1)
     """Used when an entry sets no `rate_limit`: keep it at or below what the vendor documents."""
 
+    default_rate_limits: ClassVar[Mapping[str, RateLimit]] = {}
+    """Limits of the route categories the plugin names with `route=` (e.g. `{"downloads":
+    RateLimit(requests=5, per_seconds=1)}`), each spent besides the tenant's `default_rate_limit`;
+    an entry's `rate_limits` overrides them route by route."""
+
     default_max_in_flight: ClassVar[int] = 4
     """Requests in flight at once per tenant when an entry sets no `max_in_flight`: the vendor's
     documented concurrency limit, if it has one."""
@@ -287,6 +297,11 @@ class Source(abc.ABC):
         urls = sorted(f"{name}={value}" for name, value in settings if name.endswith("url") and isinstance(value, str))
         secrets = sorted(_secret_values(settings))
         return account_key(cls.name, *urls, *secrets) if urls or secrets else None
+
+    @classmethod
+    def route_limits(cls, settings: SourceSettings) -> dict[str, RateLimit]:
+        """The limit of each route category: the plugin's defaults, overridden by the entry's `rate_limits`."""
+        return {**cls.default_rate_limits, **settings.rate_limits}
 
     @property
     def log(self) -> logging.LoggerAdapter[logging.Logger]:

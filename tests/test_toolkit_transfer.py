@@ -34,6 +34,24 @@ class MediaApi(EmulatorServer):
         self.add_route("GET", r"/media/(?P<rid>[^/]+)", "audio", self.media)
         self.add_route("GET", r"/hop/(?P<n>\d+)", "audio", self.hop)
         self.add_route("GET", "/slow", "metadata", self.slow)
+        self.add_route("GET", r"/link/(?P<rid>[^/]+)", "metadata", self.link)
+        self.add_route("GET", r"/report/(?P<rid>[^/]+)", "metadata", self.report)
+        self.links = 0
+
+    def link(self, request: Request, rid: str) -> Response:
+        """A short-lived URL handed out in JSON (not by a redirect)."""
+        if request.bearer != TOKEN:
+            raise EmulatorError(401, "No.")
+        self.links += 1
+        self.storage.put(rid, lambda: synth_audio(rid, duration=1.0, fmt="wav"), "audio/wav")
+        return Response.json({"url": self.storage.signed_url(rid, ttl=60)})
+
+    def report(self, request: Request, rid: str) -> Response:
+        """A JSON document served by a redirect to the storage host."""
+        if request.bearer != TOKEN:
+            raise EmulatorError(401, "No.")
+        self.storage.put(f"report-{rid}", lambda: b'{"report": "%s"}' % rid.encode(), "application/json")
+        return Response.redirect(self.storage.signed_url(f"report-{rid}", ttl=60))
 
     def media(self, request: Request, rid: str) -> Response:
         if request.bearer != TOKEN:
@@ -111,14 +129,14 @@ def test_https_is_never_downgraded(api: MediaApi) -> None:
         # An https origin is needed to test the rule; build the redirect answer by hand instead.
         import httpx
 
-        from collector._http import HttpClient as Client
-        from collector._http import _Connection
+        from collector._redirects import follow
+        from collector._traffic import Connection
 
-        http = Client("https://vendor.invalid", Traffic(RateLimit(requests=9, per_seconds=1), retry=FAST))
+        http = HttpClient("https://vendor.invalid", Traffic(RateLimit(requests=9, per_seconds=1), retry=FAST))
         request = httpx.Request("GET", "https://vendor.invalid/media")
         response = httpx.Response(302, headers={"Location": "http://storage.invalid/o/1"}, request=request)
         try:
-            await http._follow(response, "GET", {}, Redirects(), lambda: None, _Connection(None))
+            await follow(http, response, "GET", {}, Redirects(), lambda: None, Connection(None))
         finally:
             await http.aclose()
 
@@ -192,3 +210,85 @@ def test_concurrency_waiters_are_served_in_order_and_cancellation_is_clean() -> 
         return order
 
     assert asyncio.run(scenario()) == [0, 2, 3]
+
+
+# -- redirects for JSON requests, and short-lived URLs handed out in JSON --------------------------
+
+def test_json_requests_follow_redirects_with_the_same_rules(api: MediaApi) -> None:
+    async def scenario(redirects: Redirects | None) -> object:
+        http = client(api)
+        try:
+            return await http.json("GET", "/report/r1", redirects=redirects)
+        finally:
+            await http.aclose()
+
+    assert asyncio.run(scenario(Redirects())) == {"report": "r1"}
+    assert api.storage.credentials_seen == 0
+    with pytest.raises(BadStatus) as raised:  # not followed unless asked, as before
+        asyncio.run(scenario(None))
+    assert raised.value.status == 302
+    api.storage.expire_next(1)  # an expired target: the original URL is asked again
+    assert asyncio.run(scenario(Redirects())) == {"report": "r1"}
+
+
+async def download_from(http: HttpClient, rid: str, **options: object) -> bytes:
+    async def fresh_url() -> str:
+        return str((await http.json("GET", f"/link/{rid}"))["url"])
+
+    try:
+        async with http.stream_from(fresh_url, **options) as response:  # type: ignore[arg-type]
+            return b"".join([chunk async for chunk in response.aiter_bytes()])
+    finally:
+        await http.aclose()
+
+
+def test_a_handed_out_url_that_expired_is_asked_for_again(api: MediaApi) -> None:
+    api.storage.expire_next(2)
+    http = client(api)
+    body = asyncio.run(download_from(http, "rec-9"))
+    assert body == synth_audio("rec-9", duration=1.0, fmt="wav")
+    assert api.links == 3 and api.storage.count(status=403) == 2 and api.storage.count(status=200) == 1
+    assert api.storage.credentials_seen == 0 and http.stats.retries == 2
+    for signature in api.storage.signed:
+        assert redact(f"GET /o/x?signature={signature}") != f"GET /o/x?signature={signature}"
+
+
+def test_renewals_are_bounded(api: MediaApi) -> None:
+    api.storage.expire_next(10)
+    with pytest.raises(BadStatus, match=r"still refused after 2 renewals") as raised:
+        asyncio.run(download_from(client(api), "rec-8", renewals=2))
+    assert raised.value.status == 403 and api.links == 3
+
+
+def test_a_handed_out_url_takes_no_permit_nor_slot_of_the_api(api: MediaApi) -> None:
+    traffic = Traffic(RateLimit(requests=1, per_seconds=30), max_in_flight=1, retry=FAST, timeout=10)
+    http = client(api, traffic)
+
+    async def scenario() -> bytes:
+        async def fresh_url() -> str:  # the one slot of the window goes to this request
+            return str((await http.json("GET", "/link/rec-7"))["url"])
+
+        try:
+            async with http.stream_from(fresh_url) as response:
+                return await response.aread()
+        finally:
+            await http.aclose()
+
+    assert asyncio.run(asyncio.wait_for(scenario(), 10)) == synth_audio("rec-7", duration=1.0, fmt="wav")
+
+
+def test_request_from_reads_a_handed_out_url_whole(api: MediaApi) -> None:
+    api.storage.expire_next(1)
+    http = client(api)
+
+    async def scenario() -> bytes:
+        async def fresh_url() -> str:
+            return str((await http.json("GET", "/link/rec-6"))["url"])
+
+        try:
+            return (await http.request_from(fresh_url)).content
+        finally:
+            await http.aclose()
+
+    assert asyncio.run(scenario()) == synth_audio("rec-6", duration=1.0, fmt="wav")
+    assert api.links == 2 and api.storage.credentials_seen == 0

@@ -20,7 +20,8 @@ with the same schema and queries (`_dialect` holds what differs), split by job:
 - `_counts`      `vendor_counts` (the vendor's own count of each settled day) and the rows
                  `collector report` reads;
 - `_cluster`     what workers on several machines share: tenant leases (fenced writes), rate-limit
-                 ledgers, enqueued passes.
+                 ledgers, enqueued passes;
+- `_pauses`      `route_pauses`: routes a vendor's quota closed for a tenant, until when.
 
 Every method is one transaction. The catalog is used from one thread at a time (the store runs
 it on a dedicated worker thread); SQLite runs in WAL mode so `collector status` can read during a
@@ -35,10 +36,11 @@ from ._postgres import PostgresTarget
 from ._revisits import DueParent, RevisitsCatalog, Visited
 from ._rows import PageCounts, Rejected, StoredAudio, WorkPlan
 from ._evidence import Finding, Scope, StoredFile, VerifyPosition
+from ._pauses import PausesCatalog
 from ._work import AUDIO, KINDS, TRANSCRIPT, WorkKind
 
 
-class Catalog(RevisitsCatalog, CountsCatalog):
+class Catalog(RevisitsCatalog, PausesCatalog, CountsCatalog):
     """The store's database (a SQLite file, or a `PostgresTarget`); each public method is one transaction."""
 
 

@@ -156,16 +156,18 @@ class WorkCatalog(ChainCatalog):
     def claim(self, kind: WorkKind, source: str, tenant: str, run_id: int, limit: int) -> list[Recording]:
         """Take up to `limit` recordings whose `kind` is due, oldest first, marking them as tried in this run.
 
-        Due (`due_at` set to the recording's start): pending, waiting for the vendor, or (audio)
-        quarantined with attempts left. The claim walks a partial index of due items only, so it
-        costs the same however many items the store has settled.
+        Due (`due_at` set to the recording's start): pending, waiting for the vendor (once the
+        vendor's estimate, `not_before`, has passed), or (audio) quarantined with attempts left.
+        The claim walks a partial index of due items only, so it costs the same however many items
+        the store has settled.
         """
         with self._transaction((source, tenant)) as db:
             rows = db.execute(
                 f"SELECT {RECORDING_COLUMNS} FROM {kind.table} w JOIN recordings r USING (source, tenant, vendor_id) "
                 "WHERE w.source=? AND w.tenant=? AND w.due_at IS NOT NULL AND (w.last_run IS NULL OR w.last_run<>?) "
+                "AND (w.status<>'waiting' OR w.not_before IS NULL OR w.not_before<=?) "
                 "ORDER BY w.due_at LIMIT ?",
-                (source, tenant, run_id, limit),
+                (source, tenant, run_id, iso(now_utc()), limit),
             ).fetchall()
             db.executemany(
                 f"UPDATE {kind.table} SET last_run=? WHERE source=? AND tenant=? AND vendor_id=?",
@@ -226,17 +228,19 @@ class WorkCatalog(ChainCatalog):
         db.execute("UPDATE quarantine SET resolved=? WHERE source=? AND tenant=? AND kind=? AND item_id=? "
                    "AND resolved IS NULL", (stamp, key.source, key.tenant, kind.name, key.vendor_id))
 
-    def waiting(self, kind: WorkKind, key: RecordingKey, reason: str, wait: timedelta) -> None:
-        """The vendor is still processing the item: ask again on a later run, no attempt counted.
+    def waiting(self, kind: WorkKind, key: RecordingKey, reason: str, wait: timedelta,
+                not_before: datetime | None = None) -> None:
+        """The vendor is still processing the item: ask again on a later run, no attempt counted;
+        when the vendor gave an estimate, not before `not_before` (claims skip it until then).
 
         An item whose waiting period is already over is settled at once (`kind.expired_status`).
         """
         now = now_utc()
         with self._transaction(key[:2]) as db:
             db.execute(
-                f"UPDATE {kind.table} SET status='waiting', reason=?, wait_until=COALESCE(wait_until, ?), updated=? "
-                "WHERE source=? AND tenant=? AND vendor_id=?",
-                (reason, iso(now + wait), iso(now), *key),
+                f"UPDATE {kind.table} SET status='waiting', reason=?, wait_until=COALESCE(wait_until, ?), "
+                "not_before=?, updated=? WHERE source=? AND tenant=? AND vendor_id=?",
+                (reason, iso(now + wait), iso(not_before) if not_before else None, iso(now), *key),
             )
             db.execute(
                 f"UPDATE {kind.table} SET status=?, reason=?, due_at=NULL WHERE source=? AND tenant=? AND vendor_id=? "

@@ -24,6 +24,7 @@ from typing import Any
 from .._catalog import WorkPlan
 from .._errors import CollectorError, RunError
 from .._http import HttpClient, Traffic
+from .._quotas import RoutePause
 from .._machine import Machine
 from .._plugins import Plugins
 from .._redact import redact
@@ -67,6 +68,7 @@ class TenantJob:
             settings.rate_limit or source_cls.default_rate_limit,
             max_in_flight=settings.max_in_flight or source_cls.default_max_in_flight,
             retry=settings.retry, timeout=settings.timeout, account=source_cls.account_key(settings), connections=machine.connections, log=self.log,
+            route_limits=source_cls.route_limits(settings),
         )
         self.plan = WorkPlan(audio=settings.audio, transcripts=settings.transcripts,
                              media_wait=settings.media_wait, transcript_wait=settings.transcript_wait,
@@ -87,6 +89,7 @@ class TenantJob:
             context = SourceContext(source=self.settings.plugin, tenant=self.settings.tenant,
                                     http_factory=self._http_client, log=self.log, audit=self._audit,
                                     restart_from=restart)
+            await self._load_route_pauses()
             source = self.source_cls(self.settings, context)
             await self.store.call(self.store.catalog.queue_missing_work, self.settings.plugin, self.settings.tenant,
                                   self.plan)
@@ -111,7 +114,8 @@ class TenantJob:
             summary.retried += stats.retries
             summary.requests, summary.throttled = stats.requests, stats.throttled
             summary.bandwidth_limited = stats.statuses.get(509, 0)
-            summary.waited_seconds = round(self.traffic.limiter.waited, 3)
+            summary.waited_seconds = round(self.traffic.waited, 3)
+            summary.notes.extend(pause.sentence() for pause in self.traffic.pauses.in_force())
             await self._count_leftovers()
             summary.settle()
         return summary
@@ -135,6 +139,16 @@ class TenantJob:
                 raise result
         if self.store.failure is None and not self._halted:
             await apply_retention_changes(job)
+
+    async def _load_route_pauses(self) -> None:
+        """Honour the routes earlier runs found paused by the vendor's quota; record new pauses at once."""
+        catalog, plugin, tenant = self.store.catalog, self.settings.plugin, self.settings.tenant
+        self.traffic.pauses.load(await self.store.call(catalog.route_pauses, plugin, tenant))
+
+        async def record(pause: RoutePause) -> None:
+            await self.store.call(catalog.pause_route, plugin, tenant, pause.route, pause.until, pause.reason)
+
+        self.traffic.pauses.on_pause = record
 
     def stop(self, error: CollectorError) -> None:
         """Stop every task of this tenant (its credentials were refused, or its lease passed to another worker)."""

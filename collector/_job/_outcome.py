@@ -6,10 +6,14 @@ it in the catalog, the summary and the log:
 
     BadStatus / NoAnswer        classified (`classify_request_failure`), then as below
     ItemDeferred, other errors  DEFERRED        retried next run; an attempt counted
-    ItemNotReady                WAITING         asked again next run; no attempt counted
+    ItemNotReady                WAITING         asked again next run (not before the vendor's
+                                                estimate, if it gave one); no attempt counted
     ItemUnavailable             UNAVAILABLE     final
     ItemRejected                QUARANTINED     kept with the reason
     DownloadsStopped            STOP_DOWNLOADS  this tenant's downloads stop for the run
+    RoutePaused                 ROUTE_PAUSED    the vendor's quota closed the item's route: the item
+                                                is left as it was (no attempt, no write) for a
+                                                later run; the summary names the pause
     AuthenticationError, TenantError  STOP_TENANT  every task of the tenant stops
     StoreFailure                STORE_FAILED    our own disk failed: downloads stop everywhere,
                                                 nothing counts against the item
@@ -34,6 +38,7 @@ from .._errors import (
     ItemRejected,
     ItemUnavailable,
     RequestFailed,
+    RoutePaused,
     RunError,
     StoreFailure,
     TenantError,
@@ -52,6 +57,7 @@ class Outcome(enum.Enum):
     UNAVAILABLE = "unavailable"
     QUARANTINED = "quarantined"
     STOP_DOWNLOADS = "stop_downloads"
+    ROUTE_PAUSED = "route_paused"
     STOP_TENANT = "stop_tenant"
     STORE_FAILED = "store_failed"
     STOP_RUN = "stop_run"
@@ -70,6 +76,7 @@ _BY_CLASS: list[tuple[type[CollectorError], Outcome]] = [
     (StoreFailure, Outcome.STORE_FAILED),
     (RunError, Outcome.STOP_RUN),
     (DownloadsStopped, Outcome.STOP_DOWNLOADS),
+    (RoutePaused, Outcome.ROUTE_PAUSED),
     (TenantError, Outcome.STOP_TENANT),
     (ItemNotReady, Outcome.WAITING),
     (ItemUnavailable, Outcome.UNAVAILABLE),
@@ -109,9 +116,12 @@ async def settle_item(job: JobContext, kind: WorkKind, recording: Recording, exc
         case Outcome.STOP_DOWNLOADS:
             assert isinstance(error, DownloadsStopped)
             job.stop_downloads(error)
+        case Outcome.ROUTE_PAUSED:
+            pass  # untouched: no attempt spent; the pause is in the catalog and the run summary
         case Outcome.WAITING:
             wait = job.plan.media_wait if kind is AUDIO else job.plan.transcript_wait
-            await job.store.call(catalog.waiting, kind, key, reason, wait)
+            ready_at = error.ready_at if isinstance(error, ItemNotReady) else None
+            await job.store.call(catalog.waiting, kind, key, reason, wait, ready_at)
         case Outcome.UNAVAILABLE:
             summary.unavailable += 1
             await job.store.call(catalog.unavailable, kind, key, reason)

@@ -14,6 +14,8 @@ tests and for `collector demo`:
   the body or as Basic, client credentials, rotating single-use refresh tokens, JWT-bearer
   assertions, custom grants, short lifetimes, a shared clock), with `check(request)` for the API
   routes and a `TokenAudit` of what it saw (reused refresh tokens, expired tokens that arrived);
+- `FixedWindowLimit` (with rate-limit headers), `KindRateLimit` (a limit per route kind) and
+  `DailyQuota` (a 429 until midnight), added to a server with `add_limit`;
 - `HOSTILE_IDS`, `audio_answer` (with `AUDIO_FAULTS`), `keyset_page`, `opaque_cursor`,
   `link_header`, `Readiness`: what most emulators need;
 - `synth_audio`, `wav_stream`, `truncated`: real, unique, decodable audio.
@@ -31,6 +33,7 @@ from ._kit import (
     read_cursor,
 )
 from ._oauth import TokenAudit, TokenEndpoint, decode_jwt_claims
+from ._limits import DailyQuota, FixedWindowLimit, KindRateLimit
 from ._server import (
     CONTENT_FAULTS,
     LOOPBACK,
@@ -51,9 +54,12 @@ __all__ = [
     "HOSTILE_IDS",
     "LOOPBACK",
     "TRANSIENT_FAULTS",
+    "DailyQuota",
     "EmulatorError",
     "EmulatorServer",
     "FaultPlan",
+    "FixedWindowLimit",
+    "KindRateLimit",
     "LoggedRequest",
     "Readiness",
     "Request",

@@ -16,6 +16,8 @@ The base class provides what every emulator needs and nobody should write twice:
 - an optional per-tenant limit on requests in flight (`max_in_flight`: counted from arrival until
   the last byte of the answer is sent or the connection dropped; beyond it a 429 answers), with
   the peak seen kept for assertions;
+- `add_limit(...)`: more limits as vendors document them (`collector.emulator._limits`): fixed
+  windows that send rate-limit headers, limits per route kind, daily quotas;
 - `after_request(kind, action)`: run test code right after a request of a kind is answered (new
   recordings that arrive while a run is listing);
 - a request log for assertions (statuses, the most requests seen in any window).
@@ -41,7 +43,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 LOOPBACK = "127.0.0.1"
@@ -222,6 +224,7 @@ def _applies(fault: str, kind: str, body_kind: str) -> bool:
 
 
 Handler = Callable[..., Response]
+L = TypeVar("L")
 
 
 class LoopbackService:
@@ -284,6 +287,8 @@ class EmulatorServer(LoopbackService):
         self.peak_in_flight: dict[str, int] = collections.defaultdict(int)
         """The most requests each limit key had in flight at once."""
         self._hooks: list[tuple[str, Callable[[Request], None], list[int]]] = []
+        self.limits: list[Any] = []
+        """Limits added with `add_limit` (see `collector.emulator.FixedWindowLimit`, `DailyQuota`, ...)."""
         self._routes: list[tuple[str, re.Pattern[str], str, Handler]] = []
         self._arrivals: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
         self._lock = threading.Lock()
@@ -293,6 +298,19 @@ class EmulatorServer(LoopbackService):
     def add_route(self, method: str, pattern: str, kind: str, handler: Handler) -> None:
         """Serve `method pattern` (a regex over the unquoted path; named groups become arguments)."""
         self._routes.append((method.upper(), re.compile(pattern + r"\Z"), kind, handler))
+
+    def add_limit(self, limit: L) -> L:
+        """Enforce `limit` too (a `FixedWindowLimit`, `KindRateLimit`, `DailyQuota` or anything with
+        their `admit`): asked about every request, in the order added, after the server's own
+        limits; the headers it returns go on the answer. Returns `limit`."""
+        with self._lock:
+            self.limits.append(limit)
+        return limit
+
+    def remove_limit(self, limit: Any) -> None:
+        """Stop enforcing a limit added with `add_limit`."""
+        with self._lock:
+            self.limits = [added for added in self.limits if added is not limit]
 
     def after_request(self, kind: str, action: Callable[[Request], None], *, times: int = 1) -> None:
         """Call `action(request)` right after the next `times` requests of `kind` are answered
@@ -341,8 +359,17 @@ class EmulatorServer(LoopbackService):
         if limited is not None:
             self._record(arrival, request, kind, limited, None)
             return limited, None, kind
+        extra: dict[str, str] = {}
+        for limit in self.limits:
+            refusal, headers = limit.admit(request, kind, key, time.time())
+            extra.update(headers)
+            if refusal is not None:
+                self._record(arrival, request, kind, refusal, limit.label)
+                return refusal, None, kind
         fault = self.faults.draw(kind, "audio" if kind in MEDIA_KINDS else "json")
         answer = self._answer(request, handler, params, fault)
+        if answer is not None and extra:
+            answer.headers = {**extra, **answer.headers}
         self._record(arrival, request, kind, answer, fault)
         self._run_hooks(kind, request)  # after the answer is made, before the client can see it
         return answer, fault, kind

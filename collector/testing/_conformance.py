@@ -22,7 +22,11 @@ then runs the plugin for real, over HTTP, and checks the promises users rely on:
   (`redirects`); the vendor's limit on concurrent requests is never exceeded (`concurrency_limit`);
   short-lived and rotating tokens are reused until near expiry, never arrive expired, and a rotated
   refresh token is never lost across runs and SIGKILL (`short_tokens`, `token_rotation`: see
-  `_conformance_tokens`).
+  `_conformance_tokens`);
+  the HTTP shapes of `HttpShapes`: "not ready" with an estimate (`not_ready_estimates`), media
+  gone after listing (`gone_media`), "try again" answers (`transient_answers`), media URLs handed
+  out in JSON (`handed_out_urls`), the vendor's rate-limit headers (`rate_limit_headers`), a quota
+  that pauses a route (`quota_route`) and limits per route (`route_limits`).
 
 The listing traits (`back_dated`, `change_feed`, `expiring_cursors`: arrivals no overlap catches,
 deletions, tokens that expire) and their checks live in `collector.testing._listing_checks`.
@@ -50,6 +54,8 @@ from .._store import CATALOG_NAME
 from .._exits import EXIT_OK, EXIT_PARTIAL, EXIT_WAITING
 from ._listing_checks import ListingChecks, ListingTraits
 from ._conformance_tokens import TokenConformance, TokenEmulation, wait_for_quiet_tokens
+from ._http_checks import HttpShapeChecks, HttpShapes
+from ._work_checks import WorkShapeChecks, WorkShapes
 from ._harness import (
     StoreContents,
     collect,
@@ -62,6 +68,8 @@ from ._harness import (
 )
 
 
+
+
 @dataclass
 class Expectations:
     """What a complete collection from an emulation must produce, per tenant name."""
@@ -72,157 +80,9 @@ class Expectations:
     rejected_items: dict[str, int] = field(default_factory=dict)
 
 
-# -- new kinds of work: children that come later, batch downloads (`WorkShapes`, `WorkShapeChecks`) --------
 
 
-class WorkShapes:
-    """What an emulation declares, and implements, for a vendor whose work is not one recording at a
-    time (`Emulation` inherits it); each declaration switches on checks in `WorkShapeChecks`.
-
-    - `late_children = True`: the vendor lists a parent (a conversation, a call) before its children
-      (the recordings) exist, and attaches them later; the plugin returns a `Revisit` for such a
-      parent. Implement `add_open_parents` and `attach_children_later` (the emulation's other
-      parents have all their children already). The checks: children attached hours after their
-      parent (far outside any listing overlap) are collected by a later run, settled parents are not
-      visited again, and a run killed while it visits parents resumes complete. A plugin that only
-      looks at a parent when it is listed fails them.
-    - `batch_downloads = N`: the vendor's batch size for download jobs (its emulator refuses a bigger
-      batch). Implement `largest_batch`, `fail_in_next_batch` and `expire_batch_urls` (and
-      `audio_bodies` if the media is not served by a route of kind "audio"). The checks: every audio
-      file is stored and none is downloaded twice, N is never exceeded, a recording that fails in a
-      batch fails alone, and URLs that expired are renewed.
-    """
-
-    late_children: ClassVar[bool] = False
-    """Parents are listed before their children exist (see the class docstring)."""
-
-    batch_downloads: ClassVar[int | None] = None
-    """The most recordings the vendor takes in one batch download job (see the class docstring)."""
-
-    def add_open_parents(self, count: int) -> None:
-        """Make `count` parents arrive on every tenant now, listed with no children yet (`late_children`)."""
-        raise NotImplementedError
-
-    def attach_children_later(self, count: int) -> None:
-        """Attach `count` children in all to every tenant's open parents now, as the vendor does hours
-        after the parents started (each child dated within its parent, far outside any listing
-        overlap), and close those parents: no more children will come (`late_children`)."""
-        raise NotImplementedError
-
-    def largest_batch(self) -> int:
-        """The most recordings any tenant asked for in one batch download job (`batch_downloads`)."""
-        raise NotImplementedError
-
-    def fail_in_next_batch(self, count: int) -> None:
-        """Answer `count` recordings of every tenant's next batch job with the vendor's own per-item
-        error for a transient failure; the batch's other recordings succeed (`batch_downloads`)."""
-        raise NotImplementedError
-
-    def expire_batch_urls(self, count: int) -> None:
-        """Hand out the next `count` download URLs of batch jobs already expired (`batch_downloads`)."""
-        raise NotImplementedError
-
-    def audio_bodies(self) -> list[str]:
-        """The sha256 of every audio body the emulators sent whole: by default what the servers
-        counted on their routes of kind "audio" (`EmulatorServer.served_audio`)."""
-        servers: list[EmulatorServer] = self.servers()  # type: ignore[attr-defined]
-        return [digest for server in servers for digests in server.served_audio.values() for digest in digests]
-
-
-class WorkShapeChecks:
-    """The checks the declarations of `WorkShapes` switch on (`SourceConformance` inherits them)."""
-
-    def test_children_attached_later_are_collected(self, tmp_path: Path, emulation: Emulation) -> None:
-        if not emulation.late_children:
-            pytest.skip("the emulation declares no parents whose children come later")
-        config = SourceConformance.config_for(tmp_path, emulation, revisit_interval=0)
-        collect(config)
-        emulation.add_open_parents(2)
-        first = collect(config)
-        assert first.exit_code == EXIT_OK, [s.messages for s in first.summaries]  # parents to revisit are normal
-        emulation.attach_children_later(3)
-        second = collect(config)
-        assert second.exit_code == EXIT_OK, [s.messages for s in second.summaries]
-        assert all(s.new_recordings >= 3 for s in second.summaries), (
-            "children attached after their parent was listed were not collected: the plugin must return a "
-            "Revisit for a parent whose children are still to come", [s.as_dict() for s in second.summaries])
-        SourceConformance.assert_complete(inspect_store(tmp_path / "store"), emulation.expected())
-        pending = query_catalog(tmp_path / "store", "SELECT COUNT(*) FROM revisits WHERE status='pending'")
-        assert pending[0][0] == 0, "parents whose children all came are still visited"
-        third = collect(config)
-        assert third.exit_code == EXIT_OK and all(s.nothing_new for s in third.summaries)
-
-    def test_a_run_killed_while_visiting_parents_resumes(self, tmp_path: Path, emulation: Emulation) -> None:
-        if not emulation.late_children:
-            pytest.skip("the emulation declares no parents whose children come later")
-        config = SourceConformance.config_for(tmp_path, emulation, revisit_interval=0)
-        emulation.add_open_parents(4)
-        collect(config)
-        held = len(query_catalog(tmp_path / "store", "SELECT vendor_id FROM recordings"))
-        emulation.attach_children_later(8)
-        emulation.set_latency(0.02)
-        _kill_when_committed(tmp_path, config, recordings=held + 1)
-        emulation.set_latency(0.0)
-        result = collect(config)
-        assert result.exit_code == EXIT_OK, [s.messages for s in result.summaries]
-        SourceConformance.assert_complete(inspect_store(tmp_path / "store"), emulation.expected())
-
-    def test_batch_downloads_store_every_file_once(self, tmp_path: Path, emulation: Emulation) -> None:
-        size = emulation.batch_downloads
-        if size is None:
-            pytest.skip("the emulation declares no batch downloads")
-        emulation.add_recordings(size + 1)  # more than one batch per tenant
-        result = collect(SourceConformance.config_for(tmp_path, emulation, download_workers=2))
-        assert result.exit_code == EXIT_OK, [s.messages for s in result.summaries]
-        SourceConformance.assert_complete(inspect_store(tmp_path / "store"), emulation.expected())
-        largest = emulation.largest_batch()
-        assert largest <= size, f"a batch of {largest} recordings was asked for; the vendor takes at most {size}"
-        assert size < 2 or largest >= 2, "the recordings were asked for one at a time, not in batches"
-        bodies = emulation.audio_bodies()
-        assert len(bodies) == len(set(bodies)), "an audio file was downloaded more than once"
-        assert emulation.throttled() == 0
-
-    def test_a_failed_item_does_not_fail_its_batch(self, tmp_path: Path, emulation: Emulation) -> None:
-        if emulation.batch_downloads is None:
-            pytest.skip("the emulation declares no batch downloads")
-        config = SourceConformance.config_for(tmp_path, emulation)
-        emulation.fail_in_next_batch(1)
-        first = collect(config)
-        expected = emulation.expected()
-        for summary in first.summaries:
-            assert summary.audio_files == len(expected.audio[summary.tenant]) - 1, summary.as_dict()
-            assert summary.deferred + summary.waiting == 1, summary.as_dict()
-        second = collect(config)
-        assert second.exit_code == EXIT_OK, [s.messages for s in second.summaries]
-        SourceConformance.assert_complete(inspect_store(tmp_path / "store"), expected)
-
-    def test_expired_batch_urls_are_renewed(self, tmp_path: Path, emulation: Emulation) -> None:
-        if emulation.batch_downloads is None:
-            pytest.skip("the emulation declares no batch downloads")
-        emulation.expire_batch_urls(2)
-        result = collect(SourceConformance.config_for(tmp_path, emulation))
-        assert result.exit_code == EXIT_OK, [s.messages for s in result.summaries]
-        SourceConformance.assert_complete(inspect_store(tmp_path / "store"), emulation.expected())
-        assert emulation.largest_batch() <= emulation.batch_downloads
-
-
-def _kill_when_committed(tmp_path: Path, config: Path, *, recordings: int) -> None:
-    """Run `collector run` in a subprocess and SIGKILL it once the store holds `recordings` recordings."""
-    log_file = tmp_path / "killed-run.log"
-    with log_file.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "collector", "--config", str(config), "run"],
-                                   stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
-        try:
-            wait_until_committed(tmp_path / "store" / CATALOG_NAME, process, recordings=recordings)
-        finally:
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-    assert process.returncode == -signal.SIGKILL, log_file.read_text()
-
-# -- end of the new kinds of work ---------------------------------------------------------------------------
-
-
-class Emulation(ListingTraits, TokenEmulation, WorkShapes, abc.ABC):
+class Emulation(ListingTraits, TokenEmulation, WorkShapes, HttpShapes, abc.ABC):
     """A plugin's emulator(s), running, with a few tenants, as the conformance suite drives them.
 
     Implement `sources`, `expected`, `add_recordings`, `add_history`, `revoke` and `secrets`, and
@@ -357,7 +217,7 @@ class Emulation(ListingTraits, TokenEmulation, WorkShapes, abc.ABC):
                 os.environ[variable] = previous
 
 
-class SourceConformance(ListingChecks, TokenConformance, WorkShapeChecks):
+class SourceConformance(ListingChecks, TokenConformance, WorkShapeChecks, HttpShapeChecks):
     """Inherit this in a plugin's tests and implement `start_emulation`; the tests come for free."""
 
     source_name: ClassVar[str]
