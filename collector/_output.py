@@ -78,6 +78,19 @@ def interactive(stream: TextIO | None = None) -> bool:
     return (stream or sys.stderr).isatty()
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a record is logged, not when the handler was made:
+    an embedding application or a test runner may swap it (and close the old one) in between."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        """StreamHandler's constructor sets the stream; the current `sys.stderr` is always used."""
+
+
 def setup_logging(fmt: str = "text", level: str = "info", *, console: Console | None = None,
                   stream: TextIO | None = None) -> None:
     """Route every log record through one redacting handler in the chosen format.
@@ -93,7 +106,7 @@ def setup_logging(fmt: str = "text", level: str = "info", *, console: Console | 
     if console is not None and fmt == "text":
         handler = RichHandler(console=console, show_path=False, rich_tracebacks=False, markup=False)
     else:
-        handler = logging.StreamHandler(stream or sys.stderr)
+        handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
         handler.setFormatter(
             JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
         )

@@ -148,7 +148,10 @@ class S3Server:
         self._log = (self.dir / "log").open("wb")
         self._process = subprocess.Popen(
             [weed, "mini", f"-dir={self.dir / 'data'}", f"-s3.port={self.port}", f"-s3.config={config}",
-             f"-ip={LOOPBACK}", f"-ip.bind={LOOPBACK}", "-master.telemetry=false", *self._free_ports()],
+             f"-ip={LOOPBACK}", f"-ip.bind={LOOPBACK}", "-master.telemetry=false", *self._free_ports(),
+             # Every bucket is a collection with volumes of its own; left to itself `weed mini` allows
+             # free disk / 1 GiB volumes (75 here), and a long session's buckets ran out of them.
+             "-volume.max=10000", "-master.volumeSizeLimitMB=64"],
             stdout=self._log, stderr=subprocess.STDOUT, cwd=self.dir)
         try:
             _wait_for_port(self.port, 60, self._process)
