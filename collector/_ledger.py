@@ -37,6 +37,18 @@ from typing import Any, Protocol
 
 log = logging.getLogger("collector.ratelimit")
 
+_LIVENESS_AFTER = 2.0
+"""A slot in flight this long is worth asking whether its holder still holds a lease (younger ones
+are simply in flight; the question costs a query)."""
+_ARRIVAL_MARGIN = 5.0
+"""Seconds a dead holder's request may have taken to reach the vendor after its claim."""
+
+
+def holder_id(worker: str) -> int:
+    """A worker's name as the 31-bit number a ledger row keeps (stable across machines)."""
+    return int.from_bytes(hashlib.sha256(worker.encode("utf-8", "surrogatepass")).digest()[:4], "big") & 0x7FFFFFFF
+
+
 STALE_AFTER = 600.0
 """Seconds after which a slot still marked in flight is taken back (its request cannot still be waiting)."""
 
@@ -181,13 +193,17 @@ class FileLedger:
         rows.extend(_Row(start, 0.0, start, 0, False) for _ in range(self._slots - len(rows)))
         for row in rows:
             if row.in_flight and self._holder_gone(row, now):
-                row.free_at, row.in_flight = now + self._window, False  # its request arrived by now at the latest
+                row.free_at, row.in_flight = self._taken_back(row, now), False
             elif row.free_at > now + self._horizon:
                 row.free_at = now + self._horizon  # the clock was set back
         return _State(min(paused, now + _LONGEST_PAUSE), rows, now)
 
     def _holder_gone(self, row: _Row, now: float) -> bool:
         return now - row.claimed_at > STALE_AFTER or row.pid != self._pid and not _alive(row.pid)
+
+    def _taken_back(self, row: _Row, now: float) -> float:
+        """When a slot taken back from a gone holder is free: its request arrived by now at the latest."""
+        return now + self._window
 
     def claim(self, now: float, slots: int) -> tuple[int | None, float | None]:
         """See `SlotLedger.claim`."""
@@ -236,12 +252,15 @@ class DatabaseLedger(FileLedger):
     """
 
     def __init__(self, catalog: Any, lock: threading.Lock, account: str, slots: int, *, window: float,
-                 stale_after: float) -> None:
+                 stale_after: float, holder: str = "") -> None:
         super().__init__(Path(account), slots, window=window)  # no file: `_locked` reads the database
         self._catalog = catalog
         self._lock = lock
         self._account = account
         self._stale_after = stale_after
+        self._pid = holder_id(holder) if holder else self._pid
+        self._live: Callable[[], set[str]] = lambda: set()
+        self._live_ids: set[int] | None = None
         self._offset = 0.0  # the database's clock minus this machine's monotonic one (see _learn_offset)
         self._offset_at = time.monotonic()
         with lock:
@@ -258,6 +277,7 @@ class DatabaseLedger(FileLedger):
             before = time.monotonic()
             with self._catalog.locked_ledger(self._account) as stored:
                 self._learn_offset(stored.now - before, before)
+                self._live, self._live_ids = stored.live_holders, None
                 yield from self._edit(stored)
 
     def _learn_offset(self, sample: float, at: float) -> None:
@@ -282,7 +302,25 @@ class DatabaseLedger(FileLedger):
             [r.free_at, r.claimed_at, r.before, r.pid, r.in_flight] for r in state.rows]})
 
     def _holder_gone(self, row: _Row, now: float) -> bool:
-        return now - row.claimed_at > self._stale_after
+        """A slot's holder is gone when its request cannot still be waiting (`stale_after`), or when
+        the worker that claimed it holds no tenant lease any more: a worker with a request in flight
+        holds its tenant's lease, so one holding none died or stalled past its lease, and sends
+        nothing more (its send gate). Its slot is then free a window after its claim (plus a margin
+        for the request's way to the vendor), so the worker taking the tenant over waits no longer
+        than the vendor counts it, not the whole request timeout."""
+        if now - row.claimed_at > self._stale_after:
+            return True
+        if row.pid == self._pid or now - row.claimed_at < _LIVENESS_AFTER:
+            return False
+        if self._live_ids is None:
+            self._live_ids = {holder_id(worker) for worker in self._live()}
+        return row.pid not in self._live_ids
+
+    def _taken_back(self, row: _Row, now: float) -> float:
+        """See `FileLedger._taken_back`: a dead holder's request arrived shortly after its claim."""
+        if now - row.claimed_at > self._stale_after:
+            return now + self._window
+        return max(now, row.claimed_at + self._window + _ARRIVAL_MARGIN)
 
     def claim(self, now: float, slots: int) -> tuple[int | None, float | None]:
         """See `SlotLedger.claim`; a database that cannot be reached means: try again in a second."""

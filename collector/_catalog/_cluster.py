@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -23,10 +23,12 @@ from ._evidence import EvidenceCatalog
 
 @dataclass
 class LedgerRow:
-    """A rate-limit ledger as stored ("" when new) and the database's time when it was read."""
+    """A rate-limit ledger as stored ("" when new) and the database's time when it was read;
+    `live_holders()` names the workers holding an unexpired tenant lease now (asked only when needed)."""
 
     slots: str
     now: float
+    live_holders: Callable[[], set[str]] = lambda: set()
 
 
 class ClusterCatalog(EvidenceCatalog):
@@ -82,7 +84,13 @@ class ClusterCatalog(EvidenceCatalog):
                            (account,))
                 found = db.execute(select, (account,)).fetchone()
             slots, now = found
-            row = LedgerRow(str(slots), float(now))
+
+            def live_holders() -> set[str]:
+                return {worker for (worker,) in db.execute(
+                    f"SELECT DISTINCT worker FROM tenant_leases WHERE expires>{self.dialect.clock} "
+                    "AND worker IS NOT NULL").fetchall()}
+
+            row = LedgerRow(str(slots), float(now), live_holders)
             yield row
             if row.slots != slots:
                 db.execute("UPDATE rate_ledgers SET slots=? WHERE account=?", (row.slots, account))

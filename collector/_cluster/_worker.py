@@ -226,13 +226,14 @@ def run_worker(config: Config, plugins: Plugins, *, name: str | None = None, unt
     # most on the connection the event loop uses (a claim then tries again a second later).
     store = Store(replace(location, postgres=replace(target, settings=_STALLED_SESSION)), worker=me)
     coordination = Coordination(replace(target, settings=(*_STALLED_SESSION, ("lock_timeout", "500ms"))))
-    # A slot left in flight by a worker that died is taken back once its request cannot still be
-    # waiting for its response headers: after the longest request timeout configured.
+    # A slot left in flight by a worker that died is taken back once that worker holds no lease (see
+    # DatabaseLedger), and at the latest when its request cannot still be waiting for its response
+    # headers: after the longest request timeout configured.
     stale = max((s.timeout for s in config.enabled_sources), default=60.0) + 5.0
 
     def ledger(account: str, slots: int, window: float) -> Any:
         return DatabaseLedger(coordination.catalog, coordination.lock, account, slots, window=window,
-                              stale_after=stale)
+                              stale_after=stale, holder=me)
 
     share_ledgers(ledger)
     worker: Worker | None = None
