@@ -290,10 +290,12 @@ def test_workers_reconnect_when_postgresql_restarts_mid_pass(tmp_path: Path, pos
 
 
 def _unit(name: str, config: Path) -> tuple[Path, configparser.ConfigParser]:
-    """The unit with this checkout and this configuration in place of /srv/collector and /etc, parsed."""
+    """The unit with this checkout, this configuration and its folder in place of /srv/collector,
+    /etc and /var/lib (tests/test_deploy.py boots the units as shipped under systemd), parsed."""
     text = (DEPLOY / "systemd" / name).read_text()
     text = text.replace("/srv/collector/.venv/bin/collector", str(Path(sys.executable).parent / "collector"))
     text = text.replace("/srv/collector", str(REPO)).replace("/etc/recording-collector/collector.toml", str(config))
+    text = text.replace("/var/lib/recording-collector", str(config.parent))
     path = config.parent / name
     path.write_text(text)
     parser = configparser.ConfigParser(interpolation=None, strict=False)
