@@ -94,13 +94,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def commands(top: argparse.ArgumentParser | None = None) -> dict[str, argparse.ArgumentParser]:
-    """Every command by its full name ("run", "config check", ...), in the parser's order."""
+    """Every command by its full name ("run", "config check", ...), in the parser's order; each has
+    a description (its help line where it was given none)."""
     found: dict[str, argparse.ArgumentParser] = {}
 
     def walk(current: argparse.ArgumentParser, prefix: str) -> None:
         for action in current._actions:
             if isinstance(action, argparse._SubParsersAction):
+                helps = {choice.dest: choice.help for choice in action._choices_actions}
                 for name, sub in action.choices.items():
+                    sub.description = sub.description or helps.get(name)
                     nested = any(isinstance(a, argparse._SubParsersAction) for a in sub._actions)
                     if nested:
                         walk(sub, f"{prefix}{name} ")
@@ -144,7 +147,7 @@ def cli_page() -> str:
     lines = ["# Command line", "",
              "Generated from the collector's argument parser at build time: every command and option.",
              "The [exit codes](../guide/exit-codes.md) are in the user guide.", "",
-             "```text", f"collector [GLOBAL OPTIONS] COMMAND [OPTIONS]", "```", "",
+             "```text", "collector [GLOBAL OPTIONS] COMMAND [OPTIONS]", "```", "",
              "## Global options", "",
              "Given before or after the command.", "",
              "| option | meaning |", "|---|---|"]
@@ -161,12 +164,16 @@ def cli_page() -> str:
         lines.append(f"| [`{name}`](#{anchor}) | {_cell(command.description)} |")
     for name, command in every.items():
         usage = " ".join(["collector", name, *(_usage_part(a) for a in options(command))])
-        lines += ["", f"## {name}", "", _cell(command.description or "") + ".", "", "```text", usage, "```", ""]
+        description = command.description or ""
+        lines += ["", f"## {name}", "", _cell(description[:1].upper() + description[1:]) + ".", "",
+                  "```text", usage, "```", ""]
         own = options(command)
         if own:
             lines += ["| argument | meaning |", "|---|---|"]
             for action in own:
                 names = ", ".join(action.option_strings) or str(action.metavar or action.dest)
+                if action.option_strings and action.nargs != 0:
+                    names += f" {action.metavar or action.dest.upper()}"
                 help_text = action.help or ""
                 if action.choices and action.option_strings:
                     help_text += f" (one of: {', '.join(map(str, action.choices))})"
