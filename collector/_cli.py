@@ -19,7 +19,7 @@
 
 Global options (`--config`, `--log-format`, `--log-level`) go before or after the command. The
 configuration file is `--config`, else `$COLLECTOR_CONFIG`, else `./collector.toml`. Exit codes
-are documented in `collector._summary`. Modules are imported by the command that needs them, so
+are defined and documented in `collector._exits` (and docs/guide/exit-codes.md). Modules are imported by the command that needs them, so
 `--help`, `status` or `config check` never load the audio libraries.
 """
 

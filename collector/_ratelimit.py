@@ -93,8 +93,8 @@ class RateLimit(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    requests: int = Field(ge=1, le=10_000)
-    per_seconds: float = Field(gt=0, le=86_400)
+    requests: int = Field(ge=1, le=10_000, description="at most this many requests ...")
+    per_seconds: float = Field(gt=0, le=86_400, description="... in any window of this many seconds")
 
 
 class SlidingWindowLimiter:

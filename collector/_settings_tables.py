@@ -161,16 +161,22 @@ class LoggingSettings(BaseModel):
 
     model_config = _TABLE
 
-    format: Literal["text", "json"] = "text"
-    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["text", "json"] = Field(default="text", description="log lines as text, or one JSON object "
+                                                                    "per line (and the run summary as JSON too)")
+    level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="the least severe "
+                                                                                           "level logged")
 
 
 class VerifySettings(BaseModel):
-    """A slice of `collector verify` after every scheduled pass (`after_pass`), within these limits."""
+    """A slice of `collector verify` after every pass (`after_pass`), within these limits.
+
+    Every pass of `run`, `schedule` and `demo`, and a distributed pass seen whole by `enqueue --wait`
+    (or `run --distributed`), never a cluster worker's tenant; skipped while another run holds the store.
+    """
 
     model_config = _TABLE
 
-    after_pass: bool = Field(default=False, description="verify a slice of the store after each scheduled pass")
+    after_pass: bool = Field(default=False, description="verify a slice of the store after every pass")
     max_bytes: int | None = Field(default=None, ge=1, description="stop a slice after reading this many bytes")
     max_time: Annotated[timedelta, Duration(minimum=timedelta(seconds=1))] | None = Field(
         default=None, description="stop a slice after this long (seconds or ISO 8601)")

@@ -69,7 +69,7 @@ class SourceSettings(BaseModel):
 
     plugin: str = Field(description="which source type collects this entry")
     tenant: str = Field(description="this entry's name: letters, digits, . _ -")
-    enabled: bool = True
+    enabled: bool = Field(default=True, description="false keeps the entry but skips it in runs")
     audio: bool = Field(default=True, description="download audio")
     transcripts: bool = Field(default=True, description="fetch transcripts")
     rate_limit: RateLimit | None = Field(default=None, description="the plugin's default when absent")

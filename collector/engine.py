@@ -4,10 +4,17 @@
 
     plugins = Plugins()                          # every installed plugin, from entry points
     config = load_config(Path("collector.toml"), plugins)
-    result = run_once(config, plugins)           # one pass, exactly as `collector run` does it
+    result = run_once(config, plugins)           # one pass, the same lifecycle as `collector run`
     print(result.exit_code, [s.as_dict() for s in result.summaries])
 
     cli(["--config", "collector.toml", "report", "--json"])   # any command, in-process; its exit code
+
+`run_once` is the pass of `run`, `schedule` and `demo`, hooks and all: with `Plugins()` (the
+built-in plugins included) they write the metrics, run the verify slice of `[verify] after_pass`
+and log a line per tenant, as for `collector run`. What it leaves to its caller is what those
+commands add around it: setting up logging, the live progress table, printing the summary and
+logging the configuration's warnings. (A cluster worker runs tenants' jobs, not passes: its
+plugins hear `collector_tenant_finished` for each.)
 
 `Catalog` (with the work kinds `AUDIO`, `TRANSCRIPT`, `WorkPlan` and `StoredAudio`, a verified file
 as the catalog records it) opens a store's catalog for tools and benchmarks (`bench/bench_catalog.py`,

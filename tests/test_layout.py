@@ -1,7 +1,7 @@
 """The shape every plugin follows, and the boundary between the core and everything else.
 
 Our plugins are the examples a newcomer copies, so they share one module layout with one job per
-module (written down in the README's plugin guide), and nothing outside `collector/` (plugins,
+module (written down in the plugin tutorial, docs/tutorial/), and nothing outside `collector/` (plugins,
 their tests, benchmarks) imports a private `collector._*` module: a plugin uses exactly the API a
 third-party plugin has.
 """
@@ -42,10 +42,10 @@ def test_every_plugin_has_the_same_modules_with_the_same_jobs(plugin: Path) -> N
     assert (plugin / "tests" / "test_conformance.py").is_file()
 
 
-def test_the_readme_documents_the_layout() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_plugin_tutorial_documents_the_layout() -> None:
+    tutorial = "".join(path.read_text(encoding="utf-8") for path in (ROOT / "docs" / "tutorial").glob("*.md"))
     for name in LAYOUT:
-        assert f"`{name}`" in readme, f"the README's plugin guide does not describe {name}"
+        assert f"`{name}`" in tutorial, f"the plugin tutorial (docs/tutorial/) does not describe {name}"
 
 
 def _private_imports(path: Path) -> list[str]:

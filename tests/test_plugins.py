@@ -80,6 +80,7 @@ HOOKS = sorted(name for name, _ in inspect.getmembers(_hookspecs, inspect.isfunc
 def test_every_hook_is_documented_and_tested(hook: str) -> None:
     spec = getattr(_hookspecs, hook)
     assert spec.__doc__ and len(spec.__doc__.split()) > 15, f"{hook} needs a docstring saying when and what"
-    assert f"`{hook}" in (ROOT / "README.md").read_text(), f"{hook} is not in README.md's plugin guide"
+    guide = "".join(path.read_text(encoding="utf-8") for path in (ROOT / "docs" / "tutorial").glob("*.md"))
+    assert f"`{hook}" in guide, f"{hook} is not in the plugin tutorial (docs/tutorial/)"
     tests = "".join(p.read_text() for p in (ROOT / "tests").glob("*.py") if p.name != "test_plugins.py")
     assert hook in tests, f"no test implements {hook}"

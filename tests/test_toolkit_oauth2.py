@@ -41,7 +41,7 @@ from collector.emulator import EmulatorServer, Request, Response, TokenEndpoint,
 
 FAST = RetrySettings(attempts=3, initial_wait=0.01, max_wait=0.05)
 SECRET = "client-secret-7f3a9c"
-README = Path(__file__).resolve().parent.parent / "README.md"
+AUTH_PAGE = Path(__file__).resolve().parent.parent / "docs" / "toolkit" / "auth.md"
 
 
 class FakeClock:
@@ -282,16 +282,13 @@ def test_token_requests_are_outside_the_tenant_rate_limit_unless_asked(vendor: V
 
 
 def _readme_examples() -> dict[str, Any]:
-    """The code of the README's "Toolkit: authentication" (its blocks that are whole modules), run."""
-    text = README.read_text(encoding="utf-8")
-    start = text.index("### Toolkit: authentication")
-    end = re.compile(r"^##", re.MULTILINE).search(text, start + 4)
-    section = text[start:end.start() if end else None]
+    """The code of the toolkit's authentication page (its blocks that are whole modules), run."""
+    section = AUTH_PAGE.read_text(encoding="utf-8")
     module = types.ModuleType("readme_toolkit_authentication")
     sys.modules[module.__name__] = module  # pydantic resolves the settings' annotations there
     for block in re.findall(r"```python\n(.*?)```", section, re.DOTALL):
         if block.startswith(('"""', "from ")):
-            exec(compile(block, "README.md", "exec"), module.__dict__)  # noqa: S102 - our own documentation
+            exec(compile(block, str(AUTH_PAGE), "exec"), module.__dict__)  # noqa: S102 - our own documentation
     return module.__dict__
 
 

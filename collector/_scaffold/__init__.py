@@ -7,23 +7,25 @@ the intended way: an auth strategy, `paginate` with a paginator, `Incremental` w
 (the whole conformance suite) pass as written, so an author replaces the made-up vendor with
 theirs one file at a time and always has a green suite to come back to.
 
-The templates are Python strings (`_package`: the distribution and the plugin code; `_emulation`:
-the emulator, the demo, the conformance adapter and the tests) in which `{{name}}` (the plugin's
-name), `{{Name}}` (its class-name form), `{{NAME}}` (for environment variables) and `{{dist}}`
-(its distribution-name form) are replaced. They import only `collector`, `collector.emulator`
-and `collector.testing`, as a third-party plugin must.
+The skeleton is real files, in `template/` (package data, see pyproject.toml): a plugin named
+`my_vendor`, valid Python that mypy and the linter check like any other code. Rendering copies
+them, replacing the name in every file name and text in its four forms: `my_vendor` (the plugin's
+name), `MyVendor` (its class-name form), `MY_VENDOR` (for environment variables) and `my-vendor`
+(its distribution-name form). They import only `collector`, `collector.emulator` and
+`collector.testing`, as a third-party plugin must.
 """
 
 from __future__ import annotations
 
 import re
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from ._emulation import EMULATION
-from ._package import PACKAGE
-
 NAME = re.compile(r"[a-z](?:[a-z0-9]|_(?=[a-z0-9])){0,39}")
-_PLACEHOLDER = re.compile(r"\{\{(name|Name|NAME|dist)\}\}")
+TEMPLATE_NAME = "my_vendor"
+"""The name the template plugin is written with; `render` replaces it (in its four forms)."""
+_PLACEHOLDER = re.compile(r"my_vendor|MyVendor|MY_VENDOR|my-vendor")
 
 
 class ScaffoldError(Exception):
@@ -68,10 +70,27 @@ def default_directory(name: str) -> Path:
 
 
 def render(template: str, name: str) -> str:
-    """A template with the plugin's names filled in."""
-    names = {"name": name, "Name": "".join(part.capitalize() for part in name.split("_")),
-             "NAME": name.upper(), "dist": name.replace("_", "-")}
-    return _PLACEHOLDER.sub(lambda match: names[match.group(1)], template)
+    """A template's text (or relative path) with the plugin's names in place of `my_vendor`'s."""
+    names = {"my_vendor": name, "MyVendor": "".join(part.capitalize() for part in name.split("_")),
+             "MY_VENDOR": name.upper(), "my-vendor": name.replace("_", "-")}
+    return _PLACEHOLDER.sub(lambda match: names[match.group(0)], template)
+
+
+def template_files() -> dict[str, str]:
+    """The template's files by relative path (`collector_my_vendor/_api.py`, ...), as text."""
+    found: dict[str, str] = {}
+
+    def walk(folder: Traversable, prefix: str) -> None:
+        for entry in folder.iterdir():
+            if entry.name.startswith(".") or entry.name == "__pycache__" or entry.name.endswith((".pyc", ".egg-info")):
+                continue  # left by a tool that ran on the template in place
+            if entry.is_dir():
+                walk(entry, f"{prefix}{entry.name}/")
+            else:
+                found[f"{prefix}{entry.name}"] = entry.read_text(encoding="utf-8")
+
+    walk(files(__name__).joinpath("template"), "")
+    return dict(sorted(found.items()))
 
 
 def new_plugin(name: str, directory: Path | None = None) -> list[Path]:
@@ -86,7 +105,7 @@ def new_plugin(name: str, directory: Path | None = None) -> list[Path]:
                             "(collector new-plugin NAME DIR) or remove it.")
     written: list[Path] = []
     try:
-        for relative, template in {**PACKAGE, **EMULATION}.items():
+        for relative, template in template_files().items():
             path = target / render(relative, name)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(render(template, name), encoding="utf-8")
