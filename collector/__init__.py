@@ -110,6 +110,7 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
         SourceContext,
         SourceSettings,
         VendorCount,
+        account_url,
         http_url,
     )
     from ._time import iso, now_utc, parse_iso
@@ -215,6 +216,7 @@ _EXPORTS = {
     "expired_on": "._expiry",
     "hookimpl": "._hookspecs",
     "hookspec": "._hookspecs",
+    "account_url": "._source",
     "http_url": "._source",
     "iso": "._time",
     "jwt_expiry": "._tokens",
@@ -357,6 +359,7 @@ __all__ = [
     "expired_on",
     "hookimpl",
     "hookspec",
+    "account_url",
     "http_url",
     "iso",
     "jwt_expiry",

@@ -285,18 +285,27 @@ class Source(abc.ABC):
         self.context = context
 
     @classmethod
-    def account_key(cls, settings: SourceSettings) -> str | None:
-        """Names the vendor account whose rate limit an entry spends, or None for "this entry's own".
+    def account_identity(cls, settings: SourceSettings) -> tuple[str, ...]:
+        """What identifies the vendor account whose rate limit an entry spends, as the vendor counts it.
 
-        Entries with the same key share one set of rate-limit slots with every process on the
-        machine (see `collector._ledger`). The default is a SHA-256 over the plugin's name, the
-        settings' URL fields (names ending in `url`) and every secret in them, so two entries (or
-        two runs) with the same base URL and credentials count against one limit. Override it when
-        the vendor limits something else (a whole organisation across its tenants, say).
+        Entries (and processes on the machine, and cluster workers) whose plugin and identity are
+        equal share one set of rate-limit slots (see `collector._ledger`); an empty identity means
+        "this entry's own". The default is every URL field of the settings (names ending in `url`)
+        written in one canonical way (`account_url`: `localhost`, `127.0.0.1` and `[::1]` alike,
+        default ports and trailing slashes dropped) and every secret in them. Override it to say
+        what the vendor really limits: the tenant's host whatever the credential (Xima), the account
+        id (Focus), an organisation across tenants. Only a hash of it is ever stored or shown.
         """
-        urls = sorted(f"{name}={value}" for name, value in settings if name.endswith("url") and isinstance(value, str))
-        secrets = sorted(_secret_values(settings))
-        return account_key(cls.name, *urls, *secrets) if urls or secrets else None
+        urls = sorted(f"{name}={account_url(value)}" for name, value in settings
+                      if name.endswith("url") and isinstance(value, str))
+        return (*urls, *sorted(_secret_values(settings)))
+
+    @classmethod
+    def account_key(cls, settings: SourceSettings) -> str | None:
+        """The name of the shared rate limit: a SHA-256 over the plugin and `account_identity`, or
+        None when the identity is empty."""
+        identity = cls.account_identity(settings)
+        return account_key(cls.name, *identity) if identity else None
 
     @classmethod
     def route_limits(cls, settings: SourceSettings) -> dict[str, RateLimit]:
@@ -452,6 +461,27 @@ def _secret_values(value: Any) -> Iterator[str]:
     elif isinstance(value, (list, tuple)):
         for field in value:
             yield from _secret_values(field)
+
+
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "localhost.localdomain"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def account_url(url: str) -> str:
+    """A URL written one canonical way, for `Source.account_identity`: scheme and host in lower case,
+    every loopback spelling as `loopback`, the scheme's default port and a trailing slash dropped.
+    Two spellings of one server then name one account; it never resolves names (a host behind a
+    CDN may answer on many addresses)."""
+    try:
+        parts = httpx.URL(url.strip())
+    except (httpx.InvalidURL, TypeError):
+        return url
+    host = parts.host.lower().rstrip(".")
+    if host in _LOOPBACK_NAMES or host.endswith(".localhost") or host.startswith("127."):
+        host = "loopback"
+    scheme = parts.scheme.lower()
+    port = "" if parts.port in (None, _DEFAULT_PORTS.get(scheme)) else f":{parts.port}"
+    return f"{scheme}://{host}{port}{parts.path.rstrip('/')}"
 
 
 def http_url(value: str, *, example: str) -> str:

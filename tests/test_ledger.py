@@ -150,3 +150,13 @@ def test_a_worker_stalled_inside_a_ledger_transaction_holds_no_one_up_for_long(p
     finally:
         stalled.close()
         other.close()
+
+
+def test_one_server_written_two_ways_is_one_account() -> None:
+    from collector import account_url
+
+    spellings = ["http://localhost:8080/api/", "http://127.0.0.1:8080/api", "HTTP://[::1]:8080/api"]
+    assert {account_url(url) for url in spellings} == {"http://loopback:8080/api"}
+    assert account_url("HTTPS://Acme.Xima.Cloud:443/") == account_url("https://acme.xima.cloud")
+    assert account_url("https://acme.xima.cloud") != account_url("https://beta.xima.cloud")
+    assert account_url("http://127.0.0.1:8080") != account_url("http://127.0.0.1:8081")

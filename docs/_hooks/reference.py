@@ -394,7 +394,7 @@ GROUPS: dict[str, dict[str, list[str]]] = {
                     "TimeWindows", "Window", "WindowOutcome", "WindowSweep", "DateWindows", "DateWindow",
                     "expired_on", "PositionExpired"],
         "Ids, secrets and times": ["compound_id", "split_compound_id", "path_segment", "Secret", "register_secret",
-                                   "http_url", "parse_time", "value_shape", "iso", "parse_iso", "now_utc",
+                                   "account_url", "http_url", "parse_time", "value_shape", "iso", "parse_iso", "now_utc",
                                    "Duration"],
         "Errors": ["CollectorError", "ConfigError", "RunError", "ItemError", "ItemNotReady", "ItemDeferred",
                    "ItemUnavailable", "ItemRejected", "TenantError", "AuthenticationError", "DownloadsStopped",

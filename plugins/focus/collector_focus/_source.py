@@ -19,9 +19,11 @@ from collector import (
     Recording,
     Source,
     SourceContext,
+    SourceSettings,
     TranscriptResult,
     TranscriptState,
     VendorCount,
+    account_url,
 )
 
 from . import _api, _mapping
@@ -44,6 +46,12 @@ class FocusSource(Source):
     default_max_in_flight = 2  # "throttle bulk synchronisation jobs to a steady request rate"
 
     settings: FocusSettings
+
+    @classmethod
+    def account_identity(cls, settings: SourceSettings) -> tuple[str, ...]:
+        """Focus limits requests per tenant: its account id in its region, whoever's key is sent."""
+        assert isinstance(settings, FocusSettings)
+        return (account_url(settings.api_url), f"client_id={settings.client_id}")
 
     def __init__(self, settings: FocusSettings, context: SourceContext) -> None:
         super().__init__(settings, context)

@@ -17,10 +17,12 @@ from collector import (
     Recording,
     Source,
     SourceContext,
+    SourceSettings,
     StaticBearerAuth,
     TenantError,
     TimeWindows,
     VendorCount,
+    account_url,
 )
 
 from . import _api, _mapping
@@ -54,6 +56,13 @@ class XimaSource(Source):
     default_rate_limit = DOCUMENTED_LIMIT
 
     settings: XimaSettings
+
+    @classmethod
+    def account_identity(cls, settings: SourceSettings) -> tuple[str, ...]:
+        """Xima limits requests per tenant, and each tenant is its own host: whichever service user's
+        token is sent, and however the host is written."""
+        assert isinstance(settings, XimaSettings)
+        return (account_url(settings.base_url),)
 
     def __init__(self, settings: XimaSettings, context: SourceContext) -> None:
         super().__init__(settings, context)

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from collector_xima.testing import XimaEmulation
 
 from collector.testing import collect, inspect_store
@@ -23,10 +25,15 @@ def _run(config: Path) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def test_two_processes_with_different_stores_never_exceed_the_tenant_limit_together(tmp_path: Path) -> None:
+@pytest.mark.parametrize("second_host", ["127.0.0.1", "localhost"])
+def test_two_processes_with_different_stores_never_exceed_the_tenant_limit_together(
+        tmp_path: Path, second_host: str) -> None:
+    """However the second entry writes the tenant's host (81 x 429 when `localhost` keyed a limit of its own)."""
     emulation = XimaEmulation(tenants=1, recordings=15, rate_limit=(3, WINDOW))
     try:
         configs = [emulation.config(tmp_path / name) for name in ("first", "second")]
+        configs[1].write_text(configs[1].read_text().replace("http://127.0.0.1:", f"http://{second_host}:"))
+        assert f"http://{second_host}:" in configs[1].read_text()
         runs = [_run(config) for config in configs]
         outputs = [run.communicate(timeout=120)[0] for run in runs]
         assert [run.returncode for run in runs] == [0, 0], outputs
