@@ -109,10 +109,10 @@ def test_a_broken_transfer_is_retried_with_a_new_url_asked_for_it_alone(
 
 def test_urls_are_renewed_before_their_lifetime_ends(tmp_path: Path, bundle: tuple[BundleEmulator, Account]) -> None:
     api, account = bundle
-    api.url_ttl = 1.5
-    api.faults.slow_seconds = 0.45
-    api.faults.set_rate(1.0, ["slow"], kinds=["audio"])  # four downloads one after another: 1.8 s or more
-    result = collect(solo_config(tmp_path, api, account, url_lifetime=1.5))
+    api.url_ttl = 3.0  # the plugin declares 2.4 s: a busy machine's scheduling delays stay inside the slack
+    api.faults.slow_seconds = 0.9
+    api.faults.set_rate(1.0, ["slow"], kinds=["audio"])  # four downloads one after another: 3.6 s or more
+    result = collect(solo_config(tmp_path, api, account, url_lifetime=2.4))
     assert result.exit_code == 0 and result.summaries[0].audio_files == 4
     assert refused(api) == 0  # asked for again before they expired, never refused
     assert len(api.batches) >= 2 and all(len(batch) < 4 for batch in api.batches[1:])

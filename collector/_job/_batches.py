@@ -16,7 +16,7 @@ batch size of due recordings from the feed and then, for that batch:
 
 The vendor's URLs are short-lived, so openers are renewed by asking the plugin again, never for
 more recordings than the batch held: before an opener is older than `audio_batch_lifetime` (less a
-tenth of it, at most a minute), for it and every recording of the batch not started yet (issued
+tenth of it or one rate-limit window, whichever is longer, at most half of it or a minute), for it and every recording of the batch not started yet (issued
 together, they expire together); when a download answers a status of `audio_batch_expired_on`,
 likewise (at most `_RENEWALS` times per recording in a run; then it is left for the next run, an
 attempt counted); and for a single recording whose transfer broke off and is tried again. Nothing is kept outside the
@@ -74,7 +74,12 @@ class _Batch:
         self._issued: dict[str, float] = {}
         self.renewals: Counter[str] = Counter()
         lifetime = job.source.audio_batch_lifetime
-        self._usable = None if lifetime is None else (lifetime - min(lifetime / 10, _MOST_MARGIN)).total_seconds()
+        # The check comes before the download waits for its rate-limit slot: the margin covers a
+        # tenth of the lifetime or one rate-limit window, whichever is longer (at most half of it).
+        limit = job.settings.rate_limit or type(job.source).default_rate_limit
+        window = timedelta(seconds=limit.per_seconds)
+        self._usable = None if lifetime is None else (
+            lifetime - min(max(lifetime / 10, window), lifetime / 2, _MOST_MARGIN)).total_seconds()
 
     async def ask(self, recordings: Sequence[Recording]) -> None:
         """Ask the plugin to open `recordings` (at most the batch size), replacing what it gave before."""
