@@ -58,6 +58,8 @@ class TestKestrelChangeFeedConformance(SourceConformance):
     """The whole suite, listing traits included, passes the `ChangeFeed` plugin."""
 
     source_name = "kestrel_feed"
+    backends = ("embedded",)  # HTTP shapes, the change feed's sync state and a token file touch no path the
+    # store backends take differently; the shipped plugins' and the revisit/batch suites run on both.
 
     def start_emulation(self, *, bad_data: bool = False) -> Emulation:
         return kestrel("kestrel_feed", bad_data=bad_data)
