@@ -16,7 +16,8 @@ batch size of due recordings from the feed and then, for that batch:
 
 The vendor's URLs are short-lived, so openers are renewed by asking the plugin again, never for
 more recordings than the batch held: before an opener is older than `audio_batch_lifetime` (less a
-tenth of it or one rate-limit window, whichever is longer, at most half of it or a minute), for it and every recording of the batch not started yet (issued
+tenth of it, or one request's share of the rate limit and half a second if longer; at most half
+of it or a minute), for it and every recording of the batch not started yet (issued
 together, they expire together); when a download answers a status of `audio_batch_expired_on`,
 likewise (at most `_RENEWALS` times per recording in a run; then it is left for the next run, an
 attempt counted); and for a single recording whose transfer broke off and is tried again. Nothing is kept outside the
@@ -74,12 +75,13 @@ class _Batch:
         self._issued: dict[str, float] = {}
         self.renewals: Counter[str] = Counter()
         lifetime = job.source.audio_batch_lifetime
-        # The check comes before the download waits for its rate-limit slot: the margin covers a
-        # tenth of the lifetime or one rate-limit window, whichever is longer (at most half of it).
+        # The check comes before the download waits for its rate-limit slot and the event loop: the
+        # margin is a tenth of the lifetime, or one request's share of the rate limit plus half a
+        # second of a busy machine's delays if that is longer (at most half the lifetime).
         limit = job.settings.rate_limit or type(job.source).default_rate_limit
-        window = timedelta(seconds=limit.per_seconds)
+        delays = timedelta(seconds=limit.per_seconds / limit.requests + 0.5)
         self._usable = None if lifetime is None else (
-            lifetime - min(max(lifetime / 10, window), lifetime / 2, _MOST_MARGIN)).total_seconds()
+            lifetime - min(max(lifetime / 10, delays), lifetime / 2, _MOST_MARGIN)).total_seconds()
 
     async def ask(self, recordings: Sequence[Recording]) -> None:
         """Ask the plugin to open `recordings` (at most the batch size), replacing what it gave before."""
