@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from collector._audio import (
+from collector._storage._audio import (
     AudioProbe,
     AudioRejected,
     describe_head,

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from collector import AudioExpectation, hookimpl
-from collector._cli import run_cli
-from collector._mp3 import mpeg_frame_length
+from collector._cli._main import run_cli
+from collector._storage._mp3 import mpeg_frame_length
 from collector.emulator import Request, Response, synth_audio
 from collector.engine import EXIT_PARTIAL, Plugins
 from collector.testing import collect, query_catalog, write_config

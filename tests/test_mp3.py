@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from collector._audio import AudioRejected, probe_audio
-from collector._containers import ContainerDamaged, ContainerFacts
-from collector._mp3 import check_mp3, crc16_arc, mpeg_frame_length
+from collector._storage._audio import AudioRejected, probe_audio
+from collector._storage._containers import ContainerDamaged, ContainerFacts
+from collector._storage._mp3 import check_mp3, crc16_arc, mpeg_frame_length
 from collector.emulator import synth_audio
 
 ALL_CHECKS = ("mp3-walk", "mp3-frames", "mp3-tag-crc", "mp3-bytes", "mp3-music-crc")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from collector import ListingCount, MediaAvailability, Recording, iso
-from collector._catalog import AUDIO, Catalog, DayCount, StoredAudio, WorkPlan
+from collector._storage._catalog import AUDIO, Catalog, DayCount, StoredAudio, WorkPlan
 from collector.engine import cli
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")

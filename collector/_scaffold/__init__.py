@@ -48,7 +48,7 @@ def check_not_installed(name: str) -> None:
     import importlib.util
     from importlib.metadata import PackageNotFoundError, distribution, entry_points
 
-    from .._plugins import ENTRY_POINT_GROUP
+    from collector._runner._plugins import ENTRY_POINT_GROUP
 
     taken = [f"the installed plugin {name!r}"] if any(e.name == name for e in entry_points(group=ENTRY_POINT_GROUP)) \
         else []

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import numpy as np
 import soundfile as sf
 
-from .._containers import ogg_crc
+from collector._storage._containers import ogg_crc
 
 __all__ = [
     "AUDIO_FORMATS",

@@ -48,10 +48,10 @@ from typing import Any, ClassVar
 
 import pytest
 
-from .._plugins import Plugins
-from ..emulator import EmulatorServer
-from .._store import CATALOG_NAME
-from .._exits import EXIT_OK, EXIT_PARTIAL, EXIT_WAITING
+from collector._runner._plugins import Plugins
+from collector.emulator import EmulatorServer
+from collector._storage._store import CATALOG_NAME
+from collector._base._exits import EXIT_OK, EXIT_PARTIAL, EXIT_WAITING
 from ._listing_checks import ListingChecks, ListingTraits
 from ._conformance_tokens import TokenConformance, TokenEmulation, wait_for_quiet_tokens
 from ._http_checks import HttpShapeChecks, HttpShapes

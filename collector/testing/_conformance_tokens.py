@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 
-from .._exits import EXIT_OK
-from .._store import CATALOG_NAME
-from ..emulator import TokenAudit
+from collector._base._exits import EXIT_OK
+from collector._storage._store import CATALOG_NAME
+from collector.emulator import TokenAudit
 from ._harness import collect, inspect_store, wait_until_committed
 
 if TYPE_CHECKING:

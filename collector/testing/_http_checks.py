@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 import pytest
 
-from ..emulator import DailyQuota, EmulatorServer, FixedWindowLimit, KindRateLimit
-from .._exits import EXIT_OK, EXIT_WAITING
+from collector.emulator import DailyQuota, EmulatorServer, FixedWindowLimit, KindRateLimit
+from collector._base._exits import EXIT_OK, EXIT_WAITING
 from ._harness import (
     StoreContents,
     collect,

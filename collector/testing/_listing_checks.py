@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, ClassVar
 
 import pytest
 
-from .._changefeed import DELETED_ACTION
-from .._exits import EXIT_OK
-from .._store import CATALOG_NAME
+from collector._sources._changefeed import DELETED_ACTION
+from collector._base._exits import EXIT_OK
+from collector._storage._store import CATALOG_NAME
 from ._harness import (
     StoreContents,
     collect,

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, ClassVar
 
 import pytest
 
-from ..emulator import EmulatorServer
-from .._store import CATALOG_NAME
-from .._exits import EXIT_OK
+from collector.emulator import EmulatorServer
+from collector._storage._store import CATALOG_NAME
+from collector._base._exits import EXIT_OK
 from ._harness import (
     StoreContents,
     collect,
