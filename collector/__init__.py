@@ -31,22 +31,8 @@ TYPE_CHECKING = False  # not typing's: importing typing costs a few ms of every 
 if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__): cold start stays fast
     from typing import Any
 
-    from ._http._answers import VendorAnswer
-    from ._http._auth import (
-        ApiKeyAuth,
-        Auth,
-        BasicAuth,
-        HeaderAuth,
-        StaticBearerAuth,
-        TokenChannel,
-        basic_credentials,
-        secret_value,
-    )
-    from ._sources._changefeed import ChangeFeed
     from ._base._dates import parse_time, value_shape
-    from ._sources._datewindows import DateWindow, DateWindows
     from ._base._durations import Duration
-    from ._http._error_codes import ErrorCodes
     from ._base._errors import (
         AuthenticationError,
         BadStatus,
@@ -67,12 +53,7 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
         TransientAnswer,
         classify_request_failure,
     )
-    from ._sources._expiry import PositionExpired, expired_on
-    from ._runner._hookspecs import DemoFactory, PassEvent, PassKind, StoredEvent, TenantEvent, hookimpl, hookspec
-    from ._http._client import HttpClient, JsonAnswer
     from ._base._ids import compound_id, path_segment, split_compound_id
-    from ._sources._incremental import Incremental
-    from ._http._jwt import JwtAssertion
     from ._base._model import (
         Direction,
         MediaAvailability,
@@ -84,6 +65,24 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
         TranscriptSegment,
         TranscriptState,
     )
+    from ._base._redact import register_secret
+    from ._base._revisit import Children, Revisit
+    from ._base._secret import Secret
+    from ._base._time import iso, now_utc, parse_iso
+    from ._base._vendor_answer import VendorAnswer
+    from ._http._auth import (
+        ApiKeyAuth,
+        Auth,
+        BasicAuth,
+        HeaderAuth,
+        StaticBearerAuth,
+        TokenChannel,
+        basic_credentials,
+        secret_value,
+    )
+    from ._http._client import HttpClient, JsonAnswer
+    from ._http._error_codes import ErrorCodes
+    from ._http._jwt import JwtAssertion
     from ._http._moments import parse_retry_after
     from ._http._oauth2 import (
         CLIENT_ASSERTION_JWT,
@@ -93,14 +92,19 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
         OAuth2ClientCredentials,
         RefreshTokenGrant,
     )
+    from ._http._ratelimit import RateLimit, SlidingWindowLimiter
+    from ._http._redirects import Redirects
+    from ._http._token_store import TokenFile, TokenStore
+    from ._http._tokens import Renewal, Token, TokenAuth, TokenExchange, jwt_expiry, token_expiry
+    from ._http._traffic import RequestStats, RetrySettings, Traffic
+    from ._runner._hookspecs import DemoFactory, PassEvent, PassKind, StoredEvent, TenantEvent, hookimpl, hookspec
+    from ._runner._plugins import ENTRY_POINT_GROUP
+    from ._sources._changefeed import ChangeFeed
+    from ._sources._datewindows import DateWindow, DateWindows
+    from ._sources._expiry import PositionExpired, expired_on
+    from ._sources._incremental import Incremental
     from ._sources._paginators import CursorPaginator, NextUrlPaginator, OffsetPaginator, PageNumberPaginator
     from ._sources._paging import ListedPage, PageRequest, Paginator, Tally, paginate
-    from ._runner._plugins import ENTRY_POINT_GROUP
-    from ._http._ratelimit import RateLimit, SlidingWindowLimiter
-    from ._base._redact import register_secret
-    from ._http._redirects import Redirects
-    from ._base._revisit import Children, Revisit
-    from ._base._secret import Secret
     from ._sources._source import (
         AudioExpectation,
         EgressBudget,
@@ -112,10 +116,6 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
         VendorCount,
         http_url,
     )
-    from ._base._time import iso, now_utc, parse_iso
-    from ._http._token_store import TokenFile, TokenStore
-    from ._http._tokens import Renewal, Token, TokenAuth, TokenExchange, jwt_expiry, token_expiry
-    from ._http._traffic import RequestStats, RetrySettings, Traffic
     from ._sources._windows import TimeWindows, Window, WindowOutcome, WindowSweep
 
 _EXPORTS = {
@@ -204,7 +204,7 @@ _EXPORTS = {
     "TranscriptSegment": "._base._model",
     "TranscriptState": "._base._model",
     "TransientAnswer": "._base._errors",
-    "VendorAnswer": "._http._answers",
+    "VendorAnswer": "._base._vendor_answer",
     "VendorCount": "._sources._source",
     "Window": "._sources._windows",
     "WindowOutcome": "._sources._windows",
@@ -237,7 +237,9 @@ _EXPORTS = {
 def __getattr__(name: str) -> "Any":
     """Import a public name from its module the first time it is asked for."""
     if name == "__version__":
-        return _version()
+        from ._base._version import installed_version
+
+        return installed_version()
     try:
         module = _EXPORTS[name]
     except KeyError:
@@ -249,15 +251,6 @@ def __getattr__(name: str) -> "Any":
 
 def __dir__() -> list[str]:
     return sorted(__all__)
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("recording-collector")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree without installing
-        return "0+unknown"
 
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Tests for collector._audio (verifying downloads) and collector.emulator._audio (synthetic audio)."""
+"""Tests for collector._storage._audio (verifying downloads) and collector.emulator._audio (synthetic audio)."""
 
 from __future__ import annotations
 

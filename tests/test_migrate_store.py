@@ -46,8 +46,8 @@ TABLES = ("audio", "egress", "operations", "quarantine", "recordings", "run_tena
 CHILD = """
 import sys, time
 from pathlib import Path
-from collector._config import read_store_location
-from collector._migrate import migrate_store
+from collector._runner._config import read_store_location
+from collector._storage._migrate import migrate_store
 
 source, _ = read_store_location(Path(sys.argv[1]))
 target, _ = read_store_location(Path(sys.argv[2]))

@@ -1,4 +1,4 @@
-"""collector._mp3: the MP3 frame walk, Xing/Info and VBRI counts, and the LAME tag's CRCs, on real files
+"""collector._storage._mp3: the MP3 frame walk, Xing/Info and VBRI counts, and the LAME tag's CRCs, on real files
 written by libsndfile's LAME (and edited copies of them), plus the CRC and the timing against a decode."""
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ the `answer` of an `ItemNotReady`, `ItemUnavailable`, ... raised for an answer) 
 code, so a plugin can decide on the code rather than on an English message (see `ErrorCodes`).
 
 Which outcome each class leads to for a work item is decided in one place,
-`collector._job._outcome.outcome_of`. Messages are whole sentences and never contain a secret:
+`collector._runner._job._outcome.outcome_of`. Messages are whole sentences and never contain a secret:
 every message passes through the redactor before it reaches a log, the catalog or the terminal.
 """
 
@@ -43,7 +43,7 @@ TYPE_CHECKING = False  # typing is not imported on the way to --help (see collec
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from collector._http._answers import VendorAnswer
+    from ._vendor_answer import VendorAnswer
 
 
 class CollectorError(Exception):

@@ -6,7 +6,7 @@ A vendor may list a parent (a conversation, a call) before its children (the rec
 core records it in the catalog's `revisits` table in the listing page's own transaction (the
 page commits at once, without waiting for the children) and later visits it through
 `Source.children` until the plugin says it is complete or its deadline has passed (see
-`collector._job._revisits`).
+`collector._runner._job._revisits`).
 """
 
 from __future__ import annotations

@@ -124,7 +124,7 @@ class SchedulerSettings(BaseModel):
     """When `collector schedule` runs passes, and whether to cap the tenants in progress at once.
 
     Every tenant starts at once by default: a tenant waiting for its vendor's rate limit holds
-    nothing that another tenant could use (see `collector._machine`), so a cap only makes a pass
+    nothing that another tenant could use (see `collector._runner._machine`), so a cap only makes a pass
     slower. Set `max_jobs` to spread a pass's load on a shared vendor or to bound its memory
     (about 0.2 MB per tenant in progress).
     """
@@ -198,7 +198,7 @@ class MetricsSettings(BaseModel):
 class EvidenceSettings(BaseModel):
     """`[evidence]`: where every pass's chain checkpoint is also written, outside the store's reach.
 
-    A checkpoint (the evidence chain's event count and head hash, see `collector._catalog._chain`)
+    A checkpoint (the evidence chain's event count and head hash, see `collector._storage._catalog._chain`)
     only proves the archive unchanged when a copy lives where the store's writer cannot rewrite
     it: a folder on another machine's mount or one shipped elsewhere (`checkpoint_dir`), or an
     object under S3 Object Lock in compliance mode (`checkpoint_object_lock_days`, S3 stores).

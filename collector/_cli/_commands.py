@@ -21,10 +21,10 @@ if TYPE_CHECKING:
     from datetime import datetime, tzinfo
     from typing import Any, TextIO
 
-    from collector._storage._catalog import Scope
     from collector._runner._config import Config
     from collector._runner._hookspecs import PassKind
     from collector._runner._plugins import Plugins
+    from collector._storage._catalog import Scope
 
 
 def _log() -> Any:
@@ -126,6 +126,7 @@ def schedule(call: Invocation) -> int:
 def worker(call: Invocation) -> int:
     """Run one worker of a cluster until SIGTERM."""
     from collector._runner._cluster import run_worker
+
     from ._output import setup_logging
 
     config = call.config()
@@ -197,8 +198,9 @@ def collect_once(config: Config, call: Invocation, *, as_json: bool = False, out
     """Set up logging and progress, run one pass (the one lifecycle: `_run.run_once`), print its summary."""
     from rich.console import Console
 
-    from ._output import interactive, live_progress, render_summary, setup_logging
     from collector._runner._run import run_once
+
+    from ._output import interactive, live_progress, render_summary, setup_logging
 
     args = call.args
     fmt = args.log_format or config.logging.format
@@ -222,6 +224,7 @@ def collect_once(config: Config, call: Invocation, *, as_json: bool = False, out
 def status(call: Invocation) -> int:
     """Show what the store holds."""
     from collector._runner._config import read_store_location
+
     from ._status import show_status
 
     store, configured = read_store_location(call.args.config)
@@ -274,9 +277,9 @@ def check_tenant(args: argparse.Namespace, catalog: Any, source: str, tenant: st
 
 def open_catalog(call: Invocation) -> Any:
     """The store's catalog, read-only (no secrets, no plugins, no lock needed)."""
-    from collector._storage._catalog._schema import LATEST
-    from collector._runner._config import read_store_location
     from collector._base._errors import StoreFailure
+    from collector._runner._config import read_store_location
+    from collector._storage._catalog._schema import LATEST
     from collector._storage._store import read_only_catalog
 
     location, _ = read_store_location(call.args.config)
@@ -292,9 +295,10 @@ def open_catalog(call: Invocation) -> Any:
 
 def report(call: Invocation) -> int:
     """The reconciliation report."""
+    from collector._base._settings_tables import resolve_timezone
+
     from ._report import build_report
     from ._report_output import render_csv, render_html, render_json, render_text
-    from collector._base._settings_tables import resolve_timezone
 
     args = call.args
     try:
@@ -404,10 +408,10 @@ def verify(call: Invocation) -> int:
 def verify_chain(call: Invocation) -> int:
     """`verify --chain`: the chain's links, its checkpoints (the catalog's, [evidence] checkpoint_dir's
     and --checkpoint files) and the catalog's stored rows against it."""
-    from collector._runner._config import read_tables
     from collector._base._exits import EXIT_OK, EXIT_TAMPERED
+    from collector._runner._config import read_tables
     from collector._storage._store import Store
-    from collector._storage._verify import checkpoint_files, check_chain
+    from collector._storage._verify import check_chain, checkpoint_files
 
     location, tables, _ = read_tables(call.args.config)
     files = [*checkpoint_files(tables.evidence.checkpoint_dir), *call.args.checkpoint]
@@ -491,7 +495,8 @@ def plugins(call: Invocation) -> int:
 
 def new_plugin(call: Invocation) -> int:
     """Write a complete plugin distribution (for a made-up vendor) to replace file by file."""
-    from collector._scaffold import ScaffoldError, default_directory, new_plugin as write
+    from collector._scaffold import ScaffoldError, default_directory
+    from collector._scaffold import new_plugin as write
 
     args = call.args
     try:

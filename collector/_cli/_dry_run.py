@@ -15,13 +15,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from collector._storage._catalog import Catalog
-from collector._runner._config import Config
-from collector._http._client import HttpClient, Traffic
 from collector._base._model import MediaAvailability, Recording
-from collector._runner._plugins import Plugins
 from collector._base._redact import redact
+from collector._http._client import HttpClient, Traffic
+from collector._runner._config import Config
+from collector._runner._plugins import Plugins
 from collector._sources._source import Source, SourceContext, SourceSettings
+from collector._storage._catalog import Catalog
 from collector._storage._store import read_only_catalog
 
 log = logging.getLogger("collector.dry_run")

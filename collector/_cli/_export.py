@@ -24,7 +24,7 @@ FIELDS = ("source", "tenant", "vendor_id", "call_id", "start", "end", "duration"
 """Every exported field. Per stored file, the chain of custody: when it was fetched, from which
 endpoint (method and path, no query string), the vendor's request id, the Content-Length the
 answer announced, its sha256, what proved it (`audio_evidence`, `audio_checks`: see
-`collector._proof`) and the evidence chain event that recorded it; per recording, the vendor's
+`collector._storage._proof`) and the evidence chain event that recorded it; per recording, the vendor's
 retention (`retain_until`, `legal_hold`) and our audit rows ([time, action, detail], e.g. the
 justification sent with a download)."""
 _JSON_COLUMNS = {"parties", "tags", "extras", "audio_checks", "audit"}

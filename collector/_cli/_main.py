@@ -19,8 +19,9 @@
 
 Global options (`--config`, `--log-format`, `--log-level`) go before or after the command. The
 configuration file is `--config`, else `$COLLECTOR_CONFIG`, else `./collector.toml`. Exit codes
-are defined and documented in `collector._exits` (and docs/guide/exit-codes.md). Modules are imported by the command that needs them, so
-`--help`, `status` or `config check` never load the audio libraries.
+are defined and documented in `collector._base._exits` (and docs/guide/exit-codes.md). Modules are
+imported by the command that needs them, so `--help`, `status` or `config check` never load the
+audio libraries.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+
 TYPE_CHECKING = False  # typing is not imported on the way to --help (see collector/__init__.py)
 
 if TYPE_CHECKING:
@@ -95,9 +97,9 @@ class _Version(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="print the version and exit")
 
     def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
-        from collector import __version__
+        from collector._base._version import installed_version
 
-        print(f"recording-collector {__version__}")
+        print(f"recording-collector {installed_version()}")
         parser.exit()
 
 

@@ -25,7 +25,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from collector._base._redact import RedactingFilter, redact
-from collector._runner._summary import TenantStatus, TenantSummary
+from collector._runner._summary import TenantStatus, TenantSummary, size_text, summary_line
 
 if TYPE_CHECKING:
     from collector._storage._checkpoints import CheckpointResult
@@ -118,15 +118,6 @@ def setup_logging(fmt: str = "text", level: str = "info", *, console: Console | 
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{n} B"  # pragma: no cover
-
-
 LEGEND = ("retry: requests retried · wait: waiting for the vendor · quar/defer/fail: items quarantined, "
           "deferred, failed")
 
@@ -146,7 +137,7 @@ def progress_table(summaries: list[TenantSummary], *, title: str | None = None, 
     """
     rows = [(s.label, s.phase if s.phase != "done" else s.status.value,
              {"new": _n(s.new_recordings), "trans": _n(s.transcripts), "audio": _n(s.audio_files),
-              "bytes": _size(s.audio_bytes), "retry": _n(s.retried), "wait": _n(s.waiting),
+              "bytes": size_text(s.audio_bytes), "retry": _n(s.retried), "wait": _n(s.waiting),
               "quar": _n(s.quarantined), "defer": _n(s.deferred), "fail": _n(s.failed)}) for s in summaries]
     columns = list(_COLUMNS)
     if width is not None:
@@ -186,17 +177,6 @@ def _n(value: int) -> str:
     if value < 10_000_000:
         return f"{value // 1000}k"
     return f"{value / 1e6:.1f}M"
-
-
-def summary_line(s: TenantSummary) -> str:
-    """One tenant's progress or outcome as a log line."""
-    state = s.phase if s.phase != "done" else s.status.value
-    return (
-        f"{s.label} [{state}]: {s.new_recordings} new, {s.updated_recordings} updated, {s.transcripts} transcripts, "
-        f"{s.audio_files} audio files ({_size(s.audio_bytes)}), {s.retried} retried, "
-        f"{s.waiting} waiting for the vendor, {s.quarantined} quarantined, "
-        f"{s.deferred} deferred, {s.failed} failed"
-    )
 
 
 @contextmanager

@@ -1,9 +1,9 @@
 """`collector report`: per tenant and day, the vendor's own count beside what we listed, stored and proved.
 
 The evidence a compliance officer files. For each tenant and day it shows the vendor's count of
-the day (asked for once the day settled: `collector._job._reconcile`), the recordings listed to
+the day (asked for once the day settled: `collector._runner._job._reconcile`), the recordings listed to
 us (in the catalog), those whose audio is stored, those whose stored file is proven (evidence
-`checksum` or `complete`, see `collector._proof`), those held (a legal hold, or a retention date
+`checksum` or `complete`, see `collector._storage._proof`), those held (a legal hold, or a retention date
 still ahead), and the difference vendor - listed. A day is **reconciled** only when the vendor's
 count equals the recordings listed, every listed recording is stored or unavailable for a stated
 reason (no media, access denied, refused on download, audio not collected for this tenant), and

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
+from collector._base._errors import StoreFailure
 from collector._storage._catalog import Catalog
 from collector._storage._catalog._schema import LATEST
-from collector._base._errors import StoreFailure
 from collector._storage._store import StoreLocation, describe_store_error, read_only_catalog
 
 

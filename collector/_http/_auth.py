@@ -27,13 +27,10 @@ from __future__ import annotations
 
 import abc
 import base64
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from collector._base._redact import register_secret
 from collector._base._secret import Secret
-
-if TYPE_CHECKING:
-    from ._client import HttpClient
 
 
 @runtime_checkable
@@ -63,6 +60,17 @@ def secret_value(value: Secret | str, name: str = "credential", *, register: boo
     return text
 
 
+class TokenSender(Protocol):
+    """What a `TokenChannel` sends through: the tenant's `HttpClient` (`collector._http._client`,
+    which builds on this module, so this module names only what it needs of it)."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    async def json(self, method: str, url: str, *, authenticate: bool = True, rate_limited: bool = True,
+                   **kwargs: Any) -> Any: ...
+
+
 class TokenChannel:
     """How a token strategy talks to its token route: explicitly, not through the request it serves.
 
@@ -70,7 +78,7 @@ class TokenChannel:
     on them itself, take no concurrency permit, and take a rate-limit slot only when `rate_limited`.
     """
 
-    def __init__(self, client: HttpClient, *, rate_limited: bool) -> None:
+    def __init__(self, client: TokenSender, *, rate_limited: bool) -> None:
         self._client = client
         self.rate_limited = rate_limited
 

@@ -14,14 +14,14 @@ What it promises a plugin:
 - a 429 is retried after the vendor's `Retry-After` (seconds or an HTTP date; missing, zero or
   garbage falls back to the backoff; always capped), and it pauses and slows the tenant (or the
   route) and lowers its concurrency until calm returns; a 429 asking for longer than
-  `RetrySettings.quota_after` is a quota: its route pauses (`RoutePaused`, see `collector._quotas`);
+  `RetrySettings.quota_after` is a quota: its route pauses (`RoutePaused`, see `collector._http._quotas`);
 - the vendor's own rate-limit headers (remaining, reset) slow the limiter before the vendor refuses;
 - a 401 renews the token once and resends; a second 401 is final;
 - "not ready yet" (`not_ready_on=` statuses, 202 included, or `not_ready_when=`) raises
   `ItemNotReady` with the vendor's estimate, after waiting out short estimates within the call:
   never a retry, never an attempt; `unavailable_on=` statuses raise `ItemUnavailable` (final);
 - an `ErrorCodes` table maps the vendor's own error codes, in any status, to the taxonomy;
-- with `redirects=Redirects(...)`, 3xx answers are followed (see `collector._redirects`);
+- with `redirects=Redirects(...)`, 3xx answers are followed (see `collector._http._redirects`);
   `stream_from`/`request_from` fetch a URL the vendor hands out and ask for a fresh one when the
   storage host refuses it as expired;
 - anything else that is not a success raises `BadStatus` (a whole sentence, no secrets, with the
@@ -29,8 +29,8 @@ What it promises a plugin:
   or `NoAnswer`: the job decides, with `classify_request_failure`, what that means for an item.
 
 Here: the calls and how each runs (not-ready waits around retries around one exchange). One
-exchange (permit, credential, slots, send, redirects) is `collector._exchange`; what an answer
-means, `collector._verdicts`; the tenant's shared budget and the retry policy, `collector._traffic`.
+exchange (permit, credential, slots, send, redirects) is `collector._http._exchange`; what an answer
+means, `collector._http._verdicts`; the tenant's shared budget and the retry policy, `collector._http._traffic`.
 """
 
 from __future__ import annotations
@@ -45,11 +45,13 @@ from typing import Any, TypeVar
 import httpx
 from pydantic_core import from_json
 
-from ._answers import JsonAnswer, VendorAnswer, request_path
+from collector._base._errors import BadStatus, ItemNotReady
+from collector._base._vendor_answer import VendorAnswer
+
+from ._answers import JsonAnswer, request_path
 from ._auth import Auth, TokenChannel
 from ._custody import REQUEST_ID_HEADERS, Custody, custody_of
 from ._error_codes import ErrorCodes
-from collector._base._errors import BadStatus, ItemNotReady
 from ._exchange import Exchanges
 from ._moments import parse_retry_after
 from ._quotas import check_route

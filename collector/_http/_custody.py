@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import httpx
 
-from ._answers import request_path
 from collector._base._redact import redact
+
+from ._answers import request_path
 
 REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid", "x-amz-request-id", "x-ms-request-id",
                       "x-correlation-id", "x-trace-id")

@@ -36,7 +36,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._answers import VendorAnswer, default_code, dig
+from collector._base._vendor_answer import VendorAnswer, dig
+
+from ._answers import default_code
 
 CodeReader = Callable[[VendorAnswer], Any]
 

@@ -1,5 +1,5 @@
 """One exchange with the vendor: permit, credential, rate-limit slots, the send, redirects, and what
-the answer means. `HttpClient` (`collector._http`) builds its calls (retries, not-ready waits,
+the answer means. `HttpClient` (`collector._http._client`) builds its calls (retries, not-ready waits,
 renewals of handed-out URLs) on `Exchanges`.
 
 The order inside an exchange is what keeps the promises: a route's own slot first (a call waiting
@@ -13,19 +13,21 @@ the answer's headers arrive, and the answer's rate-limit headers handed to the l
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any
 
 import httpx
 
-from ._answers import describe_transport_error
-from ._auth import Auth, TokenChannel
-from collector._base._errors import RoutePaused, TenantError
-from ._quotas import DEFAULT_ROUTE
+from collector._base._errors import BadStatus, RoutePaused, TenantError
 from collector._base._redact import guard_library_logs
-from ._redirects import follow, origin_of, register_signature
+
+from ._answers import describe_transport_error, read_answer, request_path
+from ._auth import Auth, TokenChannel
+from ._custody import FIRST_HOP, request_id_of
+from ._quotas import DEFAULT_ROUTE
+from ._redirects import CROSS_ORIGIN_DROPPED, EXPIRED_SIGNATURE, Redirects, origin_of, register_signature
 from ._traffic import Connection, Retryable, Traffic
 from ._verdicts import CallOptions, judge, read_body
 
@@ -109,8 +111,8 @@ class Exchanges:
                 await auth.renew(credential, self._channel)
                 response, _ = await self._send(method, url, kwargs, auth, rate_limited, connection, options.route)
             if options.redirects is not None:
-                response = await follow(self, response, method, kwargs, options.redirects, release, connection,
-                                        options.route)
+                response = await self._follow(response, method, kwargs, options.redirects, release, connection,
+                                             options.route)
             success = 200 <= response.status_code < 300
             if not streaming and success:
                 await read_body(response)
@@ -191,6 +193,53 @@ class Exchanges:
             f"{limiter.window:g} s), so no request could be sent with a valid token; allow more requests "
             "per window or count token requests separately."
         )
+
+    async def _follow(self, response: httpx.Response, method: str, kwargs: dict[str, Any], redirects: Redirects,
+                      leave_api: Callable[[], None], connection: Connection,
+                      route: str | None = None) -> httpx.Response:
+        """Follow 3xx answers to the end of the chain (see `collector._http._redirects` for the rules)."""
+        first: tuple[str, str, str | None] | None = None
+        base = self._base_origin
+        for _ in range(redirects.max_hops):
+            location = response.headers.get("location")
+            if not response.is_redirect or location is None:
+                if first is not None:
+                    response.extensions[FIRST_HOP] = first  # see `custody_of`
+                return response
+            here = response.request
+            if first is None:
+                first = (here.method, request_path(here), request_id_of(response.headers))
+            target = here.url.join(location)
+            await response.aclose()
+            if here.url.scheme == "https" and target.scheme != "https":
+                raise BadStatus(response.status_code, here.method, request_path(here),
+                                "it redirected to plain http, which the collector refuses to follow.")
+            status = response.status_code
+            if status == 303 or (status in (301, 302) and method == "POST"):
+                method, hop = "GET", {}
+            else:
+                hop = {k: v for k, v in kwargs.items() if k not in ("params",)}
+            cross = origin_of(target) != base
+            if cross:
+                leave_api()
+                register_signature(target)
+                dropped = {*CROSS_ORIGIN_DROPPED, *(name.lower() for name in getattr(self.auth, "header_names", ()))}
+                hop["headers"] = {k: v for k, v in dict(kwargs.get("headers") or {}).items()
+                                  if k.lower() not in dropped}
+            self.traffic.stats.redirects += 1
+            response, _ = await self._send(method, str(target), hop, None if cross else self.auth,
+                                           redirects.rate_limited or not cross, connection, route)
+            if cross and response.status_code in EXPIRED_SIGNATURE:
+                answer = (await read_answer(response)).redacted()
+                await response.aclose()
+                raise Retryable(response.request, response.status_code,
+                                f"the signed URL it redirected to was refused (HTTP {response.status_code}: "
+                                f"{answer.detail or 'no detail'}); the original URL is asked again")
+        if response.is_redirect:
+            await response.aclose()
+            raise BadStatus(response.status_code, response.request.method, request_path(response.request),
+                            f"more than {redirects.max_hops} redirects.")
+        return response
 
     def _paused(self, route: str | None) -> bool:
         try:

@@ -23,9 +23,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from ._auth import secret_value
 from collector._base._redact import register_secret
 from collector._base._secret import Secret
+
+from ._auth import secret_value
 
 Algorithm = Literal["HS256", "RS256", "ES256"]
 

@@ -32,10 +32,11 @@ from datetime import datetime, timezone
 from typing import Any, Literal, Union
 from urllib.parse import quote_plus
 
-from ._auth import TokenChannel, basic_credentials, secret_value
 from collector._base._errors import AuthenticationError, TenantError
 from collector._base._redact import register_secret
 from collector._base._secret import Secret
+
+from ._auth import TokenChannel, basic_credentials, secret_value
 from ._token_store import TokenStore
 from ._tokens import Clock, Renewal, Token, TokenAuth, field_at, token_expiry
 

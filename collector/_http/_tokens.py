@@ -30,10 +30,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._auth import Auth, TokenChannel
 from collector._base._errors import AuthenticationError, BadStatus, TenantError
 from collector._base._redact import register_secret
 from collector._base._secret import Secret
+
+from ._auth import Auth, TokenChannel
 
 Clock = Callable[[], float]
 """Seconds since the epoch, like `time.time` (tests inject a fake one)."""

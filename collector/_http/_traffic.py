@@ -3,7 +3,7 @@
 `Traffic` holds the tenant's rate limiter (and one per route category the source names, e.g.
 "downloads" at 5 a second beside the tenant's overall limit), its concurrency limit, its retry
 policy, the routes the vendor's quotas have paused (`RoutePauses`) and the counters the run
-summary reports. The HTTP client (`collector._http`) spends it; the job builds it from the
+summary reports. The HTTP client (`collector._http._client`) spends it; the job builds it from the
 tenant's settings.
 """
 
@@ -25,9 +25,11 @@ from tenacity import (
     stop_after_attempt,
 )
 
-from ._answers import VendorAnswer, request_path
-from ._concurrency import ConcurrencyLimit
 from collector._base._errors import BadStatus, NoAnswer, RequestFailed
+from collector._base._vendor_answer import VendorAnswer
+
+from ._answers import request_path
+from ._concurrency import ConcurrencyLimit
 from ._ledger import account_key, open_ledger
 from ._quotas import RoutePauses
 from ._ratelimit import RateLimit, SlidingWindowLimiter
@@ -88,7 +90,7 @@ class Traffic:
                  route_limits: Mapping[str, RateLimit] | None = None) -> None:
         self.log = log or logging.getLogger("collector.http")
         self.connections = connections
-        """The machine's budget of exchanges in flight across tenants (see `collector._machine`)."""
+        """The machine's budget of exchanges in flight across tenants (see `collector._runner._machine`)."""
         self.limiter = SlidingWindowLimiter(
             rate_limit, ledger=open_ledger(account, rate_limit.requests, window=rate_limit.per_seconds))
         self.routes: dict[str, SlidingWindowLimiter] = {
@@ -105,7 +107,7 @@ class Traffic:
         """The routes the vendor's quotas have paused for this tenant (loaded from the catalog by the job)."""
         self.gate: Callable[[], None] | None = None
         """Called before every request is sent; raises to stop sending (a cluster worker whose
-        lease on the tenant may have passed to another worker: see `collector._cluster`)."""
+        lease on the tenant may have passed to another worker: see `collector._runner._cluster`)."""
         self.worker: str | None = None
         """The cluster worker sending, named in an `X-Collector-Worker` header (for the vendor's logs)."""
 

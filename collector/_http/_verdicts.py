@@ -18,9 +18,11 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ._answers import VendorAnswer, describe_transport_error, estimate_reader, read_answer, textual
-from ._error_codes import ErrorCodes, read_code, sentence
 from collector._base._errors import BadStatus, ItemNotReady, ItemUnavailable, RoutePaused, TransientAnswer
+from collector._base._vendor_answer import VendorAnswer
+
+from ._answers import describe_transport_error, estimate_reader, read_answer, textual
+from ._error_codes import ErrorCodes, read_code, sentence
 from ._moments import parse_retry_after, retry_at
 from ._quotas import DEFAULT_ROUTE, next_midnight
 from ._ratelimit import read_limit_headers
@@ -130,7 +132,7 @@ def not_ready(answer: VendorAnswer, options: CallOptions, traffic: Traffic, cls:
 
 async def _mapped(meaning: type[BaseException], answer: VendorAnswer, options: CallOptions, traffic: Traffic,
                   request: httpx.Request) -> BaseException:
-    """The error an `ErrorCodes` table maps the answer's code to (see `collector._error_codes`)."""
+    """The error an `ErrorCodes` table maps the answer's code to (see `collector._http._error_codes`)."""
     shown = answer.redacted()
     if issubclass(meaning, TransientAnswer):
         return Retryable(request, answer.status, _transient_detail(shown),

@@ -29,12 +29,11 @@ import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from collector._base._errors import ConfigError
-from ._plugins import Plugins
 from collector._base._secret import PLAIN_TEXT, Secret
 from collector._base._settings_tables import (
     TABLES,
@@ -47,13 +46,32 @@ from collector._base._settings_tables import (
     StoreSettings,
     VerifySettings,
 )
-from collector._sources._source import SourceSettings
+from collector._sources._source import Source, SourceSettings
 
 if typing.TYPE_CHECKING:
     from collector._storage._store import StoreLocation
 
 DEFAULT_CONFIG = Path("collector.toml")
 ENV_PREFIX = "COLLECTOR_"
+
+
+class _PluginState(Protocol):
+    @property
+    def error(self) -> str | None: ...
+
+
+class InstalledPlugins(Protocol):
+    """What loading a configuration needs of the installed plugins: a `collector.engine.Plugins`.
+
+    Named here rather than imported, as the plugins' hooks receive a `Config`: the source classes
+    by plugin name, and what is wrong with a plugin that is installed but broken.
+    """
+
+    @property
+    def sources(self) -> Mapping[str, type[Source]]: ...
+
+    @property
+    def infos(self) -> Mapping[str, _PluginState]: ...
 
 
 @dataclass
@@ -87,7 +105,7 @@ class Config:
         return [s for s in self.sources if s.enabled]
 
 
-def load_config(path: Path, plugins: Plugins, *, check_store: bool = False) -> Config:
+def load_config(path: Path, plugins: InstalledPlugins, *, check_store: bool = False) -> Config:
     """Read, validate and return the configuration, or raise ConfigError listing every problem.
 
     `check_store` also checks that the store can be created and written (`config check`).
@@ -221,7 +239,8 @@ def _environment_overrides(problems: list[str]) -> Iterator[tuple[str, str, str,
         yield variable, table, key, value
 
 
-def _validate_sources(path: Path, entries: list[Any], plugins: Plugins, problems: list[str]) -> list[SourceSettings]:
+def _validate_sources(path: Path, entries: list[Any], plugins: InstalledPlugins,
+                      problems: list[str]) -> list[SourceSettings]:
     where = str(path)
     validated: list[SourceSettings] = []
     seen: dict[tuple[str, str], int] = {}
@@ -358,7 +377,7 @@ def _backend_problems(where: str, config: Config) -> list[str]:
 # -- messages ------------------------------------------------------------------------------------
 
 
-def _unknown_plugin(plugin: Any, plugins: Plugins) -> str:
+def _unknown_plugin(plugin: Any, plugins: InstalledPlugins) -> str:
     if plugin is None:
         return "is required: name the plugin that collects this entry."
     if not isinstance(plugin, str):

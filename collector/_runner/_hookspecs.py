@@ -4,7 +4,7 @@ Registration: `collector_register_sources`, `collector_register_demos`. A store'
 `collector_recording_stored`. The pass lifecycle, the same for `run`, `schedule`, `demo`,
 `worker` and `enqueue --wait`: `collector_service_started`, `collector_pass_started`,
 `collector_tenant_finished`, `collector_pass_finished`; the collector's own metrics, verify
-after a pass and summary logging are built-in plugins on these hooks (`collector._builtins`),
+after a pass and summary logging are built-in plugins on these hooks (`collector._runner._builtins`),
 registered exactly as an external plugin is.
 
 Implement them in your plugin's module with the `hookimpl` marker:
@@ -15,7 +15,7 @@ Implement them in your plugin's module with the `hookimpl` marker:
     def collector_register_sources(register):
         register(MySource)
 
-Every hook is called from one place, `collector._plugins.Plugins`.
+Every hook is called from one place, `collector._runner._plugins.Plugins`.
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import pluggy
 
 if TYPE_CHECKING:
-    from ._config import Config
     from collector._base._model import Recording
     from collector._sources._source import Source
+
+    from ._config import Config
     from ._summary import TenantSummary
 
 hookspec = pluggy.HookspecMarker("collector")

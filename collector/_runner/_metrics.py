@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Gauge, start_http_server, write_to_textfile
 
 if TYPE_CHECKING:
-    from ._config import Config
     from collector._storage._catalog import Catalog
+
+    from ._config import Config
 
 GAUGES = {
     "requests": ("collector_requests", "Requests sent to the vendor in the tenant's last run"),

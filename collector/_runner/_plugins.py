@@ -16,10 +16,11 @@ from typing import Any
 
 import pluggy
 
-from . import _hookspecs
-from ._hookspecs import DemoFactory, PassEvent, PassKind, StoredEvent, TenantEvent
 from collector._base._redact import redact
 from collector._sources._source import Source, SourceSettings, valid_name
+
+from . import _hookspecs
+from ._hookspecs import DemoFactory, PassEvent, PassKind, StoredEvent, TenantEvent
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

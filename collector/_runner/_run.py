@@ -21,17 +21,18 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 
+from collector._base._errors import StoreFailure
+from collector._base._exits import EXIT_STORE, OUTCOMES
+from collector._base._time import iso, now_utc
 from collector._storage._checkpoints import CheckpointResult, write_checkpoint
+from collector._storage._store import Store
+
 from ._config import Config
+from ._hookspecs import PassEvent, PassKind, TenantEvent
 from ._job import TenantJob
 from ._machine import Machine
-from ._run_journal import RunJournal
-from collector._base._time import iso, now_utc
 from ._plugins import Plugins
-from collector._storage._store import Store
-from collector._base._errors import StoreFailure
-from ._hookspecs import PassEvent, PassKind, TenantEvent
-from collector._base._exits import EXIT_STORE, OUTCOMES
+from ._run_journal import RunJournal
 from ._summary import TenantSummary, exit_code
 
 

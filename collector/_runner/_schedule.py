@@ -20,11 +20,12 @@ from types import FrameType
 
 from cronsim import CronSim
 
-from ._config import Config, load_config
-from collector._base._settings_tables import cron_expression, resolve_timezone
 from collector._base._errors import ConfigError
-from ._plugins import Plugins
+from collector._base._settings_tables import cron_expression, resolve_timezone
 from collector._storage._store import StoreBusy
+
+from ._config import Config, load_config
+from ._plugins import Plugins
 
 log = logging.getLogger("collector.schedule")
 

@@ -1,6 +1,8 @@
 """What a run did, per tenant: shown live, printed at the end, stored in the catalog.
 
 The run's exit code comes from the tenants' statuses (`exit_code`); the codes are in `_exits`.
+A tenant's one-line form (`summary_line`) is shared by the log (the `summary_log` built-in plugin)
+and the progress lines `collector._cli._output` prints off a terminal.
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from collector._base._exits import EXIT_OK, EXIT_PARTIAL, EXIT_WAITING
-
-
 
 
 class TenantStatus(str, enum.Enum):
@@ -115,3 +115,24 @@ def exit_code_of(statuses: list[TenantStatus]) -> int:
     if all(status in (TenantStatus.OK, TenantStatus.WAITING) for status in statuses):
         return EXIT_WAITING
     return EXIT_PARTIAL
+
+
+def summary_line(s: TenantSummary) -> str:
+    """One tenant's progress or outcome as a log line."""
+    state = s.phase if s.phase != "done" else s.status.value
+    return (
+        f"{s.label} [{state}]: {s.new_recordings} new, {s.updated_recordings} updated, {s.transcripts} transcripts, "
+        f"{s.audio_files} audio files ({size_text(s.audio_bytes)}), {s.retried} retried, "
+        f"{s.waiting} waiting for the vendor, {s.quarantined} quarantined, "
+        f"{s.deferred} deferred, {s.failed} failed"
+    )
+
+
+def size_text(n: int) -> str:
+    """A byte count as people read it: "812 B", "3.4 MB"."""
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{n} B"  # pragma: no cover

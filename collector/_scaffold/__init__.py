@@ -13,6 +13,8 @@ them, replacing the name in every file name and text in its four forms: `my_vend
 name), `MyVendor` (its class-name form), `MY_VENDOR` (for environment variables) and `my-vendor`
 (its distribution-name form). They import only `collector`, `collector.emulator` and
 `collector.testing`, as a third-party plugin must.
+
+May import: `archive_check`, `_base`, `_http`, `_sources`, `_storage`, `_runner`.
 """
 
 from __future__ import annotations

@@ -35,13 +35,15 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from collector._base._errors import TenantError
-from ._expiry import Expired, PositionExpired
 from collector._base._model import RecordingKey
+
+from ._expiry import Expired, PositionExpired
 from ._paging import PageRequest, Paginator, paginate, select
 from ._source import Page
 
 if TYPE_CHECKING:
     from collector._http._client import HttpClient
+
     from ._source import SourceContext
 
 STATE_VERSION = 1

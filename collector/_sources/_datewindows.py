@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
 from collector._base._time import day_bounds, iso
+
 from ._windows import TimeWindows, Window
 
 _EPOCH_DAY = date(1970, 1, 1).toordinal()

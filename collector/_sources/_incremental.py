@@ -41,9 +41,10 @@ from typing import Any
 
 from collector._base._dates import parse_time, value_shape
 from collector._base._errors import TenantError
+from collector._base._time import iso, now_utc, parse_iso
+
 from ._paging import ItemField, ListedPage, PageRequest, pick
 from ._source import Page
-from collector._base._time import iso, now_utc, parse_iso
 
 
 def _moment(value: Any) -> datetime | None:

@@ -1,4 +1,4 @@
-"""The paginators: how a listing moves from one page to the next (see `collector._paging`).
+"""The paginators: how a listing moves from one page to the next (see `collector._sources._paging`).
 
 - `CursorPaginator`   a cursor token in the body (or from the last item: keyset paging)
 - `NextUrlPaginator`  a next-page URL, relative or absolute, in the body or in an RFC 8288 `Link` header

@@ -9,11 +9,11 @@ and Airbyte's declarative paginator, with one difference that matters here: the 
 hidden inside a stateful object but is the next request itself (`PageRequest`: URL, query and
 JSON body), plain JSON, committed with each page's items. A run killed at any page resumes at the
 page after the last one committed (`resume=`), and a cursor feed that ends keeps its cursor for
-the next run. The paginators themselves are in `collector._paginators`.
+the next run. The paginators themselves are in `collector._sources._paginators`.
 
 A body whose items are not where the plugin said stops the listing with a `TenantError` (the
 position is not advanced). A position the vendor refuses as expired (`expired=`, see
-`collector._expiry`) starts the pass again at its first request: pages already committed stay,
+`collector._sources._expiry`) starts the pass again at its first request: pages already committed stay,
 and what is listed twice is stored once. `Tally` counts what a listing (or a window of it) held
 against the vendor's own total, for reconciliation.
 """
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from collector._base._errors import CollectorError, TenantError
+
 from ._expiry import Expired, PositionExpired, is_expired
 
 if TYPE_CHECKING:

@@ -11,11 +11,11 @@ vendor and maps what the vendor says:
 - `parse(item)` maps one raw item to recordings (pure; raising quarantines the item);
 - `fetch_transcripts(recordings)` and `open_audio(recording)` fetch the content;
 - `vendor_count(start, end)` (optional) states the vendor's own count of a period, so that
-  `collector report` can reconcile each settled day (see `collector._job._reconcile`);
+  `collector report` can reconcile each settled day (see `collector._runner._job._reconcile`);
 - `children(parent)` (optional) visits a parent `parse` said has children still to come (a
-  `Revisit`), until it settles (see `collector._job._revisits`);
+  `Revisit`), until it settles (see `collector._runner._job._revisits`);
 - `open_audio_batch(recordings)` (optional) opens up to `audio_batch_size` downloads at once, for
-  vendors whose recommended path is a batch job (see `collector._job._batches`).
+  vendors whose recommended path is a batch job (see `collector._runner._job._batches`).
 
 All I/O methods are `async`; hooks stay synchronous (pluggy cannot await).
 """
@@ -36,15 +36,15 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from collector._http._auth import Auth
 from collector._base._durations import Duration
-from collector._http._client import HttpClient, RetrySettings
-from collector._http._ledger import account_key
 from collector._base._model import Recording, RecordingKey, TranscriptResult
-from collector._http._quotas import check_route
-from collector._http._ratelimit import RateLimit
 from collector._base._revisit import Children, Revisit
 from collector._base._secret import Secret
+from collector._http._auth import Auth
+from collector._http._client import HttpClient, RetrySettings
+from collector._http._ledger import account_key
+from collector._http._quotas import check_route
+from collector._http._ratelimit import RateLimit
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 _NAME = re.compile(NAME_PATTERN)
@@ -197,7 +197,7 @@ class AudioExpectation:
     """What a downloaded file must be for this recording, as the vendor states it; None means "don't check".
 
     The vendor's own statements are independent evidence that the file arrived intact (see
-    `collector._proof`): `size` (the announced bytes, e.g. a listing's `size`: the file must have
+    `collector._storage._proof`): `size` (the announced bytes, e.g. a listing's `size`: the file must have
     exactly as many), `checksum` (the vendor's hash of the file as `"<algorithm>:<hex>"`, any
     algorithm `hashlib` knows, e.g. `"sha256:9f86..."` or `"md5:..."`: it must match), and
     `duration` (seconds, compared within `duration_tolerance` plus one frame of the format: a
@@ -289,7 +289,7 @@ class Source(abc.ABC):
         """Names the vendor account whose rate limit an entry spends, or None for "this entry's own".
 
         Entries with the same key share one set of rate-limit slots with every process on the
-        machine (see `collector._ledger`). The default is a SHA-256 over the plugin's name, the
+        machine (see `collector._http._ledger`). The default is a SHA-256 over the plugin's name, the
         settings' URL fields (names ending in `url`) and every secret in them, so two entries (or
         two runs) with the same base URL and credentials count against one limit. Override it when
         the vendor limits something else (a whole organisation across its tenants, say).

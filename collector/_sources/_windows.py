@@ -24,7 +24,7 @@ time after its call ended. A run then sweeps a sequence of windows:
   requests on recent windows and never decides what is complete. `WindowSweep.pages` does the
   bookkeeping for a window listed with `paginate`.
 
-`DateWindows` (`collector._datewindows`) plans the same sweep in whole dates of the vendor's zone.
+`DateWindows` (`collector._sources._datewindows`) plans the same sweep in whole dates of the vendor's zone.
 
 The state is plain JSON: {"version", "start", "watermark", "held": {"start", "runs"},
 "open": {<window start>: <newest time seen in it>}}.
@@ -39,9 +39,10 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 from collector._base._dates import parse_time
+from collector._base._time import iso, now_utc, parse_iso
+
 from ._paging import ItemField, ListedPage, pick
 from ._source import ListingCount, Page
-from collector._base._time import iso, now_utc, parse_iso
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 STATE_VERSION = 2

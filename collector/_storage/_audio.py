@@ -77,7 +77,7 @@ class AudioProbe:
 
     `checks` says how it was proven, so callers can tell "proven complete" from "decoded only":
     "container" when the container's own self-description proved the file complete and its length
-    exact (collector._containers, collector._mp3), "decode" when the whole file was decoded (every
+    exact (collector._storage._containers, collector._storage._mp3), "decode" when the whole file was decoded (every
     probe has at least one of the two), plus the names of the container checks that passed
     ("ogg-pages", "wav-chunks", "mp3-walk", "mp3-frames", "mp3-bytes", "mp3-music-crc",
     "mp3-tag-crc"), also when they could not prove the length. Without "container" (an MP3 without

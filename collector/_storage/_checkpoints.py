@@ -1,6 +1,6 @@
 """Checkpoints of the evidence chain: written at the end of every pass, and copied out of the store's reach.
 
-A checkpoint is the chain's event count and head hash at a moment (`collector._catalog._chain`).
+A checkpoint is the chain's event count and head hash at a moment (`collector._storage._catalog._chain`).
 It goes to the catalog (`checkpoints`), the run's summary and its log line, and, where `[evidence]`
 says so, to places the store's writer cannot rewrite:
 
@@ -24,9 +24,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from collector._base._settings_tables import EvidenceSettings
+
 from ._catalog import Checkpoint
 from ._files import fsync_dir
-from collector._base._settings_tables import EvidenceSettings
 from ._store import Store
 
 log = logging.getLogger("collector.evidence")

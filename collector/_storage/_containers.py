@@ -22,7 +22,7 @@ carry enough to prove integrity and duration without it:
   encoders' "unknown length" placeholders are accepted). ("wav-chunks") For PCM, float, A-law and
   mu-law the frame count is the data size over the block alignment, so the check is exact; other
   codecs (ADPCM, GSM...) are decoded all the same.
-- **MP3**: see collector._mp3 (Xing/Info, LAME tag and its music CRC, a walk of every frame).
+- **MP3**: see collector._storage._mp3 (Xing/Info, LAME tag and its music CRC, a walk of every frame).
 
 Everything else (FLAC, Vorbis, RF64) keeps the full decode. A corpus test (tests/test_containers.py:
 intact, truncated at many points, bit-flipped, wrong-duration, wrong-rate and non-audio files) checks
@@ -63,7 +63,7 @@ class ContainerDamaged(Exception):
 
 @dataclass(frozen=True)
 class ContainerFacts:
-    """What a container's checks found, named as `collector._audio` names them.
+    """What a container's checks found, named as `collector._storage._audio` names them.
 
     `exact`: the container alone proves the file complete and `frames` exact, so no decode is needed;
     otherwise the checks found no damage but only a decode can tell the length. `checks` names what

@@ -51,15 +51,16 @@ from pathlib import Path
 from typing import TextIO, TypeVar
 from urllib.parse import quote
 
-from ._catalog import Catalog
-from ._catalog._schema import LATEST, MIGRATIONS, statements
 from collector._base._errors import CollectorError, ConfigError, StoreFailure
 from collector._base._exits import EXIT_OK, EXIT_PARTIAL
+from collector._base._redact import redact, register_secret
+from collector._base._time import iso, now_utc
+
+from ._catalog import Catalog
+from ._catalog._schema import LATEST, MIGRATIONS, statements
 from ._files import finish_file, temp_file
 from ._objects import LocalObjects, Objects, S3Objects
-from collector._base._redact import redact, register_secret
 from ._store import Store, StoreBusy, StoreLocation, read_only_catalog
-from collector._base._time import iso, now_utc
 
 T = TypeVar("T")
 R = TypeVar("R")

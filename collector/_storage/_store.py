@@ -41,12 +41,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from ._catalog import Catalog, LeaseLost, PostgresTarget
 from collector._base._errors import RunError, StoreFailure
-from ._files import recording_dir, safe_name, safe_segment, store_path
-from ._objects import BucketError, LocalObjects, Objects, Retention, S3Location, S3Objects
 from collector._base._model import Recording, Transcript
 from collector._base._time import now_utc
+
+from ._catalog import Catalog, LeaseLost, PostgresTarget
+from ._files import recording_dir, safe_name, safe_segment, store_path
+from ._objects import BucketError, LocalObjects, Objects, Retention, S3Location, S3Objects
 
 T = TypeVar("T")
 

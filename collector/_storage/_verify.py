@@ -26,16 +26,17 @@ import json
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from typing import TextIO
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TextIO
 
 from collector import archive_check
+from collector._base._exits import EXIT_LOST, EXIT_OK, EXIT_PARTIAL
+from collector._base._time import iso, now_utc
+
 from ._catalog import Catalog, Finding, Scope, StoredFile, VerifyPosition
 from ._files import safe_segment
 from ._store import Store
-from collector._base._exits import EXIT_LOST, EXIT_OK, EXIT_PARTIAL
-from collector._base._time import iso, now_utc
 
 _CHUNK = 1 << 20
 
@@ -62,7 +63,7 @@ class VerifyResult:
     cycle_complete: bool = False
     resumed: bool = False
     levels: collections.Counter[str] = field(default_factory=collections.Counter)
-    """Intact audio files by evidence level (see `collector._proof`; "unrecorded": stored before levels)."""
+    """Intact audio files by evidence level (see `collector._storage._proof`; "unrecorded": stored before levels)."""
     derived: list[tuple[StoredFile, str, list[str]]] = field(default_factory=list)
     """Levels `--decode` derived for files stored without one (recorded with the slice)."""
 
@@ -196,7 +197,6 @@ def _decode(path: Path, file: StoredFile, result: VerifyResult) -> Finding | Non
             return Finding(file, "decode", f"it is not a readable transcript ({type(exc).__name__})")
         return None
     from ._audio import AudioRejected, probe_audio
-
     from ._proof import VENDOR_SIZE, level_of, ordered
 
     try:

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from collector._runner._config import load_config, store_location
+from collector._base._settings_tables import StoreSettings
 from collector._cli._demo import dump_toml
+from collector._runner._config import load_config, store_location
 from collector._runner._plugins import Plugins
 from collector._runner._run import RunResult, run_once
-from collector._base._settings_tables import StoreSettings
 from collector._storage._store import StoreLocation, read_only_catalog
 
 if TYPE_CHECKING:
@@ -122,10 +122,9 @@ def inspect_store(root: Path) -> StoreContents:
     and every stored file's row agrees with the event that recorded it: `collector.archive_check`).
     Tenants are keyed by their name.
     """
+    from collector._storage._objects import LocalObjects, S3Objects
     from collector._storage._store import Store
     from collector._storage._verify import check_chain
-
-    from collector._storage._objects import LocalObjects, S3Objects
 
     contents = StoreContents()
     location = location_of(root)

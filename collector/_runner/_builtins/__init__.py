@@ -1,6 +1,6 @@
 """The collector's own features that live around a pass, as plugins on the lifecycle hooks.
 
-Registered by `collector._plugins.Plugins` exactly as an external plugin is (pytest lists its own
+Registered by `collector._runner._plugins.Plugins` exactly as an external plugin is (pytest lists its own
 features in `default_plugins` the same way), so the cluster worker and `enqueue --wait` get them
 as `run` does, and a plugin of yours can sit beside them (an alert on a stopped tenant is a
 `collector_tenant_finished` implementation):

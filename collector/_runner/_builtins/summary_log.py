@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from .._hookspecs import TenantEvent, hookimpl
-from collector._cli._output import summary_line
+from .._summary import summary_line
 
 log = logging.getLogger("collector")
 

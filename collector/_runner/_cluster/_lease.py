@@ -1,6 +1,6 @@
 """A worker's lease on one tenant: taken before the tenant's job starts, renewed while it runs.
 
-The lease is a row in the catalog (`tenant_leases`, see `collector._catalog._cluster`), timed by
+The lease is a row in the catalog (`tenant_leases`, see `collector._storage._catalog._cluster`), timed by
 the database's clock. Three things keep a tenant on one worker at a time, even when a worker
 stalls (SIGSTOP, a frozen VM, a long GC) rather than dies:
 

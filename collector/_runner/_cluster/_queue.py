@@ -21,8 +21,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from collector._storage._catalog import Catalog, PostgresTarget
-from .._config import Config
 from collector._storage._store import Store
+
+from .._config import Config
 from .._summary import TenantSummary
 
 log = logging.getLogger("collector.cluster")

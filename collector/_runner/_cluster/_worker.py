@@ -23,16 +23,17 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
-from collector._storage._checkpoints import write_checkpoint
-from .._config import Config
 from collector._base._errors import ConfigError, StoreFailure
 from collector._base._exits import OUTCOMES
-from .._job import TenantJob
 from collector._http._ledger import DatabaseLedger, share_ledgers
-from .._machine import Machine
-from .._hookspecs import TenantEvent
-from .._plugins import Plugins
+from collector._storage._checkpoints import write_checkpoint
 from collector._storage._store import Store
+
+from .._config import Config
+from .._hookspecs import TenantEvent
+from .._job import TenantJob
+from .._machine import Machine
+from .._plugins import Plugins
 from .._summary import exit_code
 from ._lease import Coordination, LeaseBusy, TenantLease
 from ._queue import COLLECT, RECOVER, TICK, due_pass, enqueue_pass, ensure_queue_schema, make_app, recover_stalled

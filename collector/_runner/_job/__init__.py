@@ -21,15 +21,16 @@ import logging
 from collections.abc import Awaitable, Coroutine
 from typing import Any
 
-from collector._storage._catalog import WorkPlan
 from collector._base._errors import CollectorError, RunError
+from collector._base._redact import redact
 from collector._http._client import HttpClient, Traffic
 from collector._http._quotas import RoutePause
+from collector._sources._source import Source, SourceContext, SourceSettings, implements
+from collector._storage._catalog import WorkPlan
+from collector._storage._store import Store
+
 from .._machine import Machine
 from .._plugins import Plugins
-from collector._base._redact import redact
-from collector._sources._source import Source, SourceContext, SourceSettings, implements
-from collector._storage._store import Store
 from .._summary import TenantStatus, TenantSummary
 from ._context import JobContext
 from ._downloads import run_downloads

@@ -32,21 +32,20 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
-from collector._storage._catalog import AUDIO, StoredAudio
 from collector._base._errors import BadStatus, ItemDeferred
 from collector._base._model import Recording
 from collector._sources._source import implements
+from collector._storage._catalog import AUDIO, StoredAudio
+
 from ._context import JobContext
+from ._egress import EgressBudget
 from ._fetch_audio import fetch_audio
 from ._outcome import settle_item
 from ._pace import PaceGuard
-
-if TYPE_CHECKING:
-    from ._downloads import EgressBudget
 
 _RENEWALS = 2
 """Times a recording's expired URL is renewed in one run before its status counts as usual."""

@@ -8,14 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from collector._storage._catalog import WorkPlan
 from collector._base._errors import CollectorError, DownloadsStopped
+from collector._sources._source import Source, SourceSettings
+from collector._storage._catalog import WorkPlan
+from collector._storage._store import Store
+
 from .._machine import Machine
 from .._plugins import Plugins
-from collector._sources._source import Source, SourceSettings
-from collector._storage._store import Store
 from .._summary import TenantSummary
-
 
 _MOST_CLAIMED = 32
 

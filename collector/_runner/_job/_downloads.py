@@ -12,53 +12,20 @@ abandoned, and a run of them stops the tenant's downloads (see `_pace`). A sourc
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from pathlib import Path
 
-from collector._storage._catalog import AUDIO, StoredAudio
-from .._hookspecs import StoredEvent
 from collector._base._model import Recording
-from collector._base._time import iso, now_utc
+from collector._base._time import iso
+from collector._storage._catalog import AUDIO, StoredAudio
+
+from .._hookspecs import StoredEvent
 from ._batches import batch_size, download_batch, uses_batches
-from ._context import BudgetExhausted, JobContext
+from ._context import JobContext
+from ._egress import EgressBudget
 from ._feed import WorkFeed
 from ._fetch_audio import fetch_audio
 from ._outcome import settle_item
 from ._pace import PaceGuard, PaceLimits
-
-class EgressBudget:
-    """The tenant's rolling egress budget, shared by its download workers."""
-
-    def __init__(self, job: JobContext) -> None:
-        self._job = job
-        self._reserved = 0  # announced bytes of downloads in progress
-        self._lock = asyncio.Lock()
-
-    async def reserve(self, recording: Recording) -> int:
-        """Reserve the download's announced size; raise DownloadsStopped if it would exceed the budget."""
-        job = self._job
-        budget = job.settings.egress_budget
-        if budget is None:
-            return 0
-        size = recording.media_size or 0
-        async with self._lock:
-            since = now_utc() - timedelta(days=budget.days)
-            used = await job.store.call(job.store.catalog.egress_since, job.settings.plugin, job.settings.tenant,
-                                        since)
-            if used + self._reserved + size >= budget.bytes:
-                oldest = await job.store.call(job.store.catalog.oldest_egress_since, job.settings.plugin,
-                                              job.settings.tenant, since)
-                resume = oldest + timedelta(days=budget.days) if oldest else None
-                raise BudgetExhausted(
-                    f"The egress budget is used up: {used:,} of {budget.bytes:,} bytes in the last "
-                    f"{budget.days:g} days; the remaining audio waits for a later run"
-                    + (f" (from {iso(resume, 'seconds')} at the earliest)." if resume else "."), resume)
-            self._reserved += size
-        return size
-
-    def settle(self, reserved: int) -> None:
-        """The download ended: drop its reservation (the catalog now counts what it cost)."""
-        self._reserved -= reserved
 
 
 async def run_downloads(job: JobContext) -> None:

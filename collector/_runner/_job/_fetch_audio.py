@@ -31,18 +31,19 @@ from typing import BinaryIO, TypeVar
 
 import httpx
 
+from collector._base._errors import ItemDeferred, ItemRejected
+from collector._base._model import Recording
+from collector._base._redact import redact
+from collector._base._time import iso, now_utc
+from collector._http._client import Custody, backoff_delay, custody_of
+from collector._sources._source import AudioExpectation, Source
+from collector._storage import _proof as proof
 from collector._storage._audio import AudioRejected, file_extension, probe_audio, sniff_container
 from collector._storage._catalog import StoredAudio
-from collector._base._errors import ItemDeferred, ItemRejected
-from collector._http._client import Custody, backoff_delay, custody_of
-from .._machine import Machine
-from collector._base._model import Recording
 from collector._storage._objects import Retention, retention_for
-from collector._base._redact import redact
-from collector._sources._source import AudioExpectation, Source
 from collector._storage._store import Store
-from collector._base._time import iso, now_utc
-from collector._storage import _proof as proof
+
+from .._machine import Machine
 from ._pace import PaceGuard, TransferAbandoned
 
 R = TypeVar("R")
@@ -212,7 +213,7 @@ def _verify_and_place(expect: AudioExpectation, recording: Recording, store: Sto
                       custody: Custody, size: int, retention: Retention | None, temp: Path,
                       sha256: str) -> StoredAudio:
     """Verify the finished file and move it into the store, or into quarantine (raising
-    QuarantinedDownload). What proved it is recorded with it (see `collector._proof`)."""
+    QuarantinedDownload). What proved it is recorded with it (see `collector._storage._proof`)."""
     try:
         checks = _vendor_checks(expect, temp, sha256, size)
         probe = probe_audio(temp, content_type=content_type, expected_duration=expect.duration,

@@ -20,14 +20,15 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from collector._storage._catalog import PageCounts, Rejected
 from collector._base._dates import value_shape
 from collector._base._errors import AuthenticationError, RequestFailed, TenantError, classify_request_failure
-from .._hookspecs import StoredEvent
 from collector._base._model import Recording
 from collector._base._redact import redact
 from collector._base._revisit import Revisit
 from collector._sources._source import Page, Source, implements
+from collector._storage._catalog import PageCounts, Rejected
+
+from .._hookspecs import StoredEvent
 from ._context import JobContext
 from ._outcome import describe_error
 

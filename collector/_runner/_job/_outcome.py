@@ -1,7 +1,7 @@
 """The one place where an exception becomes an outcome for a work item, and the outcome is recorded.
 
 Every task (downloads, transcripts) hands whatever went wrong with an item to `settle_item`,
-which asks `outcome_of` what it means (by the error's class, see `collector._errors`) and records
+which asks `outcome_of` what it means (by the error's class, see `collector._base._errors`) and records
 it in the catalog, the summary and the log:
 
     BadStatus / NoAnswer        classified (`classify_request_failure`), then as below
@@ -28,7 +28,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from collector._storage._catalog import AUDIO, WorkKind
 from collector._base._errors import (
     CollectorError,
     DownloadsStopped,
@@ -46,6 +45,8 @@ from collector._base._errors import (
 )
 from collector._base._model import Recording
 from collector._base._redact import redact
+from collector._storage._catalog import AUDIO, WorkKind
+
 from ._context import JobContext
 
 

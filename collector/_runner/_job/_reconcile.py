@@ -26,11 +26,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from collector._storage._catalog import DayCount
 from collector._base._errors import RunError
 from collector._base._redact import redact
-from collector._sources._source import Source, VendorCount
 from collector._base._time import day_bounds, iso, now_utc, parse_iso
+from collector._sources._source import Source, VendorCount
+from collector._storage._catalog import DayCount
+
 from ._context import JobContext
 from ._outcome import describe_error
 

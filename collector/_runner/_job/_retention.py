@@ -16,6 +16,7 @@ from datetime import datetime
 
 from collector._base._model import RecordingKey
 from collector._storage._objects import retention_for
+
 from ._context import JobContext
 
 

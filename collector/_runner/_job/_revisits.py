@@ -2,7 +2,7 @@
 
 A source whose `parse` returns a `Revisit` for a parent (a conversation listed before its
 recordings exist) gets this task beside its listing. The listing page commits at once, the
-parent with it (`revisits` table, see `collector._catalog._revisits`); this task then visits each
+parent with it (`revisits` table, see `collector._storage._catalog._revisits`); this task then visits each
 pending parent once it is due (at once when it is listed, or from the `not_before` the plugin gave,
 then `revisit_interval` after each visit), through `Source.children` and so within the tenant's
 rate limits. What a visit
@@ -31,11 +31,12 @@ import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 
-from collector._storage._catalog import DueParent, Visited
 from collector._base._errors import ItemNotReady
 from collector._base._redact import redact
 from collector._base._revisit import Children
 from collector._base._time import now_utc
+from collector._storage._catalog import DueParent, Visited
+
 from ._context import JobContext
 from ._metadata import Parsed, committed, parse_items
 from ._outcome import Outcome, outcome_of

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from collector._storage._catalog import TRANSCRIPT
 from collector._base._errors import ItemNotReady, ItemUnavailable
-from .._hookspecs import StoredEvent
 from collector._base._model import Recording, Transcript, TranscriptResult, TranscriptState
+from collector._storage._catalog import TRANSCRIPT
+
+from .._hookspecs import StoredEvent
 from ._context import JobContext
 from ._feed import WorkFeed
 from ._outcome import settle_item

@@ -32,11 +32,11 @@ from ._chain import Checkpoint
 from ._cluster import LedgerRow
 from ._counts import CountsCatalog, DayCount, ReportRow
 from ._db import CatalogVersionError, LeaseLost
+from ._evidence import Finding, Scope, StoredFile, VerifyPosition
+from ._pauses import PausesCatalog
 from ._postgres import PostgresTarget
 from ._revisits import DueParent, RevisitsCatalog, Visited
 from ._rows import PageCounts, Rejected, StoredAudio, WorkPlan
-from ._evidence import Finding, Scope, StoredFile, VerifyPosition
-from ._pauses import PausesCatalog
 from ._work import AUDIO, KINDS, TRANSCRIPT, WorkKind
 
 

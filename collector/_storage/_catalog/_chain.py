@@ -14,7 +14,7 @@ hold changed. A stored file's row keeps the `seq` of the event that recorded it 
 
 The chain's head (event count and hash) is written as a checkpoint at the end of every pass: to
 the catalog, the run's summary and log and, where configured, to a write-once place the store's
-writer cannot rewrite (see `collector._checkpoints`). Only such a copy makes the chain prove
+writer cannot rewrite (see `collector._storage._checkpoints`). Only such a copy makes the chain prove
 authenticity rather than order: whoever can write the store can rewrite the whole chain after the
 last checkpoint kept elsewhere. `collector.archive_check` checks a store with Python's standard
 library alone.
@@ -32,6 +32,7 @@ from typing import Any
 
 from collector._base._time import iso, now_utc
 from collector.archive_check import GENESIS, canonical, link
+
 from ._db import Database
 
 _ADOPT_BATCH = 1000

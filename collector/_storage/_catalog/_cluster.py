@@ -5,7 +5,7 @@
   it while it works, and every transaction that writes the tenant's rows checks the epoch first
   (`Database.fences`), so a worker that was stalled past its lease cannot write after the
   hand-over. Times are the database's own clock (`Dialect.clock`), never a worker's.
-- `rate_ledgers`: a tenant's rate-limit slots (see `collector._ledger.DatabaseLedger`), so the
+- `rate_ledgers`: a tenant's rate-limit slots (see `collector._http._ledger.DatabaseLedger`), so the
   worker that takes a tenant over keeps to the limit its predecessor was spending.
 - `cluster_passes`: every pass `collector enqueue` started, by name, so enqueueing the same
   pass twice (a retried CronJob) starts nothing the second time.
@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from collector._base._time import iso, now_utc
+
 from ._evidence import EvidenceCatalog
 
 

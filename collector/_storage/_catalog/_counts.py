@@ -4,7 +4,7 @@ A row holds one day of one tenant in the zone it was counted in (`day` is the lo
 `day_start`/`day_end` the UTC instants the count covered: the whole day, or its part from the
 tenant's configured start), how it was counted, and `missing`: the vendor ids the count named
 that the catalog did not hold when it was made. The job that fills it is
-`collector._job._reconcile`; the report compares it with the recordings listed, stored and
+`collector._runner._job._reconcile`; the report compares it with the recordings listed, stored and
 proven per day.
 """
 
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from collector._base._time import iso, now_utc
+
 from ._cluster import ClusterCatalog
 from ._evidence import Scope
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from collector._base._errors import RunError
+
 from ._dialect import POSTGRES, SQLITE, Dialect, postgres_ddl
 from ._postgres import PostgresConnection, PostgresTarget
 from ._schema import LATEST, MIGRATIONS, statements

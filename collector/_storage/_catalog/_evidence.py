@@ -12,6 +12,7 @@ from typing import Any
 
 from collector._base._model import RecordingKey
 from collector._base._time import iso, now_utc
+
 from ._runs import RunsCatalog
 from ._work import AUDIO, KINDS, TRANSCRIPT, WorkKind
 
@@ -78,7 +79,7 @@ class StoredFile:
     duration: float | None = None
     media: str = "available"
     evidence: str | None = None
-    """What proved it when it was stored (see `collector._proof`); None for audio stored before
+    """What proved it when it was stored (see `collector._storage._proof`); None for audio stored before
     levels were kept, and for transcripts (ours: their sha256 is their proof)."""
     announced_size: int | None = None
     """The size the vendor announced for the recording's audio, if it did."""

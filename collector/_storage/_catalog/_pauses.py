@@ -1,4 +1,4 @@
-"""`route_pauses`: the routes a vendor's quota closed for a tenant, until when (see `collector._quotas`).
+"""`route_pauses`: the routes a vendor's quota closed for a tenant, until when (see `collector._http._quotas`).
 
 A pause is written the moment the HTTP client meets the quota (before the call that met it raises),
 so a run killed right after still leaves later runs alone until its end; a run reads the pauses in
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from collector._http._quotas import RoutePause
 from collector._base._time import iso, now_utc, parse_iso
+from collector._http._quotas import RoutePause
+
 from ._db import Database
 
 

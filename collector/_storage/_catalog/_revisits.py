@@ -28,6 +28,7 @@ from typing import Any
 
 from collector._base._revisit import Revisit
 from collector._base._time import iso, now_utc, parse_iso
+
 from ._rows import to_json_text
 from ._work import WorkCatalog
 

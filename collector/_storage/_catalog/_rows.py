@@ -101,7 +101,7 @@ class PageCounts:
 @dataclass(frozen=True)
 class StoredAudio:
     """A verified audio file as recorded in the catalog: what it is, what proved it (`evidence`,
-    `checks`: see `collector._proof`) and where it came from (its chain of custody)."""
+    `checks`: see `collector._storage._proof`) and where it came from (its chain of custody)."""
 
     path: str
     sha256: str

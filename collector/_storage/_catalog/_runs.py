@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from collector._base._time import iso, now_utc
+
 from ._recordings import RecordingsCatalog
 from ._rows import to_json_text
 from ._work import KINDS
@@ -34,7 +35,7 @@ class RunsCatalog(RecordingsCatalog):
             )
 
     def record_missed_runs(self, records: Sequence[dict[str, Any]]) -> None:
-        """Record passes the catalog could not take when they ran (see `collector._run_journal`):
+        """Record passes the catalog could not take when they ran (see `collector._runner._run_journal`):
         a new row for a pass that never got one, the finish of one left unfinished; one transaction."""
         with self._transaction() as db:
             for record in records:
@@ -80,7 +81,7 @@ class RunsCatalog(RecordingsCatalog):
         return counts
 
     def evidence_counts(self, source: str, tenant: str) -> dict[str, int]:
-        """Stored audio files by evidence level (see `collector._proof`; "unrecorded" for files
+        """Stored audio files by evidence level (see `collector._storage._proof`; "unrecorded" for files
         stored before levels were kept)."""
         return {level or "unrecorded": n for level, n in self._db.execute(
             "SELECT evidence, COUNT(*) FROM audio WHERE source=? AND tenant=? AND status='stored' GROUP BY evidence",

@@ -35,7 +35,6 @@ Versions:
 
 from __future__ import annotations
 
-
 _V1 = """
 CREATE TABLE IF NOT EXISTS recordings (
     source TEXT NOT NULL, tenant TEXT NOT NULL, vendor_id TEXT NOT NULL,

@@ -27,6 +27,7 @@ from typing import Any
 
 from collector._base._model import MediaAvailability, Recording, RecordingKey
 from collector._base._time import iso, now_utc
+
 from ._chain import ChainCatalog
 from ._rows import RECORDING_COLUMNS, StoredAudio, WorkPlan, row_to_recording, to_json_text
 
