@@ -39,7 +39,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 from collector._base._errors import RunError, StoreFailure
 from collector._base._model import Recording, Transcript
@@ -50,6 +50,7 @@ from ._files import recording_dir, safe_name, safe_segment, store_path
 from ._objects import BucketError, LocalObjects, Objects, Retention, S3Location, S3Objects
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 CATALOG_NAME = "catalog.sqlite"
 
@@ -238,7 +239,7 @@ class Store:
         self.stored_audio = GroupCommit(self, self.catalog.audio_stored_many, lambda item: (item[0][0], item[0][1]))
         """Verified downloads recorded in the catalog in groups (see `GroupCommit`)."""
 
-    async def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def call(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a catalog (or file) operation on the store's worker thread; a failure of the store
         itself raises `StoreFailure`.
 
