@@ -38,8 +38,8 @@ def build_store(root: Path) -> Path:
                 if day == failing_day and recording.vendor_id.endswith("-0"):
                     catalog.deferred(AUDIO, recording.key, "The vendor refused it.", max_attempts=1)
                 else:
-                    catalog.audio_stored(recording.key, StoredAudio("x", "0" * 64, 1, "wav", "pcm_16", 8000, 1, 2.0,
-                                                                    evidence="complete"))
+                    catalog.audio_stored_many([(recording.key, StoredAudio(
+                        "x", "0" * 64, 1, "wav", "pcm_16", 8000, 1, 2.0, evidence="complete"))])
     catalog.close()
     config = root.parent / "collector.toml"
     config.write_text(f'[store]\npath = "{root}"\n')

@@ -126,7 +126,7 @@ def test_audio_is_claimed_once_per_run_and_given_up_after_max_attempts(new_catal
     assert catalog.claim(AUDIO, "toy", "t", run_id=1, limit=10) == []
     key = recording("a").key
     assert catalog.deferred(AUDIO, key, "Timed out.", max_attempts=2) is False
-    catalog.audio_stored(recording("b", 1).key, StoredAudio("p", "0" * 64, 10, "wav", "pcm_16", 8000, 1, 3.0))
+    catalog.audio_stored_many([(recording("b", 1).key, StoredAudio("p", "0" * 64, 10, "wav", "pcm_16", 8000, 1, 3.0))])
     assert [r.vendor_id for r in catalog.claim(AUDIO, "toy", "t", run_id=2, limit=10)] == ["a"]
     assert catalog.deferred(AUDIO, key, "Timed out.", max_attempts=2) is True
     assert catalog.claim(AUDIO, "toy", "t", run_id=3, limit=10) == []

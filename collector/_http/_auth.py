@@ -102,9 +102,6 @@ class Auth(abc.ABC):
     header_names: tuple[str, ...] = ("Authorization",)
     """Headers this strategy sets (never sent across origins)."""
 
-    param_names: tuple[str, ...] = ()
-    """Query parameters this strategy sets (never sent across origins)."""
-
     async def prepare(self, channel: TokenChannel) -> None:
         """Make a credential ready to send (fetch or renew a token); called before the rate-limit wait."""
 
@@ -156,7 +153,6 @@ class ApiKeyAuth(Auth):
         self._value = secret_value(secret, "secret")
         self._header, self._param = header, param
         self.header_names = (header,) if header else ()
-        self.param_names = (param,) if param else ()
 
     def apply(self, headers: dict[str, str], params: dict[str, Any]) -> str | None:
         """Set the header or the query parameter."""

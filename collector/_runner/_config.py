@@ -51,7 +51,6 @@ from collector._sources._source import Source, SourceSettings
 if typing.TYPE_CHECKING:
     from collector._storage._store import StoreLocation
 
-DEFAULT_CONFIG = Path("collector.toml")
 ENV_PREFIX = "COLLECTOR_"
 
 

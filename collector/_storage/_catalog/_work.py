@@ -176,17 +176,7 @@ class WorkCatalog(ChainCatalog):
             )
         return [row_to_recording(row) for row in rows]
 
-    def mark_tried(self, kind: WorkKind, keys: Iterable[RecordingKey], run_id: int) -> None:
-        """Mark items as tried in this run without claiming them (queued as waiting by this run)."""
-        rows = [(run_id, *key) for key in keys]
-        with self._transaction(*{row[1:3] for row in rows}) as db:
-            db.executemany(f"UPDATE {kind.table} SET last_run=? WHERE source=? AND tenant=? AND vendor_id=?", rows)
-
     # -- transitions -----------------------------------------------------------------------------------
-
-    def audio_stored(self, key: RecordingKey, stored: StoredAudio) -> None:
-        """Record a verified audio file and the egress it cost."""
-        self.audio_stored_many([(key, stored)])
 
     def audio_stored_many(self, files: Sequence[tuple[RecordingKey, StoredAudio]]) -> None:
         """Record verified audio files and their egress in one transaction (one fsync for them all)."""
