@@ -12,7 +12,7 @@ stalls (SIGSTOP, a frozen VM, a long GC) rather than dies:
   stamped it), so a worker that wakes from a stall stops sending before anybody could have
   taken its tenant over; a monotonic clock keeps counting while a process is stopped;
 - **writing**: every catalog transaction of the tenant checks the epoch (a fencing token, see
-  `Database.fences`) and fails with `LeaseLost` if another worker took the lease meanwhile.
+  `ClusterCatalog.fences`) and fails with `LeaseLost` if another worker took the lease meanwhile.
 
 A renewal that fails because the database cannot be reached is tried again until the lease
 would lapse; then the tenant's job is stopped (it resumes from its committed state wherever the

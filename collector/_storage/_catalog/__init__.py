@@ -23,24 +23,34 @@ with the same schema and queries (`_dialect` holds what differs), split by job:
                  ledgers, enqueued passes;
 - `_pauses`      `route_pauses`: routes a vendor's quota closed for a tenant, until when.
 
+Each job is a mixin that inherits only what it builds on: every one the connection (`Database`);
+`_work` and `_evidence` the chain they append to (`ChainCatalog`); `_recordings` the work it
+queues (`WorkCatalog`). `Catalog` puts them together. Kept as mixins rather than parts held by a
+`Catalog` object: a method of one job often writes another's rows in its own transaction (a page
+of recordings queues their work and appends to the chain), which composition would turn into
+objects passing a connection around.
+
 Every method is one transaction. The catalog is used from one thread at a time (the store runs
 it on a dedicated worker thread); SQLite runs in WAL mode so `collector status` can read during a
 run.
 """
 
 from ._chain import Checkpoint
-from ._cluster import LedgerRow
+from ._cluster import ClusterCatalog, LeaseLost, LedgerRow
 from ._counts import CountsCatalog, DayCount, ReportRow
-from ._db import CatalogVersionError, LeaseLost
-from ._evidence import Finding, Scope, StoredFile, VerifyPosition
+from ._db import CatalogVersionError
+from ._evidence import EvidenceCatalog, Finding, Scope, StoredFile, VerifyPosition
 from ._pauses import PausesCatalog
 from ._postgres import PostgresTarget
+from ._recordings import RecordingsCatalog
 from ._revisits import DueParent, RevisitsCatalog, Visited
 from ._rows import PageCounts, Rejected, StoredAudio, WorkPlan
+from ._runs import RunsCatalog
 from ._work import AUDIO, KINDS, TRANSCRIPT, WorkKind
 
 
-class Catalog(RevisitsCatalog, PausesCatalog, CountsCatalog):
+class Catalog(RecordingsCatalog, RevisitsCatalog, RunsCatalog, EvidenceCatalog, CountsCatalog, PausesCatalog,
+              ClusterCatalog):
     """The store's database (a SQLite file, or a `PostgresTarget`); each public method is one transaction."""
 
 

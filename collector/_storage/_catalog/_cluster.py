@@ -3,8 +3,8 @@
 - `tenant_leases`: one row per tenant that a worker has run. Taking a lease bumps its `epoch`
   and is only possible once the previous holder released it or let it expire; the holder renews
   it while it works, and every transaction that writes the tenant's rows checks the epoch first
-  (`Database.fences`), so a worker that was stalled past its lease cannot write after the
-  hand-over. Times are the database's own clock (`Dialect.clock`), never a worker's.
+  (`ClusterCatalog.fences`, a fencing token), so a worker that was stalled past its lease cannot
+  write after the hand-over (`LeaseLost`). Times are the database's own clock (`Dialect.clock`), never a worker's.
 - `rate_ledgers`: a tenant's rate-limit slots (see `collector._http._ledger.DatabaseLedger`), so the
   worker that takes a tenant over keeps to the limit its predecessor was spending.
 - `cluster_passes`: every pass `collector enqueue` started, by name, so enqueueing the same
@@ -13,13 +13,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
+from collector._base._errors import RunError
 from collector._base._time import iso, now_utc
 
-from ._evidence import EvidenceCatalog
+from ._db import Database
+from ._postgres import PostgresTarget
+
+
+class LeaseLost(RunError):
+    """This worker's lease on a tenant was handed to another worker, or lapsed while the database
+    could not be reached to renew it: nothing more of that tenant may be written or asked of its
+    vendor by this worker. `cause` says which, in words."""
+
+    def __init__(self, source: str, tenant: str, cause: str | None = None) -> None:
+        why = cause or "passed to another worker"
+        super().__init__(f"The lease on {source}/{tenant} {why}; this worker stopped the tenant, which resumes from "
+                         "what it committed wherever it runs next.")
+        self.tenant = (source, tenant)
 
 
 @dataclass
@@ -32,8 +47,29 @@ class LedgerRow:
     live_holders: Callable[[], set[str]] = lambda: set()
 
 
-class ClusterCatalog(EvidenceCatalog):
-    """Leases, shared rate-limit ledgers and enqueued passes."""
+class ClusterCatalog(Database):
+    """Leases (and the fenced writes they guard), shared rate-limit ledgers and enqueued passes."""
+
+    def __init__(self, target: Path | PostgresTarget, *, read_only: bool = False) -> None:
+        self.fences: dict[tuple[str, str], int] = {}
+        """(source, tenant) -> the lease epoch this process holds: every transaction that writes
+        that tenant's rows first checks the epoch is still the lease's (a fencing token)."""
+        super().__init__(target, read_only=read_only)
+
+    def _before_writes(self, tenants: Sequence[tuple[str, str]]) -> None:
+        """Raise `LeaseLost` if a lease held for one of `tenants` has a newer epoch. The row stays
+        locked (shared) until the transaction ends, so a hand-over waits for this commit."""
+        super()._before_writes(tenants)
+        if not self.fences:
+            return
+        for source, tenant in dict.fromkeys(tenants):
+            epoch = self.fences.get((source, tenant))
+            if epoch is None:
+                continue
+            row = self._db.execute("SELECT epoch FROM tenant_leases WHERE source=? AND tenant=?" + self.dialect.for_share,
+                                   (source, tenant)).fetchone()
+            if row is None or int(row[0]) != epoch:
+                raise LeaseLost(source, tenant)
 
     def database_time(self) -> float:
         """The database's clock, in Unix seconds."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from collector._base._time import iso, now_utc
 
-from ._cluster import ClusterCatalog
+from ._db import Database
 from ._evidence import Scope
 
 _BATCH = 500
@@ -56,7 +56,7 @@ class ReportRow:
     transcript: str | None
 
 
-class CountsCatalog(ClusterCatalog):
+class CountsCatalog(Database):
     """The vendor's counts per day, and the per-recording rows of the report."""
 
     # -- counting (the reconcile task) -------------------------------------------------------------

@@ -34,27 +34,12 @@ class CatalogVersionError(RunError):
     """The catalog was written by a newer recording-collector than this one."""
 
 
-class LeaseLost(RunError):
-    """This worker's lease on a tenant was handed to another worker, or lapsed while the database
-    could not be reached to renew it (see `_cluster`): nothing more of that tenant may be written or
-    asked of its vendor by this worker. `cause` says which, in words."""
-
-    def __init__(self, source: str, tenant: str, cause: str | None = None) -> None:
-        why = cause or "passed to another worker"
-        super().__init__(f"The lease on {source}/{tenant} {why}; this worker stopped the tenant, which resumes from "
-                         "what it committed wherever it runs next.")
-        self.tenant = (source, tenant)
-
-
 class Database:
     """The connection behind a catalog; mixins add the queries of each job."""
 
     def __init__(self, target: Path | PostgresTarget, *, read_only: bool = False) -> None:
         self.target = target
         self.read_only = read_only
-        self.fences: dict[tuple[str, str], int] = {}
-        """(source, tenant) -> the lease epoch this process holds: every transaction that writes
-        that tenant's rows first checks the epoch is still the lease's (a fencing token)."""
         self._db: Any
         self.dialect: Dialect
         if isinstance(target, PostgresTarget):
@@ -133,12 +118,11 @@ class Database:
 
     @contextmanager
     def _transaction(self, *tenants: tuple[str, str]) -> Iterator[Any]:
-        """One transaction; `tenants` are the (source, tenant) pairs whose rows it writes, checked
-        against their leases first when this process works under one (`LeaseLost` if taken over)."""
+        """One transaction; `tenants` are the (source, tenant) pairs whose rows it writes, handed to
+        `_before_writes` first (the cluster's lease check, see `_cluster`)."""
         self._db.execute("BEGIN IMMEDIATE" if self.dialect is SQLITE else "BEGIN")
         try:
-            if self.fences:
-                self._check_fences(tenants)
+            self._before_writes(tenants)
             yield self._db
         except BaseException:
             try:
@@ -148,17 +132,8 @@ class Database:
             raise
         self._db.execute("COMMIT")
 
-    def _check_fences(self, tenants: Sequence[tuple[str, str]]) -> None:
-        """Raise `LeaseLost` if a lease held for one of `tenants` has a newer epoch. The row stays
-        locked (shared) until the transaction ends, so a hand-over waits for this commit."""
-        for source, tenant in dict.fromkeys(tenants):
-            epoch = self.fences.get((source, tenant))
-            if epoch is None:
-                continue
-            row = self._db.execute("SELECT epoch FROM tenant_leases WHERE source=? AND tenant=?" + self.dialect.for_share,
-                                   (source, tenant)).fetchone()
-            if row is None or int(row[0]) != epoch:
-                raise LeaseLost(source, tenant)
+    def _before_writes(self, tenants: Sequence[tuple[str, str]]) -> None:
+        """What must hold, inside the transaction, before it writes rows of `tenants` (nothing here)."""
 
     def _stream(self, sql: str, params: Sequence[Any], batch: int) -> Iterator[tuple[Any, ...]]:
         """Every row of a read-only query, fetched `batch` at a time (memory stays flat)."""

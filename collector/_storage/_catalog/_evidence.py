@@ -13,7 +13,7 @@ from typing import Any
 from collector._base._model import RecordingKey
 from collector._base._time import iso, now_utc
 
-from ._runs import RunsCatalog
+from ._chain import ChainCatalog
 from ._work import AUDIO, KINDS, TRANSCRIPT, WorkKind
 
 _BATCH = 500
@@ -111,7 +111,7 @@ class VerifyPosition:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class EvidenceCatalog(RunsCatalog):
+class EvidenceCatalog(ChainCatalog):
     """Verify, report, export, reset and retry."""
 
     # -- verify ------------------------------------------------------------------------------------

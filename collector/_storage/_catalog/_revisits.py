@@ -29,8 +29,8 @@ from typing import Any
 from collector._base._revisit import Revisit
 from collector._base._time import iso, now_utc, parse_iso
 
+from ._db import Database
 from ._rows import to_json_text
-from ._work import WorkCatalog
 
 STATUSES = ("pending", "settled", "expired", "unavailable")
 
@@ -109,7 +109,7 @@ def finish_visit(db: Any, source: str, tenant: str, visited: Visited, stamp: str
     return status
 
 
-class RevisitsCatalog(WorkCatalog):
+class RevisitsCatalog(Database):
     """Claiming parents due for a visit, recording failed visits, and what `status` shows of them."""
 
     def claim_revisits(self, source: str, tenant: str, run_id: int, limit: int, *,

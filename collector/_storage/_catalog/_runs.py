@@ -8,12 +8,12 @@ from typing import Any
 
 from collector._base._time import iso, now_utc
 
-from ._recordings import RecordingsCatalog
+from ._db import Database
 from ._rows import to_json_text
 from ._work import KINDS
 
 
-class RunsCatalog(RecordingsCatalog):
+class RunsCatalog(Database):
     """Run records and the status queries."""
 
     def start_run(self) -> int:
