@@ -182,3 +182,30 @@ def test_each_layer_says_what_it_owns_and_what_it_may_import(layer: str) -> None
     expected = "May import: " + (", ".join(f"`{name}`" for name in below) if below else "nothing of the collector") + "."
     assert doc.strip().splitlines()[-1] == expected, f"collector/{layer}/__init__.py's docstring must end with {expected!r}"
     assert len(doc.splitlines()) > 2, f"collector/{layer}/__init__.py: say what the layer owns"
+
+
+CATALOG = "collector._storage._catalog"
+CATALOG_INSIDES = {"_db", "_transaction", "_stream", "_append"}
+"""The catalog's connection, its transactions, its cursors and the evidence chain's writer."""
+
+
+def test_nothing_outside_the_catalog_reaches_into_it() -> None:
+    """Everything that reads or writes the catalog's tables is in `_catalog/`, behind typed methods:
+    no other module imports one of its private modules, uses its connection, transactions or
+    cursors, or runs SQL through `Catalog.query` (kept for tests and `collector.testing`, which read
+    what a finished run left)."""
+    found = []
+    for module, path in sorted(MODULES.items()):
+        if module == CATALOG or module.startswith(CATALOG + "."):
+            continue
+        where = path.relative_to(ROOT)
+        for line, target in _imports(module, path):
+            if target.startswith(CATALOG + "."):
+                found.append(f"{where}:{line}: imports {target} (import from {CATALOG} itself)")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in CATALOG_INSIDES:
+                found.append(f"{where}:{node.lineno}: uses .{node.attr}")
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "query"
+                  and not module.startswith("collector.testing")):
+                found.append(f"{where}:{node.lineno}: runs SQL with .query()")
+    assert found == [], "\n".join(found)

@@ -279,14 +279,14 @@ def open_catalog(call: Invocation) -> Any:
     """The store's catalog, read-only (no secrets, no plugins, no lock needed)."""
     from collector._base._errors import StoreFailure
     from collector._runner._config import read_store_location
-    from collector._storage._catalog._schema import LATEST
+    from collector._storage._catalog import SCHEMA_VERSION
     from collector._storage._store import read_only_catalog
 
     location, _ = read_store_location(call.args.config)
     if not location.has_catalog():
         raise StoreFailure(f"There is no store at {location} yet: `collector run` creates it.")
     catalog = read_only_catalog(location)
-    if catalog.schema_version() < LATEST:
+    if catalog.schema_version() < SCHEMA_VERSION:
         catalog.close()
         raise StoreFailure(f"The catalog {catalog.where} is from an older recording-collector; the next `collector run` "
                            "upgrades it.")

@@ -118,10 +118,8 @@ def _count(result: DryRunTenant, source: Source, items: Any, catalog: Catalog | 
 def _known(catalog: Catalog | None, settings: SourceSettings, ids: list[str]) -> dict[str, str]:
     if catalog is None or not ids:
         return {}
-    rows = catalog.query(
-        f"SELECT vendor_id, raw FROM recordings WHERE source=? AND tenant=? AND vendor_id {catalog.dialect.in_json_list}",
-        (settings.plugin, settings.tenant, catalog.dialect.json_list(ids)))
-    return {vendor_id: json.dumps(json.loads(raw), sort_keys=True, default=str) for vendor_id, raw in rows}
+    payloads = catalog.recorded_payloads(settings.plugin, settings.tenant, ids)
+    return {vendor_id: json.dumps(raw, sort_keys=True, default=str) for vendor_id, raw in payloads.items()}
 
 
 def render_dry_run(tenants: list[DryRunTenant], out: TextIO) -> None:

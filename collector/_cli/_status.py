@@ -11,8 +11,7 @@ import json
 from typing import Any, TextIO
 
 from collector._base._errors import StoreFailure
-from collector._storage._catalog import Catalog
-from collector._storage._catalog._schema import LATEST
+from collector._storage._catalog import SCHEMA_VERSION, Catalog
 from collector._storage._store import StoreLocation, describe_store_error, read_only_catalog
 
 
@@ -56,10 +55,10 @@ def show_status(location: StoreLocation, configured: list[tuple[str, str]], out:
         return 0
     catalog = read_only_catalog(location)
     try:
-        if catalog.schema_version() < LATEST:
+        if catalog.schema_version() < SCHEMA_VERSION:
             raise StoreFailure(
                 f"The catalog {catalog.where} is from an older recording-collector (schema {catalog.schema_version()}, "
-                f"this one writes {LATEST}); the next `collector run` upgrades it, then `status` can read it.")
+                f"this one writes {SCHEMA_VERSION}); the next `collector run` upgrades it, then `status` can read it.")
         known = set(catalog.tenants()) | set(configured)
         report = [tenant_status(catalog, source, tenant) for source, tenant in sorted(known)]
         chain = chain_status(catalog)

@@ -3,7 +3,7 @@
 - `_store`           `Store`: a catalog and its files on the embedded backends (SQLite, a folder) or
                      the scale-out ones (PostgreSQL, S3), its lock, its worker thread, store failures;
 - `_catalog/`        the catalog: every read and write of its tables, behind typed methods (see its
-                     docstring);
+                     docstring); nothing outside it runs SQL;
 - `_files`, `_objects`, `_s3_requests`   safe names and atomic writes; where files go (a folder or a
                      bucket: put-if-absent, adopt, parts, retention); the few S3 requests obstore
                      does not make;

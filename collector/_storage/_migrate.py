@@ -22,11 +22,11 @@ In order, each step safe to interrupt at any moment (SIGKILL included) and to ru
    reported, and its row is copied as it is, so `verify` on the target finds it missing and
    queues it to be fetched again. A stored file the target holds already (same size and sha256)
    is not read from the source again.
-3. **Rows.** Only then every table of the schema (read from `_schema.MIGRATIONS`, so a new table
-   moves with no change here) is copied with its ids, a batch per transaction with `ON CONFLICT
-   DO NOTHING`, so a resumed run skips what arrived (a table whose count matches already is not
-   read); a table without a key is copied whole in one transaction. On PostgreSQL the identity
-   sequences are then moved past the copied ids.
+3. **Rows.** Only then every table of the schema (read from the migrations themselves, see
+   `_catalog/_migration.py`, so a new table moves with no change here) is copied with its ids, a
+   batch per transaction with `ON CONFLICT DO NOTHING`, so a resumed run skips what arrived (a
+   table whose count matches already is not read); a table without a key is copied whole in one
+   transaction. On PostgreSQL the identity sequences are then moved past the copied ids.
 4. **Verify.** Row counts per table must match, and every stored file of the target's catalog must
    be in the target's objects with its size and (by default) its sha256, read back.
 
@@ -45,19 +45,15 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from functools import cache
 from itertools import chain, islice
-from pathlib import Path
 from typing import TextIO, TypeVar
-from urllib.parse import quote
 
 from collector._base._errors import CollectorError, ConfigError, StoreFailure
 from collector._base._exits import EXIT_OK, EXIT_PARTIAL
 from collector._base._redact import redact, register_secret
 from collector._base._time import iso, now_utc
 
-from ._catalog import Catalog
-from ._catalog._schema import LATEST, MIGRATIONS, statements
+from ._catalog import SCHEMA_VERSION, Catalog, Table, schema_tables, snapshot_sqlite
 from ._files import finish_file, temp_file
 from ._objects import LocalObjects, Objects, S3Objects
 from ._store import Store, StoreBusy, StoreLocation, read_only_catalog
@@ -69,13 +65,6 @@ _CHUNK = 1 << 20
 _MARKER_TABLE = "operations"
 _MARKER_COMMAND = "migrate-store"
 _SNAPSHOT = "migrate-source-catalog.sqlite"
-_FILES = (
-    "SELECT path, CASE WHEN status='stored' THEN 1 ELSE 0 END, size, sha256 FROM audio WHERE path IS NOT NULL "
-    "UNION ALL SELECT path, CASE WHEN status='stored' THEN 1 ELSE 0 END, size, sha256 FROM transcripts "
-    "WHERE path IS NOT NULL UNION ALL SELECT path, 0, NULL, NULL FROM quarantine WHERE path IS NOT NULL"
-)
-_STORED = ("SELECT path, size, sha256 FROM audio WHERE status='stored' AND path IS NOT NULL "
-           "UNION ALL SELECT path, size, sha256 FROM transcripts WHERE status='stored' AND path IS NOT NULL")
 
 
 class MigrationRefused(ConfigError):
@@ -150,15 +139,6 @@ class MigrationResult:
 
 
 @dataclass(frozen=True)
-class _Table:
-    name: str
-    columns: tuple[str, ...]
-    key: tuple[str, ...]
-    identity: str | None
-    """The integer primary key (an identity column on PostgreSQL), if the table has one."""
-
-
-@dataclass(frozen=True)
 class _File:
     path: str
     promised: bool
@@ -173,27 +153,6 @@ class _Copied:
     outcome: str  # copied, present, absent, problem
     size: int = 0
     problem: MigrationProblem | None = None
-
-
-@cache
-def _schema_tables() -> tuple[_Table, ...]:
-    """The catalog's tables at the latest schema, read from the migrations themselves."""
-    db = sqlite3.connect(":memory:")
-    try:
-        for _, sql in MIGRATIONS:
-            for statement in statements(sql):
-                db.execute(statement)
-        names = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table' "
-                                              "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
-        tables = []
-        for name in names:
-            info = db.execute(f"PRAGMA table_info({name})").fetchall()  # cid, name, type, notnull, default, pk
-            key = tuple(row[1] for row in sorted((row for row in info if row[5]), key=lambda row: row[5]))
-            integer_key = len(key) == 1 and next(row[2] for row in info if row[1] == key[0]).upper() == "INTEGER"
-            tables.append(_Table(name, tuple(row[1] for row in info), key, key[0] if integer_key else None))
-        return tuple(tables)
-    finally:
-        db.close()
 
 
 def migrate_store(source: StoreLocation, target: StoreLocation, *,
@@ -247,7 +206,7 @@ class _Migration:
         self.progress = progress or (lambda _: None)
         self.verify_sha256, self.workers, self.batch_rows = verify_sha256, workers, batch_rows
         self.result = MigrationResult(str(source), str(target))
-        self.tables = _schema_tables()
+        self.tables = schema_tables()
         self.marker_id = 0
         self.bad_paths: set[str] = set()
 
@@ -279,7 +238,7 @@ class _Migration:
         if self.source.postgres is not None:
             catalog = read_only_catalog(self.source)
             try:
-                if catalog.schema_version() != LATEST:
+                if catalog.schema_version() != SCHEMA_VERSION:
                     raise MigrationRefused(
                         f"The catalog {catalog.where} is from an older recording-collector; the next `collector run` "
                         "on it migrates it. Run it once, then migrate the store.")
@@ -295,7 +254,7 @@ class _Migration:
         try:
             for path in leftovers:
                 path.unlink(missing_ok=True)
-            _snapshot(self.source.root / "catalog.sqlite", snapshot)
+            snapshot_sqlite(self.source.root / "catalog.sqlite", snapshot)
             catalog = Catalog(snapshot)  # migrated to the latest schema here, on the copy
             try:
                 yield catalog
@@ -312,11 +271,10 @@ class _Migration:
         token = hashlib.sha256(name.encode()).hexdigest()[:16]
         contents = hashlib.sha256(json.dumps(self.result.rows, sort_keys=True).encode()).hexdigest()[:16]
         self.label = f"from {name} [source {token}, contents {contents}]"
-        found = target.query(f"SELECT id, detail FROM {_MARKER_TABLE} WHERE command=? AND detail LIKE ? "
-                             "ORDER BY id DESC LIMIT 1", (_MARKER_COMMAND, f"%[source {token}, %"))
+        found = target.latest_operation(_MARKER_COMMAND, containing=f"[source {token}, ")
         if found:
-            self.marker_id = int(found[0][0])
-            if f"[source {token}, contents {contents}]" not in found[0][1]:
+            self.marker_id = found[0]
+            if f"[source {token}, contents {contents}]" not in found[1]:
                 raise MigrationRefused(
                     f"The source {name} changed since the interrupted migration into {self.target} began (a run or a "
                     "command wrote it); nothing more was copied. Migrate again into a new, empty target (a new "
@@ -328,41 +286,37 @@ class _Migration:
         held = {table.name: count for table in self.tables if (count := self._count(target, table))}
         if held:
             summary = ", ".join(f"{table} {count:,}" for table, count in sorted(held.items()))
-            other = target.query(f"SELECT detail FROM {_MARKER_TABLE} WHERE command=? ORDER BY id DESC LIMIT 1",
-                                 (_MARKER_COMMAND,))
-            origin = (f" It holds a migration {other[0][0].split(' [source ')[0]}." if other else "")
+            other = target.latest_operation(_MARKER_COMMAND)
+            origin = (f" It holds a migration {other[1].split(' [source ')[0]}." if other else "")
             raise MigrationRefused(
                 f"The target {self.target} is not empty (rows: {summary}) and is not an interrupted migration from "
                 f"{name}; nothing was copied.{origin} Migrate into a new, empty catalog and bucket.")
-        last = self.catalog.query(f"SELECT MAX(id) FROM {_MARKER_TABLE}")[0][0]
-        self.marker_id = int(last or 0) + 1
-        with target._transaction() as db:
-            db.execute(f"INSERT INTO {_MARKER_TABLE} (id, at, command, source, tenant, detail) "
-                       "VALUES (?,?,?,NULL,NULL,?)",
-                       (self.marker_id, iso(now_utc()), _MARKER_COMMAND, f"{self.label}: started, not finished yet"))
+        self.marker_id = self.catalog.last_operation_id() + 1
+        target.place_operation(self.marker_id, iso(now_utc()), _MARKER_COMMAND,
+                               f"{self.label}: started, not finished yet")
 
-    def _count(self, catalog: Catalog, table: _Table) -> int:
+    def _count(self, catalog: Catalog, table: Table) -> int:
         """Rows of a table (the target's marker, and the chain's events after the source's, not counted)."""
         if catalog is self.store.catalog and table.name == _MARKER_TABLE and self.marker_id:
-            return int(catalog.query(f"SELECT COUNT(*) FROM {table.name} WHERE id<>?", (self.marker_id,))[0][0])
+            return catalog.row_count(table.name, except_id=self.marker_id)
         if catalog is self.store.catalog and table.name == "chain":
-            return int(catalog.query("SELECT COUNT(*) FROM chain WHERE seq<=?", (self.catalog.chain_head()[0],))[0][0])
-        return int(catalog.query(f"SELECT COUNT(*) FROM {table.name}")[0][0])
+            return catalog.row_count(table.name, up_to_seq=self.catalog.chain_head()[0])
+        return catalog.row_count(table.name)
 
     # -- objects ---------------------------------------------------------------------------------
 
     def _copy_objects(self) -> None:
         """Every file the source names, into the target's objects (before any row that points to it)."""
-        promised = int(self.catalog.query(f"SELECT COUNT(*) FROM ({_STORED}) AS files")[0][0])
+        promised = self.catalog.stored_file_count()
         others: dict[str, None] = {}
-        for path, stored, _, _ in self.catalog._stream(_FILES, (), self.batch_rows):
+        for path, stored, _, _ in self.catalog.named_files(self.batch_rows):
             if not stored:
                 others[path] = None
         for key in self.objects.keys(".quarantine/"):
             others[key] = None
         total, done = promised + len(others), 0
-        files = (_File(path, True, size, sha) for path, stored, size, sha in self.catalog._stream(
-            _FILES, (), self.batch_rows) if stored)
+        files = (_File(path, True, size, sha) for path, stored, size, sha in self.catalog.named_files(self.batch_rows)
+                 if stored)
         everything = chain(files, (_File(path, False, None, None) for path in others))
 
         def absorb(copied: _Copied) -> None:
@@ -386,8 +340,8 @@ class _Migration:
     def _copy_one(self, file: _File) -> _Copied:
         """Copy one file (on a worker thread); a file the source cannot give as promised is a problem."""
         target = self.store.objects
-        if file.promised and file.size is not None and file.sha256 is not None and _holds(
-                target, file.path, file.size, file.sha256):
+        if (file.promised and file.size is not None and file.sha256 is not None
+                and target.holds(file.path, file.size, file.sha256)):
             return _Copied(file, "present")  # stored by an earlier run: the source need not be read again
         with temp_file(self.store.temp_dir) as (temp, handle):
             digest, size = hashlib.sha256(), 0
@@ -415,7 +369,7 @@ class _Migration:
                 return _Copied(file, "problem", problem=MigrationProblem(
                     file.path, problem, f"The source's {file.path} is damaged ({what}); it was not copied. Its row is "
                     "copied as it is, so `collector verify` on the target queues it to be fetched again."))
-            if not file.promised and _holds(target, file.path, size, sha256):
+            if not file.promised and target.holds(file.path, size, sha256):
                 return _Copied(file, "present")
             if isinstance(target, LocalObjects):
                 finish_file(handle)
@@ -443,35 +397,21 @@ class _Migration:
             wanted = self.result.rows[table.name]
             before = self._count(target, table)
             if before != wanted:
-                columns = ", ".join(table.columns)
-                insert = (f"INSERT INTO {table.name} ({columns}) VALUES ({', '.join('?' * len(table.columns))})"
-                          + (" ON CONFLICT DO NOTHING" if table.key else ""))
-                select = f"SELECT {columns} FROM {table.name}" + (f" ORDER BY {', '.join(table.key)}"
-                                                                   if table.key else "")
-                rows = self.catalog._stream(select, (), self.batch_rows)
+                rows = self.catalog.table_rows(table, self.batch_rows)
                 if table.key:
                     for batch in _batches(rows, self.batch_rows):
-                        with target._transaction() as db:
-                            db.executemany(insert, batch)
+                        target.insert_rows(table, batch)
                         done += len(batch)
                         self.progress(MigrationProgress("rows", done, total, table=table.name))
                 else:  # nothing to tell a copied row from a new one: the whole table, or none of it
-                    with target._transaction() as db:
-                        db.execute(f"DELETE FROM {table.name}")
-                        for batch in _batches(rows, self.batch_rows):
-                            db.executemany(insert, batch)
+                    target.replace_rows(table, _batches(rows, self.batch_rows))
                     done += wanted
             else:
                 done += wanted
             after = self._count(target, table)
             self.result.rows_copied[table.name] = (after - before) if table.key else (after if before != wanted else 0)
             self.progress(MigrationProgress("rows", done, total, table=table.name))
-        if target.dialect.name == "postgresql":
-            with target._transaction() as db:
-                for table in self.tables:
-                    if table.identity:
-                        db.execute(f"SELECT setval(pg_get_serial_sequence('{table.name}', '{table.identity}'), "
-                                   f"COALESCE(MAX({table.identity}), 0) + 1, false) FROM {table.name}")
+        target.advance_identities(self.tables)
 
     # -- verify ----------------------------------------------------------------------------------
 
@@ -483,9 +423,9 @@ class _Migration:
             if there != wanted:
                 self.result.problems.append(MigrationProblem(
                     table.name, "rows", f"The target's {table.name} has {there:,} rows where the source has {wanted:,}."))
-        total = int(target.query(f"SELECT COUNT(*) FROM ({_STORED}) AS files")[0][0])
+        total = target.stored_file_count()
         done = 0
-        files = (_File(path, True, size, sha) for path, size, sha in target._stream(_STORED, (), self.batch_rows)
+        files = (_File(path, True, size, sha) for path, size, sha in target.every_stored_file(self.batch_rows)
                  if path not in self.bad_paths)
 
         def absorb(checked: tuple[int, MigrationProblem | None]) -> None:
@@ -527,31 +467,10 @@ class _Migration:
         if not result.problems:  # the chain records where its files now are (copied verbatim, by key)
             self.store.catalog.append_event({"type": "migrated", "from": str(self.source), "to": str(self.target),
                                              "files": result.files_verified, "events": self.catalog.chain_head()[0]})
-        with self.store.catalog._transaction() as db:
-            db.execute(f"UPDATE {_MARKER_TABLE} SET detail=? WHERE id=?", (detail, self.marker_id))
+        self.store.catalog.set_operation_detail(self.marker_id, detail)
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-
-def _snapshot(path: Path, into: Path) -> None:
-    """Copy a SQLite catalog with the backup API, reading it without writing anything beside it.
-
-    `immutable=1` opens it without the `-shm` file a read-only WAL connection would create; when
-    a killed run left a WAL with content, the WAL must be read, so the catalog is opened read-only
-    the ordinary way (its existing `-shm` is then used).
-    """
-    wal = path.with_name(path.name + "-wal")
-    pending = wal.exists() and wal.stat().st_size > 0
-    source = sqlite3.connect(f"file:{quote(str(path))}?mode=ro{'' if pending else '&immutable=1'}", uri=True)
-    try:
-        copy = sqlite3.connect(into)
-        try:
-            source.backup(copy)
-        finally:
-            copy.close()
-    finally:
-        source.close()
-
 
 @contextmanager
 def _shared_lock(location: StoreLocation) -> Iterator[None]:
@@ -567,23 +486,6 @@ def _shared_lock(location: StoreLocation) -> Iterator[None]:
             raise StoreBusy(f"A collector run is using the store {location}; migrate it when no run is using "
                             "it.") from None
         yield
-
-
-def _holds(objects: Objects, key: str, size: int, sha256: str) -> bool:
-    """Whether `objects` holds exactly this file already (a resumed migration skips it).
-
-    On S3 the object's `sha256` metadata is what `put_file` wrote after the server checked every
-    part's checksum; a folder's file is read again.
-    """
-    try:
-        if objects.size(key) != size:
-            return False
-        if isinstance(objects, S3Objects):
-            with objects._as_os_errors(key):
-                return objects._meta(key) == (size, sha256)
-        return _sha256(objects.chunks(key)) == sha256
-    except (OSError, ValueError):
-        return False
 
 
 def _sha256(chunks: Iterable[bytes]) -> str:

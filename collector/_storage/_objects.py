@@ -76,6 +76,10 @@ class Objects(Protocol):
     def size(self, key: str) -> int | None:
         """The object's size, or None if there is none."""
 
+    def holds(self, key: str, size: int, sha256: str) -> bool:
+        """Whether the object at `key` is exactly this file, its size and sha256 (a resumed copy skips
+        it); False when there is none, or it cannot be read."""
+
     def chunks(self, key: str) -> Iterator[bytes]:
         """The object's bytes, piece by piece (raises OSError if it cannot be read)."""
 
@@ -176,6 +180,13 @@ class LocalObjects:
             return self.path(key).stat().st_size
         except (OSError, ValueError):
             return None
+
+    def holds(self, key: str, size: int, sha256: str) -> bool:
+        """See `Objects.holds` (the file is read again)."""
+        try:
+            return self._same(self.path(key), sha256, size)
+        except (OSError, ValueError):
+            return False
 
     def chunks(self, key: str) -> Iterator[bytes]:
         """See `Objects.chunks`."""
@@ -390,6 +401,15 @@ class S3Objects:
                 return int(self._obstore.head(self.store, key)["size"])
         except FileNotFoundError:
             return None
+
+    def holds(self, key: str, size: int, sha256: str) -> bool:
+        """See `Objects.holds`: the object's `sha256` metadata is what `put_file` wrote after the server
+        checked every part's checksum."""
+        try:
+            with self._as_os_errors(key):
+                return self._meta(key) == (size, sha256)
+        except (OSError, ValueError):
+            return False
 
     def chunks(self, key: str) -> Iterator[bytes]:
         """See `Objects.chunks`."""

@@ -21,7 +21,12 @@ with the same schema and queries (`_dialect` holds what differs), split by job:
                  `collector report` reads;
 - `_cluster`     what workers on several machines share: tenant leases (fenced writes), rate-limit
                  ledgers, enqueued passes;
-- `_pauses`      `route_pauses`: routes a vendor's quota closed for a tenant, until when.
+- `_pauses`      `route_pauses`: routes a vendor's quota closed for a tenant, until when;
+- `_migration`   what `migrate-store` reads of one catalog and writes into another: every table,
+                 its rows with their ids, the files rows name, the migration's marker.
+
+Nothing outside this package runs SQL or touches a connection: the rest of the collector calls
+typed methods (`query` is for tests and `collector.testing`, which read a finished run's catalog).
 
 Each job is a mixin that inherits only what it builds on: every one the connection (`Database`);
 `_work` and `_evidence` the chain they append to (`ChainCatalog`); `_recordings` the work it
@@ -40,20 +45,23 @@ from ._cluster import ClusterCatalog, LeaseLost, LedgerRow
 from ._counts import CountsCatalog, DayCount, ReportRow
 from ._db import CatalogVersionError
 from ._evidence import EvidenceCatalog, Finding, Scope, StoredFile, VerifyPosition
+from ._migration import MigrationCatalog, Table, schema_tables, snapshot_sqlite
 from ._pauses import PausesCatalog
 from ._postgres import PostgresTarget
 from ._recordings import RecordingsCatalog
 from ._revisits import DueParent, RevisitsCatalog, Visited
 from ._rows import PageCounts, Rejected, StoredAudio, WorkPlan
 from ._runs import RunsCatalog
+from ._schema import LATEST as SCHEMA_VERSION
 from ._work import AUDIO, KINDS, TRANSCRIPT, WorkKind
 
 
 class Catalog(RecordingsCatalog, RevisitsCatalog, RunsCatalog, EvidenceCatalog, CountsCatalog, PausesCatalog,
-              ClusterCatalog):
+              ClusterCatalog, MigrationCatalog):
     """The store's database (a SQLite file, or a `PostgresTarget`); each public method is one transaction."""
 
 
-__all__ = ["AUDIO", "KINDS", "TRANSCRIPT", "Catalog", "CatalogVersionError", "Checkpoint", "DayCount", "DueParent",
-           "Finding", "LeaseLost", "LedgerRow", "PageCounts", "PostgresTarget", "Rejected", "ReportRow",
-           "Scope", "StoredAudio", "StoredFile", "VerifyPosition", "Visited", "WorkKind", "WorkPlan"]
+__all__ = ["AUDIO", "KINDS", "SCHEMA_VERSION", "TRANSCRIPT", "Catalog", "CatalogVersionError", "Checkpoint", "DayCount",
+           "DueParent", "Finding", "LeaseLost", "LedgerRow", "PageCounts", "PostgresTarget", "Rejected", "ReportRow",
+           "Scope", "StoredAudio", "StoredFile", "Table", "VerifyPosition", "Visited", "WorkKind", "WorkPlan",
+           "schema_tables", "snapshot_sqlite"]

@@ -174,5 +174,6 @@ class Database:
                 pass
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run a read-only query (tests, status, benchmarks)."""
+        """Run a read-only query: for tests and `collector.testing`, which read what a finished run left.
+        The collector itself runs no SQL outside this package (`tests/test_layering.py` checks)."""
         return list(self._db.execute(sql, params).fetchall())

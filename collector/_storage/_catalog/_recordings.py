@@ -116,6 +116,16 @@ class RecordingsCatalog(WorkCatalog):
         ).fetchone()
         return None if row is None else json.loads(row[0])
 
+    def recorded_payloads(self, source: str, tenant: str, vendor_ids: Sequence[str]) -> dict[str, Any]:
+        """The vendor payload (`raw`, parsed) the catalog holds for each of these ids it knows (what
+        `run --dry-run` compares a listing with)."""
+        if not vendor_ids:
+            return {}
+        rows = self._db.execute(
+            "SELECT vendor_id, raw FROM recordings WHERE source=? AND tenant=? "
+            f"AND vendor_id {self.dialect.in_json_list}", (source, tenant, self.dialect.json_list(vendor_ids))).fetchall()
+        return {vendor_id: json.loads(raw) for vendor_id, raw in rows}
+
     def audit(self, key: RecordingKey, action: str, detail: str) -> None:
         """Record something we told the vendor about a recording (our side of its access audit)."""
         with self._transaction(key[:2]) as db:
