@@ -31,23 +31,9 @@ TYPE_CHECKING = False  # not typing's: importing typing costs a few ms of every 
 if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__): cold start stays fast
     from typing import Any
 
-    from ._answers import VendorAnswer
-    from ._auth import (
-        ApiKeyAuth,
-        Auth,
-        BasicAuth,
-        HeaderAuth,
-        StaticBearerAuth,
-        TokenChannel,
-        basic_credentials,
-        secret_value,
-    )
-    from ._changefeed import ChangeFeed
-    from ._dates import parse_time, value_shape
-    from ._datewindows import DateWindow, DateWindows
-    from ._durations import Duration
-    from ._error_codes import ErrorCodes
-    from ._errors import (
+    from ._base._dates import parse_time, value_shape
+    from ._base._durations import Duration
+    from ._base._errors import (
         AuthenticationError,
         BadStatus,
         CollectorError,
@@ -67,13 +53,8 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
         TransientAnswer,
         classify_request_failure,
     )
-    from ._expiry import PositionExpired, expired_on
-    from ._hookspecs import DemoFactory, PassEvent, PassKind, StoredEvent, TenantEvent, hookimpl, hookspec
-    from ._http import HttpClient, JsonAnswer
-    from ._ids import compound_id, path_segment, split_compound_id
-    from ._incremental import Incremental
-    from ._jwt import JwtAssertion
-    from ._model import (
+    from ._base._ids import compound_id, path_segment, split_compound_id
+    from ._base._model import (
         Direction,
         MediaAvailability,
         Party,
@@ -84,8 +65,26 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
         TranscriptSegment,
         TranscriptState,
     )
-    from ._moments import parse_retry_after
-    from ._oauth2 import (
+    from ._base._redact import register_secret
+    from ._base._revisit import Children, Revisit
+    from ._base._secret import Secret
+    from ._base._time import iso, now_utc, parse_iso
+    from ._base._vendor_answer import VendorAnswer
+    from ._http._auth import (
+        ApiKeyAuth,
+        Auth,
+        BasicAuth,
+        HeaderAuth,
+        StaticBearerAuth,
+        TokenChannel,
+        basic_credentials,
+        secret_value,
+    )
+    from ._http._client import HttpClient, JsonAnswer
+    from ._http._error_codes import ErrorCodes
+    from ._http._jwt import JwtAssertion
+    from ._http._moments import parse_retry_after
+    from ._http._oauth2 import (
         CLIENT_ASSERTION_JWT,
         JWT_BEARER,
         Grant,
@@ -93,15 +92,20 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
         OAuth2ClientCredentials,
         RefreshTokenGrant,
     )
-    from ._paginators import CursorPaginator, NextUrlPaginator, OffsetPaginator, PageNumberPaginator
-    from ._paging import ListedPage, PageRequest, Paginator, Tally, paginate
-    from ._plugins import ENTRY_POINT_GROUP
-    from ._ratelimit import RateLimit, SlidingWindowLimiter
-    from ._redact import register_secret
-    from ._redirects import Redirects
-    from ._revisit import Children, Revisit
-    from ._secret import Secret
-    from ._source import (
+    from ._http._ratelimit import RateLimit, SlidingWindowLimiter
+    from ._http._redirects import Redirects
+    from ._http._token_store import TokenFile, TokenStore
+    from ._http._tokens import Renewal, Token, TokenAuth, TokenExchange, jwt_expiry, token_expiry
+    from ._http._traffic import RequestStats, RetrySettings, Traffic
+    from ._runner._hookspecs import DemoFactory, PassEvent, PassKind, StoredEvent, TenantEvent, hookimpl, hookspec
+    from ._runner._plugins import ENTRY_POINT_GROUP
+    from ._sources._changefeed import ChangeFeed
+    from ._sources._datewindows import DateWindow, DateWindows
+    from ._sources._expiry import PositionExpired, expired_on
+    from ._sources._incremental import Incremental
+    from ._sources._paginators import CursorPaginator, NextUrlPaginator, OffsetPaginator, PageNumberPaginator
+    from ._sources._paging import ListedPage, PageRequest, Paginator, Tally, paginate
+    from ._sources._source import (
         AudioExpectation,
         EgressBudget,
         ListingCount,
@@ -113,124 +117,120 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
         account_url,
         http_url,
     )
-    from ._time import iso, now_utc, parse_iso
-    from ._token_store import TokenFile, TokenStore
-    from ._tokens import Renewal, Token, TokenAuth, TokenExchange, jwt_expiry, token_expiry
-    from ._traffic import RequestStats, RetrySettings, Traffic
-    from ._windows import TimeWindows, Window, WindowOutcome, WindowSweep
+    from ._sources._windows import TimeWindows, Window, WindowOutcome, WindowSweep
 
 _EXPORTS = {
-    "ApiKeyAuth": "._auth",
-    "AudioExpectation": "._source",
-    "Auth": "._auth",
-    "AuthenticationError": "._errors",
-    "BadStatus": "._errors",
-    "BasicAuth": "._auth",
-    "CLIENT_ASSERTION_JWT": "._oauth2",
-    "ChangeFeed": "._changefeed",
-    "Children": "._revisit",
-    "CollectorError": "._errors",
-    "ConfigError": "._errors",
-    "CursorPaginator": "._paginators",
-    "DateWindow": "._datewindows",
-    "DateWindows": "._datewindows",
-    "DemoFactory": "._hookspecs",
-    "Direction": "._model",
-    "DownloadsStopped": "._errors",
-    "Duration": "._durations",
-    "ENTRY_POINT_GROUP": "._plugins",
-    "EgressBudget": "._source",
-    "ErrorCodes": "._error_codes",
-    "Grant": "._oauth2",
-    "HeaderAuth": "._auth",
-    "HttpClient": "._http",
-    "Incremental": "._incremental",
-    "ItemDeferred": "._errors",
-    "ItemError": "._errors",
-    "ItemNotReady": "._errors",
-    "ItemRejected": "._errors",
-    "ItemUnavailable": "._errors",
-    "JWT_BEARER": "._oauth2",
-    "JsonAnswer": "._http",
-    "JwtAssertion": "._jwt",
-    "ListedPage": "._paging",
-    "ListingCount": "._source",
-    "MediaAvailability": "._model",
-    "NextUrlPaginator": "._paginators",
-    "NoAnswer": "._errors",
-    "OAuth2": "._oauth2",
-    "OAuth2ClientCredentials": "._oauth2",
-    "OffsetPaginator": "._paginators",
-    "Page": "._source",
-    "PageNumberPaginator": "._paginators",
-    "PageRequest": "._paging",
-    "PageTokenExpired": "._errors",
-    "Paginator": "._paging",
-    "Party": "._model",
-    "PassEvent": "._hookspecs",
-    "PassKind": "._hookspecs",
-    "PositionExpired": "._expiry",
-    "RateLimit": "._ratelimit",
-    "Recording": "._model",
-    "RecordingKey": "._model",
-    "Redirects": "._redirects",
-    "RefreshTokenGrant": "._oauth2",
-    "Renewal": "._tokens",
-    "RequestFailed": "._errors",
-    "RequestStats": "._traffic",
-    "RetrySettings": "._traffic",
-    "Revisit": "._revisit",
-    "RoutePaused": "._errors",
-    "RunError": "._errors",
-    "Secret": "._secret",
-    "SlidingWindowLimiter": "._ratelimit",
-    "Source": "._source",
-    "SourceContext": "._source",
-    "SourceSettings": "._source",
-    "StaticBearerAuth": "._auth",
-    "StoredEvent": "._hookspecs",
-    "Tally": "._paging",
-    "TenantError": "._errors",
-    "TenantEvent": "._hookspecs",
-    "TimeWindows": "._windows",
-    "Token": "._tokens",
-    "TokenAuth": "._tokens",
-    "TokenChannel": "._auth",
-    "TokenExchange": "._tokens",
-    "TokenFile": "._token_store",
-    "TokenStore": "._token_store",
-    "Traffic": "._traffic",
-    "Transcript": "._model",
-    "TranscriptResult": "._model",
-    "TranscriptSegment": "._model",
-    "TranscriptState": "._model",
-    "TransientAnswer": "._errors",
-    "VendorAnswer": "._answers",
-    "VendorCount": "._source",
-    "Window": "._windows",
-    "WindowOutcome": "._windows",
-    "WindowSweep": "._windows",
-    "basic_credentials": "._auth",
-    "classify_request_failure": "._errors",
-    "compound_id": "._ids",
-    "expired_on": "._expiry",
-    "hookimpl": "._hookspecs",
-    "hookspec": "._hookspecs",
-    "account_url": "._source",
-    "http_url": "._source",
-    "iso": "._time",
-    "jwt_expiry": "._tokens",
-    "now_utc": "._time",
-    "paginate": "._paging",
-    "parse_iso": "._time",
-    "parse_retry_after": "._moments",
-    "parse_time": "._dates",
-    "path_segment": "._ids",
-    "register_secret": "._redact",
-    "secret_value": "._auth",
-    "split_compound_id": "._ids",
-    "token_expiry": "._tokens",
-    "value_shape": "._dates",
+    "ApiKeyAuth": "._http._auth",
+    "AudioExpectation": "._sources._source",
+    "Auth": "._http._auth",
+    "AuthenticationError": "._base._errors",
+    "BadStatus": "._base._errors",
+    "BasicAuth": "._http._auth",
+    "CLIENT_ASSERTION_JWT": "._http._oauth2",
+    "ChangeFeed": "._sources._changefeed",
+    "Children": "._base._revisit",
+    "CollectorError": "._base._errors",
+    "ConfigError": "._base._errors",
+    "CursorPaginator": "._sources._paginators",
+    "DateWindow": "._sources._datewindows",
+    "DateWindows": "._sources._datewindows",
+    "DemoFactory": "._runner._hookspecs",
+    "Direction": "._base._model",
+    "DownloadsStopped": "._base._errors",
+    "Duration": "._base._durations",
+    "ENTRY_POINT_GROUP": "._runner._plugins",
+    "EgressBudget": "._sources._source",
+    "ErrorCodes": "._http._error_codes",
+    "Grant": "._http._oauth2",
+    "HeaderAuth": "._http._auth",
+    "HttpClient": "._http._client",
+    "Incremental": "._sources._incremental",
+    "ItemDeferred": "._base._errors",
+    "ItemError": "._base._errors",
+    "ItemNotReady": "._base._errors",
+    "ItemRejected": "._base._errors",
+    "ItemUnavailable": "._base._errors",
+    "JWT_BEARER": "._http._oauth2",
+    "JsonAnswer": "._http._client",
+    "JwtAssertion": "._http._jwt",
+    "ListedPage": "._sources._paging",
+    "ListingCount": "._sources._source",
+    "MediaAvailability": "._base._model",
+    "NextUrlPaginator": "._sources._paginators",
+    "NoAnswer": "._base._errors",
+    "OAuth2": "._http._oauth2",
+    "OAuth2ClientCredentials": "._http._oauth2",
+    "OffsetPaginator": "._sources._paginators",
+    "Page": "._sources._source",
+    "PageNumberPaginator": "._sources._paginators",
+    "PageRequest": "._sources._paging",
+    "PageTokenExpired": "._base._errors",
+    "Paginator": "._sources._paging",
+    "Party": "._base._model",
+    "PassEvent": "._runner._hookspecs",
+    "PassKind": "._runner._hookspecs",
+    "PositionExpired": "._sources._expiry",
+    "RateLimit": "._http._ratelimit",
+    "Recording": "._base._model",
+    "RecordingKey": "._base._model",
+    "Redirects": "._http._redirects",
+    "RefreshTokenGrant": "._http._oauth2",
+    "Renewal": "._http._tokens",
+    "RequestFailed": "._base._errors",
+    "RequestStats": "._http._traffic",
+    "RetrySettings": "._http._traffic",
+    "Revisit": "._base._revisit",
+    "RoutePaused": "._base._errors",
+    "RunError": "._base._errors",
+    "Secret": "._base._secret",
+    "SlidingWindowLimiter": "._http._ratelimit",
+    "Source": "._sources._source",
+    "SourceContext": "._sources._source",
+    "SourceSettings": "._sources._source",
+    "StaticBearerAuth": "._http._auth",
+    "StoredEvent": "._runner._hookspecs",
+    "Tally": "._sources._paging",
+    "TenantError": "._base._errors",
+    "TenantEvent": "._runner._hookspecs",
+    "TimeWindows": "._sources._windows",
+    "Token": "._http._tokens",
+    "TokenAuth": "._http._tokens",
+    "TokenChannel": "._http._auth",
+    "TokenExchange": "._http._tokens",
+    "TokenFile": "._http._token_store",
+    "TokenStore": "._http._token_store",
+    "Traffic": "._http._traffic",
+    "Transcript": "._base._model",
+    "TranscriptResult": "._base._model",
+    "TranscriptSegment": "._base._model",
+    "TranscriptState": "._base._model",
+    "TransientAnswer": "._base._errors",
+    "VendorAnswer": "._base._vendor_answer",
+    "VendorCount": "._sources._source",
+    "Window": "._sources._windows",
+    "WindowOutcome": "._sources._windows",
+    "WindowSweep": "._sources._windows",
+    "basic_credentials": "._http._auth",
+    "classify_request_failure": "._base._errors",
+    "compound_id": "._base._ids",
+    "expired_on": "._sources._expiry",
+    "hookimpl": "._runner._hookspecs",
+    "hookspec": "._runner._hookspecs",
+    "account_url": "._sources._source",
+    "http_url": "._sources._source",
+    "iso": "._base._time",
+    "jwt_expiry": "._http._tokens",
+    "now_utc": "._base._time",
+    "paginate": "._sources._paging",
+    "parse_iso": "._base._time",
+    "parse_retry_after": "._http._moments",
+    "parse_time": "._base._dates",
+    "path_segment": "._base._ids",
+    "register_secret": "._base._redact",
+    "secret_value": "._http._auth",
+    "split_compound_id": "._base._ids",
+    "token_expiry": "._http._tokens",
+    "value_shape": "._base._dates",
 }
 """Where each public name lives; a name is imported the first time it is used, so that
 `collector --help` or `collector status` do not load httpx, pydantic's models or the audio stack."""
@@ -239,7 +239,9 @@ _EXPORTS = {
 def __getattr__(name: str) -> "Any":
     """Import a public name from its module the first time it is asked for."""
     if name == "__version__":
-        return _version()
+        from ._base._version import installed_version
+
+        return installed_version()
     try:
         module = _EXPORTS[name]
     except KeyError:
@@ -251,15 +253,6 @@ def __getattr__(name: str) -> "Any":
 
 def __dir__() -> list[str]:
     return sorted(__all__)
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("recording-collector")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree without installing
-        return "0+unknown"
 
 
 __all__ = [

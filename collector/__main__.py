@@ -1,5 +1,5 @@
 """`python -m collector` runs the command line."""
 
-from ._cli import main
+from collector._cli._main import main
 
 main()

@@ -23,15 +23,15 @@ as the catalog records it) opens a store's catalog for tools and benchmarks (`be
 Plugin authors need none of this: they import `collector`.
 """
 
-from ._catalog import AUDIO, TRANSCRIPT, Catalog, StoredAudio, WorkPlan
-from ._cli import run_cli as cli
-from ._config import Config, load_config
-from ._errors import ConfigError, RunError
-from ._plugins import Plugins
-from ._run import Progress, RunResult, run_once
-from ._store import StoreBusy
-from ._exits import EXIT_BUSY, EXIT_CONFIG, EXIT_LOST, EXIT_OK, EXIT_PARTIAL, EXIT_STORE, EXIT_WAITING
-from ._summary import TenantStatus, TenantSummary
+from collector._base._errors import ConfigError, RunError
+from collector._base._exits import EXIT_BUSY, EXIT_CONFIG, EXIT_LOST, EXIT_OK, EXIT_PARTIAL, EXIT_STORE, EXIT_WAITING
+from collector._cli._main import run_cli as cli
+from collector._runner._config import Config, load_config
+from collector._runner._plugins import Plugins
+from collector._runner._run import Progress, RunResult, run_once
+from collector._runner._summary import TenantStatus, TenantSummary
+from collector._storage._catalog import AUDIO, TRANSCRIPT, Catalog, StoredAudio, WorkPlan
+from collector._storage._store import StoreBusy
 
 __all__ = [
     "AUDIO",

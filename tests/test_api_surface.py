@@ -13,8 +13,8 @@ import collector
 import collector.emulator
 import collector.testing
 from collector import Recording
-from collector._redact import RedactingFilter, redact, register_secret
-from collector._schedule import next_pass
+from collector._base._redact import RedactingFilter, redact, register_secret
+from collector._runner._schedule import next_pass
 
 
 @pytest.mark.parametrize("module", [collector, collector.emulator, collector.testing])

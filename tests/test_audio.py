@@ -1,4 +1,4 @@
-"""Tests for collector._audio (verifying downloads) and collector.emulator._audio (synthetic audio)."""
+"""Tests for collector._storage._audio (verifying downloads) and collector.emulator._audio (synthetic audio)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from collector._audio import (
+from collector._storage._audio import (
     AudioProbe,
     AudioRejected,
     describe_head,

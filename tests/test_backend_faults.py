@@ -80,7 +80,7 @@ def check_store(store: Path, vendor_ids: set[str], *, complete: bool) -> None:
     assert not contents.problems, contents.problems
     location = location_of(store)
     assert location.s3 is not None
-    from collector._objects import S3Objects
+    from collector._storage._objects import S3Objects
 
     objects = S3Objects(location.s3, location.root)
     for vendor_id, path, size, sha in query_catalog(
@@ -168,7 +168,7 @@ def test_postgresql_restarted_mid_run_is_reconnected_and_the_run_finishes(
         postgres: PostgresServer, s3: S3Server, Toy: type[Any], toy_source: Callable[..., Any],
         toy_plugins: Plugins, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
-    from collector._catalog._postgres import PostgresConnection
+    from collector._storage._catalog._postgres import PostgresConnection
 
     store = tmp_path / "store"
     restarted: list[tuple[int, float]] = []
@@ -243,7 +243,7 @@ def test_a_large_recording_goes_up_in_parts_put_if_absent_and_is_adopted_when_re
         s3: S3Server, proxy: FaultyProxy, tmp_path: Path) -> None:
     """Above one part, `S3Objects.put_file` checks the key, then uploads in parts (memory stays at
     a few parts); the same file again is adopted, other content under the key goes beside it."""
-    from collector._objects import S3Location, S3Objects, alternative_key
+    from collector._storage._objects import S3Location, S3Objects, alternative_key
 
     objects = S3Objects(S3Location(bucket=s3.bucket(), endpoint=proxy.endpoint, access_key_id=s3.access_key,
                                    secret_access_key=s3.secret_key, path_style=True), tmp_path)
@@ -268,7 +268,7 @@ def test_a_large_recording_goes_up_in_parts_put_if_absent_and_is_adopted_when_re
 
 def _signed(s3: S3Server, method: str, target: str) -> Any:
     """A raw S3 request signed with the server's key (obstore has no versioned delete)."""
-    from collector._s3_requests import signed_request
+    from collector._storage._s3_requests import signed_request
 
     request = signed_request(method, f"{s3.endpoint}{urllib.parse.quote(target, safe='/?=&')}", s3.access_key,
                              s3.secret_key)
@@ -301,7 +301,7 @@ def test_object_lock_keeps_a_sources_audio_and_verify_lists_what_a_lock_holds(
     assert head.headers["x-amz-object-lock-mode"] == "COMPLIANCE" and head.headers["x-amz-object-lock-retain-until-date"]
     with pytest.raises(urllib.error.HTTPError):  # the retention lock refuses to delete the version
         _signed(s3, "DELETE", f"/{locked}/store/{path}?versionId={head.headers['x-amz-version-id']}")
-    from collector._catalog import Catalog
+    from collector._storage._catalog import Catalog
 
     catalog = Catalog(location_of(store).catalog_target)  # the catalog says otherwise: the copy reads as damaged
     with catalog._transaction() as db:

@@ -20,8 +20,8 @@ import pytest
 from pydantic import ValidationError
 
 from collector import SourceSettings
-from collector._errors import DownloadsStopped
-from collector._job._pace import BREAKER_TRANSFERS, PaceGuard, PaceLimits, TransferAbandoned
+from collector._base._errors import DownloadsStopped
+from collector._runner._job._pace import BREAKER_TRANSFERS, PaceGuard, PaceLimits, TransferAbandoned
 from collector.engine import Plugins
 from collector.testing import collect, inspect_store, query_catalog, write_config
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import collector
-from collector._cli import run_cli
+from collector._cli._main import run_cli
 from collector.engine import EXIT_OK, Plugins
 from collector.testing import collect, query_catalog, write_config
 
@@ -171,7 +171,7 @@ def test_the_export_carries_the_chain_to_the_standalone_checker(archive: tuple[P
 
 
 def test_a_store_written_before_the_chain_starts_one_that_says_from_when_it_vouches(tmp_path: Path) -> None:
-    from collector._catalog import Catalog
+    from collector._storage._catalog import Catalog
 
     path = tmp_path / "catalog.sqlite"
     with sqlite3.connect(path) as db:

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from collector import hookimpl
-from collector._store import Store
+from collector._storage._store import Store
 from collector.engine import Plugins
-from collector._cli import run_cli
+from collector._cli._main import run_cli
 from collector.testing import write_config
 
 
@@ -208,8 +208,8 @@ def test_the_tables_keep_identity_and_failure_columns_at_80_columns() -> None:
 
     from rich.console import Console
 
-    from collector._output import progress_table
-    from collector._summary import TenantStatus, TenantSummary
+    from collector._cli._output import progress_table
+    from collector._runner._summary import TenantStatus, TenantSummary
 
     summaries = [TenantSummary("imagicle", "a-rather-long-tenant-name", phase="done", new_recordings=123456,
                                audio_files=123456, audio_bytes=9_876_543_210, deferred=12345, failed=12345,
@@ -230,14 +230,14 @@ def test_the_tables_keep_identity_and_failure_columns_at_80_columns() -> None:
 def test_the_report_keeps_tenants_and_states_on_a_narrow_terminal() -> None:
     import io
 
-    from collector._report_output import render_text
+    from collector._cli._report_output import render_text
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
             return True
 
-    from collector._report import Line, Report
-    from collector._catalog import Scope
+    from collector._cli._report import Line, Report
+    from collector._storage._catalog import Scope
 
     line = Line("xima", "initech-denver-a-long-one", "2026-12-03", "UTC", listed=3, vendor=3)
     total = Line("xima", "initech-denver-a-long-one", "total", "UTC", listed=3, vendor=3)
@@ -374,7 +374,7 @@ def test_commands_that_do_not_collect_load_no_audio_libraries(toy_config: Path, 
     import subprocess
     import sys
 
-    code = ("import sys\nfrom collector._cli import run_cli\ntry:\n    run_cli(sys.argv[1:])\nexcept SystemExit:\n"
+    code = ("import sys\nfrom collector._cli._main import run_cli\ntry:\n    run_cli(sys.argv[1:])\nexcept SystemExit:\n"
             "    pass\nprint('LOADED', sorted(m for m in ('numpy', 'soundfile', 'httpx') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code, "--config", str(toy_config), *command], capture_output=True,
                           text=True, env=os.environ.copy())

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from collector_xima.emulator import XimaEmulator, XimaTenant
 
-from collector._store import Store
+from collector._storage._store import Store
 from collector.emulator import EmulatorServer
 from collector.testing import (PostgresServer, S3Server, WorkerProcesses, location_of, overlapping_workers,
                                query_catalog, scale_out, write_config)
@@ -228,7 +228,7 @@ def mixed_farm(directory: Path, postgres: PostgresServer, s3: S3Server, stack: E
                 "oauth": {"token_url": emulator.token_url, "client_id": client, "client_secret": {"env": variable},
                           "scope": "voice-analytics/recordings.read"}})
             tenants[account.name] = (emulator, account.name, account.valid_ids())
-    from collector._demo import dump_toml
+    from collector._cli._demo import dump_toml
 
     farm.config.write_text(dump_toml(document), encoding="utf-8")
     return farm, tenants
@@ -349,10 +349,10 @@ def test_the_schedule_names_one_pass_per_cron_tick_and_it_is_enqueued_once(postg
     records it once."""
     from dataclasses import replace
 
-    from collector._catalog import Catalog, PostgresTarget
-    from collector._cluster._queue import due_pass
-    from collector._config import Config
-    from collector._settings_tables import SchedulerSettings, StoreSettings
+    from collector._storage._catalog import Catalog, PostgresTarget
+    from collector._runner._cluster._queue import due_pass
+    from collector._runner._config import Config
+    from collector._base._settings_tables import SchedulerSettings, StoreSettings
 
     config = Config(Path("collector.toml"), StoreSettings(), SchedulerSettings(cron="0 2 * * *", timezone="UTC"),
                     None, [])  # type: ignore[arg-type]

@@ -192,7 +192,7 @@ def test_the_example_configuration_is_valid(monkeypatch: pytest.MonkeyPatch, tmp
     """config.example.toml documents every key; it must load (given its secrets) with no warnings."""
     import tomllib
 
-    from collector._secret import Secret
+    from collector._base._secret import Secret
 
     example = Path(__file__).resolve().parents[1] / "config.example.toml"
     secret_file = tmp_path / "secret"

@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import collector._audio as audio_module
-from collector._audio import AudioProbe, AudioRejected, probe_audio
-from collector._containers import ogg_crc
-from collector._mp3 import mpeg_frame_length
+import collector._storage._audio as audio_module
+from collector._storage._audio import AudioProbe, AudioRejected, probe_audio
+from collector._storage._containers import ogg_crc
+from collector._storage._mp3 import mpeg_frame_length
 from collector.emulator import synth_audio
 from collector.emulator._audio import _signal_blocks
 

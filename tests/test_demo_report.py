@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from collector._cli import run_cli
+from collector._cli._main import run_cli
 from collector.engine import Plugins
 
 def test_after_the_demo_every_vendors_settled_days_read_reconciled(tmp_path: Path,

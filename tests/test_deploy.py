@@ -29,10 +29,10 @@ from typing import Any
 import pytest
 from collector_xima.emulator import XimaEmulator, XimaTenant
 
-from collector._catalog import Catalog, PostgresTarget
-from collector._config import load_config
-from collector._demo import dump_toml
-from collector._plugins import Plugins
+from collector._storage._catalog import Catalog, PostgresTarget
+from collector._runner._config import load_config
+from collector._cli._demo import dump_toml
+from collector._runner._plugins import Plugins
 from collector.testing import PostgresServer, S3Server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers beside this file (importlib mode)

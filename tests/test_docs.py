@@ -193,7 +193,7 @@ def test_the_troubleshooting_page_quotes_what_the_code_prints() -> None:
 
 
 def test_every_exit_code_is_documented() -> None:
-    from collector import _exits
+    from collector._base import _exits
 
     page = (DOCS / "guide" / "exit-codes.md").read_text(encoding="utf-8")
     codes = {value for name, value in vars(_exits).items() if name.startswith("EXIT_")}

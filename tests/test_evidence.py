@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from collector._cli import run_cli
+from collector._cli._main import run_cli
 from collector.engine import EXIT_LOST, EXIT_OK, EXIT_PARTIAL, Plugins
 from collector.testing import collect, inspect_store, query_catalog, write_config
 

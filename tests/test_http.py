@@ -23,7 +23,7 @@ from collector import (
     NoAnswer,
     parse_retry_after,
 )
-from collector._redact import register_secret
+from collector._base._redact import register_secret
 from collector.emulator import EmulatorError, EmulatorServer, Request, Response
 
 FAST = RetrySettings(attempts=4, initial_wait=0.01, max_wait=0.05)

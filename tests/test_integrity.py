@@ -4,7 +4,7 @@ valid file of another recording, against what the vendor said and what the file 
 The transfer cannot see a body cut with a Content-Length cut to match; the container's exact
 self-description (MP3 Xing/LAME counts and CRC, Ogg pages, WAV chunk sizes) or the vendor's own size
 or checksum must. What nothing stronger than a decode vouches for is stored as "decodes", never as
-proven (collector/_proof.py).
+proven (collector/_storage/_proof.py).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from collector import AudioExpectation, hookimpl
-from collector._cli import run_cli
-from collector._mp3 import mpeg_frame_length
+from collector._cli._main import run_cli
+from collector._storage._mp3 import mpeg_frame_length
 from collector.emulator import Request, Response, synth_audio
 from collector.engine import EXIT_PARTIAL, Plugins
 from collector.testing import collect, query_catalog, write_config

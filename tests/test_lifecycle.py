@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from collector import PassEvent, TenantEvent, hookimpl
-from collector._cli import run_cli
-from collector._config import Config
+from collector._cli._main import run_cli
+from collector._runner._config import Config
 from collector.engine import Plugins, load_config
 from collector.testing import write_config
 

@@ -6,8 +6,8 @@ import asyncio
 import resource
 
 from collector import HttpClient, RateLimit, Traffic
-from collector._http import RetrySettings
-from collector._machine import Machine, raise_open_file_limit
+from collector._http._client import RetrySettings
+from collector._runner._machine import Machine, raise_open_file_limit
 from collector.emulator import EmulatorServer, Response
 
 

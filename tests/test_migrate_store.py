@@ -16,18 +16,18 @@ from typing import Any
 
 import pytest
 
-from collector._catalog import Scope
-from collector._catalog._schema import LATEST
-from collector._migrate import (
+from collector._storage._catalog import Scope
+from collector._storage._catalog._schema import LATEST
+from collector._storage._migrate import (
     MigrationProgress,
     MigrationRefused,
     MigrationResult,
     migrate_store,
     render_migration,
 )
-from collector._objects import S3Objects
-from collector._store import Store, StoreBusy, StoreLocation
-from collector._verify import check_chain, verify_store
+from collector._storage._objects import S3Objects
+from collector._storage._store import Store, StoreBusy, StoreLocation
+from collector._storage._verify import check_chain, verify_store
 from collector.engine import Plugins
 from collector.testing import (
     PostgresServer,
@@ -46,8 +46,8 @@ TABLES = ("audio", "egress", "operations", "quarantine", "recordings", "run_tena
 CHILD = """
 import sys, time
 from pathlib import Path
-from collector._config import read_store_location
-from collector._migrate import migrate_store
+from collector._runner._config import read_store_location
+from collector._storage._migrate import migrate_store
 
 source, _ = read_store_location(Path(sys.argv[1]))
 target, _ = read_store_location(Path(sys.argv[2]))

@@ -1,4 +1,4 @@
-"""collector._mp3: the MP3 frame walk, Xing/Info and VBRI counts, and the LAME tag's CRCs, on real files
+"""collector._storage._mp3: the MP3 frame walk, Xing/Info and VBRI counts, and the LAME tag's CRCs, on real files
 written by libsndfile's LAME (and edited copies of them), plus the CRC and the timing against a decode."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from collector._audio import AudioRejected, probe_audio
-from collector._containers import ContainerDamaged, ContainerFacts
-from collector._mp3 import check_mp3, crc16_arc, mpeg_frame_length
+from collector._storage._audio import AudioRejected, probe_audio
+from collector._storage._containers import ContainerDamaged, ContainerFacts
+from collector._storage._mp3 import check_mp3, crc16_arc, mpeg_frame_length
 from collector.emulator import synth_audio
 
 ALL_CHECKS = ("mp3-walk", "mp3-frames", "mp3-tag-crc", "mp3-bytes", "mp3-music-crc")

@@ -12,7 +12,7 @@ import pytest
 
 from collector import Source, hookimpl
 from collector.engine import Plugins
-from collector import _hookspecs
+from collector._runner import _hookspecs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +45,7 @@ def test_a_misspelt_hook_makes_the_plugin_broken_not_the_run() -> None:
 
 
 def test_two_plugins_registering_one_source_name_is_a_clear_error() -> None:
-    from collector._plugins import PluginError
+    from collector._runner._plugins import PluginError
 
     class One(Source):
         name = "same"

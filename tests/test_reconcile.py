@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from collector import VendorCount, hookimpl, iso
-from collector._cli import run_cli
+from collector._cli._main import run_cli
 from collector.emulator import Request, Response
 from collector.engine import EXIT_OK, EXIT_PARTIAL, Plugins
 from collector.testing import PostgresServer, collect, query_catalog, scale_out, write_config

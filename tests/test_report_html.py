@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from collector import ListingCount, MediaAvailability, Recording, iso
-from collector._catalog import AUDIO, Catalog, DayCount, StoredAudio, WorkPlan
+from collector._storage._catalog import AUDIO, Catalog, DayCount, StoredAudio, WorkPlan
 from collector.engine import cli
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -38,8 +38,8 @@ def build_store(root: Path) -> Path:
                 if day == failing_day and recording.vendor_id.endswith("-0"):
                     catalog.deferred(AUDIO, recording.key, "The vendor refused it.", max_attempts=1)
                 else:
-                    catalog.audio_stored(recording.key, StoredAudio("x", "0" * 64, 1, "wav", "pcm_16", 8000, 1, 2.0,
-                                                                    evidence="complete"))
+                    catalog.audio_stored_many([(recording.key, StoredAudio(
+                        "x", "0" * 64, 1, "wav", "pcm_16", 8000, 1, 2.0, evidence="complete"))])
     catalog.close()
     config = root.parent / "collector.toml"
     config.write_text(f'[store]\npath = "{root}"\n')

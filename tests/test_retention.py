@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from collector._cli import run_cli
-from collector._s3_requests import send, signed_request
+from collector._cli._main import run_cli
+from collector._storage._s3_requests import send, signed_request
 from collector.engine import EXIT_OK, EXIT_PARTIAL, Plugins
 from collector.testing import PostgresServer, S3Server, collect, query_catalog, write_config
 from collector.testing._harness import location_of, scale_out
@@ -128,7 +128,7 @@ def test_object_lock_follows_the_vendors_retention_and_holds(
                                         s3.access_key, s3.secret_key))
         assert status >= 400 and _lock_of(s3, locked, key.removeprefix("store/"))[1]  # the lock refuses it
         catalog = location_of(tmp_path / "store")
-    from collector._catalog import Catalog
+    from collector._storage._catalog import Catalog
 
     def paths() -> dict[str, str]:
         db = Catalog(catalog.catalog_target)

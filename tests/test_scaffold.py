@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from collector._cli import run_cli
+from collector._cli._main import run_cli
 
 LAYOUT = {
     "pyproject.toml", "README.md", "tests/test_conformance.py",

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from collector._cli import run_cli
-from collector._objects import S3Objects
+from collector._cli._main import run_cli
+from collector._storage._objects import S3Objects
 from collector.engine import EXIT_OK, EXIT_PARTIAL, Plugins
 from collector.testing import PostgresServer, S3Server, collect, inspect_store, location_of, query_catalog, scale_out
 from collector.testing import write_config

@@ -11,10 +11,10 @@ import pytest
 
 from collector import Recording
 from collector.testing import PostgresServer
-from collector._store import Store
-from collector._catalog import (AUDIO, TRANSCRIPT, Catalog, CatalogVersionError, PostgresTarget, Rejected, StoredAudio,
+from collector._storage._store import Store
+from collector._storage._catalog import (AUDIO, TRANSCRIPT, Catalog, CatalogVersionError, PostgresTarget, Rejected, StoredAudio,
                                 WorkPlan)
-from collector._files import safe_name, store_path, write_atomic
+from collector._storage._files import safe_name, store_path, write_atomic
 
 HOSTILE = ["../x", "../../etc/passwd", "/abs/path", "a/b\\c", "a|b", "nul\x00byte", "x" * 300, "ünïcødé-☎-通話",
            "CON", "..", ".", "", " ", "-rf", "a:b*c?d<e>f\"g", "\udc80surrogate", "tab\there", "emoji-😀" * 40]
@@ -126,7 +126,7 @@ def test_audio_is_claimed_once_per_run_and_given_up_after_max_attempts(new_catal
     assert catalog.claim(AUDIO, "toy", "t", run_id=1, limit=10) == []
     key = recording("a").key
     assert catalog.deferred(AUDIO, key, "Timed out.", max_attempts=2) is False
-    catalog.audio_stored(recording("b", 1).key, StoredAudio("p", "0" * 64, 10, "wav", "pcm_16", 8000, 1, 3.0))
+    catalog.audio_stored_many([(recording("b", 1).key, StoredAudio("p", "0" * 64, 10, "wav", "pcm_16", 8000, 1, 3.0))])
     assert [r.vendor_id for r in catalog.claim(AUDIO, "toy", "t", run_id=2, limit=10)] == ["a"]
     assert catalog.deferred(AUDIO, key, "Timed out.", max_attempts=2) is True
     assert catalog.claim(AUDIO, "toy", "t", run_id=3, limit=10) == []
@@ -160,7 +160,7 @@ def test_a_postgresql_catalog_refuses_a_newer_schema_and_migrates_once(postgres:
 
 
 def test_the_store_lock_keeps_runs_apart(tmp_path: Path) -> None:
-    from collector._store import StoreBusy
+    from collector._storage._store import StoreBusy
 
     first, second = Store(tmp_path), Store(tmp_path)
     with first.exclusive():
@@ -201,7 +201,7 @@ def _store_written_by(version: int, directory: Path) -> Path:
 def test_a_catalog_written_by_schema_1_is_migrated_without_loss(tmp_path: Path) -> None:
     path = _store_written_by(1, tmp_path)
     catalog = Catalog(path)
-    from collector._catalog._schema import LATEST
+    from collector._storage._catalog._schema import LATEST
 
     assert catalog.schema_version() == LATEST
     assert catalog.query("SELECT COUNT(*) FROM recordings") == [(9,)]
@@ -299,7 +299,7 @@ def test_a_catalog_written_by_schema_4_is_migrated_without_loss(tmp_path: Path) 
 
 
 def test_a_lease_fences_the_tenants_writes_once_another_worker_took_it(new_catalog: Callable[[], Catalog]) -> None:
-    from collector._catalog import LeaseLost
+    from collector._storage._catalog import LeaseLost
 
     catalog = new_catalog()
     epoch, _ = catalog.take_lease("toy", "t", "w1", 0.2)

@@ -34,7 +34,7 @@ from collector import (
     Traffic,
     basic_credentials,
 )
-from collector._redact import redact
+from collector._base._redact import redact
 from collector.emulator import EmulatorError, EmulatorServer, Request, Response
 
 FAST = RetrySettings(attempts=3, initial_wait=0.01, max_wait=0.05)

@@ -26,7 +26,7 @@ from collector import (
     Traffic,
     hookimpl,
 )
-from collector._ratelimit import read_limit_headers
+from collector._http._ratelimit import read_limit_headers
 from collector.emulator import (
     DailyQuota,
     EmulatorServer,

@@ -36,7 +36,7 @@ from collector import (
     Secret,
     Traffic,
 )
-from collector._redact import redact
+from collector._base._redact import redact
 from collector.emulator import EmulatorServer, Request, Response, TokenEndpoint, decode_jwt_claims
 
 FAST = RetrySettings(attempts=3, initial_wait=0.01, max_wait=0.05)

@@ -34,7 +34,7 @@ from collector import (
     TokenFile,
     Traffic,
 )
-from collector._redact import redact
+from collector._base._redact import redact
 from collector.emulator import EmulatorServer, Request, Response, TokenEndpoint
 
 FAST = RetrySettings(attempts=3, initial_wait=0.01, max_wait=0.05)

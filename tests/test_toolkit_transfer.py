@@ -17,8 +17,8 @@ from collector import (
     StaticBearerAuth,
     Traffic,
 )
-from collector._concurrency import ConcurrencyLimit
-from collector._redact import redact
+from collector._http._concurrency import ConcurrencyLimit
+from collector._base._redact import redact
 from collector.emulator import EmulatorError, EmulatorServer, Request, Response, StorageServer, synth_audio
 
 FAST = RetrySettings(attempts=3, initial_wait=0.01, max_wait=0.05)
@@ -129,14 +129,13 @@ def test_https_is_never_downgraded(api: MediaApi) -> None:
         # An https origin is needed to test the rule; build the redirect answer by hand instead.
         import httpx
 
-        from collector._redirects import follow
-        from collector._traffic import Connection
+        from collector._http._traffic import Connection
 
         http = HttpClient("https://vendor.invalid", Traffic(RateLimit(requests=9, per_seconds=1), retry=FAST))
         request = httpx.Request("GET", "https://vendor.invalid/media")
         response = httpx.Response(302, headers={"Location": "http://storage.invalid/o/1"}, request=request)
         try:
-            await follow(http, response, "GET", {}, Redirects(), lambda: None, Connection(None))
+            await http._follow(response, "GET", {}, Redirects(), lambda: None, Connection(None))
         finally:
             await http.aclose()
 

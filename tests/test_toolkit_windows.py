@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from collector import DateWindows, TimeWindows, Window, iso
-from collector._windows import align_down
+from collector._sources._windows import align_down
 
 UTC = timezone.utc
 START = datetime(2026, 3, 1, 0, 17, tzinfo=UTC)

@@ -13,6 +13,8 @@ them, replacing the name in every file name and text in its four forms: `my_vend
 name), `MyVendor` (its class-name form), `MY_VENDOR` (for environment variables) and `my-vendor`
 (its distribution-name form). They import only `collector`, `collector.emulator` and
 `collector.testing`, as a third-party plugin must.
+
+May import: `archive_check`, `_base`, `_http`, `_sources`, `_storage`, `_runner`.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def check_not_installed(name: str) -> None:
     import importlib.util
     from importlib.metadata import PackageNotFoundError, distribution, entry_points
 
-    from .._plugins import ENTRY_POINT_GROUP
+    from collector._runner._plugins import ENTRY_POINT_GROUP
 
     taken = [f"the installed plugin {name!r}"] if any(e.name == name for e in entry_points(group=ENTRY_POINT_GROUP)) \
         else []

@@ -1,6 +1,6 @@
 """Synthetic but real audio for the vendor emulators and tests.
 
-Every clip is decodable by collector._audio.probe_audio, lasts exactly the requested duration, is
+Every clip is decodable by collector._storage._audio.probe_audio, lasts exactly the requested duration, is
 unique per seed (tones whose pitches derive from sha256(seed), plus quiet noise seeded from it) and is
 byte-for-byte deterministic for the same arguments: libsndfile picks a random Ogg stream serial number,
 so Ogg output gets a serial derived from the seed (and fresh page checksums) after encoding.
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import numpy as np
 import soundfile as sf
 
-from .._containers import ogg_crc
+from collector._storage._containers import ogg_crc
 
 __all__ = [
     "AUDIO_FORMATS",

@@ -12,7 +12,8 @@
   the check that a vendor never saw two workers at once for one tenant.
 """
 
-from ._conformance import Emulation, Expectations, SourceConformance
+from ._conformance import SourceConformance
+from ._emulation import Emulation, Expectations
 from ._fault_proxy import FaultyProxy
 from ._harness import (
     StoreContents,

@@ -34,7 +34,6 @@ deletions, tokens that expire) and their checks live in `collector.testing._list
 
 from __future__ import annotations
 
-import abc
 import logging
 import os
 import re
@@ -42,20 +41,17 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
-from .._plugins import Plugins
-from ..emulator import EmulatorServer
-from .._store import CATALOG_NAME
-from .._exits import EXIT_OK, EXIT_PARTIAL, EXIT_WAITING
-from ._listing_checks import ListingChecks, ListingTraits
-from ._conformance_tokens import TokenConformance, TokenEmulation, wait_for_quiet_tokens
-from ._http_checks import HttpShapeChecks, HttpShapes
-from ._work_checks import WorkShapeChecks, WorkShapes
+from collector._base._exits import EXIT_OK, EXIT_PARTIAL, EXIT_WAITING
+from collector._runner._plugins import Plugins
+from collector._storage._store import CATALOG_NAME
+
+from ._conformance_tokens import TokenConformance, wait_for_quiet_tokens
+from ._emulation import Emulation, Expectations
 from ._harness import (
     StoreContents,
     collect,
@@ -66,155 +62,9 @@ from ._harness import (
     wait_until_committed,
     write_config,
 )
-
-
-
-
-@dataclass
-class Expectations:
-    """What a complete collection from an emulation must produce, per tenant name."""
-
-    recordings: dict[str, set[str]]
-    audio: dict[str, set[str]]
-    quarantined_audio: dict[str, set[str]] = field(default_factory=dict)
-    rejected_items: dict[str, int] = field(default_factory=dict)
-
-
-
-
-class Emulation(ListingTraits, TokenEmulation, WorkShapes, HttpShapes, abc.ABC):
-    """A plugin's emulator(s), running, with a few tenants, as the conformance suite drives them.
-
-    Implement `sources`, `expected`, `add_recordings`, `add_history`, `revoke` and `secrets`, and
-    list your running servers in `servers()`: faults, latency, throttling and the request counts
-    are then handled here for every server. Declare what your vendor has with the class
-    attributes below; the suite then checks those behaviours too.
-    """
-
-    processing: ClassVar[bool] = False
-    """The vendor lists recordings whose media is still processing: implement `add_processing`
-    and `finish_processing`."""
-
-    redirects: ClassVar[bool] = False
-    """Media is served by a redirect to a signed URL on another origin: implement
-    `expire_signed_urls` and `credentials_leaked`."""
-
-    concurrency_limit: ClassVar[int | None] = None
-    """The vendor's documented limit on requests in flight per tenant (the emulator enforces it)."""
-
-    listing_tolerance: ClassVar[int] = 0
-    """How many more listing requests a second run may send for a bigger tenant: 0 for cursors and
-    watermarks; a window planner may cross one window boundary between two runs."""
-
-    _variables: list[tuple[str, str | None]]
-
-    def secret(self, value: str, *, name: str | None = None) -> dict[str, str]:
-        """Put a secret in an environment variable for the run and return its `{ env = ... }` reference.
-
-        `close()` restores whatever the variable held before.
-        """
-        if not hasattr(self, "_variables"):
-            self._variables = []
-        variable = name or f"COLLECTOR_TEST_SECRET_{os.getpid()}_{id(self)}_{len(self._variables)}"
-        self._variables.append((variable, os.environ.get(variable)))
-        os.environ[variable] = value
-        return {"env": variable}
-
-    def servers(self) -> list[EmulatorServer]:
-        """The running emulator servers (one per tenant, or one shared host)."""
-        raise NotImplementedError
-
-    @abc.abstractmethod
-    def sources(self) -> list[dict[str, Any]]:
-        """`[[sources]]` tables that collect every emulated tenant (secrets as `{ env = ... }`)."""
-
-    @abc.abstractmethod
-    def expected(self) -> Expectations:
-        """What the store must hold after a complete collection of the current data."""
-
-    @abc.abstractmethod
-    def add_recordings(self, count: int) -> None:
-        """Make `count` new recordings arrive on every tenant."""
-
-    def add_history(self, count: int) -> None:
-        """Give every tenant `count` more old recordings, dated before anything a later run re-reads
-        (outside any lookback or overlap), as a bigger tenant would have."""
-        raise NotImplementedError
-
-    def add_late(self, count: int) -> None:
-        """Make `count` recordings arrive on every tenant now, dated in the past but within the lateness
-        the plugin is configured to catch (its lookback or overlap). Default: ordinary arrivals."""
-        self.add_recordings(count)
-
-    def arrive_during_listing(self, count: int) -> None:
-        """Make `count` recordings arrive on every tenant right after the next listing request is answered."""
-        self.servers()[0].after_request("metadata", lambda request: self.add_recordings(count))
-
-    def revoke(self, tenant: str) -> None:
-        """Make the vendor refuse the credentials of the tenant named `tenant` from now on."""
-        raise NotImplementedError
-
-    def add_processing(self, count: int) -> None:
-        """Make `count` recordings arrive on every tenant whose media is still processing (see `processing`)."""
-        raise NotImplementedError
-
-    def finish_processing(self) -> None:
-        """Every recording still processing is ready now."""
-        raise NotImplementedError
-
-    def expire_signed_urls(self, count: int) -> None:
-        """Issue the next `count` signed media URLs already expired (see `redirects`)."""
-        raise NotImplementedError
-
-    def credentials_leaked(self) -> int:
-        """How many requests reached the storage host carrying credentials (see `redirects`)."""
-        return 0
-
-    def listing_requests(self) -> int:
-        """How many listing ("metadata") requests the emulators have answered."""
-        return sum(server.count(kind="metadata") for server in self.servers())
-
-    def peak_in_flight(self) -> int:
-        """The most requests any tenant had in flight at once, at the servers that enforce a limit
-        (a storage host that all tenants share, and no limit covers, is not one of them)."""
-        servers = self.servers()
-        limited = [server for server in servers if server.max_in_flight is not None] or servers
-        return max((max(server.peak_in_flight.values(), default=0) for server in limited), default=0)
-
-    def set_transient_faults(self, rate: float) -> None:
-        """Fail a fraction `rate` of requests with transient faults (0 switches them off)."""
-        for server in self.servers():
-            if rate:
-                server.faults.set_rate(rate)
-            else:
-                server.faults.clear()
-
-    def set_latency(self, seconds: float) -> None:
-        """Delay every answer by `seconds` (to catch a run mid-way); 0 switches it off."""
-        for server in self.servers():
-            server.faults.slow_seconds = seconds
-            if seconds:
-                server.faults.set_rate(1.0, ["slow"])
-            else:
-                server.faults.clear()
-
-    def throttled(self) -> int:
-        """How many requests the emulators' own rate limits answered with 429 (not injected ones)."""
-        return sum(1 for server in self.servers() for r in server.log if r.status == 429 and r.fault is None)
-
-    @abc.abstractmethod
-    def secrets(self) -> list[str]:
-        """Every credential involved: configured keys and the tokens the emulator issued."""
-
-    def close(self) -> None:
-        """Stop the emulator(s) and undo any environment changes."""
-        for server in self.servers():
-            server.stop()
-        for variable, previous in reversed(getattr(self, "_variables", [])):
-            if previous is None:
-                os.environ.pop(variable, None)
-            else:
-                os.environ[variable] = previous
+from ._http_checks import HttpShapeChecks
+from ._listing_checks import ListingChecks
+from ._work_checks import WorkShapeChecks
 
 
 class SourceConformance(ListingChecks, TokenConformance, WorkShapeChecks, HttpShapeChecks):

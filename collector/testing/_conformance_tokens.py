@@ -31,17 +31,17 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .._exits import EXIT_OK
-from .._store import CATALOG_NAME
-from ..emulator import TokenAudit
+from collector._base._exits import EXIT_OK
+from collector._storage._store import CATALOG_NAME
+
+from ._emulation import Emulation, Expectations
 from ._harness import collect, inspect_store, wait_until_committed
 
 if TYPE_CHECKING:
-    from ._conformance import Emulation, Expectations
     from ._harness import StoreContents
 
 _LONG_RUN_RECORDINGS = 40
@@ -49,23 +49,6 @@ _LONG_RUN_RECORDINGS = 40
 
 _QUIET = 0.25
 """Seconds without a token answer before a kill is safe from the rotation window."""
-
-
-class TokenEmulation:
-    """The token traits an `Emulation` declares (see the module's description)."""
-
-    short_tokens: ClassVar[bool] = False
-    """The vendor's access tokens are short-lived: the emulator issues them with a lifetime of a
-    few seconds during the suite; implement `token_audit`."""
-
-    token_rotation: ClassVar[bool] = False
-    """The vendor's refresh tokens are single-use and rotate: implement `token_audit`, and keep
-    the plugin's token file (its `TokenFile`) in a folder of the emulation's own, outside the
-    test's `tmp_path` (which the secret scan reads), removed by `close()`."""
-
-    def token_audit(self) -> TokenAudit:
-        """What the vendor's token endpoint(s) saw: `TokenEndpoint.audit()`, added up with `+`."""
-        raise NotImplementedError
 
 
 def wait_for_quiet_tokens(emulation: Any, *, timeout: float = 30.0) -> None:

@@ -53,7 +53,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
-from ..emulator._server import LOOPBACK, LoopbackService
+from collector.emulator._server import LOOPBACK, LoopbackService
+
 FAULTS = ("500", "503", "slow", "drop_upload", "drop_answer")
 """Every fault the proxy can inject (see the module docstring)."""
 

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._config import load_config, store_location
-from .._demo import dump_toml
-from .._plugins import Plugins
-from .._run import RunResult, run_once
-from .._settings_tables import StoreSettings
-from .._store import StoreLocation, read_only_catalog
+from collector._base._settings_tables import StoreSettings
+from collector._cli._demo import dump_toml
+from collector._runner._config import load_config, store_location
+from collector._runner._plugins import Plugins
+from collector._runner._run import RunResult, run_once
+from collector._storage._store import StoreLocation, read_only_catalog
 
 if TYPE_CHECKING:
     from ._servers import PostgresServer, S3Server
@@ -122,10 +122,9 @@ def inspect_store(root: Path) -> StoreContents:
     and every stored file's row agrees with the event that recorded it: `collector.archive_check`).
     Tenants are keyed by their name.
     """
-    from .._store import Store
-    from .._verify import check_chain
-
-    from .._objects import LocalObjects, S3Objects
+    from collector._storage._objects import LocalObjects, S3Objects
+    from collector._storage._store import Store
+    from collector._storage._verify import check_chain
 
     contents = StoreContents()
     location = location_of(root)

@@ -1,8 +1,9 @@
 """The conformance suite's HTTP shapes: "not ready" with an estimate, gone media, transient answers,
 URLs handed out in JSON, the vendor's rate-limit headers, route quotas and route limits.
 
-`HttpShapes` holds what an emulation declares (a base of `Emulation`), `HttpShapeChecks` the checks
-the declarations switch on (a base of `SourceConformance`). See the README's "Toolkit" sections.
+`HttpShapes` (in `_emulation`) holds what an emulation declares (a base of `Emulation`),
+`HttpShapeChecks` the checks the declarations switch on (a base of `SourceConformance`). See the
+README's "Toolkit" sections.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 import pytest
 
-from ..emulator import DailyQuota, EmulatorServer, FixedWindowLimit, KindRateLimit
-from .._exits import EXIT_OK, EXIT_WAITING
+from collector._base._exits import EXIT_OK, EXIT_WAITING
+
+from ._emulation import Emulation, Expectations
 from ._harness import (
     StoreContents,
     collect,
@@ -23,109 +25,8 @@ from ._harness import (
     query_catalog,
 )
 
-
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    from ._conformance import Emulation, Expectations
-
-
-# == HTTP shapes (issue 14): "not ready" with an estimate, gone media, transient answers, URLs handed
-# == out in JSON, the vendor's rate-limit headers, route quotas and route limits. One block: the
-# == declarations an emulation switches checks on with (`HttpShapes`, a base of `Emulation`) and the
-# == checks (`HttpShapeChecks`, a base of `SourceConformance`). See the README's "Toolkit" sections.
-
-class HttpShapes:
-    """What an emulation declares about its vendor's HTTP shapes; each declaration switches on a check.
-
-    The defaults of the methods use the emulator kit on the first of `servers()` (the API host):
-    override one when the vendor's shape is not the kit's.
-    """
-
-    not_ready_estimates: ClassVar[bool] = False
-    """The vendor answers "not ready yet" with an estimate of when (a Retry-After, a body field):
-    implement `add_ready_in`. Checked: a short estimate is waited within the run (no retry, no
-    waiting left); a longer one leaves the item waiting, not asked again before the estimate."""
-
-    gone_media: ClassVar[bool] = False
-    """The vendor answers media it deleted after listing it with a "gone" answer (a 404 or 410, a 400
-    with its own code): implement `add_gone`. Checked: such media is unavailable at once, not retried."""
-
-    transient_answers: ClassVar[bool] = False
-    """The vendor sometimes answers "try again" in a shape that is no error status (an HTML page, an
-    error code documented as temporary). Checked: those answers are retried, nothing is quarantined.
-    The default `inject_transient_answers` serves the kit's HTML page instead of media answers."""
-
-    handed_out_urls: ClassVar[bool] = False
-    """Media URLs are handed out in JSON (not by a redirect) and expire: implement
-    `expire_signed_urls` and `credentials_leaked`. Checked: expired URLs are asked for again, no
-    credential reaches the storage host."""
-
-    rate_limit_headers: ClassVar[str | None] = None
-    """The rate-limit headers the vendor sends (a `collector.emulator.HEADER_STYLES` style, e.g.
-    "x-ratelimit"). Checked: with the vendor's limit far below the configured one, the client follows
-    the headers: no 429, and no window of the vendor's sees more than its limit."""
-
-    quota_route: ClassVar[str | None] = None
-    """The route category (`route=`) of the calls a daily quota limits (e.g. "downloads"), whose
-    emulator route kinds are `quota_kinds`. Checked: a quota's 429 pauses that route with no attempt
-    spent while the listing goes on, a later run before the reset does not call it, and once the
-    quota resets the collection completes."""
-
-    quota_kinds: ClassVar[tuple[str, ...]] = ("audio",)
-    """The emulator route kinds `quota_route` covers."""
-
-    route_limits: ClassVar[dict[str, tuple[int, float]]] = {}
-    """Limits per emulator route kind the vendor documents, as (requests, per_seconds), e.g.
-    `{"audio": (5, 1.0)}`: the plugin's `default_rate_limits` must keep them. Checked with many
-    downloads at once: no 429, no window beyond a limit."""
-
-    media_kinds: ClassVar[tuple[str, ...]] = ("audio",)
-    """The emulator route kinds of the requests that fetch media (counted by `media_requests`)."""
-
-    def servers(self) -> list[EmulatorServer]:
-        """The running emulator servers, the API host first (see `Emulation.servers`)."""
-        raise NotImplementedError
-
-    def add_ready_in(self, count: int, seconds: float) -> None:
-        """Make `count` recordings arrive on every tenant whose media answers "not ready, ask again in
-        about `seconds`" until `seconds` have passed, then is ready (see `not_ready_estimates`)."""
-        raise NotImplementedError
-
-    def add_gone(self, count: int) -> None:
-        """Make `count` recordings arrive on every tenant, listed with media, whose media the vendor
-        answers as gone (see `gone_media`)."""
-        raise NotImplementedError
-
-    def inject_transient_answers(self, count: int) -> None:
-        """Answer the next `count` media requests with the vendor's "try again" (see `transient_answers`)."""
-        for kind in self.media_kinds:
-            self.servers()[0].faults.inject("html", kind=kind, count=count)
-
-    def limit_by_headers(self, requests: int, per_seconds: float) -> FixedWindowLimit:
-        """Limit every tenant to `requests` per fixed window of `per_seconds`, announced in the
-        `rate_limit_headers` style on every answer of the API host (see `rate_limit_headers`)."""
-        return self.servers()[0].add_limit(FixedWindowLimit(requests, per_seconds, headers=self.rate_limit_headers))
-
-    def exhaust_quota(self, reset_in: float) -> None:
-        """Spend every tenant's quota of `quota_kinds`: their requests answer 429 until `reset_in`
-        seconds after the first refusal (see `quota_route`)."""
-        quota = self.servers()[0].add_limit(DailyQuota(0, kinds=self.quota_kinds, reset_in=reset_in))
-        self.__dict__.setdefault("_quotas", []).append(quota)
-
-    def lift_quota(self) -> None:
-        """Every quota is whole again."""
-        for quota in self.__dict__.pop("_quotas", []):
-            self.servers()[0].remove_limit(quota)
-
-    def enforce_route_limits(self) -> list[KindRateLimit]:
-        """Have the API host enforce `route_limits` (a 429 beyond each)."""
-        return [self.servers()[0].add_limit(KindRateLimit(requests, seconds, kinds=(kind,)))
-                for kind, (requests, seconds) in self.route_limits.items()]
-
-    def media_requests(self) -> int:
-        """How many media requests (`media_kinds`) the emulators have answered."""
-        return sum(server.count(kind=kind) for server in self.servers() for kind in self.media_kinds)
 
 
 class HttpShapeChecks:

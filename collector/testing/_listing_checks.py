@@ -26,13 +26,15 @@ import sys
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 import pytest
 
-from .._changefeed import DELETED_ACTION
-from .._exits import EXIT_OK
-from .._store import CATALOG_NAME
+from collector._base._exits import EXIT_OK
+from collector._sources._changefeed import DELETED_ACTION
+from collector._storage._store import CATALOG_NAME
+
+from ._emulation import Emulation, Expectations
 from ._harness import (
     StoreContents,
     collect,
@@ -41,42 +43,9 @@ from ._harness import (
     wait_until_committed,
 )
 
-if TYPE_CHECKING:
-    from ._conformance import Emulation, Expectations
-
 ADVICE = ("A watermark finds only what the vendor lists under a recent time: use a change feed "
           "(collector.ChangeFeed), or re-list settled windows (collector.TimeWindows), and count against the "
           "vendor (Source.vendor_count). See the README's \"Toolkit: choosing a listing strategy\".")
-
-
-class ListingTraits:
-    """What an emulated vendor's listing does beyond the ordinary (mixed into `Emulation`)."""
-
-    back_dated: ClassVar[bool] = False
-    """The vendor lists some arrivals under a time older than any overlap (a recording attached to
-    a call hours later, listed under the call's start): implement `add_back_dated`."""
-
-    change_feed: ClassVar[bool] = False
-    """The vendor reports deletions (in a change feed): implement `delete`."""
-
-    expiring_cursors: ClassVar[bool] = False
-    """The vendor's page tokens, cursors and sync tokens expire: implement `expire_tokens`."""
-
-    def add_back_dated(self, count: int) -> None:
-        """Make `count` recordings arrive on every tenant now, listed under a time older than anything
-        the plugin's overlap or lookback re-reads (but after its configured start)."""
-        raise NotImplementedError
-
-    def delete(self, count: int) -> dict[str, set[str]]:
-        """Delete `count` recordings of every tenant that the store already holds (the suite calls it
-        after a complete run), as the vendor reports it; return their vendor ids (as the plugin stores
-        them) per tenant. `expected()` keeps them: the store keeps what it holds."""
-        raise NotImplementedError
-
-    def expire_tokens(self) -> None:
-        """From now on, refuse every page token, cursor and sync token issued so far, as the vendor does
-        with expired ones (tokens issued later work)."""
-        raise NotImplementedError
 
 
 class ListingChecks:
@@ -162,4 +131,3 @@ def _kill_while_listing(tmp_path: Path, config: Path) -> None:
             process.send_signal(signal.SIGKILL)
             process.wait()
     assert process.returncode == -signal.SIGKILL, log_file.read_text()
-

@@ -206,9 +206,9 @@ class S3Server:
     def make_bucket(self, name: str, *, object_lock: bool = False) -> None:
         """Create a bucket (S3 CreateBucket, signed with the server's key), with Object Lock enabled
         if asked (for retention tests)."""
-        from .._s3_requests import send, signed_request
+        from collector._storage._s3_requests import send, signed_request
 
-        # obstore cannot create buckets: the collector's own SigV4 signer does (see `collector._s3_requests`).
+        # obstore cannot create buckets: the collector's own SigV4 signer does (see `collector._storage._s3_requests`).
         request = signed_request("PUT", f"{self.endpoint}/{name}", self.access_key, self.secret_key,
                                  headers={"x-amz-bucket-object-lock-enabled": "true"} if object_lock else {})
         status, body = send(request, timeout=10)

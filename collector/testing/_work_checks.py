@@ -1,7 +1,7 @@
 """The conformance suite's new kinds of work: children that come later, and batch downloads.
 
-`WorkShapes` holds what an emulation declares (a base of `Emulation`), `WorkShapeChecks` the checks
-the declarations switch on (a base of `SourceConformance`).
+`WorkShapes` (in `_emulation`) holds what an emulation declares (a base of `Emulation`),
+`WorkShapeChecks` the checks the declarations switch on (a base of `SourceConformance`).
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 import pytest
 
-from ..emulator import EmulatorServer
-from .._store import CATALOG_NAME
-from .._exits import EXIT_OK
+from collector._base._exits import EXIT_OK
+from collector._storage._store import CATALOG_NAME
+
+from ._emulation import Emulation, Expectations
 from ._harness import (
     StoreContents,
     collect,
@@ -26,68 +27,8 @@ from ._harness import (
     wait_until_committed,
 )
 
-
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    from ._conformance import Emulation, Expectations
-
-
-# -- new kinds of work: children that come later, batch downloads (`WorkShapes`, `WorkShapeChecks`) --------
-
-
-class WorkShapes:
-    """What an emulation declares, and implements, for a vendor whose work is not one recording at a
-    time (`Emulation` inherits it); each declaration switches on checks in `WorkShapeChecks`.
-
-    - `late_children = True`: the vendor lists a parent (a conversation, a call) before its children
-      (the recordings) exist, and attaches them later; the plugin returns a `Revisit` for such a
-      parent. Implement `add_open_parents` and `attach_children_later` (the emulation's other
-      parents have all their children already). The checks: children attached hours after their
-      parent (far outside any listing overlap) are collected by a later run, settled parents are not
-      visited again, and a run killed while it visits parents resumes complete. A plugin that only
-      looks at a parent when it is listed fails them.
-    - `batch_downloads = N`: the vendor's batch size for download jobs (its emulator refuses a bigger
-      batch). Implement `largest_batch`, `fail_in_next_batch` and `expire_batch_urls` (and
-      `audio_bodies` if the media is not served by a route of kind "audio"). The checks: every audio
-      file is stored and none is downloaded twice, N is never exceeded, a recording that fails in a
-      batch fails alone, and URLs that expired are renewed.
-    """
-
-    late_children: ClassVar[bool] = False
-    """Parents are listed before their children exist (see the class docstring)."""
-
-    batch_downloads: ClassVar[int | None] = None
-    """The most recordings the vendor takes in one batch download job (see the class docstring)."""
-
-    def add_open_parents(self, count: int) -> None:
-        """Make `count` parents arrive on every tenant now, listed with no children yet (`late_children`)."""
-        raise NotImplementedError
-
-    def attach_children_later(self, count: int) -> None:
-        """Attach `count` children in all to every tenant's open parents now, as the vendor does hours
-        after the parents started (each child dated within its parent, far outside any listing
-        overlap), and close those parents: no more children will come (`late_children`)."""
-        raise NotImplementedError
-
-    def largest_batch(self) -> int:
-        """The most recordings any tenant asked for in one batch download job (`batch_downloads`)."""
-        raise NotImplementedError
-
-    def fail_in_next_batch(self, count: int) -> None:
-        """Answer `count` recordings of every tenant's next batch job with the vendor's own per-item
-        error for a transient failure; the batch's other recordings succeed (`batch_downloads`)."""
-        raise NotImplementedError
-
-    def expire_batch_urls(self, count: int) -> None:
-        """Hand out the next `count` download URLs of batch jobs already expired (`batch_downloads`)."""
-        raise NotImplementedError
-
-    def audio_bodies(self) -> list[str]:
-        """The sha256 of every audio body the emulators sent whole: by default what the servers
-        counted on their routes of kind "audio" (`EmulatorServer.served_audio`)."""
-        servers: list[EmulatorServer] = self.servers()  # type: ignore[attr-defined]
-        return [digest for server in servers for digests in server.served_audio.values() for digest in digests]
 
 
 class WorkShapeChecks:

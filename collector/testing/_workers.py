@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from ..emulator import LoggedRequest
+from collector.emulator import LoggedRequest
 
 
 class WorkerProcesses:

@@ -87,7 +87,7 @@ _GLOBAL_DESTS = {"help", "config", "log_format", "log_level"}
 
 def parser() -> argparse.ArgumentParser:
     """The `collector` command line, as the installed collector builds it."""
-    from collector._cli import build_parser
+    from collector._cli._main import build_parser
 
     return build_parser()
 
@@ -217,7 +217,7 @@ def keys_of(model: type[BaseModel], prefix: str = "", skip: frozenset[str] = fro
 
 def tables() -> dict[str, type[BaseModel]]:
     """The file's tables besides `[[sources]]`, by name (`store.postgresql` included)."""
-    from collector._settings_tables import FileSettings
+    from collector._base._settings_tables import FileSettings
 
     found: dict[str, type[BaseModel]] = {}
     for name, field in FileSettings.model_fields.items():
@@ -495,7 +495,7 @@ def hook_names() -> list[str]:
 
 def metrics() -> list[tuple[str, str, str]]:
     """Every metric: its name, its labels and its help text."""
-    from collector import _metrics
+    from collector._runner import _metrics
 
     found = [(name, "source, tenant", text) for name, text in _metrics.GAUGES.values()]
     found.append((_metrics.SUCCESS, "source, tenant", "When the tenant's last complete run ended (Unix time)"))
