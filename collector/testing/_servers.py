@@ -163,7 +163,12 @@ class S3Server:
 
     @staticmethod
     def _free_ports() -> list[str]:
-        return [f"-master.port={_free_port()}", f"-volume.port={_free_port()}", f"-filer.port={_free_port()}"]
+        """Every port `weed mini` listens on, chosen free: its defaults are fixed numbers (admin 23646,
+        webdav 7333, Iceberg 8181, Lance 9101; gRPC at each port + 10000), so two servers on one
+        machine (parallel test workers) would collide and the second would die."""
+        ports = ["master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
+                 "filer.port.grpc", "s3.port.grpc", "admin.port", "admin.port.grpc", "webdav.port"]
+        return [*(f"-{name}={_free_port()}" for name in ports), "-s3.port.iceberg=0", "-s3.port.lance=0"]
 
     def _wait_ready(self) -> None:
         import obstore

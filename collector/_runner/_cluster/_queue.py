@@ -3,7 +3,8 @@
 A pass is one job per tenant (`collect_tenant`), deferred with the tenant as both its `lock`
 (procrastinate never runs two jobs with one lock at once) and its `queueing_lock` (a tenant
 waiting in the queue is not queued twice). Two periodic tasks, which procrastinate queues once
-per tick however many workers run: `schedule_tick` (every minute: starts the pass the
+per tick however many workers run, on a queue of their own (`housekeeping_queue`) that every
+worker serves beside its tenants' jobs: `schedule_tick` (every minute: starts the pass the
 `[scheduler]` cron names, once, recorded by name in `cluster_passes`) and `recover_stalled`
 (every 5 s: the jobs of workers that stopped sending heartbeats are marked failed and queued
 again, so another worker resumes their tenants; procrastinate does not do this by itself).
@@ -51,6 +52,12 @@ def ensure_queue_schema(catalog: Catalog) -> None:
 
     if catalog.install_once("procrastinate_jobs", SchemaManager.get_schema()):
         log.info("Created the task queue's tables in the catalog's database")
+
+
+def housekeeping_queue(queue: str) -> str:
+    """The queue of the periodic tasks (`recover_stalled`, `schedule_tick`), served by each worker
+    apart from the tenants' jobs so a worker busy with tenants still runs them."""
+    return f"{queue}-housekeeping"
 
 
 def tenant_lock(source: str, tenant: str) -> str:

@@ -36,7 +36,17 @@ from .._machine import Machine
 from .._plugins import Plugins
 from .._summary import exit_code
 from ._lease import Coordination, LeaseBusy, TenantLease
-from ._queue import COLLECT, RECOVER, TICK, due_pass, enqueue_pass, ensure_queue_schema, make_app, recover_stalled
+from ._queue import (
+    COLLECT,
+    RECOVER,
+    TICK,
+    due_pass,
+    enqueue_pass,
+    ensure_queue_schema,
+    housekeeping_queue,
+    make_app,
+    recover_stalled,
+)
 
 log = logging.getLogger("collector.cluster")
 
@@ -97,9 +107,12 @@ class Worker:
         # job, so `enqueue --wait` waits for it too), every 10 s while outages last, 30 times at most.
         retry = procrastinate.RetryStrategy(max_attempts=30, wait=10, retry_exceptions={TenantInterrupted})
         app.task(name=COLLECT, queue=cluster.queue, retry=retry)(collect_tenant)
-        app.periodic(cron="* * * * * */5")(app.task(name=RECOVER, queue=cluster.queue)(recover))
+        # The periodic tasks run on a queue of their own, served apart from the tenants' jobs: a
+        # worker whose every slot runs a tenant still recovers a stalled peer's tenants on time.
+        housekeeping = housekeeping_queue(cluster.queue)
+        app.periodic(cron="* * * * * */5")(app.task(name=RECOVER, queue=housekeeping)(recover))
         if cluster.schedule:
-            app.periodic(cron="* * * * *")(app.task(name=TICK, queue=cluster.queue)(tick))
+            app.periodic(cron="* * * * *")(app.task(name=TICK, queue=housekeeping)(tick))
 
     async def collect(self, source: str, tenant: str, pass_name: str) -> None:
         """Collect one tenant under its lease, as one run in the catalog."""
@@ -172,17 +185,25 @@ class Worker:
             loop.add_signal_handler(number, stop)
         async with self.app.open_async():
             while not stopping.is_set():
+                options: dict[str, Any] = {
+                    "fetch_job_polling_interval": cluster.poll_seconds, "delete_jobs": "successful",
+                    "update_heartbeat_interval": cluster.stalled_seconds / 4,
+                    "stalled_worker_timeout": cluster.stalled_seconds, "install_signal_handlers": False}
                 worker: Any = procrastinate.worker.Worker(
                     self.app, queues=[cluster.queue], name=self.name, concurrency=cluster.tenants_per_worker,
-                    wait=not until_idle, fetch_job_polling_interval=cluster.poll_seconds,
-                    update_heartbeat_interval=cluster.stalled_seconds / 4,
-                    stalled_worker_timeout=cluster.stalled_seconds, shutdown_graceful_timeout=cluster.lease_seconds,
-                    delete_jobs="successful", install_signal_handlers=False)
-                current[:] = [worker]
+                    wait=not until_idle, shutdown_graceful_timeout=cluster.lease_seconds, **options)
+                keeper: Any = procrastinate.worker.Worker(
+                    self.app, queues=[housekeeping_queue(cluster.queue)], name=f"{self.name}-housekeeping",
+                    concurrency=1, wait=True, shutdown_graceful_timeout=5.0, **options)
+                current[:] = [worker, keeper]
+                keeping = asyncio.create_task(keeper.run())
                 try:
                     await worker.run()
                 except Exception as exc:  # noqa: BLE001 - the database is away: wait and start again
                     log.warning("The task queue cannot be reached (%s); trying again", type(exc).__name__)
+                finally:
+                    keeper.stop()
+                    await asyncio.gather(keeping, return_exceptions=True)
                 if until_idle or stopping.is_set():
                     break
                 log.warning("The task queue's worker stopped on a database error; it starts again")
