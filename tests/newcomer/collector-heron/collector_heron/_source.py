@@ -1,0 +1,86 @@
+"""The Heron source: the changes feed, recordings followed until settled, media in batches."""
+
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from collector import (AudioExpectation, ChangeFeed, Children, HttpClient, JsonAnswer, OAuth2,
+                       Page, PageRequest, Paginator, RateLimit, Recording, Revisit, Source,
+                       SourceContext, TenantError, expired_on, path_segment, register_secret)
+
+from ._mapping import not_ready, to_recordings
+from ._settings import HeronSettings
+
+
+class BodyCursor(Paginator):
+    """The body's `cursor`; only a null one ends a pass (a page may be empty while more follow)."""
+
+    in_body = True
+
+    def following(self, request: PageRequest, answer: JsonAnswer, items: list[Any]) -> Any:
+        cursor = answer.body.get("next_cursor")
+        return self.changed(request, {"cursor": cursor}) if cursor else None
+
+
+async def call(http: HttpClient, method: str, url: str, **options: Any) -> Any:
+    """An answer's JSON; an error on HTTP 200 (`tenant_suspended`) stops the tenant."""
+    body = await http.json(method, url, **options)
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        raise TenantError(f"Heron answered {body['error'].get('code')} (on HTTP 200)")
+    return body
+
+
+class HeronSource(Source):
+    """One Heron workspace."""
+
+    name = "heron"
+    Settings = HeronSettings
+    settings: HeronSettings
+    default_rate_limit = RateLimit(requests=5, per_seconds=1)  # "5 requests per second"
+    default_revisit_interval = timedelta(minutes=5)  # "ask again every few minutes"
+    audio_batch_size = 50  # "1 to 50 segment ids"
+    audio_batch_lifetime = timedelta(seconds=30)  # signed URLs are valid for 30 seconds
+
+    def __init__(self, settings: HeronSettings, context: SourceContext) -> None:
+        super().__init__(settings, context)
+        self.http = context.http(settings.base_url, OAuth2(  # client credentials, as HTTP Basic
+            "/oauth/token", client_id=settings.client_id, client_secret=settings.client_secret))
+
+    async def sync(self, state: dict[str, Any] | None) -> AsyncIterator[Page]:
+        """The snapshot, then the changes since its token; all again on 410 (or a stale cursor)."""
+        feed = ChangeFeed(
+            self.context, self.http, "/v2/recordings/changes", method="POST", json={"limit": 200},
+            items="recordings", paginator=BodyCursor(), token="next_sync_token",
+            token_param="sync_token", token_in_body=True,
+            deleted=lambda item: item["id"] if item.get("deleted") else None,
+            expired=expired_on(400, 410, message="_expired"), estimate="error.retry_after",
+            not_ready_when=lambda answer: answer.field("error.code") == "feed_busy")  # on HTTP 200
+        async for page in feed.sync(state):
+            yield page
+
+    def parse(self, item: Mapping[str, Any]) -> Iterable[Recording | Revisit]:
+        return to_recordings(item, self.context.source, self.context.tenant)
+
+    async def children(self, parent: Revisit) -> Children:
+        """The recording as it is now; 404 (`recording_deleted`, also on the media host): gone."""
+        url = f"/v2/recordings/{path_segment(parent.payload['id'])}"
+        body = await call(self.http, "GET", url, unavailable_on=(404,))
+        return Children([body], complete=bool(body["settled"]))
+
+    async def open_audio_batch(self, recordings: Sequence[Recording]) -> Mapping[str, Any]:
+        """One media batch of segment ids; each signed URL is downloaded at once."""
+        ids = [recording.vendor_id for recording in recordings]
+        answer = await call(self.http, "POST", "/v2/media/batch", json={"ids": ids})
+        return {item["id"]: self._download(item["url"]) if item.get("status") == "ready"
+                else not_ready(item) for item in answer["items"]}
+
+    def _download(self, url: str) -> AbstractAsyncContextManager[httpx.Response]:
+        register_secret(url.partition("?")[2])  # the signature: a credential while it is valid
+        return self.http.stream("GET", url, rate_limited=False, unavailable_on=(404,))  # no auth
+
+    def expected_audio(self, recording: Recording) -> AudioExpectation:
+        """WAV, 8 kHz 16-bit, `channels` channels, no longer than the rest of the call."""
+        return AudioExpectation(recording.duration, recording.extras["channels"], 8000, "pcm_16",
+                                duration_is_upper_bound=True)
