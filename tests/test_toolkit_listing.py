@@ -368,3 +368,20 @@ def test_a_pass_whose_times_cannot_be_read_raises_naming_the_field_and_shape_not
     naive = Incremental(None, start=START, overlap=timedelta(0))  # a time without a zone needs `zone=`
     with pytest.raises(TenantError, match="no time zone|`zone=`"):
         naive.page(listed([{"at": "2026-05-01 12:22:00"}], None), time="at")
+
+
+def test_a_cursor_paginator_can_read_on_past_empty_pages() -> None:
+    """Some vendors send short or empty pages while more follow: only a missing cursor ends the pass."""
+    import httpx
+
+    from collector import JsonAnswer, PageRequest
+
+    def answer(body: dict[str, object]) -> JsonAnswer:
+        return JsonAnswer(body, 200, httpx.Headers(), {}, httpx.URL("http://vendor.test/list"))
+
+    request = PageRequest("/list", {})
+    empty_with_more = answer({"next_cursor": "c2"})
+    assert CursorPaginator().following(request, empty_with_more, []) is None  # the default: empty ends it
+    following = CursorPaginator(until_empty=False).following(request, empty_with_more, [])
+    assert following is not None and following.params["cursor"] == "c2"
+    assert CursorPaginator(until_empty=False).following(request, answer({"next_cursor": None}), []) is None

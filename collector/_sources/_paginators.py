@@ -33,7 +33,9 @@ class CursorPaginator(Paginator):
     """A cursor token sent back as `param`: read at a dotted path of the body, or computed by a
     function of (body, items) (keyset paging: `lambda body, items: items[-1]["id"] if items else None`).
 
-    The pass ends on an empty page or a missing cursor. With `feed=True` (a change feed whose
+    The pass ends on an empty page, a missing cursor or an unchanged one; with `until_empty=False`
+    only a missing cursor ends it, for vendors whose pages may be short or empty while more follow
+    (an empty page may even repeat the cursor it was asked with: "ask again"). With `feed=True` (a change feed whose
     cursor stays valid, e.g. "keep requesting until you get an empty result set; use its cursor
     next time"), the last cursor is kept for the next run. `first_page_only` names parameters
     sent with the first request only (a start date the cursor replaces). `in_body=True` sends the
@@ -41,8 +43,8 @@ class CursorPaginator(Paginator):
     """
 
     def __init__(self, cursor: Cursor = "next_cursor", *, param: str = "cursor", feed: bool = False,
-                 first_page_only: tuple[str, ...] = (), in_body: bool = False) -> None:
-        self._cursor, self._param, self._feed = cursor, param, feed
+                 first_page_only: tuple[str, ...] = (), in_body: bool = False, until_empty: bool = True) -> None:
+        self._cursor, self._param, self._feed, self._until_empty = cursor, param, feed, until_empty
         self._dropped = dict.fromkeys(first_page_only)
         self.in_body = in_body
 
@@ -54,8 +56,11 @@ class CursorPaginator(Paginator):
         return value if value not in (None, "") else None
 
     def following(self, request: PageRequest, answer: JsonAnswer, items: list[Any]) -> PageRequest | None:
-        """The same request with the new cursor, unless the page was empty or had no cursor."""
+        """The same request with the new cursor, unless the page was empty (see `until_empty`) or
+        had no new cursor."""
         cursor = self._next_cursor(answer.body, items)
+        if not self._until_empty:  # the vendor's word: only a missing cursor ends the pass
+            return None if cursor is None else self._with_cursor(request, cursor)
         if not items or cursor is None or cursor == self.value(request, self._param):
             return None
         return self._with_cursor(request, cursor)

@@ -6,22 +6,12 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from collector import (AudioExpectation, ChangeFeed, Children, HttpClient, JsonAnswer, OAuth2,
-                       Page, PageRequest, Paginator, RateLimit, Recording, Revisit, Source,
-                       SourceContext, TenantError, expired_on, path_segment, register_secret)
+from collector import (AudioExpectation, ChangeFeed, Children, CursorPaginator, HttpClient, OAuth2,
+                       Page, RateLimit, Recording, Revisit, Source, SourceContext, TenantError,
+                       expired_on, path_segment, register_secret)
 
 from ._mapping import not_ready, to_recordings
 from ._settings import HeronSettings
-
-
-class BodyCursor(Paginator):
-    """The body's `cursor`; only a null one ends a pass (a page may be empty while more follow)."""
-
-    in_body = True
-
-    def following(self, request: PageRequest, answer: JsonAnswer, items: list[Any]) -> Any:
-        cursor = answer.body.get("next_cursor")
-        return self.changed(request, {"cursor": cursor}) if cursor else None
 
 
 async def call(http: HttpClient, method: str, url: str, **options: Any) -> Any:
@@ -52,7 +42,7 @@ class HeronSource(Source):
         """The snapshot, then the changes since its token; all again on 410 (or a stale cursor)."""
         feed = ChangeFeed(
             self.context, self.http, "/v2/recordings/changes", method="POST", json={"limit": 200},
-            items="recordings", paginator=BodyCursor(), token="next_sync_token",
+            items="recordings", paginator=CursorPaginator(in_body=True, until_empty=False), token="next_sync_token",
             token_param="sync_token", token_in_body=True,
             deleted=lambda item: item["id"] if item.get("deleted") else None,
             expired=expired_on(400, 410, message="_expired"), estimate="error.retry_after",
