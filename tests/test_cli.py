@@ -322,6 +322,19 @@ def test_native_decoder_messages_go_through_the_logger(toy_config: Path, toy_plu
     assert native and "part2_3_length" in native[0]["message"], lines
 
 
+def test_the_interpreters_import_time_report_is_not_relabelled_as_a_native_library(toy_config: Path) -> None:
+    """`-X importtime` writes with C's stderr too: its lines pass through as they are."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "collector", "--config", str(toy_config),
+                           "config", "check"], capture_output=True, text=True, env=os.environ.copy())
+    assert "A native library said" not in done.stderr, done.stderr[-2000:]
+    assert any(line.startswith("import time:") and "collector._commands" in line
+               for line in done.stderr.splitlines()), done.stderr[-2000:]
+
+
 def test_each_run_writes_prometheus_metrics(toy_config: Path, toy_plugins: Plugins) -> None:
     metrics = toy_config.parent / "metrics" / "collector.prom"
     toy_config.write_text(f'[metrics]\ntextfile = "{metrics}"\n' + toy_config.read_text())
