@@ -34,7 +34,6 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ._errors import ConfigError
-from ._plugins import Plugins
 from ._secret import PLAIN_TEXT, Secret
 from ._settings_tables import (
     TABLES,
@@ -47,9 +46,11 @@ from ._settings_tables import (
     StoreSettings,
     VerifySettings,
 )
-from ._source import SourceSettings
 
-if typing.TYPE_CHECKING:
+if typing.TYPE_CHECKING:  # types only: `status`, `report` and `export` read the tables, not the sources,
+    # and must not pay for the plugins' HTTP stack (httpx, the source models) at start-up
+    from ._plugins import Plugins
+    from ._source import SourceSettings
     from ._store import StoreLocation
 
 DEFAULT_CONFIG = Path("collector.toml")

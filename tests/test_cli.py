@@ -393,6 +393,8 @@ def test_commands_that_do_not_collect_load_no_audio_libraries(toy_config: Path, 
                           text=True, env=os.environ.copy())
     loaded = done.stdout.rsplit("LOADED", 1)[1].strip()
     assert "numpy" not in loaded and "soundfile" not in loaded, (loaded, done.stderr[-2000:])
+    if command == ["status"]:  # it reads the store only: no plugin, no HTTP stack (start-up time)
+        assert "httpx" not in loaded, (loaded, done.stderr[-2000:])
 
 
 def test_an_unknown_tenant_or_an_empty_date_range_is_refused_not_reported_as_done(
