@@ -397,6 +397,17 @@ def test_commands_that_do_not_collect_load_no_audio_libraries(toy_config: Path, 
         assert "httpx" not in loaded, (loaded, done.stderr[-2000:])
 
 
+def test_a_pass_loads_the_audio_libraries_only_to_decode_a_file() -> None:
+    """A pass with nothing to download, or whose files their containers prove, never needs libsndfile."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import sys, collector._run; print(sorted(m for m in ('numpy', 'soundfile') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ.copy())
+    assert done.stdout.strip() == "[]", (done.stdout, done.stderr[-2000:])
+
+
 def test_an_unknown_tenant_or_an_empty_date_range_is_refused_not_reported_as_done(
         toy_config: Path, toy_plugins: Plugins, capsys: pytest.CaptureFixture[str]) -> None:
     """A typo in SOURCE/TENANT used to report nothing, reset nothing and exit 0."""
