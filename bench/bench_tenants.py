@@ -18,7 +18,8 @@ the same sliding-window limit (3 requests per `--per-seconds`; Xima documents 10
 With `--baseline DIR` (another commit's source tree, see `_common.py`) 2 and 3 are also run from
 it, in the same rounds: a before/after in one run.
 
-Figures per pass (median of the rounds, then min-max):
+The order of the passes rotates from round to round. Figures per pass (median of the rounds,
+then min-max):
 - utilisation per tenant: (requests - limit) / (span x allowed rate), span from the tenant's
   first request's arrival to its last one's (a client that always has a request arriving the
   moment the window allows scores 100%); median and min over tenants; and the whole pass's:
@@ -280,15 +281,22 @@ def main() -> None:
                 figures["seen"] = seen_since_last()
                 results.setdefault(name, []).append(figures)
 
+            def bare(round_: int) -> None:
+                record("bare client", _child("bare", work / "farm.json", env, args))
+
+            def collector(name: str, tree: Path | None, round_: int) -> None:
+                config = _config(work / f"{name}-{round_}", farm, args)
+                record(name, _child("collect", config, baseline_env(tree, env), args))
+                if args.noop:
+                    record(f"{name}: no-op pass", _command(config, baseline_env(tree, env)))
+
+            steps = ([] if args.no_bare else [bare]) + [
+                (lambda r, name=name, tree=tree: collector(name, tree, r)) for name, tree in variants]
             seen_since_last()
             for round_ in range(args.rounds):
-                if not args.no_bare:
-                    record("bare client", _child("bare", work / "farm.json", env, args))
-                for name, tree in variants:
-                    config = _config(work / f"{name}-{round_}", farm, args)
-                    record(name, _child("collect", config, baseline_env(tree, env), args))
-                    if args.noop:
-                        record(f"{name}: no-op pass", _command(config, baseline_env(tree, env)))
+                turn = round_ % len(steps)  # the order rotates: no pass always runs after the same one
+                for step in steps[turn:] + steps[:turn]:
+                    step(round_)
                 print(f"  round {round_ + 1} of {args.rounds} done; {load()}", flush=True)
     finally:
         farm_process.stdin.close()
