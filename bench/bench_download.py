@@ -5,17 +5,24 @@ same run, on the same URL:
 
 1. httpx bare, async as the collector uses it, reading the body into nothing (the issue's reference);
 2. httpx + sha256 in one thread: what receiving and hashing cost one after the other;
-3. curl | sha256sum, for context (two processes, so receive and hash overlap);
+3. curl into /dev/null (the performance issue's reference: curl's receive rate), and curl | sha256sum
+   (two processes, so receive and hash overlap; bound by coreutils' sha256sum, ~400 MB/s here, about
+   a third of OpenSSL's SHA-256 that hashlib uses);
 4. the disk: writing the same number of bytes to a file in the store's folder and fsyncing it,
-   with no network at all (what any collector must do at least; on this VM it is the limit);
+   with no network at all (what any collector must do at least; this VM's disk ranges from about
+   300 MB/s to over 2 GB/s from one minute to the next, so it is measured in every round);
 5. the collector: `collector run` in a child process: receive, write to a temporary file, hash,
    fsync, verify (the WAV's chunk sizes), rename and catalog, with its peak RSS.
 
-Each is measured twice, interleaved, and the better figure printed (the machine is noisy).
-Target (issue 9): the collector at >= 0.7x the bare rate, RSS <= 100 MB.
+Each is measured `--rounds` times, interleaved (the order rotates each round: whatever runs after
+a 2 GB write pays for its writeback), and the median printed with the range (the machine
+is noisy), with the load average before and after. With `--baseline DIR` (another commit's source
+tree, see `_common.py`) the collector of that commit runs too, in the same rounds.
+Targets: the collector at >= 0.7x curl (the performance issue; issue 9 compared it with the bare
+httpx rate), peak RSS <= 100 MB.
 
-    .venv/bin/python bench/bench_download.py                 # 2 GB, about a minute
-    .venv/bin/python bench/bench_download.py --megabytes 512
+    .venv/bin/python bench/bench_download.py                 # 2 GB, 3 rounds, about 2 minutes
+    .venv/bin/python bench/bench_download.py --megabytes 512 --baseline /tmp/perf-base
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import argparse
 import asyncio
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,6 +39,7 @@ import time
 from pathlib import Path
 
 import httpx
+from _common import baseline_env, header, load, median, spread
 from bench_focus import API_KEY, BIG_CLIENT, collector_run
 
 HERE = Path(__file__).resolve().parent
@@ -85,12 +94,15 @@ def disk_rate(directory: Path, size: int) -> float:
     return size / elapsed / 1e6
 
 
-def curl_rate(url: str, headers: dict[str, str], body: bytes, size: int) -> float:
-    """curl piped into sha256sum; returns MB/s."""
+def curl_rate(url: str, headers: dict[str, str], body: bytes, size: int, *, hashed: bool = True) -> float:
+    """curl piped into sha256sum (`hashed`), or curl writing to /dev/null; returns MB/s."""
     command = ["curl", "-sS", "-X", "POST", "--data-binary", body.decode()]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     started = time.perf_counter()
+    if not hashed:
+        subprocess.run([*command, "-o", os.devnull, url], check=True)
+        return size / (time.perf_counter() - started) / 1e6
     curl = subprocess.Popen([*command, url], stdout=subprocess.PIPE)
     subprocess.run(["sha256sum"], stdin=curl.stdout, check=True, stdout=subprocess.DEVNULL)
     curl.wait()
@@ -101,6 +113,8 @@ def main() -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--megabytes", type=int, default=2048)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--baseline", type=Path, help="also run another commit's source tree (see _common.py)")
     args = parser.parse_args()
     size = args.megabytes * 1024**2
     emulator = subprocess.Popen(
@@ -110,29 +124,47 @@ def main() -> None:
     try:
         url = emulator.stdout.readline().strip()
         audio_url, headers, body = _request(url)
-        print(f"{size / 1e9:.2f} GB WAV over loopback; machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
-        figures: dict[str, list[float]] = {"bare": [], "hashed": [], "curl": [], "disk": [], "collector": []}
-        rss = 0.0
+        header(f"{size / 1e9:.2f} GB WAV over loopback, {args.rounds} rounds interleaved")
+        collectors = [("collector", None)] + ([("before", args.baseline)] if args.baseline else [])
+        figures: dict[str, list[float]] = {name: [] for name in ("bare", "hashed", "curl", "curl+sha", "disk")}
+        rss: dict[str, list[float]] = {}
+        received = httpx_rate(audio_url, headers, body, hashed=False)[1]
         with tempfile.TemporaryDirectory(prefix="bench-download-") as work:
-            for round_ in range(2):
-                bare, received = httpx_rate(audio_url, headers, body, hashed=False)
-                figures["bare"].append(bare)
-                figures["hashed"].append(httpx_rate(audio_url, headers, body, hashed=True)[0])
-                figures["curl"].append(curl_rate(audio_url, headers, body, received))
-                figures["disk"].append(disk_rate(Path(work), received))
-                summary, peak = collector_run(url, BIG_CLIENT, Path(work) / f"run-{round_}", page_size=100, audio=True)
-                figures["collector"].append(int(summary["audio_bytes"]) / float(summary["seconds"]) / 1e6)  # type: ignore[arg-type]
-                rss = max(rss, peak)
-        best = {name: max(values) for name, values in figures.items()}
-        print(f"  httpx (async), body into nothing: {best['bare']:8,.0f} MB/s  (the issue's reference)")
-        print(f"  httpx + sha256, one thread:       {best['hashed']:8,.0f} MB/s")
-        print(f"  curl | sha256sum:                 {best['curl']:8,.0f} MB/s")
-        print(f"  disk: write + fsync, no network:  {best['disk']:8,.0f} MB/s")
-        print(f"  collector (write, hash, fsync, verify, catalog): {best['collector']:,.0f} MB/s = "
-              f"{best['collector'] / best['bare']:.2f}x the reference (target >= 0.7x), "
-              f"{best['collector'] / min(best['bare'], best['disk']):.2f}x the slower of network and disk; "
-              f"peak RSS {rss:.0f} MB (target <= 100 MB)")
+
+            def collector(name: str, tree: Path | None, round_: int) -> float:
+                summary, peak = collector_run(url, BIG_CLIENT, Path(work) / f"{name}-{round_}", page_size=100,
+                                              audio=True, env=baseline_env(tree))
+                rss.setdefault(name, []).append(peak)
+                shutil.rmtree(Path(work) / f"{name}-{round_}")
+                return int(summary["audio_bytes"]) / float(summary["seconds"]) / 1e6  # type: ignore[arg-type]
+
+            steps = [("bare", lambda r: httpx_rate(audio_url, headers, body, hashed=False)[0]),
+                     ("hashed", lambda r: httpx_rate(audio_url, headers, body, hashed=True)[0]),
+                     ("curl", lambda r: curl_rate(audio_url, headers, body, received, hashed=False)),
+                     ("curl+sha", lambda r: curl_rate(audio_url, headers, body, received)),
+                     ("disk", lambda r: disk_rate(Path(work), received))]
+            steps += [(name, lambda r, name=name, tree=tree: collector(name, tree, r)) for name, tree in collectors]
+            for round_ in range(args.rounds):
+                turn = round_ % len(steps)
+                for name, step in steps[turn:] + steps[:turn]:
+                    figures.setdefault(name, []).append(step(round_))
+                print(f"  round {round_ + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in figures.items())
+                      + f" MB/s; {load()}", flush=True)
+        curl = median(figures["curl"])
+        print(f"  httpx (async), body into nothing: {spread(figures['bare'])} MB/s  (issue 9's reference)")
+        print(f"  httpx + sha256, one thread:       {spread(figures['hashed'])} MB/s")
+        print(f"  curl -o /dev/null:                {spread(figures['curl'])} MB/s  (the performance issue's reference)")
+        print(f"  curl | sha256sum:                 {spread(figures['curl+sha'])} MB/s")
+        print(f"  disk: write + fsync, no network:  {spread(figures['disk'])} MB/s")
+        for name, _ in collectors:
+            rate = median(figures[name])
+            print(f"  {name} (write, hash, fsync, verify, catalog): {spread(figures[name])} MB/s = "
+                  f"{rate / curl:.2f}x curl (target >= 0.7x), {rate / median(figures['curl+sha']):.2f}x curl | sha256sum, "
+                  f"{rate / median(figures['bare']):.2f}x bare "
+                  f"httpx, {rate / median(figures['disk']):.2f}x the disk; peak RSS {spread(rss[name], '{:.0f}')} MB "
+                  "(target <= 100 MB)")
         print("  (the collector's time is its whole run: start, listing, download, verification, commit)")
+        print(f"  after the run: {load()}")
     finally:
         emulator.stdin.close()
         emulator.wait()

@@ -1,29 +1,44 @@
-"""Benchmark: many Xima tenants on one machine, each tenant's allowance kept busy at once.
+"""Benchmark: many Xima tenants on one machine, each tenant's allowance kept busy at once, beside a
+bare async client doing the same work in the same run.
 
 A farm of emulated Xima tenants runs in a process of its own (`_xima_farm.py`), each tenant with
 the same sliding-window limit (3 requests per `--per-seconds`; Xima documents 10 s) and about
-`--seconds` of pending work at that rate. One collection pass over all of them runs in this
-process, exactly as `collector run` does, and prints:
+`--seconds` of pending work at that rate. Each round, interleaved, against the same farm:
 
-- utilisation per tenant, median and min: (requests - limit) / (span x allowed rate), span from the
-  tenant's first request's arrival to its last one's (a client that always has a request arriving
-  the moment the window allows scores 100%); and the whole pass's: every tenant's requests over
-  the pass's wall time;
+1. **reference**: a bare async httpx client (`bare_pass` below) lists the same windows and
+   downloads every recording (written to a file and hashed, not verified, not cataloged), one
+   client per tenant, up to the limit in flight, each slot free again one window after its
+   response was read (so it can never exceed the limit whatever the latency);
+2. **collector**: one collection pass over all tenants into a new store, exactly as `collector
+   run` does (`collector.testing.collect`), in a process of its own; its CPU is the pass's own
+   (user + system, all threads, verification included; start-up excluded);
+3. **no-op pass** (`--noop`): `collector run` again over the store 2 just filled: nothing is
+   new. Measured as the command (a process: start-up included, `wait4`'s CPU) and the number of
+   listing requests the farm saw.
+With `--baseline DIR` (another commit's source tree, see `_common.py`) 2 and 3 are also run from
+it, in the same rounds: a before/after in one run.
+
+The order of the passes rotates from round to round. Figures per pass (median of the rounds,
+then min-max):
+- utilisation per tenant: (requests - limit) / (span x allowed rate), span from the tenant's
+  first request's arrival to its last one's (a client that always has a request arriving the
+  moment the window allows scores 100%); median and min over tenants; and the whole pass's:
+  every tenant's requests over the pass's wall time;
 - 429 answers, the most requests seen in any window of any tenant;
-- the collector's CPU per request (this process's user + system time, all threads, verification
-  included) and per stored recording; peak RSS and RSS per tenant over the interpreter's baseline;
-- requests per stored recording.
+- CPU per request; peak RSS of the pass's process.
 
 Usage:
-    .venv/bin/python bench/bench_tenants.py --tenants 50 --per-seconds 1 --seconds 30
-    .venv/bin/python bench/bench_tenants.py --tenants 500 --per-seconds 10 --seconds 180
+    .venv/bin/python bench/bench_tenants.py --tenants 50 --per-seconds 1 --seconds 20 --noop
+    .venv/bin/python bench/bench_tenants.py --tenants 500 --per-seconds 10 --seconds 180 --rounds 1
     .venv/bin/python bench/bench_tenants.py --tenants 50 --max-jobs 8     # the cap users may set
-    .venv/bin/python bench/bench_tenants.py --tenants 50 --noop            # a second, no-op pass
+    .venv/bin/python bench/bench_tenants.py --tenants 50 --noop --baseline /tmp/perf-base
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import hashlib
 import json
 import os
 import resource
@@ -32,35 +47,35 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from collector.testing import collect, inspect_store, write_config
+from _common import baseline_env, header, load, spread
 
 SPAN = timedelta(hours=5)
 WINDOW = timedelta(hours=1)
-FARM = Path(__file__).with_name("_xima_farm.py")
+HERE = Path(__file__).resolve().parent
+FARM = HERE / "_xima_farm.py"
 
 
-def _rss_mb() -> float:
+def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _current_rss_mb() -> float:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+def _start(farm: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(farm["now"]) - SPAN - timedelta(minutes=30)
 
 
 def _config(directory: Path, farm: dict[str, Any], args: argparse.Namespace) -> Path:
-    now = datetime.fromisoformat(farm["now"])
+    from collector.testing import write_config
+
     sources = []
     for tenant in farm["tenants"]:
         variable = f"BENCH_XIMA_TOKEN_{tenant['name'].replace('-', '_').upper()}"
-        os.environ[variable] = tenant["token"]
         sources.append({
             "plugin": "xima", "tenant": tenant["name"], "base_url": tenant["url"], "token": {"env": variable},
-            "start": (now - SPAN - timedelta(minutes=30)).isoformat(), "window": WINDOW.total_seconds(),
+            "start": _start(farm).isoformat(), "window": WINDOW.total_seconds(),
             "lookback": 7200, "settle_delay": 1800,
             "rate_limit": {"requests": args.requests, "per_seconds": args.per_seconds},
         })
@@ -68,6 +83,118 @@ def _config(directory: Path, farm: dict[str, Any], args: argparse.Namespace) -> 
     if args.max_jobs:
         tables["scheduler"] = {"max_jobs": args.max_jobs}
     return write_config(directory, sources, **tables)
+
+
+def _tokens_env(farm: dict[str, Any]) -> dict[str, str]:
+    return {f"BENCH_XIMA_TOKEN_{t['name'].replace('-', '_').upper()}": t["token"] for t in farm["tenants"]}
+
+
+# -- the reference: a bare async client ------------------------------------------------------------
+
+
+async def _bare_tenant(tenant: dict[str, Any], start: datetime, end: datetime, requests: int, per_seconds: float,
+                       out: Path) -> dict[str, int]:
+    """List every hour window of one tenant, then download every recording it lists; <= `requests` slots,
+    each free again `per_seconds` after its response was read."""
+    import httpx
+
+    loop = asyncio.get_running_loop()
+    slots = asyncio.Semaphore(requests)
+    counts = {"requests": 0, "throttled": 0, "stored": 0, "bytes": 0}
+    queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+    cursor = start.replace(minute=0, second=0, microsecond=0)
+    while cursor < end:
+        queue.put_nowait(("list", cursor.isoformat(timespec="milliseconds")))
+        cursor += WINDOW
+    pending = [queue.qsize()]
+    headers = {"Authorization": f"Bearer {tenant['token']}"}
+
+    async with httpx.AsyncClient(base_url=tenant["url"], headers=headers, timeout=60) as client:
+
+        async def one(kind: str, value: str) -> bool:
+            await slots.acquire()
+            try:
+                counts["requests"] += 1
+                if kind == "list":
+                    low = datetime.fromisoformat(value)
+                    high = (low + WINDOW - timedelta(milliseconds=1)).isoformat(timespec="milliseconds")
+                    response = await client.get("/rest/api/v2/call-recording-info",
+                                                params={"startTime": value, "endTime": high})
+                    if response.status_code == 429:
+                        counts["throttled"] += 1
+                        return False
+                    response.raise_for_status()
+                    for call in response.json():
+                        for item in call.get("recordings", []):
+                            queue.put_nowait(("audio", f"{item['tenantName']}/{item['recordingKey']}"))
+                            pending[0] += 1
+                    return True
+                digest = hashlib.sha256()
+                async with client.stream("GET", f"/rest/api/v2/recordings/{value}/audio") as response:
+                    if response.status_code == 429:
+                        counts["throttled"] += 1
+                        return False
+                    response.raise_for_status()
+                    fd = os.open(out / value.replace("/", "_"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                    try:
+                        async for chunk in response.aiter_bytes():
+                            digest.update(chunk)
+                            os.write(fd, chunk)
+                            counts["bytes"] += len(chunk)
+                    finally:
+                        os.close(fd)
+                counts["stored"] += 1
+                return True
+            finally:
+                loop.call_later(per_seconds, slots.release)
+
+        async def worker() -> None:
+            while pending[0]:
+                try:
+                    kind, value = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    await asyncio.sleep(0.01)
+                    continue
+                if await one(kind, value):
+                    pending[0] -= 1
+                else:
+                    queue.put_nowait((kind, value))
+
+        await asyncio.gather(*(worker() for _ in range(requests)))
+    return counts
+
+
+def bare_pass(farm: dict[str, Any], requests: int, per_seconds: float) -> dict[str, Any]:
+    """The reference pass over every tenant of the farm; its own CPU, wall time and peak RSS."""
+    import httpx  # noqa: F401 - imported before the clock starts, as the collector's is
+
+    async def everything(out: Path) -> list[dict[str, int]]:
+        start, end = _start(farm), datetime.now(timezone.utc)
+        return await asyncio.gather(*(_bare_tenant(t, start, end, requests, per_seconds, out) for t in farm["tenants"]))
+
+    with tempfile.TemporaryDirectory(prefix="bench-bare-") as out:
+        usage, began = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+        counts = asyncio.run(everything(Path(out)))
+        wall, after = time.monotonic() - began, resource.getrusage(resource.RUSAGE_SELF)
+    return {"wall": wall, "user": after.ru_utime - usage.ru_utime, "system": after.ru_stime - usage.ru_stime,
+            "peak_rss": _peak_rss_mb(), "stored": sum(c["stored"] for c in counts), "exit_code": 0}
+
+
+def collector_pass(config: Path) -> dict[str, Any]:
+    """One collection pass in this process, as `collector run` does; its own CPU, wall and peak RSS."""
+    from collector.testing import collect, inspect_store
+
+    usage, began = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+    result = collect(config)
+    wall, after = time.monotonic() - began, resource.getrusage(resource.RUSAGE_SELF)
+    peak = _peak_rss_mb()
+    contents = inspect_store(config.parent / "store")
+    return {"wall": wall, "user": after.ru_utime - usage.ru_utime, "system": after.ru_stime - usage.ru_stime,
+            "peak_rss": peak, "stored": sum(len(v) for v in contents.audio.values()),
+            "problems": len(contents.problems), "exit_code": result.exit_code}
+
+
+# -- the parent: farm, rounds, figures ---------------------------------------------------------------
 
 
 def _utilisation(seen: dict[str, Any], args: argparse.Namespace, wall: float) -> tuple[list[float], float]:
@@ -83,26 +210,58 @@ def _utilisation(seen: dict[str, Any], args: argparse.Namespace, wall: float) ->
     return steady, whole
 
 
+def _child(mode: str, path: Path, env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", mode, "--child-path", str(path),
+               "--requests", str(args.requests), "--per-seconds", str(args.per_seconds)]
+    done = subprocess.run(command, env=env, cwd=path.parent, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{mode} pass failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _command(config: Path, env: dict[str, str]) -> dict[str, Any]:
+    """`collector run` as a process: wall, CPU (its own, start-up included), peak RSS, exit code."""
+    began = time.monotonic()
+    process = subprocess.Popen([sys.executable, "-m", "collector", "--config", str(config), "run"], env=env,
+                               cwd=config.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    return {"wall": time.monotonic() - began, "user": usage.ru_utime, "system": usage.ru_stime,
+            "peak_rss": usage.ru_maxrss / 1024, "exit_code": os.waitstatus_to_exitcode(status)}
+
+
 def main() -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, default=50)
     parser.add_argument("--requests", type=int, default=3, help="requests allowed per window (Xima: 3)")
     parser.add_argument("--per-seconds", type=float, default=1.0, help="window length in seconds (Xima: 10)")
-    parser.add_argument("--seconds", type=float, default=30.0, help="pending work per tenant, in seconds")
+    parser.add_argument("--seconds", type=float, default=20.0, help="pending work per tenant, in seconds")
     parser.add_argument("--max-jobs", type=int, default=0, help="scheduler.max_jobs (default: not set)")
-    parser.add_argument("--noop", action="store_true", help="measure a second pass with nothing new")
+    parser.add_argument("--noop", action="store_true", help="also a second pass with nothing new, as a command")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-bare", action="store_true", help="skip the bare client (the reference)")
+    parser.add_argument("--baseline", type=Path, help="also run another commit's source tree (see _common.py)")
+    parser.add_argument("--child", choices=("bare", "collect"), help=argparse.SUPPRESS)
+    parser.add_argument("--child-path", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child == "bare":
+        print(json.dumps(bare_pass(json.loads(args.child_path.read_text()), args.requests, args.per_seconds)))
+        return
+    if args.child == "collect":
+        print(json.dumps(collector_pass(args.child_path)))
+        return
+
     rate = args.requests / args.per_seconds
     windows = int((SPAN + timedelta(minutes=30)) / WINDOW) + 2
     recordings = max(1, int(args.seconds * rate) - windows)
-    print(f"Starting {args.tenants} emulated Xima tenants with {recordings} recordings of real Opus audio each ...",
-          flush=True)
+    header(f"{args.tenants} emulated Xima tenants, {recordings} recordings of real Opus audio each; limit "
+           f"{args.requests} requests per {args.per_seconds:g} s per tenant; max_jobs {args.max_jobs or 'not set'}")
     farm_process = subprocess.Popen(
         [sys.executable, str(FARM), "--tenants", str(args.tenants), "--recordings", str(recordings),
          "--requests", str(args.requests), "--per-seconds", str(args.per_seconds)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert farm_process.stdin is not None and farm_process.stdout is not None
+    results: dict[str, list[dict[str, Any]]] = {}
     try:
         farm = json.loads(farm_process.stdout.readline())
 
@@ -111,47 +270,69 @@ def main() -> None:
             farm_process.stdin.flush()  # type: ignore[union-attr]
             return json.loads(farm_process.stdout.readline())  # type: ignore[union-attr, no-any-return]
 
-        with tempfile.TemporaryDirectory() as directory:
-            config = _config(Path(directory), farm, args)
-            baseline = _current_rss_mb()
-            if args.noop:
-                collect(config)
-                seen_since_last()
-                print("(first pass done; what follows is a second pass with nothing new)")
-            usage, began = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
-            result = collect(config)
-            wall, after = time.monotonic() - began, resource.getrusage(resource.RUSAGE_SELF)
-            user, system = after.ru_utime - usage.ru_utime, after.ru_stime - usage.ru_stime
-            cpu = user + system
-            contents = inspect_store(Path(directory) / "store")
-        seen = seen_since_last()
+        with tempfile.TemporaryDirectory(prefix="bench-tenants-") as directory:
+            work = Path(directory)
+            (work / "farm.json").write_text(json.dumps(farm))
+            env = {**os.environ, **_tokens_env(farm), "COLLECTOR_LIMITS_DIR": str(work / "limits")}
+            variants = [("collector", None)] + ([("before", args.baseline)] if args.baseline else [])
+
+            def record(name: str, figures: dict[str, Any]) -> None:
+                time.sleep(args.per_seconds + 0.5)  # the next pass starts with every window empty
+                figures["seen"] = seen_since_last()
+                results.setdefault(name, []).append(figures)
+
+            def bare(round_: int) -> None:
+                record("bare client", _child("bare", work / "farm.json", env, args))
+
+            def collector(name: str, tree: Path | None, round_: int) -> None:
+                config = _config(work / f"{name}-{round_}", farm, args)
+                record(name, _child("collect", config, baseline_env(tree, env), args))
+                if args.noop:
+                    record(f"{name}: no-op pass", _command(config, baseline_env(tree, env)))
+
+            steps = ([] if args.no_bare else [bare]) + [
+                (lambda r, name=name, tree=tree: collector(name, tree, r)) for name, tree in variants]
+            seen_since_last()
+            for round_ in range(args.rounds):
+                turn = round_ % len(steps)  # the order rotates: no pass always runs after the same one
+                for step in steps[turn:] + steps[:turn]:
+                    step(round_)
+                print(f"  round {round_ + 1} of {args.rounds} done; {load()}", flush=True)
     finally:
         farm_process.stdin.close()
         farm_process.wait(timeout=60)
-    stored = sum(len(v) for v in contents.audio.values())
-    print(f"limit: {args.requests} requests per {args.per_seconds:g} s per tenant; {args.tenants} tenants; "
-          f"max_jobs {args.max_jobs or 'not set'}; exit code {result.exit_code}; {stored} audio files stored "
-          f"({args.tenants * recordings} listed); problems: {len(contents.problems)}")
-    requests = sum(len(t["arrivals"]) for t in seen.values())
-    if args.noop:
-        listing = max(len(t["arrivals"]) for t in seen.values())
-        floor = max(0, listing - args.requests) / rate
-        print(f"no-op pass: {wall:.2f} s wall, {cpu:.2f} s CPU ({user:.2f} user, {system:.2f} system; target <= 0.5 s); "
-              f"{requests} listing requests, at most {listing} per tenant, which its limit allows in {floor:.1f} s "
-              f"(target: wall <= that + 1 s)")
-        return
-    throttled = sum(t["statuses"].count(429) for t in seen.values())
-    steady, whole = _utilisation(seen, args, wall)
-    print(f"utilisation per tenant: median {statistics.median(steady):.1%}, min {min(steady):.1%} (target >= 98%); "
-          f"whole pass {whole:.1%}")
-    print(f"requests: {requests} in {wall:.1f} s; 429 answers: {throttled}; most in any window: "
-          f"{max(t['max_in_window'] for t in seen.values())} (limit {args.requests})")
-    print(f"collector CPU: {cpu:.2f} s ({user:.2f} user, {system:.2f} system) = {cpu / requests * 1000:.2f} ms "
-          f"per request (target <= 2 ms), "
-          f"{requests / max(stored, 1):.2f} requests per stored recording")
-    peak = _rss_mb()
-    print(f"peak RSS {peak:.0f} MB; over the {baseline:.0f} MB before the pass: "
-          f"{(peak - baseline) / args.tenants:.2f} MB per tenant (target <= 0.2 MB)")
+    _report(results, args, recordings)
+
+
+def _report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace, recordings: int) -> None:
+    print(f"\nmedian (min-max) of {args.rounds} round(s); {args.tenants * recordings} recordings listed per pass")
+    for name, runs in results.items():
+        requests = [sum(len(t["arrivals"]) for t in r["seen"].values()) for r in runs]
+        cpu = [r["user"] + r["system"] for r in runs]
+        if name.endswith("no-op pass"):
+            listing = [max(len(t["arrivals"]) for t in r["seen"].values()) for r in runs]
+            print(f"{name} (`collector run` as a command, start-up included):\n"
+                  f"  wall {spread([r['wall'] for r in runs], '{:.2f}')} s; CPU {spread(cpu, '{:.2f}')} s "
+                  f"(user {spread([r['user'] for r in runs], '{:.2f}')}; target <= 0.5 s); "
+                  f"listing requests {spread(requests, '{:.0f}')}, at most {max(listing)} per tenant; "
+                  f"exit codes {sorted({r['exit_code'] for r in runs})}")
+            continue
+        steady = [_utilisation(r["seen"], args, r["wall"]) for r in runs]
+        medians = [statistics.median(s) for s, _ in steady]
+        mins = [min(s) for s, _ in steady]
+        throttled = [sum(t["statuses"].count(429) for t in r["seen"].values()) for r in runs]
+        most = max(max(t["max_in_window"] for t in r["seen"].values()) for r in runs)
+        per_request = [c / max(n, 1) * 1000 for c, n in zip(cpu, requests)]
+        print(f"{name}:\n"
+              f"  utilisation per tenant: median {spread(medians, '{:.1%}')}, min {spread(mins, '{:.1%}')} "
+              f"(target >= 98%); whole pass {spread([w for _, w in steady], '{:.1%}')}\n"
+              f"  requests {spread(requests, '{:.0f}')} in {spread([r['wall'] for r in runs], '{:.1f}')} s; "
+              f"429 answers {spread(throttled, '{:.0f}')}; most in any window {most} (limit {args.requests})\n"
+              f"  CPU {spread(cpu, '{:.2f}')} s = {spread(per_request, '{:.2f}')} ms per request (target <= 2 ms); "
+              f"peak RSS {spread([r['peak_rss'] for r in runs], '{:.0f}')} MB; stored "
+              f"{spread([r['stored'] for r in runs], '{:.0f}')}; problems {sum(r.get('problems', 0) for r in runs)}; "
+              f"exit codes {sorted({r['exit_code'] for r in runs})}")
+    print(f"after the run: {load()}")
 
 
 if __name__ == "__main__":

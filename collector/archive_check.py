@@ -47,7 +47,6 @@ import sqlite3
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,6 +166,8 @@ def check_links(database: str, count: int, workers: int | None = None) -> Proble
         return _links(database, 1, count)
     step = -(-count // workers)
     ranges = [(start, min(start + step - 1, count)) for start in range(1, count + 1, step)]
+    from concurrent.futures import ProcessPoolExecutor  # here: the catalog imports this module for `status`
+
     with ProcessPoolExecutor(len(ranges)) as pool:
         found = [p for p in pool.map(_links, [database] * len(ranges), *zip(*ranges)) if p is not None]
     return min(found, key=lambda p: p.event or 0) if found else None

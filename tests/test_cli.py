@@ -322,6 +322,19 @@ def test_native_decoder_messages_go_through_the_logger(toy_config: Path, toy_plu
     assert native and "part2_3_length" in native[0]["message"], lines
 
 
+def test_the_interpreters_import_time_report_is_not_relabelled_as_a_native_library(toy_config: Path) -> None:
+    """`-X importtime` writes with C's stderr too: its lines pass through as they are."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "collector", "--config", str(toy_config),
+                           "config", "check"], capture_output=True, text=True, env=os.environ.copy())
+    assert "A native library said" not in done.stderr, done.stderr[-2000:]
+    assert any(line.startswith("import time:") and "collector._cli._commands" in line
+               for line in done.stderr.splitlines()), done.stderr[-2000:]
+
+
 def test_each_run_writes_prometheus_metrics(toy_config: Path, toy_plugins: Plugins) -> None:
     metrics = toy_config.parent / "metrics" / "collector.prom"
     toy_config.write_text(f'[metrics]\ntextfile = "{metrics}"\n' + toy_config.read_text())
@@ -380,6 +393,19 @@ def test_commands_that_do_not_collect_load_no_audio_libraries(toy_config: Path, 
                           text=True, env=os.environ.copy())
     loaded = done.stdout.rsplit("LOADED", 1)[1].strip()
     assert "numpy" not in loaded and "soundfile" not in loaded, (loaded, done.stderr[-2000:])
+    if command == ["status"]:  # it reads the store only: no plugin, no HTTP stack (start-up time)
+        assert "httpx" not in loaded, (loaded, done.stderr[-2000:])
+
+
+def test_a_pass_loads_the_audio_libraries_only_to_decode_a_file() -> None:
+    """A pass with nothing to download, or whose files their containers prove, never needs libsndfile."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import sys, collector._runner._run; print(sorted(m for m in ('numpy', 'soundfile') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ.copy())
+    assert done.stdout.strip() == "[]", (done.stdout, done.stderr[-2000:])
 
 
 def test_an_unknown_tenant_or_an_empty_date_range_is_refused_not_reported_as_done(

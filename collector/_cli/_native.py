@@ -20,6 +20,10 @@ def capture_native_stderr() -> None:
     becomes a pipe read by a thread that logs each line ("collector.native", INFO), and Python's
     own `sys.stderr` (the log handler's stream) writes to the original descriptor. Called once by
     the `collector` command, never by code embedding the collector.
+
+    The interpreter's own `-X importtime` (`PYTHONPROFILEIMPORTTIME`) report is written with C's
+    stderr too: its lines ("import time: ...") are passed through to the original descriptor as they
+    are, not relabelled as a native library's messages.
     """
     if getattr(capture_native_stderr, "installed", False):
         return
@@ -33,12 +37,17 @@ def capture_native_stderr() -> None:
         return
     sys.stderr = open(original, "w", buffering=1, encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
 
+    importtime = "importtime" in sys._xoptions or bool(os.environ.get("PYTHONPROFILEIMPORTTIME"))
+
     def pump() -> None:
         import logging
 
         native = logging.getLogger("collector.native")
         with open(read_end, "rb", buffering=0) as pipe:
             for line in iter(pipe.readline, b""):
+                if importtime and line.startswith(b"import time:"):
+                    os.write(original, line)
+                    continue
                 text = line.decode("utf-8", "replace").strip()
                 if text:
                     native.info("A native library said: %s", text, extra={"event": "native_message"})

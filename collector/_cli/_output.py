@@ -4,11 +4,13 @@ On a terminal, a live table shows every tenant's progress and log lines print ab
 Elsewhere (cron, systemd, CI) there is no animation: plain log lines, or one JSON object per
 line with `--log-format json`, plus a progress line per tenant every `PROGRESS_EVERY` seconds.
 Every log line passes the redacting filter, whatever its origin (ours, httpx, a plugin's).
+
+rich and asyncio are imported where they are used: every command sets up logging through this
+module, and `plugins`, `status` or `config check` need neither (about 25 ms of start-up each).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sys
@@ -18,16 +20,13 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TextIO
 
-from rich import box
-from rich.console import Console
-from rich.live import Live
-from rich.logging import RichHandler
-from rich.table import Table
-
 from collector._base._redact import RedactingFilter, redact
 from collector._runner._summary import TenantStatus, TenantSummary, size_text, summary_line
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
     from collector._storage._checkpoints import CheckpointResult
 
 PROGRESS_EVERY = 30.0
@@ -104,6 +103,8 @@ def setup_logging(fmt: str = "text", level: str = "info", *, console: Console | 
             root.removeHandler(installed)
     handler: logging.Handler
     if console is not None and fmt == "text":
+        from rich.logging import RichHandler
+
         handler = RichHandler(console=console, show_path=False, rich_tracebacks=False, markup=False)
     else:
         handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
@@ -157,6 +158,9 @@ def progress_table(summaries: list[TenantSummary], *, title: str | None = None, 
 
 
 def _table(rows: list[tuple[str, str, dict[str, str]]], columns: list[str], title: str | None) -> Table:
+    from rich import box
+    from rich.table import Table
+
     table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False, collapse_padding=True,
                   caption=LEGEND if len(columns) == len(_COLUMNS)
                   else LEGEND + " (a narrow terminal: " + ", ".join(c for c in _COLUMNS if c not in columns)
@@ -186,18 +190,24 @@ def live_progress(console: Console | None, summaries: Callable[[], list[TenantSu
     Must be entered on the running event loop.
     """
     if console is None:
+        import asyncio
+
         task = asyncio.get_running_loop().create_task(_log_progress(summaries))
         try:
             yield
         finally:
             task.cancel()
         return
+    from rich.live import Live
+
     with Live(console=console, refresh_per_second=4, transient=True,
               get_renderable=lambda: progress_table(summaries(), width=console.width)):
         yield
 
 
 async def _log_progress(summaries: Callable[[], list[TenantSummary]]) -> None:
+    import asyncio
+
     progress_log = logging.getLogger("collector.progress")
     while True:
         await asyncio.sleep(PROGRESS_EVERY)
@@ -216,6 +226,8 @@ def render_summary(summaries: list[TenantSummary], out: TextIO, *, as_json: bool
                   indent=None if one_line else 2)
         out.write("\n")
         return
+    from rich.console import Console
+
     console = Console(file=out, width=None if out.isatty() else 160, soft_wrap=not out.isatty())
     console.print(progress_table(summaries, title=f"Run {run_id} summary" if run_id else "Run summary",
                                  width=console.width))

@@ -46,9 +46,10 @@ from collector._base._settings_tables import (
     StoreSettings,
     VerifySettings,
 )
-from collector._sources._source import Source, SourceSettings
 
-if typing.TYPE_CHECKING:
+if typing.TYPE_CHECKING:  # types only: `status`, `report` and `export` read the tables, not the sources,
+    # and must not pay for the plugins' HTTP stack (httpx, the source models) at start-up
+    from collector._sources._source import Source, SourceSettings
     from collector._storage._store import StoreLocation
 
 ENV_PREFIX = "COLLECTOR_"

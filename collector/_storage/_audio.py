@@ -15,11 +15,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import soundfile as sf
-
 from ._containers import ContainerDamaged, ContainerFacts, check_ogg_opus, check_wav
 from ._mp3 import check_mp3, mpeg_frame_length
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import soundfile as sf
 
 __all__ = [
     "AudioProbe",
@@ -300,6 +301,9 @@ def _frame_samples(head: bytes, container: str, facts: ContainerFacts | None) ->
 
 def _read_info(path: Path, container: str) -> sf._SoundFileInfo:
     """soundfile's verbose info for the file, turning every libsndfile error into a rejection."""
+    import soundfile as sf  # here, not at the top: a pass whose files the containers prove (or that
+    # downloads nothing) never loads libsndfile and numpy (about 50 ms of start-up)
+
     try:
         return sf.info(str(path), verbose=True)
     except _SF_ERRORS as exc:
@@ -356,6 +360,9 @@ def _decode_frames(path: Path, header_frames: int, sample_rate: int) -> int:
 
     Loops read() until it returns nothing rather than trusting blocks() or the header's frame count.
     """
+    import numpy as np
+    import soundfile as sf  # see _read_info
+
     frames = 0
     try:
         with sf.SoundFile(str(path)) as sound:

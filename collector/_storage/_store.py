@@ -24,7 +24,6 @@ downloads everywhere stop when it is set.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import fcntl
 import hashlib
@@ -39,7 +38,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from collector._base._errors import RunError, StoreFailure
 from collector._base._model import Recording, Transcript
@@ -48,6 +47,9 @@ from collector._base._time import now_utc
 from ._catalog import Catalog, LeaseLost, PostgresTarget
 from ._files import recording_dir, safe_name, safe_segment, store_path
 from ._objects import BucketError, LocalObjects, Objects, Retention, S3Location, S3Objects
+
+if TYPE_CHECKING:
+    import asyncio
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -131,6 +133,8 @@ class GroupCommit(Generic[T]):
 
     async def submit(self, item: T) -> None:
         """Commit `item` with whatever else is waiting; return once it is committed."""
+        import asyncio  # here, not at the top: `status` reads the store without an event loop
+
         done = asyncio.get_running_loop().create_future()
         self._waiting.append((item, done))
         if self._drainer is None or self._drainer.done():
@@ -246,6 +250,8 @@ class Store:
         A lost PostgreSQL connection is opened again and the call made again, with backoff, for
         up to `reconnect_seconds`; then it is the store's failure like any other.
         """
+        import asyncio  # see GroupCommit.submit
+
         loop = asyncio.get_running_loop()
         deadline = time.monotonic() + self.location.reconnect_seconds
         pause = 0.2

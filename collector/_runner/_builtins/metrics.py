@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from .._config import Config
 from .._hookspecs import PassEvent, PassKind, TenantEvent, hookimpl
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # a type only: loading the plugins (`collector plugins`) does not read the configuration
+    from .._config import Config
 
 log = logging.getLogger("collector")
 

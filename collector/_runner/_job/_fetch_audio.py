@@ -1,8 +1,9 @@
 """Fetching one recording's audio: stream to a temporary file, hash, verify, place or quarantine.
 
 Memory stays flat whatever the file size, and the steps overlap: chunks are gathered into blocks of
-`_BLOCK` bytes, and each block is written and hashed on the machine's file pool (on two threads at
-once) while the next one arrives (one block in flight, so at most two are held); every 32 MB the
+`_BLOCK` bytes, and each block's chunks are written (`os.writev`: never joined into a copy on the
+event loop) and hashed on the machine's file pool (on two threads at once) while the next block
+arrives (one block in flight, so at most two are held); every 32 MB the
 kernel is asked to start writing the file to the disk, so the final fsync has little left to do. The temporary file is created when the
 first bytes arrive, not while the request waits for its rate-limit slot. Then one job on the
 verification pool (one thread per core) writes the last block, fsyncs, verifies (`probe_audio`:
@@ -27,7 +28,7 @@ from concurrent.futures import Executor
 from contextlib import AbstractAsyncContextManager
 from functools import partial
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import TypeVar
 
 import httpx
 
@@ -49,6 +50,8 @@ from ._pace import PaceGuard, TransferAbandoned
 R = TypeVar("R")
 
 _BLOCK = 1 << 20
+_IOV_MAX = 1024
+"""Chunks per `os.writev` call (Linux's IOV_MAX)."""
 _WRITEBACK = 32 << 20
 """Bytes written after which their writeback to the disk is started (large downloads only)."""
 _SNIFF_EXTENSIONS = {"ogg": ".ogg", "wav": ".wav", "mp3": ".mp3", "flac": ".flac", "mp4": ".mp4"}
@@ -68,14 +71,15 @@ class QuarantinedDownload(ItemRejected):
 
 
 class _Sink:
-    """A body on its way to a temporary file: each block written and hashed on `pool` (the two at
-    once, on two threads) while the next block arrives."""
+    """A body on its way to a temporary file: the chunks of each block written (`os.writev`, never
+    joined into one copy) and hashed on `pool` (the two at once, on two threads) while the next
+    block arrives."""
 
     def __init__(self, directory: Path, pool: Executor) -> None:
         self._directory = directory
         self._pool = pool
         self._digest = hashlib.sha256()
-        self._handle: BinaryIO | None = None
+        self._fd: int | None = None
         self._chunks: list[bytes] = []
         self._gathered = 0
         self._pending: list[asyncio.Future[None]] = []
@@ -84,32 +88,44 @@ class _Sink:
         self.path: Path | None = None
         self.size = 0
 
-    def _open(self) -> BinaryIO:
+    def _open(self) -> int:
         self._directory.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=self._directory, suffix=".part")
         self.path = Path(name)
-        return os.fdopen(fd, "wb")
+        return fd
 
-    def _write(self, block: bytes) -> None:
-        if self._handle is None:
-            self._handle = self._open()
-        self._handle.write(block)
-        self._written += len(block)
+    def _write(self, chunks: list[bytes]) -> None:
+        if self._fd is None:
+            self._fd = self._open()
+        for start in range(0, len(chunks), _IOV_MAX):
+            batch = chunks[start:start + _IOV_MAX]
+            total = sum(map(len, batch))
+            done = os.writev(self._fd, batch)
+            if done < total:  # a short write (a signal, a full disk): the rest, until it raises
+                rest = memoryview(b"".join(batch))[done:]
+                while rest:
+                    rest = rest[os.write(self._fd, rest):]
+            self._written += total
         if self._written - self._flushing >= _WRITEBACK:
             # Start writing the last blocks to the disk now (the kernel does it in the background),
             # so the fsync at the end has little left to wait for and the page cache stays small.
-            self._handle.flush()
-            os.posix_fadvise(self._handle.fileno(), self._flushing, self._written - self._flushing,
-                             os.POSIX_FADV_DONTNEED)
+            os.posix_fadvise(self._fd, self._flushing, self._written - self._flushing, os.POSIX_FADV_DONTNEED)
             self._flushing = self._written
 
-    def _finish(self, block: bytes) -> str:
-        self._write(block)  # opens the file even for an empty body, which the checks then reject
-        self._digest.update(block)
-        assert self._handle is not None
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-        self._handle.close()
+    def _hash(self, chunks: list[bytes]) -> None:
+        update = self._digest.update
+        for chunk in chunks:
+            update(chunk)  # releases the GIL for chunks over 2 KiB
+
+    def _finish(self, chunks: list[bytes]) -> str:
+        self._write(chunks)  # opens the file even for an empty body, which the checks then reject
+        self._hash(chunks)
+        assert self._fd is not None
+        fd, self._fd = self._fd, None
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         return self._digest.hexdigest()
 
     async def _settled(self) -> None:
@@ -123,20 +139,20 @@ class _Sink:
         self._gathered += len(chunk)
         self.size += len(chunk)
         if self._gathered >= _BLOCK:
-            block, self._chunks, self._gathered = b"".join(self._chunks), [], 0
+            chunks, self._chunks, self._gathered = self._chunks, [], 0
             await self._settled()
             loop = asyncio.get_running_loop()
-            self._pending = [loop.run_in_executor(self._pool, self._write, block),
-                             loop.run_in_executor(self._pool, self._digest.update, block)]
+            self._pending = [loop.run_in_executor(self._pool, self._write, chunks),
+                             loop.run_in_executor(self._pool, self._hash, chunks)]
 
     async def finish(self, pool: Executor, then: Callable[[Path, str], R]) -> R:
         """Write what is left, fsync and close the file, then run `then(path, sha256)`: one job on
         `pool`, so a small body costs one hand-over to a thread, not three."""
         await self._settled()
-        block, self._chunks = b"".join(self._chunks), []
+        chunks, self._chunks = self._chunks, []
 
         def finish_then() -> R:
-            sha256 = self._finish(block)
+            sha256 = self._finish(chunks)
             assert self.path is not None
             return then(self.path, sha256)
 
@@ -149,8 +165,9 @@ class _Sink:
                 await asyncio.shield(future)
             except Exception:  # noqa: BLE001 - the write's own error has been raised already
                 pass
-        if self._handle is not None and not self._handle.closed:
-            self._handle.close()
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
         if self.path is not None:
             self.path.unlink(missing_ok=True)
 

@@ -9,11 +9,14 @@ from typing import Any
 from collector._base._model import Recording, RecordingKey
 from collector._base._revisit import Revisit
 from collector._base._time import iso, now_utc
-from collector._sources._source import ListingCount
 
 from ._revisits import Visited, finish_visit, queue_revisits
 from ._rows import UPSERT_RECORDING, PageCounts, Rejected, WorkPlan, recording_row, to_json_text
 from ._work import WorkCatalog, fingerprint
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # a type only: `status` reads the catalog without the sources' HTTP stack
+    from collector._sources._source import ListingCount
 
 
 class RecordingsCatalog(WorkCatalog):
