@@ -212,7 +212,7 @@ def toy_source_class() -> type[Source]:
 
 
 @pytest.fixture
-def Toy() -> type[ToyEmulator]:  # noqa: N802 - a class, named like one
+def Toy() -> type[ToyEmulator]:  # a class, named like one
     """The toy emulator class, to start more toy tenants."""
     return ToyEmulator
 

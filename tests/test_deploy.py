@@ -36,7 +36,7 @@ from collector._runner._plugins import Plugins
 from collector.testing import PostgresServer, S3Server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers beside this file (importlib mode)
-from deploy_images import Booted, Buildah, debian_tree, missing  # noqa: E402
+from deploy_images import Booted, Buildah, debian_tree, missing
 
 REPO = Path(__file__).resolve().parent.parent
 SYSTEMD = REPO / "deploy" / "systemd"

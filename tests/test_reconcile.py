@@ -22,7 +22,7 @@ from collector.engine import EXIT_OK, EXIT_PARTIAL, Plugins
 from collector.testing import PostgresServer, collect, query_catalog, scale_out, write_config
 
 
-def counting_plugins(toy_source_class: type[Any], Toy: type[Any]) -> tuple[Plugins, type[Any]]:  # noqa: N803
+def counting_plugins(toy_source_class: type[Any], Toy: type[Any]) -> tuple[Plugins, type[Any]]:
     """A plugin manager with a toy source that counts, and the emulator class that answers its counts."""
 
     class CountingToy(Toy):  # type: ignore[misc, valid-type]
@@ -59,7 +59,7 @@ def counting_plugins(toy_source_class: type[Any], Toy: type[Any]) -> tuple[Plugi
 
 
 @pytest.fixture
-def counting(toy_source_class: type[Any], Toy: type[Any]) -> Any:  # noqa: N803
+def counting(toy_source_class: type[Any], Toy: type[Any]) -> Any:
     plugins, emulator_class = counting_plugins(toy_source_class, Toy)
     with emulator_class(10) as emulator:
         yield plugins, emulator

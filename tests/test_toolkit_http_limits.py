@@ -270,7 +270,7 @@ def test_a_paused_route_survives_into_the_next_run_and_is_lifted_afterwards(
         paused_route_across_runs(tmp_path, Toy, toy_source, toy_source_class)
 
 
-def paused_route_across_runs(tmp_path: Path, Toy: type[Any], toy_source: Callable[..., dict[str, Any]],  # noqa: N803
+def paused_route_across_runs(tmp_path: Path, Toy: type[Any], toy_source: Callable[..., dict[str, Any]],
                              toy_source_class: type[Source]) -> None:
     class Downloads(toy_source_class):  # type: ignore[valid-type, misc]
         def open_audio(self, recording: Recording) -> AbstractAsyncContextManager[httpx.Response]:

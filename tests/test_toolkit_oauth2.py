@@ -288,7 +288,7 @@ def _readme_examples() -> dict[str, Any]:
     sys.modules[module.__name__] = module  # pydantic resolves the settings' annotations there
     for block in re.findall(r"```python\n(.*?)```", section, re.DOTALL):
         if block.startswith(('"""', "from ")):
-            exec(compile(block, str(AUTH_PAGE), "exec"), module.__dict__)  # noqa: S102 - our own documentation
+            exec(compile(block, str(AUTH_PAGE), "exec"), module.__dict__)  # our own documentation
     return module.__dict__
 
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the test vendors beside this file (importlib mode)
-from toolkit_site import installed_as_plugin  # noqa: E402
-from vendor_chatter import (  # noqa: E402
+from toolkit_site import installed_as_plugin
+from vendor_chatter import (
     Account,
     ChatterEmulation,
     ChatterEmulator,
@@ -27,10 +27,10 @@ from vendor_chatter import (  # noqa: E402
     OnceOnlyEmulation,
 )
 
-import collector  # noqa: E402
-from collector import Children, Recording, Revisit, hookimpl, now_utc  # noqa: E402
-from collector.engine import Plugins, cli  # noqa: E402
-from collector.testing import (  # noqa: E402
+import collector
+from collector import Children, Recording, Revisit, hookimpl, now_utc
+from collector.engine import Plugins, cli
+from collector.testing import (
     Emulation,
     SourceConformance,
     collect,

@@ -288,7 +288,7 @@ class ChatterEmulation(Emulation):
     def attach_children_later(self, count: int) -> None:
         for account in self.accounts:
             parents = self.open[account.name]
-            with self.api._data:  # noqa: SLF001 - the emulator's own lock, held while its data changes
+            with self.api._data:  # the emulator's own lock, held while its data changes
                 for number in range(count):
                     account.attach(parents[number % len(parents)])
                 for parent in parents:

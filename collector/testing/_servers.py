@@ -176,7 +176,7 @@ class S3Server:
                 self.make_bucket(name)
                 obstore.put(S3Store(name, **self.client_options()), "probe", b"ok")
                 return
-            except Exception:  # noqa: BLE001 - the server is still starting
+            except Exception:  # the server is still starting
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)

@@ -206,7 +206,7 @@ async def _wait_for(app: Any, name: str) -> None:
                 away_since = None
             if not left:
                 return
-        except Exception as exc:  # noqa: BLE001 - psycopg's or procrastinate's: the database is away
+        except Exception as exc:  # psycopg's or procrastinate's: the database is away
             if type(exc).__module__.split(".")[0] not in ("psycopg", "psycopg_pool", "procrastinate"):
                 raise
             if away_since is None:

@@ -100,7 +100,7 @@ class TenantJob:
             summary.problem(exc.reason, TenantStatus.FAILED)
         except CollectorError as exc:
             summary.problem(exc.reason)
-        except Exception as exc:  # noqa: BLE001 - a plugin bug must not take other tenants down
+        except Exception as exc:  # a plugin bug must not take other tenants down
             self.log.exception("The %s job failed", summary.label)
             summary.problem(redact(f"The job failed: {type(exc).__name__}: {exc}"), TenantStatus.FAILED)
         finally:

@@ -167,7 +167,7 @@ def _guarded_period(job: JobContext) -> tuple[datetime | None, datetime | None]:
     """The source's `listing_period`, or no bounds when the plugin fails to say."""
     try:
         first, stop = job.source.listing_period()
-    except Exception:  # noqa: BLE001 - a plugin bug only loses the bounds
+    except Exception:  # a plugin bug only loses the bounds
         job.log.exception("The plugin's listing_period failed; days are counted from the oldest recording.")
         return None, None
     return _aware(first), _aware(stop)
