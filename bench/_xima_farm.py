@@ -14,7 +14,7 @@ import argparse
 import json
 import os
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from collector_xima import _emudata
@@ -36,7 +36,7 @@ def main() -> None:
     _emudata.duration_ms = lambda tenant, index: 2000 + (index % 46) * 100
     _emudata.audio_seed = lambda tenant, index: f"bench:{index % 46}"
     _emudata.opus_audio = lru_cache(maxsize=None)(_emudata.opus_audio.__wrapped__)  # type: ignore[assignment]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     servers = []
     for number in range(args.tenants):
         tenant = XimaTenant(name=f"bench-{number:03d}", token="bench-" + os.urandom(8).hex(),

@@ -42,8 +42,20 @@ from typing import Any
 
 import httpx
 
-from collector import (HttpClient, Page, Recording, Secret, Source, SourceContext, SourceSettings, StaticBearerAuth,
-                       hookimpl, iso, now_utc, path_segment)
+from collector import (
+    HttpClient,
+    Page,
+    Recording,
+    Secret,
+    Source,
+    SourceContext,
+    SourceSettings,
+    StaticBearerAuth,
+    hookimpl,
+    iso,
+    now_utc,
+    path_segment,
+)
 from collector.emulator import EmulatorError, EmulatorServer, Request, Response, synth_audio
 from collector.engine import Plugins
 from collector.testing import collect, inspect_store, write_config

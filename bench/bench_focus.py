@@ -44,10 +44,9 @@ def serve(recordings: int, audio_bytes: list[int], warm: bool) -> None:
     `warm` pre-generates every recording before serving, so pages cost only their JSON encoding:
     a faster vendor than the emulator as shipped, which builds each recording when it is asked for.
     """
+    from collector.emulator import wav_duration_for_bytes
     from collector_focus import emulator as focus_emulator
     from collector_focus.emulator import FocusEmulator, FocusTenant, generated_recording
-
-    from collector.emulator import wav_duration_for_bytes
 
     if warm:
         cache = {index: generated_recording(9100, index) for index in range(recordings)}

@@ -17,7 +17,7 @@ import sys
 import sysconfig
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +41,11 @@ from collector import (
     TranscriptState,
     hookimpl,
 )
-from collector.engine import Plugins
 from collector.emulator import EmulatorError, EmulatorServer, Request, Response, synth_audio
+from collector.engine import Plugins
 from collector.testing import write_config
 
-BASE = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+BASE = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 class ToyEmulator(EmulatorServer):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
@@ -30,7 +30,7 @@ def test_exports_are_sorted_documented_and_importable(module: object) -> None:
 def test_recordings_are_normalized_to_utc() -> None:
     r = Recording(source="s", tenant="t", vendor_id="1", start="2026-05-01T10:00:00+02:00",
                   end="2026-05-01T10:05:00+02:00", raw={})
-    assert r.start == datetime(2026, 5, 1, 8, tzinfo=timezone.utc) and r.duration == 300
+    assert r.start == datetime(2026, 5, 1, 8, tzinfo=UTC) and r.duration == 300
     assert str(r.key) == "s/t/1"
 
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from collector import hookimpl
+from collector._cli._main import run_cli
 from collector._storage._store import Store
 from collector.engine import Plugins
-from collector._cli._main import run_cli
 from collector.testing import write_config
 
 

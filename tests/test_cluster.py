@@ -20,16 +20,24 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from collector_xima.emulator import XimaEmulator, XimaTenant
 
 from collector._storage._store import Store
 from collector.emulator import EmulatorServer
-from collector.testing import (PostgresServer, S3Server, WorkerProcesses, location_of, overlapping_workers,
-                               query_catalog, scale_out, write_config)
+from collector.testing import (
+    PostgresServer,
+    S3Server,
+    WorkerProcesses,
+    location_of,
+    overlapping_workers,
+    query_catalog,
+    scale_out,
+    write_config,
+)
+from collector_xima.emulator import XimaEmulator, XimaTenant
 
 pytestmark = pytest.mark.slow
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
@@ -50,7 +58,7 @@ def xima_farm(directory: Path, postgres: PostgresServer, s3: S3Server, tenants: 
               rate_limit: tuple[int, float] = (20, 1.0), cluster: dict[str, object] | None = None,
               timeout: float = 30, stack: ExitStack) -> Farm:
     """`tenants` Xima emulators and a configuration for them on PostgreSQL + S3."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     emulators, sources, env = [], [], {}
     for number in range(tenants):
         tenant = XimaTenant(name=f"t{number:03d}", token="tok-" + os.urandom(8).hex(), recordings=recordings,
@@ -349,14 +357,14 @@ def test_the_schedule_names_one_pass_per_cron_tick_and_it_is_enqueued_once(postg
     records it once."""
     from dataclasses import replace
 
-    from collector._storage._catalog import Catalog, PostgresTarget
+    from collector._base._settings_tables import SchedulerSettings, StoreSettings
     from collector._runner._cluster._queue import due_pass
     from collector._runner._config import Config
-    from collector._base._settings_tables import SchedulerSettings, StoreSettings
+    from collector._storage._catalog import Catalog, PostgresTarget
 
     config = Config(Path("collector.toml"), StoreSettings(), SchedulerSettings(cron="0 2 * * *", timezone="UTC"),
                     None, [])  # type: ignore[arg-type]
-    night = datetime(2026, 12, 2, 2, 0, tzinfo=timezone.utc)
+    night = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
     assert due_pass(config, night - timedelta(seconds=1)) is None
     assert due_pass(config, night + timedelta(minutes=3)) == "2026-12-02T02:00Z"
     assert due_pass(config, night + timedelta(minutes=11)) is None  # long past: left to the next night

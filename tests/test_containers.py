@@ -154,7 +154,7 @@ def test_whatever_the_decode_rejects_the_container_check_rejects(tmp_path: Path,
             assert name.startswith(("opus", "mp3")) or wav_header, f"{what}: {check} (the decode accepts)"
         else:
             assert check.duration == pytest.approx(decode.duration, abs=0.002), what
-            undetectable = (name.startswith("wav") and flipped_byte is not None  # no checksum in WAV
+            undetectable = ((name.startswith("wav") and flipped_byte is not None)  # no checksum in WAV
                             or name.startswith("mp3-no-xing")  # flipped audio bits, cuts between frames
                             or flipped_byte in _unprotected(name, data))
             assert undetectable, f"{what} passed: Ogg pages and LAME tags have CRCs, every cut is caught"

@@ -97,8 +97,8 @@ def test_workers_on_two_machines_share_a_tenants_slots_in_the_database(postgres:
     a worker that died comes back after `stale_after`."""
     import threading
 
-    from collector._storage._catalog import Catalog, PostgresTarget
     from collector._http._ledger import DatabaseLedger
+    from collector._storage._catalog import Catalog, PostgresTarget
 
     dsn = postgres.database()  # type: ignore[attr-defined]
     first, second = Catalog(PostgresTarget(dsn)), Catalog(PostgresTarget(dsn))
@@ -130,8 +130,8 @@ def test_a_worker_stalled_inside_a_ledger_transaction_holds_no_one_up_for_long(p
     stalled session after its idle-in-transaction timeout, so the slots come back."""
     import threading
 
-    from collector._storage._catalog import Catalog, PostgresTarget
     from collector._http._ledger import DatabaseLedger
+    from collector._storage._catalog import Catalog, PostgresTarget
 
     dsn = postgres.database()  # type: ignore[attr-defined]
     stalled = Catalog(PostgresTarget(dsn, settings=(("idle_in_transaction_session_timeout", "1s"),)))

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from collector import Recording
-from collector.testing import PostgresServer
-from collector._storage._store import Store
-from collector._storage._catalog import (AUDIO, TRANSCRIPT, Catalog, CatalogVersionError, PostgresTarget, Rejected, StoredAudio,
-                                WorkPlan)
+from collector._storage._catalog import (
+    AUDIO,
+    TRANSCRIPT,
+    Catalog,
+    CatalogVersionError,
+    PostgresTarget,
+    Rejected,
+    StoredAudio,
+    WorkPlan,
+)
 from collector._storage._files import safe_name, store_path, write_atomic
+from collector._storage._store import Store
+from collector.testing import PostgresServer
 
 HOSTILE = ["../x", "../../etc/passwd", "/abs/path", "a/b\\c", "a|b", "nul\x00byte", "x" * 300, "ünïcødé-☎-通話",
            "CON", "..", ".", "", " ", "-rf", "a:b*c?d<e>f\"g", "\udc80surrogate", "tab\there", "emoji-😀" * 40]
@@ -61,7 +69,7 @@ def test_a_killed_runs_scratch_files_are_removed_by_the_next_run(tmp_path: Path)
 
 
 def recording(vendor_id: str, minutes: int = 0, **extra: object) -> Recording:
-    start = datetime(2026, 2, 1, tzinfo=timezone.utc) + timedelta(minutes=minutes)
+    start = datetime(2026, 2, 1, tzinfo=UTC) + timedelta(minutes=minutes)
     return Recording(source="toy", tenant="t", vendor_id=vendor_id, start=start, duration=3.0,
                      raw={"id": vendor_id, **extra})
 
@@ -132,7 +140,7 @@ def test_audio_is_claimed_once_per_run_and_given_up_after_max_attempts(new_catal
     assert catalog.claim(AUDIO, "toy", "t", run_id=3, limit=10) == []
     assert catalog.query("SELECT status, reason FROM audio WHERE vendor_id='a'") == [
         ("failed", "Timed out. The collector gave up after 2 runs.")]
-    assert catalog.egress_since("toy", "t", datetime.now(timezone.utc) - timedelta(days=5)) == 10
+    assert catalog.egress_since("toy", "t", datetime.now(UTC) - timedelta(days=5)) == 10
 
 
 def test_catalog_refuses_a_newer_schema(tmp_path: Path) -> None:
@@ -163,10 +171,8 @@ def test_the_store_lock_keeps_runs_apart(tmp_path: Path) -> None:
     from collector._storage._store import StoreBusy
 
     first, second = Store(tmp_path), Store(tmp_path)
-    with first.exclusive():
-        with pytest.raises(StoreBusy, match="Another collector run"):
-            with second.exclusive():
-                pass
+    with first.exclusive(), pytest.raises(StoreBusy, match="Another collector run"), second.exclusive():
+        pass
     with second.exclusive():
         assert (tmp_path / ".lock").read_text().strip() == str(os.getpid())
     first.close()
@@ -230,7 +236,7 @@ def test_a_read_only_catalog_is_never_written(tmp_path: Path) -> None:
 
 def test_waiting_items_spend_no_attempts_and_end_when_their_wait_does(new_catalog: Callable[[], Catalog]) -> None:
     catalog = new_catalog()
-    recent = recording("a").model_copy(update={"start": datetime.now(timezone.utc) - timedelta(hours=1)})
+    recent = recording("a").model_copy(update={"start": datetime.now(UTC) - timedelta(hours=1)})
     commit(catalog, [recent])
     key = recent.key
     for run in range(1, 8):  # far more runs than max_attempts

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from collector import parse_time, value_shape
 
-UTC = timezone.utc
+UTC = UTC
 TEN = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
 
 

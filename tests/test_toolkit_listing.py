@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -163,7 +163,7 @@ def test_offset_totals_reconcile(lists: Lists) -> None:
     assert not tally.reconciled and "it changed while paging" in tally.describe()
 
 
-START = datetime(2026, 5, 1, tzinfo=timezone.utc)
+START = datetime(2026, 5, 1, tzinfo=UTC)
 
 
 def listed(items: list[dict[str, Any]], following: PageRequest | None) -> ListedPage:
@@ -182,7 +182,7 @@ def test_the_incremental_watermark_lists_from_the_newest_time_seen_minus_the_ove
     end = resumed.page(listed(ITEMS[:20], None), time="at")
     assert end.state == {"watermark": "2026-05-01T10:22:00.000000Z", "pass": None}
     later = Incremental(end.state, start=START, overlap=timedelta(hours=1), now=now)
-    assert later.since == datetime(2026, 5, 1, 9, 22, tzinfo=timezone.utc) and later.resume is None
+    assert later.since == datetime(2026, 5, 1, 9, 22, tzinfo=UTC) and later.resume is None
 
 
 def test_an_item_dated_in_the_future_cannot_push_the_watermark_past_now() -> None:

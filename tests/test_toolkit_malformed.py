@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ from collector.emulator import EmulatorServer, Request, Response, synth_audio
 from collector.engine import Plugins
 from collector.testing import collect, query_catalog, sync_state, write_config
 
-BASE = datetime(2026, 5, 1, 9, 0, tzinfo=timezone.utc)
+BASE = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 GOOD = [{"id": f"g{n}", "start": iso(BASE + timedelta(hours=n)), "duration": 1.0} for n in range(6)]
 BAD: list[Any] = ["a string", 7, None, [1, 2], {"id": "no-start"}, {"id": "bad-start", "start": "yesterday"}]
 ITEMS = [item for pair in zip(GOOD, BAD) for item in pair]  # interleaved: every page holds some of each

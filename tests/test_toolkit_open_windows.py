@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -31,7 +31,7 @@ from collector import (
 )
 from collector.emulator import EmulatorServer, Request, Response
 
-UTC = timezone.utc
+UTC = UTC
 CELL = datetime(2026, 5, 14, tzinfo=UTC)  # a multiple of 7 days since the Unix epoch: a window starts here
 
 

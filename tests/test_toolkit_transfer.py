@@ -17,8 +17,8 @@ from collector import (
     StaticBearerAuth,
     Traffic,
 )
-from collector._http._concurrency import ConcurrencyLimit
 from collector._base._redact import redact
+from collector._http._concurrency import ConcurrencyLimit
 from collector.emulator import EmulatorError, EmulatorServer, Request, Response, StorageServer, synth_audio
 
 FAST = RetrySettings(attempts=3, initial_wait=0.01, max_wait=0.05)

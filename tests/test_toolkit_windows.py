@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -10,7 +10,7 @@ import pytest
 from collector import DateWindows, TimeWindows, Window, iso
 from collector._sources._windows import align_down
 
-UTC = timezone.utc
+UTC = UTC
 START = datetime(2026, 3, 1, 0, 17, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 

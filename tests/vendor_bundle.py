@@ -34,10 +34,34 @@ from typing import Any
 
 import httpx
 
-from collector import (HttpClient, ItemDeferred, ItemUnavailable, Page, Recording, Secret, Source, SourceContext,
-                       SourceSettings, StaticBearerAuth, hookimpl, iso, now_utc, path_segment, register_secret)
-from collector.emulator import (HOSTILE_IDS, EmulatorError, EmulatorServer, Request, Response, audio_answer,
-                                opaque_cursor, read_cursor, synth_audio)
+from collector import (
+    HttpClient,
+    ItemDeferred,
+    ItemUnavailable,
+    Page,
+    Recording,
+    Secret,
+    Source,
+    SourceContext,
+    SourceSettings,
+    StaticBearerAuth,
+    hookimpl,
+    iso,
+    now_utc,
+    path_segment,
+    register_secret,
+)
+from collector.emulator import (
+    HOSTILE_IDS,
+    EmulatorError,
+    EmulatorServer,
+    Request,
+    Response,
+    audio_answer,
+    opaque_cursor,
+    read_cursor,
+    synth_audio,
+)
 from collector.testing import Emulation, Expectations
 
 MAX_BATCH = 4

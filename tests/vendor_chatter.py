@@ -30,11 +30,35 @@ from typing import Any
 
 import httpx
 
-from collector import (BadStatus, Children, HttpClient, ItemUnavailable, Page, Recording, Revisit, Secret, Source,
-                       SourceContext, SourceSettings, StaticBearerAuth, hookimpl, iso, now_utc, parse_iso,
-                       path_segment)
-from collector.emulator import (HOSTILE_IDS, EmulatorError, EmulatorServer, Request, Response, audio_answer,
-                                opaque_cursor, read_cursor)
+from collector import (
+    BadStatus,
+    Children,
+    HttpClient,
+    ItemUnavailable,
+    Page,
+    Recording,
+    Revisit,
+    Secret,
+    Source,
+    SourceContext,
+    SourceSettings,
+    StaticBearerAuth,
+    hookimpl,
+    iso,
+    now_utc,
+    parse_iso,
+    path_segment,
+)
+from collector.emulator import (
+    HOSTILE_IDS,
+    EmulatorError,
+    EmulatorServer,
+    Request,
+    Response,
+    audio_answer,
+    opaque_cursor,
+    read_cursor,
+)
 from collector.testing import Emulation, Expectations
 
 CHILDREN_WITHIN = timedelta(hours=24)

@@ -199,7 +199,7 @@ class FileLedger:
         return _State(min(paused, now + _LONGEST_PAUSE), rows, now)
 
     def _holder_gone(self, row: _Row, now: float) -> bool:
-        return now - row.claimed_at > STALE_AFTER or row.pid != self._pid and not _alive(row.pid)
+        return now - row.claimed_at > STALE_AFTER or (row.pid != self._pid and not _alive(row.pid))
 
     def _taken_back(self, row: _Row, now: float) -> float:
         """When a slot taken back from a gone holder is free: its request arrived by now at the latest."""

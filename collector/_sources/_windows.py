@@ -35,7 +35,7 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from collector._base._dates import parse_time
@@ -44,7 +44,7 @@ from collector._base._time import iso, now_utc, parse_iso
 from ._paging import ItemField, ListedPage, pick
 from ._source import ListingCount, Page
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 STATE_VERSION = 2
 
 
@@ -85,7 +85,7 @@ def align_down(moment: datetime, step: timedelta) -> datetime:
 
 
 def _truncate(moment: datetime, precision: timedelta) -> datetime:
-    return align_down(moment.astimezone(timezone.utc), precision)
+    return align_down(moment.astimezone(UTC), precision)
 
 
 class TimeWindows:

@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
@@ -111,7 +111,7 @@ def retention_for(minimum_days: float | None, vendor_until: datetime | None = No
     when the vendor holds the recording."""
     if minimum_days is None:
         return None
-    end = datetime.now(timezone.utc) + timedelta(days=minimum_days)
+    end = datetime.now(UTC) + timedelta(days=minimum_days)
     if vendor_until is not None and vendor_until > end:
         end = vendor_until
     return Retention(end.strftime("%Y-%m-%dT23:59:59Z"), legal_hold)

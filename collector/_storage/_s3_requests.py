@@ -16,7 +16,7 @@ import hmac
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 _XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
@@ -25,7 +25,7 @@ def signed_request(method: str, url: str, access_key: str, secret_key: str, *, r
                    body: bytes = b"", headers: dict[str, str] | None = None) -> urllib.request.Request:
     """A urllib request for `url`, signed with SigV4 for S3 (the query string, headers and body included)."""
     parts = urllib.parse.urlsplit(url)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     stamp, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
     payload = hashlib.sha256(body).hexdigest()
     signed_headers = {"host": parts.netloc, "x-amz-content-sha256": payload, "x-amz-date": stamp,
@@ -70,7 +70,7 @@ def legal_hold_body(on: bool) -> bytes:
 def retention_body(until: datetime) -> bytes:
     """The body of `PUT ?retention` (compliance mode: it can be extended, never shortened or removed)."""
     return (f'<Retention xmlns="{_XMLNS}"><Mode>COMPLIANCE</Mode>'
-            f'<RetainUntilDate>{until.astimezone(timezone.utc):%Y-%m-%dT%H:%M:%SZ}</RetainUntilDate></Retention>').encode()
+            f'<RetainUntilDate>{until.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}</RetainUntilDate></Retention>').encode()
 
 
 def _quote(text: str) -> str:

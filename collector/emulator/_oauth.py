@@ -148,7 +148,7 @@ class TokenEndpoint:
                  clock: Callable[[], float] = time.time) -> None:
         self.lifetime = lifetime
         self.client_auth = tuple(client_auth)
-        self.grants: dict[str, GrantRule | None] = {grant: None for grant in grants}
+        self.grants: dict[str, GrantRule | None] = dict.fromkeys(grants)
         self.rotate_refresh_tokens = rotate_refresh_tokens
         self.refresh_grace = refresh_grace
         self.audience = audience

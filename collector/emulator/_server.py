@@ -529,7 +529,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             if digest is not None:
                 with emulator._lock:
                     emulator.served_audio[key].append(digest)
-        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+        except (TimeoutError, BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         finally:
             emulator.leave(key)

@@ -253,9 +253,7 @@ def plugin_keys(settings: type[BaseModel]) -> list[Key]:
         top = key.path.split(".")[0]
         if top == "plugin":
             continue
-        if top not in common or (key.path == top and _differs(settings.model_fields[top], common[top])):
-            own.append(key)
-        elif top in common and "." in key.path and settings.model_fields[top].annotation != common[top].annotation:
+        if top not in common or (key.path == top and _differs(settings.model_fields[top], common[top])) or (top in common and "." in key.path and settings.model_fields[top].annotation != common[top].annotation):
             own.append(key)
     return own
 

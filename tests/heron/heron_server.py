@@ -48,7 +48,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -400,7 +400,7 @@ class HeronServer:
 
     def now(self) -> datetime:
         """The business clock."""
-        return datetime.fromtimestamp(self._now(), timezone.utc)
+        return datetime.fromtimestamp(self._now(), UTC)
 
     def advance(self, seconds: float) -> None:
         """Move the business clock forward: tokens, cursors, sync tokens and URLs age, recordings
@@ -465,7 +465,7 @@ class HeronServer:
         agent = rng.choice(AGENTS)
         self._seq[tenant] += 1
         rec = Rec(id=f"rec_{self._hex(tenant)}", tenant=tenant, ordinal=len(self._recs[tenant]) + 1,
-                  started=datetime.fromtimestamp(0, timezone.utc), duration=0, direction=direction,
+                  started=datetime.fromtimestamp(0, UTC), duration=0, direction=direction,
                   caller=customer if direction == "inbound" else line,
                   callee=line if direction == "inbound" else customer,
                   agent=agent, agent_email=f"{agent.split()[0].lower()}@{domain}", queue=rng.choice(QUEUES),
@@ -475,7 +475,7 @@ class HeronServer:
         for index in range(count):
             rec.segments.append(self._new_segment(tenant, rec, index))
         ended = created - rng.uniform(5, 90) - back_dated
-        rec.started = datetime.fromtimestamp(round(ended - rec.duration), timezone.utc)
+        rec.started = datetime.fromtimestamp(round(ended - rec.duration), UTC)
         self._recs[tenant][rec.id] = rec
         return rec
 

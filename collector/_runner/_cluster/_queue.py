@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from collector._storage._catalog import Catalog, PostgresTarget
@@ -74,7 +74,7 @@ async def enqueue_pass(app: Any, store: Store, config: Config, name: str | None 
     time of day now, to the minute, in UTC)."""
     from procrastinate.exceptions import AlreadyEnqueued
 
-    name = name or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+    name = name or datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ")
     sources = config.enabled_sources
     if not await store.call(store.catalog.record_pass, name, len(sources)):
         return Enqueued(name, 0, 0, already_enqueued=True)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 ALL_RIGHTS = frozenset({"Recording.View", "Recording.Play", "Recording.Transcription.View"})
-BASE_TIME = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
+BASE_TIME = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 _NAMES = ("Jane Smith", "Omar Haddad", "Li Wei", "Ana Souza", "Kofi Mensah", "Ingrid Berg", "Ravi Patel")
 _WORDS = ("account", "renewal", "invoice", "delivery", "refund", "upgrade", "schedule", "contract", "warranty")
 

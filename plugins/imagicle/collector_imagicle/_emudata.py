@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 SENTIMENTS = ("POSITIVE", "NEGATIVE", "NEUTRAL", "ERROR", "UNKNOWN")
@@ -25,7 +25,7 @@ WORDS = ("invoice", "refund", "delivery", "contract", "upgrade", "warranty", "re
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _guid(data: bytes) -> str:
@@ -34,7 +34,7 @@ def _guid(data: bytes) -> str:
 
 def recording_id(at: datetime, digest: bytes) -> str:
     """An id shaped like the vendor's: `YYYYMMDDhhmmss-<guid>`."""
-    return f"{at.astimezone(timezone.utc):%Y%m%d%H%M%S}-{_guid(digest)}"
+    return f"{at.astimezone(UTC):%Y%m%d%H%M%S}-{_guid(digest)}"
 
 
 def transcript_kind(index: int) -> str:

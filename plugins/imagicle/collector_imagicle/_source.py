@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 
 from collector import (
-    Auth,
     AudioExpectation,
+    Auth,
     ItemRejected,
     ItemUnavailable,
     OAuth2ClientCredentials,

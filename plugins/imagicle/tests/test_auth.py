@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
-from collector_imagicle.testing import ImagicleEmulation
 
 from collector.testing import collect, find_secrets, inspect_store
+from collector_imagicle.testing import ImagicleEmulation
 
 
 def complete(tmp_path: Path, emulation: ImagicleEmulation, name: str) -> bool:

@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from collector_imagicle._emudata import Account
-from collector_imagicle.testing import ImagicleEmulation
 
 from collector.engine import EXIT_WAITING
 from collector.testing import collect, inspect_store, sync_state
+from collector_imagicle._emudata import Account
+from collector_imagicle.testing import ImagicleEmulation
 
 RECONCILE_NOTE = "did not reconcile"
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from collector_xima.testing import XimaEmulation, by_tenant
-
 from collector.engine import EXIT_WAITING
 from collector.testing import collect, inspect_store, query_catalog, sync_state
+from collector_xima.testing import XimaEmulation, by_tenant
 
 EXIT_OK = 0
 

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from collector_xima import XimaSettings, XimaSource
 
 from collector import ConfigError, RateLimit
 from collector.engine import Plugins, load_config
 from collector.testing import write_config
+from collector_xima import XimaSettings, XimaSource
 
 TOKEN_VARIABLE = "TEST_XIMA_SETTINGS_TOKEN"
 TOKEN = "s3cr3t-service-user-token"

@@ -11,8 +11,15 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from collector.emulator import (EmulatorError, EmulatorServer, Request, Response, audio_answer,
-                                opaque_cursor, read_cursor)
+from collector.emulator import (
+    EmulatorError,
+    EmulatorServer,
+    Request,
+    Response,
+    audio_answer,
+    opaque_cursor,
+    read_cursor,
+)
 
 from ._emudata import Tenant
 
