@@ -4,7 +4,8 @@ Run by the benchmark, never by hand: it starts `--tenants` Xima emulators (one s
 Xima gives each tenant its own host) with the given sliding-window limit and `--recordings`
 recordings of real Opus audio each, prints one JSON line describing them, then for each line on
 stdin prints one JSON line with what the servers saw since the last one (each tenant's request
-arrival times, statuses and the most requests seen in any window); it stops when stdin closes. Keeping the servers in their own
+arrival times, statuses and the most requests seen in any window); it stops when stdin closes.
+Keeping the servers in their own
 process keeps their CPU out of the collector's figures.
 """
 

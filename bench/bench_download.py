@@ -110,7 +110,8 @@ def main() -> None:
     try:
         url = emulator.stdout.readline().strip()
         audio_url, headers, body = _request(url)
-        print(f"{size / 1e9:.2f} GB WAV over loopback; machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+        print(f"{size / 1e9:.2f} GB WAV over loopback; machine: {os.cpu_count()} cores, "
+              f"Python {sys.version.split()[0]}")
         figures: dict[str, list[float]] = {"bare": [], "hashed": [], "curl": [], "disk": [], "collector": []}
         rss = 0.0
         with tempfile.TemporaryDirectory(prefix="bench-download-") as work:

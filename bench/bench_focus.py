@@ -154,7 +154,8 @@ def main() -> None:
         serve(args.recordings, [int(x) for x in args.audio_bytes.split(",") if x], args.warm)
         return
     sizes = sorted({args.recordings, *(int(x) for x in args.sizes.split(",") if x)})
-    print(f"Focus benchmark: page size {args.page_size}; machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    print(f"Focus benchmark: page size {args.page_size}; machine: {os.cpu_count()} cores, "
+          f"Python {sys.version.split()[0]}")
     runs = [(size, False) for size in sizes] + ([] if args.no_warm else [(sizes[-1], True)])
     with tempfile.TemporaryDirectory(prefix="bench-focus-") as tmp:
         work = Path(tmp)
@@ -175,7 +176,8 @@ def main() -> None:
                         else "emulator as shipped (builds each recording on request)")
                 print(f"\n{size:,} recordings, {kind}")
                 print(f"  reference (httpx + JSON lines):   {ref:10,.0f} recordings/s")
-                print(f"  collector (validated, cataloged): {rate:10,.0f} recordings/s  = {rate / ref:.0%} of the reference"
+                print(f"  collector (validated, cataloged): {rate:10,.0f} recordings/s  "
+                      f"= {rate / ref:.0%} of the reference"
                       f"  (target >= 70%)")
                 print(f"  collector peak RSS:               {rss:10,.1f} MB  (target < 150 MB)")
                 per = float(summary["cpu_seconds"]) / int(summary["new_recordings"]) * 1e6  # type: ignore[arg-type]
@@ -185,7 +187,8 @@ def main() -> None:
                     summary, rss = collector_run(url, BIG_CLIENT + number, work / f"audio-{number}",
                                                  page_size=args.page_size, audio=True)
                     mb = int(summary["audio_bytes"]) / 1024**2  # type: ignore[arg-type]
-                    print(f"\n{audio_size / 1024**2:,.0f} MB audio download (WAV, streamed, hashed, decoded to the end)")
+                    print(f"\n{audio_size / 1024**2:,.0f} MB audio download "
+                          "(WAV, streamed, hashed, decoded to the end)")
                     print(f"  stored {mb:,.0f} MB in {float(summary['seconds']):.1f} s; peak RSS {rss:,.1f} MB"
                           f"  (target < 100 MB)")
             finally:

@@ -136,7 +136,8 @@ def main() -> None:
     if args.noop:
         listing = max(len(t["arrivals"]) for t in seen.values())
         floor = max(0, listing - args.requests) / rate
-        print(f"no-op pass: {wall:.2f} s wall, {cpu:.2f} s CPU ({user:.2f} user, {system:.2f} system; target <= 0.5 s); "
+        print(f"no-op pass: {wall:.2f} s wall, {cpu:.2f} s CPU ({user:.2f} user, {system:.2f} system; "
+              "target <= 0.5 s); "
               f"{requests} listing requests, at most {listing} per tenant, which its limit allows in {floor:.1f} s "
               f"(target: wall <= that + 1 s)")
         return

@@ -91,5 +91,5 @@ def test_http_url_refuses_credentials_and_other_schemes() -> None:
 
     assert http_url("https://api.example.com/v1/", example="https://x") == "https://api.example.com/v1"
     for bad in ("ftp://api.example.com", "api.example.com", "https://user:secret@api.example.com", "https://"):
-        with pytest.raises(ValueError, match="expected an http\\(s\\) URL without credentials, e.g. https://x"):
+        with pytest.raises(ValueError, match=r"expected an http\(s\) URL without credentials, e.g. https://x"):
             http_url(bad, example="https://x")

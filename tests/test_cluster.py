@@ -155,8 +155,8 @@ def _stored(farm: Farm) -> int:
 
 
 def _holders(farm: Farm) -> dict[str, str]:
-    return {tenant: worker for tenant, worker in query_catalog(
-        farm.store, "SELECT tenant, worker FROM tenant_leases WHERE worker IS NOT NULL")}
+    return dict(query_catalog(
+        farm.store, "SELECT tenant, worker FROM tenant_leases WHERE worker IS NOT NULL"))
 
 
 @pytest.mark.parametrize("fault", ["kill", "stop"])
@@ -186,7 +186,8 @@ def test_a_worker_killed_or_stalled_mid_download_hands_its_tenants_over(
 
 
 def mixed_farm(directory: Path, postgres: PostgresServer, s3: S3Server, stack: ExitStack, *, xima: int, focus: int,
-               imagicle: int, per_host: int = 5, cluster: dict[str, object] | None = None) -> tuple[Farm, dict[str, tuple[EmulatorServer, str, set[str]]]]:
+               imagicle: int, per_host: int = 5, cluster: dict[str, object] | None = None,
+               ) -> tuple[Farm, dict[str, tuple[EmulatorServer, str, set[str]]]]:
     """Tenants of all three vendors at their documented (or plugins' default) limits: Xima one host
     each, Focus and Imagicle `per_host` tenants to a host. Returns the farm and, per tenant, its
     host, its limit key there and the recording ids it holds."""

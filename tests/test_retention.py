@@ -47,7 +47,8 @@ def test_retention_and_holds_are_kept_chained_shown_and_exported(
     assert tenant["retention"]["legal_hold"] == 1 and tenant["retention"]["retained"] == 1
     assert run_cli(["--config", str(config), "export"], toy_plugins) == 0
     records = {r["vendor_id"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
-    assert records["t0000"]["legal_hold"] is True and records["t0001"]["retain_until"].startswith(SOON.date().isoformat())
+    assert records["t0000"]["legal_hold"] is True
+    assert records["t0001"]["retain_until"].startswith(SOON.date().isoformat())
     assert records["t0002"]["legal_hold"] is False and records["t0002"]["retain_until"] is None
     custody = records["t0003"]
     assert custody["audio_endpoint"] == "GET /audio/t0003" and custody["audio_content_length"] == custody["audio_size"]

@@ -175,7 +175,8 @@ def test_the_incremental_watermark_lists_from_the_newest_time_seen_minus_the_ove
     first = Incremental(None, start=START, overlap=timedelta(hours=1), now=now)
     assert first.since == START and first.resume is None
     mid = first.page(listed(ITEMS[20:], PageRequest("/x", {"page": 2})), time="at")
-    assert mid.state is not None and mid.state["watermark"] is None and mid.state["pass"]["next"]["params"] == {"page": 2}
+    assert mid.state is not None and mid.state["watermark"] is None
+    assert mid.state["pass"]["next"]["params"] == {"page": 2}
     # killed here: the next run resumes the same pass
     resumed = Incremental(json.loads(json.dumps(mid.state)), start=START, overlap=timedelta(hours=1), now=now)
     assert resumed.since == START and resumed.resume == PageRequest("/x", {"page": 2})
@@ -366,5 +367,5 @@ def test_a_pass_whose_times_cannot_be_read_raises_naming_the_field_and_shape_not
     assert "`at`" in raised.value.reason and '"Aaa 99/99/9999 aa-9a9a9a"' in raised.value.reason
     assert "sk-9f8e7d" not in raised.value.reason and inc.unreadable == 2
     naive = Incremental(None, start=START, overlap=timedelta(0))  # a time without a zone needs `zone=`
-    with pytest.raises(TenantError, match="no time zone|`zone=`"):
+    with pytest.raises(TenantError, match=r"no time zone|`zone=`"):
         naive.page(listed([{"at": "2026-05-01 12:22:00"}], None), time="at")

@@ -139,7 +139,8 @@ class RotatingEmulation(Emulation):
         return self.vendor.tokens.audit()
 
     def secrets(self) -> list[str]:
-        basic = [base64.b64encode(f"{quote_plus(i)}:{quote_plus(s)}".encode()).decode() for i, s in self.clients.values()]
+        basic = [base64.b64encode(f"{quote_plus(i)}:{quote_plus(s)}".encode()).decode()
+                 for i, s in self.clients.values()]
         return [*self.vendor.tokens.secrets(), *basic]
 
     def close(self) -> None:

@@ -135,7 +135,8 @@ def test_a_page_token_that_expires_restarts_its_window_and_keeps_what_was_listed
         try:
             sweeping = plan.sweep(None, now=CELL + timedelta(days=2))
             for window in sweeping.windows:
-                async for page in paginate(http, "/scroll", items="calls", paginator=CursorPaginator("token", param="token"),
+                async for page in paginate(http, "/scroll", items="calls",
+                                           paginator=CursorPaginator("token", param="token"),
                                            params={"from": iso(window.start), "to": iso(window.end)},
                                            expired=expired_on(400, message="TOKEN_EXPIRED")):
                     listed.extend(item["id"] for item in page.items)

@@ -288,7 +288,8 @@ def open_catalog(call: Invocation) -> Any:
     catalog = read_only_catalog(location)
     if catalog.schema_version() < SCHEMA_VERSION:
         catalog.close()
-        raise StoreFailure(f"The catalog {catalog.where} is from an older recording-collector; the next `collector run` "
+        raise StoreFailure(f"The catalog {catalog.where} is from an older recording-collector; "
+                           "the next `collector run` "
                            "upgrades it.")
     return catalog
 

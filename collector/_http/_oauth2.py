@@ -29,7 +29,7 @@ import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal, Union
+from typing import Any, Literal
 from urllib.parse import quote_plus
 
 from collector._base._errors import AuthenticationError, TenantError
@@ -46,7 +46,7 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 CLIENT_ASSERTION_JWT = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 """The `client_assertion_type` of RFC 7523's JWT client authentication (with `client_auth="none"`)."""
 
-ParamValue = Union[str, Secret, Callable[[], str | Secret]]
+ParamValue = str | Secret | Callable[[], str | Secret]
 """A token parameter: a string, a `Secret` (sent as its value, never logged), or a callable that
 computes one for each token request (a signed assertion with a new expiry and id)."""
 

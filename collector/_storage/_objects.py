@@ -275,7 +275,8 @@ class S3Objects:
                 options["allow_http"] = True
             if headers:
                 options["default_headers"] = headers
-            config: dict[str, Any] = {"region": location.region, "virtual_hosted_style_request": not location.path_style,
+            config: dict[str, Any] = {"region": location.region,
+                                      "virtual_hosted_style_request": not location.path_style,
                                       "checksum_algorithm": "SHA256"}
             if location.endpoint:
                 config["endpoint"] = location.endpoint
@@ -464,7 +465,8 @@ class S3Objects:
             return "no S3 credentials are configured for the lock's requests"
         problems = []
         for query, body in (("legal-hold", s3.legal_hold_body(retention.legal_hold)),
-                            ("retention", s3.retention_body(datetime.fromisoformat(retention.until.replace("Z", "+00:00"))))):
+                            ("retention", s3.retention_body(
+                                datetime.fromisoformat(retention.until.replace("Z", "+00:00"))))):
             try:
                 status, answer = s3.send(s3.signed_request("PUT", f"{url}?{query}=", location.access_key_id,
                                                            location.secret_access_key, region=location.region,

@@ -31,7 +31,8 @@ def signed_request(method: str, url: str, access_key: str, secret_key: str, *, r
     signed_headers = {"host": parts.netloc, "x-amz-content-sha256": payload, "x-amz-date": stamp,
                       **{name.lower(): value for name, value in (headers or {}).items()}}
     if body:
-        signed_headers["content-md5"] = base64.b64encode(hashlib.md5(body).digest()).decode()  # MD5: S3's rule for Content-MD5
+        # MD5: S3's rule for Content-MD5
+        signed_headers["content-md5"] = base64.b64encode(hashlib.md5(body).digest()).decode()
     names = ";".join(sorted(signed_headers))
     query = "&".join(sorted(f"{_quote(k)}={_quote(v)}"
                             for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)))

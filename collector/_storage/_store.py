@@ -122,7 +122,8 @@ class GroupCommit(Generic[T]):
     `LeaseLost`, and the rest of its batch is committed without it.
     """
 
-    def __init__(self, store: Store, commit: Callable[[list[T]], None], tenant_of: Callable[[T], tuple[str, str]]) -> None:
+    def __init__(self, store: Store, commit: Callable[[list[T]], None],
+                 tenant_of: Callable[[T], tuple[str, str]]) -> None:
         self._store = store
         self._commit = commit
         self._tenant_of = tenant_of

@@ -235,9 +235,11 @@ class TokenEndpoint:
             access = self._access.get(token or "")
             if access is not None and access.expires <= self.clock():
                 self._counts.expired += 1
-                raise EmulatorError(401, "The access token has expired.", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+                raise EmulatorError(401, "The access token has expired.",
+                                    {"WWW-Authenticate": 'Bearer error="invalid_token"'})
         if access is None:
-            raise EmulatorError(401, "The access token is not valid.", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            raise EmulatorError(401, "The access token is not valid.",
+                                {"WWW-Authenticate": 'Bearer error="invalid_token"'})
         return access.subject
 
     def handle(self, request: Request) -> Response:

@@ -167,11 +167,11 @@ class _Stop(Exception):
 
 def _wav_size(segment: Segment) -> int:
     """What `synth_wav` makes for the segment: a 44-byte header and 16-bit samples."""
-    return 44 + 2 * segment.channels * int(round(segment.audio_seconds * SAMPLE_RATE))
+    return 44 + 2 * segment.channels * round(segment.audio_seconds * SAMPLE_RATE)
 
 
 def _ms(epoch: float) -> int:
-    return int(round(epoch * 1000))
+    return round(epoch * 1000)
 
 
 def _b64(data: bytes) -> str:
@@ -240,7 +240,7 @@ def _voice(rng: random.Random, samples: int, talk: float) -> array[int]:
 def synth_wav(seed: str, seconds: float, channels: int) -> bytes:
     """A WAV file (RIFF, PCM 16-bit, 8000 Hz) of `seconds` seconds, the same for the same seed."""
     rng = random.Random(seed)
-    samples = int(round(seconds * SAMPLE_RATE))
+    samples = round(seconds * SAMPLE_RATE)
     if channels == 1:
         pcm = _voice(rng, samples, 0.7)
     else:   # caller left, agent right, mostly taking turns
@@ -870,7 +870,7 @@ class HeronServer:
                 wait = str(math.ceil(60 - (now - recent[0])))
                 return _oauth_error(429, "rate_limited", f"More than {self.token_rate_limit} token requests "
                                     "in one minute.", {"Retry-After": wait}), tenant.name
-            self._token_times[tenant.name] = recent + [now]
+            self._token_times[tenant.name] = [*recent, now]
             content_type = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
             if content_type != "application/x-www-form-urlencoded":
                 self.token_refusals += 1
@@ -1104,7 +1104,7 @@ class _Handler(BaseHTTPRequestHandler):
                 answer = heron._handle_media(self.command, self.path, self.headers)
         except _Stop as stop:
             answer = stop.answer
-        except Exception:   # a bug of the emulator: say so, as a vendor's 500
+        except Exception:  # noqa: BLE001 - a bug of the emulator: say so, as a vendor's 500
             traceback.print_exc()
             answer = _error(500, "internal_error", "Internal error.")
         self.send_response(answer.status)

@@ -68,7 +68,8 @@ class TenantJob:
         self.traffic = Traffic(
             settings.rate_limit or source_cls.default_rate_limit,
             max_in_flight=settings.max_in_flight or source_cls.default_max_in_flight,
-            retry=settings.retry, timeout=settings.timeout, account=source_cls.account_key(settings), connections=machine.connections, log=self.log,
+            retry=settings.retry, timeout=settings.timeout, account=source_cls.account_key(settings),
+            connections=machine.connections, log=self.log,
             route_limits=source_cls.route_limits(settings),
         )
         self.plan = WorkPlan(audio=settings.audio, transcripts=settings.transcripts,

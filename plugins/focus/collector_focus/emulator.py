@@ -298,7 +298,8 @@ class FocusEmulator(EmulatorServer):
 
     def _decode_cursor(self, tenant: FocusTenant, cursor: str) -> int:
         try:
-            client, position, signature = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split(":")
+            padded = cursor + "=" * (-len(cursor) % 4)
+            client, position, signature = base64.urlsafe_b64decode(padded).decode().split(":")
             valid = int(client) == tenant.client_id and hmac.compare_digest(
                 signature, hmac.new(self._cursor_key, f"{client}:{position}".encode(), hashlib.sha256).hexdigest()[:16])
         except (ValueError, UnicodeDecodeError):
@@ -330,7 +331,7 @@ class FocusEmulator(EmulatorServer):
         for item in tenant.extra.values():
             if isinstance(item, dict) and item.get("thirdPartyId") == third_party_id:
                 return item
-        prefix, _, suffix = third_party_id.rpartition("|")
+        _, _, suffix = third_party_id.rpartition("|")
         client, _, index = suffix.partition("-")
         if client == str(tenant.client_id) and index.isdigit():
             item = cached_recording(tenant.client_id, int(index))

@@ -71,7 +71,7 @@ class FocusEmulation(Emulation):
 
     def sources(self) -> list[dict[str, Any]]:
         tables = []
-        for tenant, reference in zip(self.tenants, self.references):
+        for tenant, reference in zip(self.tenants, self.references, strict=True):
             table: dict[str, Any] = {
                 "plugin": "focus", "tenant": self.names[tenant.client_id], "base_url": self.emulator.url,
                 "client_id": tenant.client_id, "username": tenant.username, "api_key": reference,

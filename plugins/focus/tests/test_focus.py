@@ -230,7 +230,8 @@ def test_a_cursor_stored_before_the_toolkit_is_followed(tmp_path: Path, focus: F
     path = config(tmp_path, focus, only="one")
     collect(path)
     tenant = focus.tenant("one")
-    old_state = '{"cursor":"%s"}' % focus.emulator._encode_cursor(tenant, len(tenant.arrivals))
+    cursor = focus.emulator._encode_cursor(tenant, len(tenant.arrivals))
+    old_state = json.dumps({"cursor": cursor}, separators=(",", ":"))
     with sqlite3.connect(tmp_path / "store" / "catalog.sqlite") as db:
         db.execute("UPDATE sync_state SET state=?", (old_state,))
     focus.add_recordings(2)

@@ -99,7 +99,8 @@ def transcription(entry: Entry) -> dict[str, Any]:
     count = 2 + len(words) % 3
     step = duration / count
     return {
-        "speakers": [{"speakerId": "spk_0", "speakerLabel": "Agent"}, {"speakerId": "spk_1", "speakerLabel": "Customer"}],
+        "speakers": [{"speakerId": "spk_0", "speakerLabel": "Agent"},
+                     {"speakerId": "spk_1", "speakerLabel": "Customer"}],
         "sentences": [
             {"speakerId": f"spk_{i % 2}", "startTime": round(i * step, 3), "endTime": round((i + 1) * step, 3),
              "text": f"About the {words[i % len(words)]}, please."}

@@ -191,7 +191,8 @@ class ImagicleEmulator(EmulatorServer):
             phantoms = sum(1 for at in account.phantoms if self._in_range(at, start, end))
             matching.sort(key=lambda e: (e.at, e.seq), reverse=True)
             count = min(quantity, self.max_quantity or quantity)
-            body = {"total": len(matching) + phantoms, "recordings": [e.payload for e in matching[offset:offset + count]]}
+            body = {"total": len(matching) + phantoms,
+                    "recordings": [e.payload for e in matching[offset:offset + count]]}
         return Response.json(body)
 
     def transcription(self, request: Request, rid: str) -> Response:

@@ -70,7 +70,7 @@ class XimaEmulation(Emulation):
         for number, key in enumerate(HOSTILE_KEYS):
             item = {**template, "recordingKey": key, "startTime": template["startTime"] + number}
             emulator.add_item(self._wrap(item, number, call_mode), at=at)
-        for item, fault in zip(emulator.recording_items()[1:], BAD_AUDIO):
+        for item, fault in zip(emulator.recording_items()[1:], BAD_AUDIO, strict=False):  # more items than faults
             emulator.tenant.audio_faults[item["recordingKey"]] = fault
             self.bad_audio[name].add(item["recordingKey"])
         malformed: list[Any] = [

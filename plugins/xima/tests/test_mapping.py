@@ -81,7 +81,7 @@ def test_the_call_recording_info_example_maps_each_recording_with_its_call() -> 
     {"data": DOC_RECORDINGS},
     {"recordings": DOC_RECORDINGS, "count": 2},
     {"anything": DOC_RECORDINGS, "total": 2},
-    DOC_RECORDINGS + [DOC_RECORDINGS[0]],
+    [*DOC_RECORDINGS, DOC_RECORDINGS[0]],
 ])
 def test_bare_and_wrapped_arrays_are_accepted_and_deduplicated(answer: Any) -> None:
     keys = [item["recordingKey"] for item in _mapping.window_items(answer)]
