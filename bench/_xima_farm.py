@@ -36,7 +36,7 @@ def main() -> None:
     # encoding a file per recording would take the farm minutes to start at 500 tenants.
     _emudata.duration_ms = lambda tenant, index: 2000 + (index % 46) * 100
     _emudata.audio_seed = lambda tenant, index: f"bench:{index % 46}"
-    _emudata.opus_audio = lru_cache(maxsize=None)(_emudata.opus_audio.__wrapped__)  # type: ignore[assignment]
+    _emudata.opus_audio = lru_cache(maxsize=None)(_emudata.opus_audio.__wrapped__)
     now = datetime.now(UTC)
     servers = []
     for number in range(args.tenants):

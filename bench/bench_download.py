@@ -122,7 +122,7 @@ def main() -> None:
                 figures["curl"].append(curl_rate(audio_url, headers, body, received))
                 figures["disk"].append(disk_rate(Path(work), received))
                 summary, peak = collector_run(url, BIG_CLIENT, Path(work) / f"run-{round_}", page_size=100, audio=True)
-                figures["collector"].append(int(summary["audio_bytes"]) / float(summary["seconds"]) / 1e6)  # type: ignore[arg-type]
+                figures["collector"].append(int(summary["audio_bytes"]) / float(summary["seconds"]) / 1e6)
                 rss = max(rss, peak)
         best = {name: max(values) for name, values in figures.items()}
         print(f"  httpx (async), body into nothing: {best['bare']:8,.0f} MB/s  (the issue's reference)")

@@ -64,11 +64,11 @@ class ToyEmulator(EmulatorServer):
 
     def add(self, count: int) -> list[str]:
         """New items arrive."""
-        added = []
+        added: list[str] = []
         for _ in range(count):
             n = len(self.items)
-            item = {"id": f"t{n:04d}", "start": (BASE + timedelta(minutes=n)).isoformat(), "duration": 1.0 + n % 3,
-                    "size": 16044 + 16000 * (n % 3)}
+            item: dict[str, Any] = {"id": f"t{n:04d}", "start": (BASE + timedelta(minutes=n)).isoformat(),
+                                    "duration": 1.0 + n % 3, "size": 16044 + 16000 * (n % 3)}
             self.items.append(item)
             added.append(item["id"])
         return added
@@ -187,7 +187,7 @@ def toy_plugins(toy_plugin: ToyPlugin) -> Plugins:
 def toy() -> Iterator[ToyEmulator]:
     """A running toy emulator with 10 items."""
     with ToyEmulator(10) as emulator:
-        yield emulator  # type: ignore[misc]
+        yield emulator
 
 
 def _toy_source(emulator: ToyEmulator, tenant: str = "alpha", **settings: Any) -> dict[str, Any]:

@@ -395,10 +395,10 @@ def test_an_unknown_tenant_or_an_empty_date_range_is_refused_not_reported_as_don
         assert run_cli(["--config", str(toy_config), *command], toy_plugins) == 2, command
         err = capsys.readouterr().err
         assert "no such tenant in the store or in" in err and "(known: toy/alpha)" in err, (command, err)
-    for command in ("report", "export", "verify", "retry"):
+    for name in ("report", "export", "verify", "retry"):
         capsys.readouterr()
-        assert run_cli(["--config", str(toy_config), command, "--from", "2026-03-02", "--to", "2026-03-01"],
-                       toy_plugins) == 2, command
+        assert run_cli(["--config", str(toy_config), name, "--from", "2026-03-02", "--to", "2026-03-01"],
+                       toy_plugins) == 2, name
         assert "--from 2026-03-02 is not before --to 2026-03-01" in capsys.readouterr().err
     assert run_cli(["--config", str(toy_config), "reset", "toy/alpha"], toy_plugins) == 0  # a known one still works
 

@@ -224,19 +224,19 @@ def mixed_farm(directory: Path, postgres: PostgresServer, s3: S3Server, stack: E
         # Imagicle documents no limit; the plugin keeps to 5 requests a second and, as OAuth2 client
         # credentials do, leaves token requests out of it (an authorization server limits them); this
         # emulator counts its token route against the account, so it allows one more.
-        emulator = stack.enter_context(ImagicleEmulator(accounts, rate_limit=(6, 1.0), serve_audio=True))
-        emulator.make_transcripts_ready()
+        api = stack.enter_context(ImagicleEmulator(accounts, rate_limit=(6, 1.0), serve_audio=True))
+        api.make_transcripts_ready()
         for account in accounts:
             (client, secret), = account.clients.items()
             variable = f"TEST_CLUSTER_IMAGICLE_{account.name}"
             farm.env[variable] = secret
             document["sources"].append({
-                "plugin": "imagicle", "tenant": account.name, "base_url": emulator.api_url,
+                "plugin": "imagicle", "tenant": account.name, "base_url": api.api_url,
                 "start_date": "2026-01-01T00:00:00Z", "window_hours": 24.0 * 60, "page_size": 10,
                 "settle_seconds": 60.0, "audio_url_template": "/v1/recordings/{id}/audio",
-                "oauth": {"token_url": emulator.token_url, "client_id": client, "client_secret": {"env": variable},
+                "oauth": {"token_url": api.token_url, "client_id": client, "client_secret": {"env": variable},
                           "scope": "voice-analytics/recordings.read"}})
-            tenants[account.name] = (emulator, account.name, account.valid_ids())
+            tenants[account.name] = (api, account.name, account.valid_ids())
     from collector._cli._demo import dump_toml
 
     farm.config.write_text(dump_toml(document), encoding="utf-8")
@@ -337,7 +337,7 @@ def test_the_systemd_units_pass_systemd_analyze_and_run_a_pass(tmp_path: Path, p
         stack.callback(log.close)
         process = subprocess.Popen(_command(service, "1"), cwd=service["WorkingDirectory"], env=environment,
                                    stdout=log, stderr=subprocess.STDOUT)
-        stack.callback(lambda: process.poll() is None and process.kill())
+        stack.callback(process.kill)  # a no-op once it has exited
         job = enqueue["Service"]
         started = [subprocess.run(_command(job, ""), cwd=job["WorkingDirectory"], env=environment,
                                   capture_output=True, text=True) for _ in range(2)]

@@ -141,7 +141,7 @@ def test_whatever_the_decode_rejects_the_container_check_rejects(tmp_path: Path,
     rng = random.Random(name)
     cuts = sorted({*rng.sample(range(1, len(data)), 40), 1, 27, 44, len(data) - 1})
     flips = rng.sample(range(len(data) * 8), 60)
-    damaged = [(f"cut to {cut} bytes", data[:cut], None) for cut in cuts]
+    damaged: list[tuple[str, bytes, int | None]] = [(f"cut to {cut} bytes", data[:cut], None) for cut in cuts]
     damaged += [(f"bit {bit} flipped", _flip(data, bit), bit // 8) for bit in flips]
     for what, body, flipped_byte in damaged:
         check, decode = _both(tmp_path, body)

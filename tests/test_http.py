@@ -52,7 +52,7 @@ class Echo(EmulatorServer):
 @pytest.fixture
 def echo() -> Iterator[Echo]:
     with Echo() as server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 def client(server: EmulatorServer, *, limit: RateLimit = RateLimit(requests=1000, per_seconds=1),

@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,7 @@ from collector._storage._catalog import (
     TRANSCRIPT,
     Catalog,
     CatalogVersionError,
+    PageCounts,
     PostgresTarget,
     Rejected,
     StoredAudio,
@@ -74,8 +76,8 @@ def recording(vendor_id: str, minutes: int = 0, **extra: object) -> Recording:
                      raw={"id": vendor_id, **extra})
 
 
-def commit(catalog: Catalog, recordings: list[Recording], state: dict | None = None,
-           rejects: list[Rejected] | None = None):  # type: ignore[no-untyped-def]
+def commit(catalog: Catalog, recordings: list[Recording], state: dict[str, Any] | None = None,
+           rejects: list[Rejected] | None = None) -> PageCounts:
     return catalog.commit_page("toy", "t", recordings, rejects or [], state, WorkPlan())
 
 

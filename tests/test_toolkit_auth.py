@@ -89,7 +89,7 @@ class Vendor(EmulatorServer):
 @pytest.fixture
 def vendor() -> Iterator[Vendor]:
     with Vendor() as server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 def client(server: EmulatorServer, auth: Auth | None, *, limit: RateLimit = RateLimit(requests=100, per_seconds=1),

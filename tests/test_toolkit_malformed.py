@@ -162,7 +162,7 @@ class ShapesPlugin:
 @pytest.fixture
 def shapes() -> Iterator[Shapes]:
     with Shapes() as server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 SHAPES = ["cursor", "next_url", "offset", "page_number", "watermark", "windows", "change_feed"]

@@ -254,7 +254,9 @@ def test_a_refused_client_stops_the_tenant_once_without_asking_again(vendor: Ven
         http = HttpClient(vendor.api.url, Traffic(RateLimit(requests=100, per_seconds=1), retry=FAST, max_in_flight=6),
                           auth=auth)
         try:
-            return await asyncio.gather(*(http.json("GET", "/data") for _ in range(6)), return_exceptions=True)
+            answers: list[BaseException | object] = await asyncio.gather(
+                *(http.json("GET", "/data") for _ in range(6)), return_exceptions=True)
+            return answers
         finally:
             await http.aclose()
 

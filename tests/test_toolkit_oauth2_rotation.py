@@ -66,7 +66,7 @@ class Vendor(EmulatorServer):
 @pytest.fixture
 def vendor() -> Iterator[Vendor]:
     with Vendor(lifetime=60) as server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 def strategy(vendor: Vendor, path: Path, initial: str | None, clock: FakeClock | None = None) -> OAuth2:

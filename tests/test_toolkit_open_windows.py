@@ -67,7 +67,7 @@ class Calls(EmulatorServer):
 @pytest.fixture
 def calls() -> Iterator[Calls]:
     with Calls() as server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 def run_once(server: Calls, plan: TimeWindows, state: dict[str, Any] | None, now: datetime,

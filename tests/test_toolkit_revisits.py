@@ -231,7 +231,7 @@ class NoChildrenSource(ChatterSource):
     """Chatter returning `Revisit`s without implementing `children`."""
 
     name = "chatter_no_children"
-    children = collector.Source.children  # type: ignore[assignment]
+    children = collector.Source.children
 
 
 class _Register:
@@ -278,7 +278,7 @@ def test_a_revisit_says_what_is_wrong_with_it(arguments: tuple[Any, ...], messag
 
 
 def test_a_revisit_keeps_a_copy_of_its_payload_in_utc() -> None:
-    payload = {"id": "c1", "legs": [1, 2]}
+    payload: dict[str, Any] = {"id": "c1", "legs": [1, 2]}
     revisit = Revisit("c1", payload, datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=2))))
     payload["legs"].append(3)
     assert revisit.payload == {"id": "c1", "legs": [1, 2]} and revisit.deadline.tzinfo is UTC

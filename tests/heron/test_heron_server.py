@@ -454,7 +454,7 @@ def test_it_runs_by_hand_with_port_and_prints_its_credentials() -> None:
                                stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
-        lines = []
+        lines: list[str] = []
         while not lines or lines[-1] != "}\n":
             line = process.stdout.readline()
             assert line, "the server printed nothing"
