@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -12,13 +14,16 @@ from pydantic import ValidationError
 
 import collector
 import collector.emulator
+import collector.engine
 import collector.testing
 from collector import Recording
 from collector._base._redact import RedactingFilter, redact, register_secret
 from collector._runner._schedule import next_pass
 
+PUBLIC = [collector, collector.engine, collector.emulator, collector.testing]
 
-@pytest.mark.parametrize("module", [collector, collector.emulator, collector.testing])
+
+@pytest.mark.parametrize("module", PUBLIC, ids=lambda module: module.__name__)
 def test_exports_are_sorted_documented_and_importable(module: ModuleType) -> None:
     names = module.__all__
     assert names == sorted(names, key=lambda n: (not n.isupper(), n))
@@ -26,6 +31,24 @@ def test_exports_are_sorted_documented_and_importable(module: ModuleType) -> Non
         value = getattr(module, name)
         if isinstance(value, type) or inspect.isfunction(value):
             assert (value.__doc__ or "").strip(), f"{module.__name__}.{name} has no docstring"
+
+
+def test_collector_names_its_public_names_twice_and_both_lists_agree() -> None:
+    """The imports under TYPE_CHECKING (what type checkers see, and where `__getattr__` finds each
+    name's module on first use) and `__all__` are the only lists of `collector`'s public names."""
+    assert sorted(collector._public_modules()) == sorted(collector.__all__)
+    assert not hasattr(collector, "_EXPORTS")
+
+
+@pytest.mark.parametrize("module", PUBLIC[1:], ids=lambda module: module.__name__)
+def test_the_other_public_modules_export_exactly_what_they_import(module: ModuleType) -> None:
+    """`collector.engine`, `.emulator` and `.testing` import their public names from private modules
+    (eagerly: their users need them all) and list them in `__all__`: nothing more, nothing less."""
+    assert module.__file__ is not None
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    imported = {alias.asname or alias.name for node in tree.body if isinstance(node, ast.ImportFrom)
+                and (node.level or (node.module or "").startswith("collector._")) for alias in node.names}
+    assert imported == set(module.__all__)
 
 
 def test_recordings_are_normalized_to_utc() -> None:
