@@ -15,7 +15,15 @@ from contextlib import AbstractAsyncContextManager
 
 import httpx
 
-from collector import CursorPaginator, HttpClient, Incremental, ListedPage, iso, paginate, path_segment
+from collector import (
+    CursorPaginator,
+    HttpClient,
+    Incremental,
+    ListedPage,
+    iso,
+    paginate,
+    path_segment,
+)
 
 PAGES = CursorPaginator("next_cursor", param="cursor")
 

@@ -7,7 +7,15 @@ from typing import Any
 
 import httpx
 
-from collector import Incremental, Page, RateLimit, Recording, Source, SourceContext, StaticBearerAuth
+from collector import (
+    Incremental,
+    Page,
+    RateLimit,
+    Recording,
+    Source,
+    SourceContext,
+    StaticBearerAuth,
+)
 
 from . import _api, _mapping
 from ._settings import MyVendorSettings

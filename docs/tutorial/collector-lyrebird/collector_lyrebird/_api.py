@@ -5,7 +5,16 @@ from contextlib import AbstractAsyncContextManager
 
 import httpx
 
-from collector import HttpClient, Incremental, ListedPage, NextUrlPaginator, Redirects, iso, paginate, path_segment
+from collector import (
+    HttpClient,
+    Incremental,
+    ListedPage,
+    NextUrlPaginator,
+    Redirects,
+    iso,
+    paginate,
+    path_segment,
+)
 
 
 def recordings(http: HttpClient, account: str, run: Incremental) -> AsyncIterator[ListedPage]:
