@@ -51,7 +51,7 @@ def baseline_env(tree: Path | None, env: dict[str, str] | None = None) -> dict[s
     if tree is None:
         return result
     tree = tree.resolve()
-    paths = [str(tree)] + sorted({str(p.parent.parent) for p in tree.glob("plugins/*/collector_*/__init__.py")})
+    paths = [str(tree), *sorted({str(p.parent.parent) for p in tree.glob("plugins/*/collector_*/__init__.py")})]
     if result.get("PYTHONPATH"):
         paths.append(result["PYTHONPATH"])
     result["PYTHONPATH"] = os.pathsep.join(paths)

@@ -4,7 +4,8 @@ Run by the benchmark, never by hand: it starts `--tenants` Xima emulators (one s
 Xima gives each tenant its own host) with the given sliding-window limit and `--recordings`
 recordings of real Opus audio each, prints one JSON line describing them, then for each line on
 stdin prints one JSON line with what the servers saw since the last one (each tenant's request
-arrival times, statuses and the most requests seen in any window); it stops when stdin closes. Keeping the servers in their own
+arrival times, statuses and the most requests seen in any window); it stops when stdin closes.
+Keeping the servers in their own
 process keeps their CPU out of the collector's figures.
 """
 
@@ -14,7 +15,7 @@ import argparse
 import json
 import os
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from collector_xima import _emudata
@@ -35,8 +36,8 @@ def main() -> None:
     # encoding a file per recording would take the farm minutes to start at 500 tenants.
     _emudata.duration_ms = lambda tenant, index: 2000 + (index % 46) * 100
     _emudata.audio_seed = lambda tenant, index: f"bench:{index % 46}"
-    _emudata.opus_audio = lru_cache(maxsize=None)(_emudata.opus_audio.__wrapped__)  # type: ignore[assignment]
-    now = datetime.now(timezone.utc)
+    _emudata.opus_audio = lru_cache(maxsize=None)(_emudata.opus_audio.__wrapped__)
+    now = datetime.now(UTC)
     servers = []
     for number in range(args.tenants):
         tenant = XimaTenant(name=f"bench-{number:03d}", token="bench-" + os.urandom(8).hex(),

@@ -42,8 +42,20 @@ from typing import Any
 
 import httpx
 
-from collector import (HttpClient, Page, Recording, Secret, Source, SourceContext, SourceSettings, StaticBearerAuth,
-                       hookimpl, iso, now_utc, path_segment)
+from collector import (
+    HttpClient,
+    Page,
+    Recording,
+    Secret,
+    Source,
+    SourceContext,
+    SourceSettings,
+    StaticBearerAuth,
+    hookimpl,
+    iso,
+    now_utc,
+    path_segment,
+)
 from collector.emulator import EmulatorError, EmulatorServer, Request, Response, synth_audio
 from collector.engine import Plugins
 from collector.testing import collect, inspect_store, write_config
@@ -193,9 +205,11 @@ class KestrelBatchSource(KestrelSource):
             self.audio_batch_lifetime = timedelta(seconds=settings.url_ttl)
 
     async def open_audio_batch(
-            self, recordings: Sequence[Recording]) -> Mapping[str, AbstractAsyncContextManager[httpx.Response] | Exception]:
+            self, recordings: Sequence[Recording],
+    ) -> Mapping[str, AbstractAsyncContextManager[httpx.Response] | Exception]:
         batch = await self.http.json("POST", "/api/batches", json={"ids": [r.vendor_id for r in recordings]})
-        while (state := await self.http.json("GET", f"/api/batches/{batch['batch_id']}"))["state"] != "ready":
+        status_url = f"/api/batches/{batch['batch_id']}"
+        while (state := await self.http.json("GET", status_url))["state"] != "ready":  # noqa: ASYNC110 - polling the vendor
             await asyncio.sleep(state["retry_after"])
         return {item["id"]: self.http.stream("GET", item["url"]) for item in state["items"]}
 

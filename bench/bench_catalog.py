@@ -25,7 +25,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from collector import Recording
@@ -39,7 +39,7 @@ PAGE = 10_000
 def _build(path: Path, size: int) -> None:
     """A catalog of `size` recordings of one tenant, committed page by page as a sync does."""
     catalog = Catalog(path)
-    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
     for first in range(0, size, PAGE):
         page = [Recording(source="bench", tenant="t", vendor_id=f"r{n:08d}", start=start + timedelta(seconds=n),
                           duration=60.0, raw={"id": n}) for n in range(first, min(size, first + PAGE))]

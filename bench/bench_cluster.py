@@ -37,8 +37,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from collector.testing import (PostgresServer, S3Server, WorkerProcesses, collect, inspect_store, query_catalog,
-                               scale_out, write_config)
+from collector.testing import (
+    PostgresServer,
+    S3Server,
+    WorkerProcesses,
+    collect,
+    inspect_store,
+    query_catalog,
+    scale_out,
+    write_config,
+)
 
 FARM = Path(__file__).with_name("_xima_farm.py")
 SPAN = timedelta(hours=5)

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from collector.emulator import synth_audio
 from collector.engine import Catalog, StoredAudio, WorkPlan
 
 PLAN = WorkPlan(audio=True, transcripts=False)
-BASE = datetime(2026, 3, 1, tzinfo=timezone.utc)
+BASE = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def _recording(n: int) -> Recording:
@@ -163,7 +163,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=100, help="9.6 MB files for the verify figure")
     parser.add_argument("--appends", type=int, default=20_000)
     args = parser.parse_args()
-    print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, Python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python {sys.version.split()[0]}, {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as scratch:
         bench_append(Path(scratch) / "append.sqlite", args.appends)
         bench_check(Path(scratch) / "check.sqlite", args.events)

@@ -39,6 +39,7 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from _common import baseline_env, header, load, median, spread
@@ -54,14 +55,14 @@ def serve(recordings: int, audio_bytes: list[int], warm: bool) -> None:
     `warm` pre-generates every recording before serving, so pages cost only their JSON encoding:
     a faster vendor than the emulator as shipped, which builds each recording when it is asked for.
     """
-    from collector_focus import emulator as focus_emulator
-    from collector_focus.emulator import FocusEmulator, FocusTenant, generated_recording
-
     from collector.emulator import wav_duration_for_bytes
+    from collector_focus import emulator as focus_emulator
+    from collector_focus._emudata import FocusTenant, generated_recording
+    from collector_focus.emulator import FocusEmulator
 
     if warm:
         cache = {index: generated_recording(9100, index) for index in range(recordings)}
-        focus_emulator._cached_recording = lambda client, index: cache[index]  # type: ignore[assignment]
+        setattr(focus_emulator, "cached_recording", lambda client, index: cache[index])  # noqa: B010 - a patch
         gc.freeze()  # 100,000 cached items would otherwise be rescanned by every full collection
 
     tenants = [FocusTenant(client_id=9100, username="bench", api_key=API_KEY, recordings=recordings)]
@@ -115,7 +116,7 @@ def measured(command: list[str], env: dict[str, str], cwd: Path | None = None) -
 
 def collector_run(url: str, client_id: int, workdir: Path, *, page_size: int, audio: bool,
                   audio_format: str = "wav-mono", env: dict[str, str] | None = None,
-                  counts: int = 0) -> tuple[dict[str, object], float]:
+                  counts: int = 0) -> tuple[dict[str, Any], float]:
     """`collector run` in a child process. Returns (the tenant's summary and timing, peak RSS in MB).
 
     200 requests a second are allowed: far more than the sync needs (one request per page), but
@@ -209,11 +210,11 @@ def main() -> None:
                     folder = work / f"sync-{size}-{name}-{round_}"
                     summary, peak = collector_run(url, 9100, folder, page_size=args.page_size, audio=False,
                                                   env=baseline_env(tree))
-                    count = int(summary["new_recordings"])  # type: ignore[arg-type]
+                    count = int(summary["new_recordings"])
                     if count != size:
                         raise SystemExit(f"{name}: {count} recordings stored, {size} expected")
-                    rates.setdefault(name, []).append(count / float(summary["seconds"]))  # type: ignore[arg-type]
-                    cpus.setdefault(name, []).append(float(summary["cpu_seconds"]) / count * 1e6)  # type: ignore[arg-type]
+                    rates.setdefault(name, []).append(count / float(summary["seconds"]))
+                    cpus.setdefault(name, []).append(float(summary["cpu_seconds"]) / count * 1e6)
                     rss.setdefault(name, []).append(peak)
                     shutil.rmtree(folder)
 
@@ -237,7 +238,7 @@ def main() -> None:
                 for number, audio_size in enumerate(big):
                     summary, peak = collector_run(url, BIG_CLIENT + number, work / f"audio-{number}",
                                                   page_size=args.page_size, audio=True)
-                    mb = int(summary["audio_bytes"]) / 1024**2  # type: ignore[arg-type]
+                    mb = int(summary["audio_bytes"]) / 1024**2
                     print(f"\n{audio_size / 1024**2:,.0f} MB audio download (WAV, streamed, hashed, verified)")
                     print(f"  stored {mb:,.0f} MB in {float(summary['seconds']):.1f} s; peak RSS {peak:,.1f} MB"
                           f"  (target < 100 MB)")

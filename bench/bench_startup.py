@@ -85,7 +85,9 @@ def main() -> None:
             "status": ["--config", str(demo / "demo-config.toml"), "status"],
             "config check": ["--config", str(config), "config", "check"],
         }
-        variants: list[tuple[str, Path | None]] = [("", None)] + ([("before: ", args.baseline)] if args.baseline else [])
+        variants: list[tuple[str, Path | None]] = [("", None)]
+        if args.baseline:
+            variants.append(("before: ", args.baseline))
         commands: dict[str, tuple[list[str], Path | None]] = {
             "python -c pass": ([*python, "-c", "pass"], None),
             "python -c 'import httpx'": ([*python, "-c", "import httpx"], None),
@@ -96,9 +98,12 @@ def main() -> None:
         trees = [ROOT] + ([args.baseline] if args.baseline else [])
         print(f"median of {args.rounds} rounds, interleaved; children run in {directory}")
         cached_env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
-        for label, extra in (("bytecode caches present (PYTHONDONTWRITEBYTECODE unset)", {}),
-                             ("PYTHONDONTWRITEBYTECODE=1, the project's caches removed", {"PYTHONDONTWRITEBYTECODE": "1"})):
-            base_env = cached_env | extra
+        settings: tuple[tuple[str, dict[str, str]], ...] = (
+            ("bytecode caches present (PYTHONDONTWRITEBYTECODE unset)", {}),
+                             ("PYTHONDONTWRITEBYTECODE=1, the project's caches removed",
+             {"PYTHONDONTWRITEBYTECODE": "1"}))
+        for label, env_extra in settings:
+            base_env = cached_env | env_extra
             envs = {name: baseline_env(tree, base_env) for name, (_, tree) in commands.items()}
             if extra:
                 _drop_caches(trees)

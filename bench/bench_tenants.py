@@ -47,7 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +169,7 @@ def bare_pass(farm: dict[str, Any], requests: int, per_seconds: float) -> dict[s
     import httpx  # noqa: F401 - imported before the clock starts, as the collector's is
 
     async def everything(out: Path) -> list[dict[str, int]]:
-        start, end = _start(farm), datetime.now(timezone.utc)
+        start, end = _start(farm), datetime.now(UTC)
         return await asyncio.gather(*(_bare_tenant(t, start, end, requests, per_seconds, out) for t in farm["tenants"]))
 
     with tempfile.TemporaryDirectory(prefix="bench-bare-") as out:
@@ -322,7 +322,7 @@ def _report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace, 
         mins = [min(s) for s, _ in steady]
         throttled = [sum(t["statuses"].count(429) for t in r["seen"].values()) for r in runs]
         most = max(max(t["max_in_window"] for t in r["seen"].values()) for r in runs)
-        per_request = [c / max(n, 1) * 1000 for c, n in zip(cpu, requests)]
+        per_request = [c / max(n, 1) * 1000 for c, n in zip(cpu, requests, strict=True)]
         print(f"{name}:\n"
               f"  utilisation per tenant: median {spread(medians, '{:.1%}')}, min {spread(mins, '{:.1%}')} "
               f"(target >= 98%); whole pass {spread([w for _, w in steady], '{:.1%}')}\n"

@@ -28,7 +28,7 @@ without notice; code that embeds the collector (runs it, loads configurations) u
 import importlib
 
 TYPE_CHECKING = False  # not typing's: importing typing costs a few ms of every start (mypy knows the name)
-if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__): cold start stays fast
+if TYPE_CHECKING:  # the public names (as many as `__all__`), imported on first use (see __getattr__)
     from typing import Any
 
     from ._base._dates import parse_time, value_shape
@@ -119,121 +119,28 @@ if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
     )
     from ._sources._windows import TimeWindows, Window, WindowOutcome, WindowSweep
 
-_EXPORTS = {
-    "ApiKeyAuth": "._http._auth",
-    "AudioExpectation": "._sources._source",
-    "Auth": "._http._auth",
-    "AuthenticationError": "._base._errors",
-    "BadStatus": "._base._errors",
-    "BasicAuth": "._http._auth",
-    "CLIENT_ASSERTION_JWT": "._http._oauth2",
-    "ChangeFeed": "._sources._changefeed",
-    "Children": "._base._revisit",
-    "CollectorError": "._base._errors",
-    "ConfigError": "._base._errors",
-    "CursorPaginator": "._sources._paginators",
-    "DateWindow": "._sources._datewindows",
-    "DateWindows": "._sources._datewindows",
-    "DemoFactory": "._runner._hookspecs",
-    "Direction": "._base._model",
-    "DownloadsStopped": "._base._errors",
-    "Duration": "._base._durations",
-    "ENTRY_POINT_GROUP": "._runner._plugins",
-    "EgressBudget": "._sources._source",
-    "ErrorCodes": "._http._error_codes",
-    "Grant": "._http._oauth2",
-    "HeaderAuth": "._http._auth",
-    "HttpClient": "._http._client",
-    "Incremental": "._sources._incremental",
-    "ItemDeferred": "._base._errors",
-    "ItemError": "._base._errors",
-    "ItemNotReady": "._base._errors",
-    "ItemRejected": "._base._errors",
-    "ItemUnavailable": "._base._errors",
-    "JWT_BEARER": "._http._oauth2",
-    "JsonAnswer": "._http._client",
-    "JwtAssertion": "._http._jwt",
-    "ListedPage": "._sources._paging",
-    "ListingCount": "._sources._source",
-    "MediaAvailability": "._base._model",
-    "NextUrlPaginator": "._sources._paginators",
-    "NoAnswer": "._base._errors",
-    "OAuth2": "._http._oauth2",
-    "OAuth2ClientCredentials": "._http._oauth2",
-    "OffsetPaginator": "._sources._paginators",
-    "Page": "._sources._source",
-    "PageNumberPaginator": "._sources._paginators",
-    "PageRequest": "._sources._paging",
-    "PageTokenExpired": "._base._errors",
-    "Paginator": "._sources._paging",
-    "Party": "._base._model",
-    "PassEvent": "._runner._hookspecs",
-    "PassKind": "._runner._hookspecs",
-    "PositionExpired": "._sources._expiry",
-    "RateLimit": "._http._ratelimit",
-    "Recording": "._base._model",
-    "RecordingKey": "._base._model",
-    "Redirects": "._http._redirects",
-    "RefreshTokenGrant": "._http._oauth2",
-    "Renewal": "._http._tokens",
-    "RequestFailed": "._base._errors",
-    "RequestStats": "._http._traffic",
-    "RetrySettings": "._http._traffic",
-    "Revisit": "._base._revisit",
-    "RoutePaused": "._base._errors",
-    "RunError": "._base._errors",
-    "Secret": "._base._secret",
-    "SlidingWindowLimiter": "._http._ratelimit",
-    "Source": "._sources._source",
-    "SourceContext": "._sources._source",
-    "SourceSettings": "._sources._source",
-    "StaticBearerAuth": "._http._auth",
-    "StoredEvent": "._runner._hookspecs",
-    "Tally": "._sources._paging",
-    "TenantError": "._base._errors",
-    "TenantEvent": "._runner._hookspecs",
-    "TimeWindows": "._sources._windows",
-    "Token": "._http._tokens",
-    "TokenAuth": "._http._tokens",
-    "TokenChannel": "._http._auth",
-    "TokenExchange": "._http._tokens",
-    "TokenFile": "._http._token_store",
-    "TokenStore": "._http._token_store",
-    "Traffic": "._http._traffic",
-    "Transcript": "._base._model",
-    "TranscriptResult": "._base._model",
-    "TranscriptSegment": "._base._model",
-    "TranscriptState": "._base._model",
-    "TransientAnswer": "._base._errors",
-    "VendorAnswer": "._base._vendor_answer",
-    "VendorCount": "._sources._source",
-    "Window": "._sources._windows",
-    "WindowOutcome": "._sources._windows",
-    "WindowSweep": "._sources._windows",
-    "basic_credentials": "._http._auth",
-    "classify_request_failure": "._base._errors",
-    "compound_id": "._base._ids",
-    "expired_on": "._sources._expiry",
-    "hookimpl": "._runner._hookspecs",
-    "hookspec": "._runner._hookspecs",
-    "account_url": "._sources._source",
-    "http_url": "._sources._source",
-    "iso": "._base._time",
-    "jwt_expiry": "._http._tokens",
-    "now_utc": "._base._time",
-    "paginate": "._sources._paging",
-    "parse_iso": "._base._time",
-    "parse_retry_after": "._http._moments",
-    "parse_time": "._base._dates",
-    "path_segment": "._base._ids",
-    "register_secret": "._base._redact",
-    "secret_value": "._http._auth",
-    "split_compound_id": "._base._ids",
-    "token_expiry": "._http._tokens",
-    "value_shape": "._base._dates",
-}
-"""Where each public name lives; a name is imported the first time it is used, so that
-`collector --help` or `collector status` do not load httpx, pydantic's models or the audio stack."""
+_MODULES: dict[str, str] = {}
+"""Where each public name lives, filled on first use from the `TYPE_CHECKING` imports above."""
+
+
+def _public_modules() -> dict[str, str]:
+    """The module of each name the `TYPE_CHECKING` block imports, read from this file's source.
+
+    That block (for type checkers and readers) and `__all__` are the only lists of the public
+    names; tests/test_api_surface.py checks that they agree. Each name is imported the first time
+    it is used, so that `collector --help` or `collector status` do not load httpx, pydantic's
+    models or the audio stack; reading the block then costs about a millisecond, once (`ast` is
+    loaded by then: dataclasses and pydantic import it).
+    """
+    import ast
+
+    with open(__file__, encoding="utf-8") as source:
+        tree = ast.parse(source.read(), __file__)
+    block = next(node for node in tree.body
+                 if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
+    return {alias.asname or alias.name: "." * node.level + (node.module or "")
+            for node in block.body if isinstance(node, ast.ImportFrom) and node.level  # ours, not typing's
+            for alias in node.names}
 
 
 def __getattr__(name: str) -> "Any":
@@ -242,8 +149,10 @@ def __getattr__(name: str) -> "Any":
         from ._base._version import installed_version
 
         return installed_version()
+    if not _MODULES:
+        _MODULES.update(_public_modules())
     try:
-        module = _EXPORTS[name]
+        module = _MODULES[name]
     except KeyError:
         raise AttributeError(f"module 'collector' has no attribute {name!r}") from None
     value = getattr(importlib.import_module(module, __name__), name)

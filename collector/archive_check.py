@@ -169,7 +169,7 @@ def check_links(database: str, count: int, workers: int | None = None) -> Proble
     from concurrent.futures import ProcessPoolExecutor  # here: the catalog imports this module for `status`
 
     with ProcessPoolExecutor(len(ranges)) as pool:
-        found = [p for p in pool.map(_links, [database] * len(ranges), *zip(*ranges)) if p is not None]
+        found = [p for p in pool.map(_links, [database] * len(ranges), *zip(*ranges, strict=True)) if p is not None]
     return min(found, key=lambda p: p.event or 0) if found else None
 
 
@@ -187,7 +187,8 @@ def check_checkpoints(db: sqlite3.Connection, result: Result, files: Sequence[Pa
             checkpoints.append((f"checkpoint file {path.name}", document))
             if document.get("chain") != result.chain_id:
                 result.problems.append(Problem(f"checkpoint file {path.name}", "it names another chain (genesis "
-                                               f"{str(document.get('chain'))[:16]}, this one is {result.chain_id[:16]}): "
+                                               f"{str(document.get('chain'))[:16]}, "
+                                               f"this one is {result.chain_id[:16]}): "
                                                "it belongs to another store, or the chain was rebuilt from its start."))
         except (OSError, ValueError, AttributeError) as exc:
             result.problems.append(Problem(f"checkpoint file {path}", f"it cannot be read ({exc})."))
@@ -203,8 +204,9 @@ def check_checkpoints(db: sqlite3.Connection, result: Result, files: Sequence[Pa
         elif events > 0:
             row = db.execute("SELECT hash FROM chain WHERE seq=?", (events,)).fetchone()
             if row is None or row[0] != head:
-                result.problems.append(Problem(where, f"it recorded head {head[:16]} at event {events}, but the chain's "
-                                               f"event {events} has {str(row[0] if row else None)[:16]}: the checkpoint "
+                result.problems.append(Problem(where, f"it recorded head {head[:16]} at event {events}, "
+                                               f"but the chain's event {events} has "
+                                               f"{str(row[0] if row else None)[:16]}: the checkpoint "
                                                "or the chain before it was changed.", events))
 
 
@@ -317,7 +319,8 @@ def check_database(database: str, *, files_root: Path | None = None, checkpoint_
             result.problems.append(Problem("the chain", f"it holds {count:,} events numbered up to {top:,}."))
         head = db.execute("SELECT seq, hash FROM chain_head WHERE id=1").fetchone()
         if head is not None and (int(head[0]), head[1]) != (top, result.head):
-            result.problems.append(Problem("the chain's head", f"it says {head[0]:,} events ending in {str(head[1])[:16]}, "
+            result.problems.append(Problem("the chain's head", f"it says {head[0]:,} events ending in "
+                                           f"{str(head[1])[:16]}, "
                                            f"but the chain holds {top:,} ending in {result.head[:16]}: events were "
                                            "removed or added behind the collector's back.", min(int(head[0]), top) + 1))
         check_checkpoints(db, result, checkpoint_files)

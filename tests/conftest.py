@@ -17,7 +17,7 @@ import sys
 import sysconfig
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +41,11 @@ from collector import (
     TranscriptState,
     hookimpl,
 )
-from collector.engine import Plugins
 from collector.emulator import EmulatorError, EmulatorServer, Request, Response, synth_audio
+from collector.engine import Plugins
 from collector.testing import write_config
 
-BASE = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+BASE = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 class ToyEmulator(EmulatorServer):
@@ -64,11 +64,11 @@ class ToyEmulator(EmulatorServer):
 
     def add(self, count: int) -> list[str]:
         """New items arrive."""
-        added = []
+        added: list[str] = []
         for _ in range(count):
             n = len(self.items)
-            item = {"id": f"t{n:04d}", "start": (BASE + timedelta(minutes=n)).isoformat(), "duration": 1.0 + n % 3,
-                    "size": 16044 + 16000 * (n % 3)}
+            item: dict[str, Any] = {"id": f"t{n:04d}", "start": (BASE + timedelta(minutes=n)).isoformat(),
+                                    "duration": 1.0 + n % 3, "size": 16044 + 16000 * (n % 3)}
             self.items.append(item)
             added.append(item["id"])
         return added
@@ -187,7 +187,7 @@ def toy_plugins(toy_plugin: ToyPlugin) -> Plugins:
 def toy() -> Iterator[ToyEmulator]:
     """A running toy emulator with 10 items."""
     with ToyEmulator(10) as emulator:
-        yield emulator  # type: ignore[misc]
+        yield emulator
 
 
 def _toy_source(emulator: ToyEmulator, tenant: str = "alpha", **settings: Any) -> dict[str, Any]:
@@ -212,7 +212,7 @@ def toy_source_class() -> type[Source]:
 
 
 @pytest.fixture
-def Toy() -> type[ToyEmulator]:  # noqa: N802 - a class, named like one
+def Toy() -> type[ToyEmulator]:  # a class, named like one
     """The toy emulator class, to start more toy tenants."""
     return ToyEmulator
 

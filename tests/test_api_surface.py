@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 from pydantic import ValidationError
 
 import collector
 import collector.emulator
+import collector.engine
 import collector.testing
 from collector import Recording
 from collector._base._redact import RedactingFilter, redact, register_secret
 from collector._runner._schedule import next_pass
 
+PUBLIC = [collector, collector.engine, collector.emulator, collector.testing]
 
-@pytest.mark.parametrize("module", [collector, collector.emulator, collector.testing])
-def test_exports_are_sorted_documented_and_importable(module: object) -> None:
-    names = module.__all__  # type: ignore[attr-defined]
+
+@pytest.mark.parametrize("module", PUBLIC, ids=lambda module: module.__name__)
+def test_exports_are_sorted_documented_and_importable(module: ModuleType) -> None:
+    names = module.__all__
     assert names == sorted(names, key=lambda n: (not n.isupper(), n))
     for name in names:
         value = getattr(module, name)
@@ -27,10 +33,28 @@ def test_exports_are_sorted_documented_and_importable(module: object) -> None:
             assert (value.__doc__ or "").strip(), f"{module.__name__}.{name} has no docstring"
 
 
+def test_collector_names_its_public_names_twice_and_both_lists_agree() -> None:
+    """The imports under TYPE_CHECKING (what type checkers see, and where `__getattr__` finds each
+    name's module on first use) and `__all__` are the only lists of `collector`'s public names."""
+    assert sorted(collector._public_modules()) == sorted(collector.__all__)
+    assert not hasattr(collector, "_EXPORTS")
+
+
+@pytest.mark.parametrize("module", PUBLIC[1:], ids=lambda module: module.__name__)
+def test_the_other_public_modules_export_exactly_what_they_import(module: ModuleType) -> None:
+    """`collector.engine`, `.emulator` and `.testing` import their public names from private modules
+    (eagerly: their users need them all) and list them in `__all__`: nothing more, nothing less."""
+    assert module.__file__ is not None
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    imported = {alias.asname or alias.name for node in tree.body if isinstance(node, ast.ImportFrom)
+                and (node.level or (node.module or "").startswith("collector._")) for alias in node.names}
+    assert imported == set(module.__all__)
+
+
 def test_recordings_are_normalized_to_utc() -> None:
-    r = Recording(source="s", tenant="t", vendor_id="1", start="2026-05-01T10:00:00+02:00",
-                  end="2026-05-01T10:05:00+02:00", raw={})
-    assert r.start == datetime(2026, 5, 1, 8, tzinfo=timezone.utc) and r.duration == 300
+    r = Recording.model_validate({"source": "s", "tenant": "t", "vendor_id": "1", "start": "2026-05-01T10:00:00+02:00",
+                                  "end": "2026-05-01T10:05:00+02:00", "raw": {}})
+    assert r.start == datetime(2026, 5, 1, 8, tzinfo=UTC) and r.duration == 300
     assert str(r.key) == "s/t/1"
 
 
@@ -43,17 +67,27 @@ def test_recordings_are_normalized_to_utc() -> None:
 ])
 def test_recordings_reject_impossible_values(bad: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
-        Recording(**{"source": "s", "tenant": "t", "vendor_id": "1", "raw": {}, **bad})
+        Recording.model_validate({"source": "s", "tenant": "t", "vendor_id": "1", "raw": {}, **bad})
+
+
+class _Kept(logging.Handler):
+    """Keeps the records it handles (after its filters ran)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
 
 
 def test_the_log_filter_masks_secrets_in_messages_arguments_and_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
     secret = "tok-ABCDEFGHIJKLMNOP"
     register_secret(secret)
     logger = logging.getLogger("test.redact")
-    handler = logging.StreamHandler()
+    handler = _Kept()
     handler.addFilter(RedactingFilter())
-    records: list[logging.LogRecord] = []
-    handler.emit = records.append  # type: ignore[method-assign]
+    records = handler.records
     logger.addHandler(handler)
     try:
         logger.warning("token %s refused", secret)
@@ -91,5 +125,5 @@ def test_http_url_refuses_credentials_and_other_schemes() -> None:
 
     assert http_url("https://api.example.com/v1/", example="https://x") == "https://api.example.com/v1"
     for bad in ("ftp://api.example.com", "api.example.com", "https://user:secret@api.example.com", "https://"):
-        with pytest.raises(ValueError, match="expected an http\\(s\\) URL without credentials, e.g. https://x"):
+        with pytest.raises(ValueError, match=r"expected an http\(s\) URL without credentials, e.g. https://x"):
             http_url(bad, example="https://x")

@@ -191,7 +191,8 @@ def test_wav_cut_by_one_byte_is_always_rejected(tmp_path: Path) -> None:
     even = synth_audio("even", duration=1.0, fmt="wav")
     for decode in (False, True):
         reason = _rejection(tmp_path, even[:-1], decode=decode)
-        assert reason == "The header declares 16000 bytes of audio data but only 15999 arrived, so the file was cut off."
+        assert reason == ("The header declares 16000 bytes of audio data but only 15999 arrived, "
+                          "so the file was cut off.")
 
 
 def _with_list_chunk(wav: bytes, payload: bytes) -> bytes:
@@ -213,7 +214,8 @@ def test_wav_riff_size_must_match_the_file(tmp_path: Path) -> None:
     grown = bytearray(wav)
     grown[4:8] = struct.pack("<I", len(wav) + 92)
     reason = _rejection(tmp_path, bytes(grown))
-    assert reason == f"The WAV file's RIFF header declares {len(wav) + 100} bytes but only {len(wav)} arrived, so the file was cut off."
+    assert reason == (f"The WAV file's RIFF header declares {len(wav) + 100} bytes but only {len(wav)} arrived, "
+                      "so the file was cut off.")
 
 
 def test_other_wav_codecs_get_the_chunk_check_and_the_decode(tmp_path: Path) -> None:

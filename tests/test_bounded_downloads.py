@@ -9,6 +9,7 @@ then a byte every 0.2 s) or sends half of one and goes silent ("stall"), over re
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import time
 from collections.abc import AsyncIterator
@@ -70,7 +71,7 @@ def test_a_dripping_download_is_abandoned_within_its_bounds_retried_then_left_pe
         assert summary.status.value == "partial" and summary.retried >= 1
         assert not any("too slowly" in m for m in summary.messages)  # one recording alone never trips the breaker
         arrivals = audio_arrivals(toy)
-        for abandoned, next_request in zip(arrivals[:2], arrivals[1:3]):
+        for abandoned, next_request in itertools.pairwise(arrivals[:3]):
             assert 1.0 <= next_request - abandoned < 2.0  # abandoned about 1 s after the headers, then backoff
         store = tmp_path / "store"
         status, attempts, reason = audio_rows(store)["t0000"]

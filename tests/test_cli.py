@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from collector import hookimpl
+from collector._cli._main import run_cli
 from collector._storage._store import Store
 from collector.engine import Plugins
-from collector._cli._main import run_cli
 from collector.testing import write_config
 
 
@@ -22,7 +22,8 @@ def test_run_prints_a_json_summary_and_exits_0(toy_config: Path, toy_plugins: Pl
     assert run_cli(["--config", str(toy_config), "run", "--json"], toy_plugins) == 0
     summary = json.loads(capsys.readouterr().out)
     (tenant,) = summary["tenants"]
-    assert (tenant["tenant"], tenant["status"], tenant["new_recordings"], tenant["audio_files"]) == ("alpha", "ok", 10, 10)
+    assert (tenant["tenant"], tenant["status"], tenant["new_recordings"], tenant["audio_files"]) \
+        == ("alpha", "ok", 10, 10)
 
 
 def test_a_second_run_says_nothing_is_new(toy_config: Path, toy_plugins: Plugins,
@@ -214,7 +215,8 @@ def test_the_tables_keep_identity_and_failure_columns_at_80_columns() -> None:
     summaries = [TenantSummary("imagicle", "a-rather-long-tenant-name", phase="done", new_recordings=123456,
                                audio_files=123456, audio_bytes=9_876_543_210, deferred=12345, failed=12345,
                                status=TenantStatus.PARTIAL),
-                 TenantSummary("xima", "initech-denver", phase="done", status=TenantStatus.STOPPED, failed=7, waiting=3)]
+                 TenantSummary("xima", "initech-denver", phase="done", status=TenantStatus.STOPPED,
+                               failed=7, waiting=3)]
     for width in (80, 60, 200):
         out = io.StringIO()
         Console(file=out, width=width).print(progress_table(summaries, width=width))
@@ -387,7 +389,8 @@ def test_commands_that_do_not_collect_load_no_audio_libraries(toy_config: Path, 
     import subprocess
     import sys
 
-    code = ("import sys\nfrom collector._cli._main import run_cli\ntry:\n    run_cli(sys.argv[1:])\nexcept SystemExit:\n"
+    code = ("import sys\nfrom collector._cli._main import run_cli\n"
+            "try:\n    run_cli(sys.argv[1:])\nexcept SystemExit:\n"
             "    pass\nprint('LOADED', sorted(m for m in ('numpy', 'soundfile', 'httpx') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code, "--config", str(toy_config), *command], capture_output=True,
                           text=True, env=os.environ.copy())
@@ -418,10 +421,10 @@ def test_an_unknown_tenant_or_an_empty_date_range_is_refused_not_reported_as_don
         assert run_cli(["--config", str(toy_config), *command], toy_plugins) == 2, command
         err = capsys.readouterr().err
         assert "no such tenant in the store or in" in err and "(known: toy/alpha)" in err, (command, err)
-    for command in ("report", "export", "verify", "retry"):
+    for name in ("report", "export", "verify", "retry"):
         capsys.readouterr()
-        assert run_cli(["--config", str(toy_config), command, "--from", "2026-03-02", "--to", "2026-03-01"],
-                       toy_plugins) == 2, command
+        assert run_cli(["--config", str(toy_config), name, "--from", "2026-03-02", "--to", "2026-03-01"],
+                       toy_plugins) == 2, name
         assert "--from 2026-03-02 is not before --to 2026-03-01" in capsys.readouterr().err
     assert run_cli(["--config", str(toy_config), "reset", "toy/alpha"], toy_plugins) == 0  # a known one still works
 
@@ -438,7 +441,8 @@ def test_status_counts_every_unsettled_item_and_says_how_many_it_does_not_list(
     assert tenant["problems_total"] == 25 and len(tenant["problems"]) == 20
     assert run_cli(["--config", str(config), "status"], toy_plugins) == 0
     text = capsys.readouterr().out
-    assert "unsettled:   25 item(s), worst first:" in text and "... and 5 more (`collector export --tenant toy/alpha`" in text
+    assert "unsettled:   25 item(s), worst first:" in text
+    assert "... and 5 more (`collector export --tenant toy/alpha`" in text
 
 
 def test_under_json_logging_everything_the_run_writes_is_json(toy_config: Path, toy_plugins: Plugins,

@@ -20,16 +20,24 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from collector_xima.emulator import XimaEmulator, XimaTenant
 
 from collector._storage._store import Store
 from collector.emulator import EmulatorServer
-from collector.testing import (PostgresServer, S3Server, WorkerProcesses, location_of, overlapping_workers,
-                               query_catalog, scale_out, write_config)
+from collector.testing import (
+    PostgresServer,
+    S3Server,
+    WorkerProcesses,
+    location_of,
+    overlapping_workers,
+    query_catalog,
+    scale_out,
+    write_config,
+)
+from collector_xima.emulator import XimaEmulator, XimaTenant
 
 pytestmark = pytest.mark.slow
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
@@ -50,7 +58,7 @@ def xima_farm(directory: Path, postgres: PostgresServer, s3: S3Server, tenants: 
               rate_limit: tuple[int, float] = (20, 1.0), cluster: dict[str, object] | None = None,
               timeout: float = 30, stack: ExitStack) -> Farm:
     """`tenants` Xima emulators and a configuration for them on PostgreSQL + S3."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     emulators, sources, env = [], [], {}
     for number in range(tenants):
         tenant = XimaTenant(name=f"t{number:03d}", token="tok-" + os.urandom(8).hex(), recordings=recordings,
@@ -147,8 +155,8 @@ def _stored(farm: Farm) -> int:
 
 
 def _holders(farm: Farm) -> dict[str, str]:
-    return {tenant: worker for tenant, worker in query_catalog(
-        farm.store, "SELECT tenant, worker FROM tenant_leases WHERE worker IS NOT NULL")}
+    return dict(query_catalog(
+        farm.store, "SELECT tenant, worker FROM tenant_leases WHERE worker IS NOT NULL"))
 
 
 @pytest.mark.parametrize("fault", ["kill", "stop"])
@@ -178,7 +186,8 @@ def test_a_worker_killed_or_stalled_mid_download_hands_its_tenants_over(
 
 
 def mixed_farm(directory: Path, postgres: PostgresServer, s3: S3Server, stack: ExitStack, *, xima: int, focus: int,
-               imagicle: int, per_host: int = 5, cluster: dict[str, object] | None = None) -> tuple[Farm, dict[str, tuple[EmulatorServer, str, set[str]]]]:
+               imagicle: int, per_host: int = 5, cluster: dict[str, object] | None = None,
+               ) -> tuple[Farm, dict[str, tuple[EmulatorServer, str, set[str]]]]:
     """Tenants of all three vendors at their documented (or plugins' default) limits: Xima one host
     each, Focus and Imagicle `per_host` tenants to a host. Returns the farm and, per tenant, its
     host, its limit key there and the recording ids it holds."""
@@ -215,19 +224,19 @@ def mixed_farm(directory: Path, postgres: PostgresServer, s3: S3Server, stack: E
         # Imagicle documents no limit; the plugin keeps to 5 requests a second and, as OAuth2 client
         # credentials do, leaves token requests out of it (an authorization server limits them); this
         # emulator counts its token route against the account, so it allows one more.
-        emulator = stack.enter_context(ImagicleEmulator(accounts, rate_limit=(6, 1.0), serve_audio=True))
-        emulator.make_transcripts_ready()
+        api = stack.enter_context(ImagicleEmulator(accounts, rate_limit=(6, 1.0), serve_audio=True))
+        api.make_transcripts_ready()
         for account in accounts:
             (client, secret), = account.clients.items()
             variable = f"TEST_CLUSTER_IMAGICLE_{account.name}"
             farm.env[variable] = secret
             document["sources"].append({
-                "plugin": "imagicle", "tenant": account.name, "base_url": emulator.api_url,
+                "plugin": "imagicle", "tenant": account.name, "base_url": api.api_url,
                 "start_date": "2026-01-01T00:00:00Z", "window_hours": 24.0 * 60, "page_size": 10,
                 "settle_seconds": 60.0, "audio_url_template": "/v1/recordings/{id}/audio",
-                "oauth": {"token_url": emulator.token_url, "client_id": client, "client_secret": {"env": variable},
+                "oauth": {"token_url": api.token_url, "client_id": client, "client_secret": {"env": variable},
                           "scope": "voice-analytics/recordings.read"}})
-            tenants[account.name] = (emulator, account.name, account.valid_ids())
+            tenants[account.name] = (api, account.name, account.valid_ids())
     from collector._cli._demo import dump_toml
 
     farm.config.write_text(dump_toml(document), encoding="utf-8")
@@ -328,7 +337,7 @@ def test_the_systemd_units_pass_systemd_analyze_and_run_a_pass(tmp_path: Path, p
         stack.callback(log.close)
         process = subprocess.Popen(_command(service, "1"), cwd=service["WorkingDirectory"], env=environment,
                                    stdout=log, stderr=subprocess.STDOUT)
-        stack.callback(lambda: process.poll() is None and process.kill())
+        stack.callback(process.kill)  # a no-op once it has exited
         job = enqueue["Service"]
         started = [subprocess.run(_command(job, ""), cwd=job["WorkingDirectory"], env=environment,
                                   capture_output=True, text=True) for _ in range(2)]
@@ -349,14 +358,14 @@ def test_the_schedule_names_one_pass_per_cron_tick_and_it_is_enqueued_once(postg
     records it once."""
     from dataclasses import replace
 
-    from collector._storage._catalog import Catalog, PostgresTarget
+    from collector._base._settings_tables import SchedulerSettings, StoreSettings
     from collector._runner._cluster._queue import due_pass
     from collector._runner._config import Config
-    from collector._base._settings_tables import SchedulerSettings, StoreSettings
+    from collector._storage._catalog import Catalog, PostgresTarget
 
     config = Config(Path("collector.toml"), StoreSettings(), SchedulerSettings(cron="0 2 * * *", timezone="UTC"),
                     None, [])  # type: ignore[arg-type]
-    night = datetime(2026, 12, 2, 2, 0, tzinfo=timezone.utc)
+    night = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
     assert due_pass(config, night - timedelta(seconds=1)) is None
     assert due_pass(config, night + timedelta(minutes=3)) == "2026-12-02T02:00Z"
     assert due_pass(config, night + timedelta(minutes=11)) is None  # long past: left to the next night

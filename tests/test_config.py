@@ -234,7 +234,8 @@ def test_plain_text_secrets_inside_nested_tables_are_found(tmp_path: Path) -> No
             register(Nested)
 
     path = tmp_path / "collector.toml"
-    path.write_text(f'[[sources]]\nplugin = "nested"\ntenant = "n"\noauth = {{ client_id = "c", client_secret = "{SECRET}" }}\n')
+    path.write_text(f'[[sources]]\nplugin = "nested"\ntenant = "n"\n'
+                    f'oauth = {{ client_id = "c", client_secret = "{SECRET}" }}\n')
     config = load_config(path, Plugins(entry_points_group=None, extra=[Plugin()]))
     (warning,) = config.warnings
     assert "sources[0].oauth.client_secret: the secret is written in plain text" in warning and SECRET not in warning

@@ -141,7 +141,7 @@ def test_whatever_the_decode_rejects_the_container_check_rejects(tmp_path: Path,
     rng = random.Random(name)
     cuts = sorted({*rng.sample(range(1, len(data)), 40), 1, 27, 44, len(data) - 1})
     flips = rng.sample(range(len(data) * 8), 60)
-    damaged = [(f"cut to {cut} bytes", data[:cut], None) for cut in cuts]
+    damaged: list[tuple[str, bytes, int | None]] = [(f"cut to {cut} bytes", data[:cut], None) for cut in cuts]
     damaged += [(f"bit {bit} flipped", _flip(data, bit), bit // 8) for bit in flips]
     for what, body, flipped_byte in damaged:
         check, decode = _both(tmp_path, body)
@@ -154,7 +154,7 @@ def test_whatever_the_decode_rejects_the_container_check_rejects(tmp_path: Path,
             assert name.startswith(("opus", "mp3")) or wav_header, f"{what}: {check} (the decode accepts)"
         else:
             assert check.duration == pytest.approx(decode.duration, abs=0.002), what
-            undetectable = (name.startswith("wav") and flipped_byte is not None  # no checksum in WAV
+            undetectable = ((name.startswith("wav") and flipped_byte is not None)  # no checksum in WAV
                             or name.startswith("mp3-no-xing")  # flipped audio bits, cuts between frames
                             or flipped_byte in _unprotected(name, data))
             assert undetectable, f"{what} passed: Ogg pages and LAME tags have CRCs, every cut is caught"

@@ -11,6 +11,7 @@ import pytest
 from collector._cli._main import run_cli
 from collector.engine import Plugins
 
+
 def test_after_the_demo_every_vendors_settled_days_read_reconciled(tmp_path: Path,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     plugins = Plugins()

@@ -22,21 +22,21 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from collector._cli._demo import dump_toml
+from collector._runner._config import load_config
+from collector._runner._plugins import Plugins
+from collector._storage._catalog import Catalog, PostgresTarget
+from collector.testing import PostgresServer, S3Server
 from collector_xima.emulator import XimaEmulator, XimaTenant
 
-from collector._storage._catalog import Catalog, PostgresTarget
-from collector._runner._config import load_config
-from collector._cli._demo import dump_toml
-from collector._runner._plugins import Plugins
-from collector.testing import PostgresServer, S3Server
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers beside this file (importlib mode)
-from deploy_images import Booted, Buildah, debian_tree, missing  # noqa: E402
+from deploy_images import Booted, Buildah, debian_tree, missing
 
 REPO = Path(__file__).resolve().parent.parent
 SYSTEMD = REPO / "deploy" / "systemd"
@@ -224,7 +224,7 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Buildah, s
 
 
 def xima_tenants(count: int) -> Iterator[XimaEmulator]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for number in range(count):
         tenant = XimaTenant(name=f"t{number}", token="tok-" + os.urandom(8).hex(), recordings=3,
                             anchor=now - timedelta(minutes=5), span=timedelta(hours=1))
@@ -236,7 +236,7 @@ def cluster_config(emulators: list[XimaEmulator], postgres: PostgresServer, s3: 
     """A configuration like the ConfigMap's, on the test servers: its text, the secrets it names
     (the Secret's part) and its catalog's DSN."""
     dsn = postgres.database()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     sources = [{"plugin": "xima", "tenant": e.tenant.name, "base_url": e.url, "token": {"env": f"XIMA_TOKEN_{i}"},
                 "endpoint": "recordings", "start": (now - timedelta(hours=2)).isoformat(), "window": 3600,
                 "lookback": 3600, "settle_delay": 1, "timeout": 30, "rate_limit": {"requests": 20, "per_seconds": 1}}

@@ -189,7 +189,8 @@ def test_the_troubleshooting_page_quotes_what_the_code_prints() -> None:
         for fragment in quote.split("…"):
             fragment = fragment.strip()
             if len(fragment) >= 6:
-                assert fragment in source, f"the troubleshooting page quotes {fragment!r}, which the code does not print"
+                assert fragment in source, \
+                    f"the troubleshooting page quotes {fragment!r}, which the code does not print"
 
 
 def test_every_exit_code_is_documented() -> None:

@@ -5,22 +5,22 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
 
 from collector import (
     Auth,
-    HttpClient,
     BadStatus,
+    HttpClient,
+    NoAnswer,
     RateLimit,
     RetrySettings,
     Token,
     TokenAuth,
     TokenChannel,
     Traffic,
-    NoAnswer,
     parse_retry_after,
 )
 from collector._base._redact import register_secret
@@ -52,7 +52,7 @@ class Echo(EmulatorServer):
 @pytest.fixture
 def echo() -> Iterator[Echo]:
     with Echo() as server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 def client(server: EmulatorServer, *, limit: RateLimit = RateLimit(requests=1000, per_seconds=1),
@@ -128,7 +128,7 @@ def test_retry_after_is_capped(echo: Echo) -> None:
 
 
 def test_parse_retry_after() -> None:
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
     assert parse_retry_after("120") == 120
     assert parse_retry_after(" 2.5 ") == 2.5
     assert parse_retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True), now=now) == 30
@@ -151,7 +151,7 @@ class CountingAuth(TokenAuth):
         await asyncio.sleep(0.02)  # a real token round trip: concurrent requests must wait for it
         token = f"token-number-{self.fetched}"
         self.server.token = token
-        expires = None if self.lifetime is None else datetime.now(timezone.utc).timestamp() + self.lifetime
+        expires = None if self.lifetime is None else datetime.now(UTC).timestamp() + self.lifetime
         return Token(token, expires)
 
 

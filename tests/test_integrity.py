@@ -120,7 +120,7 @@ def test_the_vendors_size_and_checksum_catch_what_the_file_cannot(
         tmp_path: Path, vendor: Any, toy_source: Callable[..., Any], toy_source_class: type[Any]) -> None:
     """With the vendor's size every cut is caught, even on a frame boundary of a file without Xing;
     with its checksum, so is a complete, valid file of another recording of the same size."""
-    class Checked(toy_source_class):  # type: ignore[misc, valid-type]
+    class Checked(toy_source_class):  # type: ignore[misc]
         def expected_audio(self, recording: Any) -> AudioExpectation:
             expectation = super().expected_audio(recording)
             checksum = recording.raw.get("sha256")

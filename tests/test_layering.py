@@ -179,8 +179,10 @@ def test_each_layer_says_what_it_owns_and_what_it_may_import(layer: str) -> None
     layers below it, so the rule is read where the code is."""
     doc = ast.get_docstring(ast.parse((CORE / layer / "__init__.py").read_text(encoding="utf-8"))) or ""
     below = [name for name, _ in LAYERS[:RANK[layer]]]
-    expected = "May import: " + (", ".join(f"`{name}`" for name in below) if below else "nothing of the collector") + "."
-    assert doc.strip().splitlines()[-1] == expected, f"collector/{layer}/__init__.py's docstring must end with {expected!r}"
+    expected = "May import: " + (", ".join(f"`{name}`" for name in below) if below
+                                 else "nothing of the collector") + "."
+    assert doc.strip().splitlines()[-1] == expected, \
+        f"collector/{layer}/__init__.py's docstring must end with {expected!r}"
     assert len(doc.splitlines()) > 2, f"collector/{layer}/__init__.py: say what the layer owns"
 
 

@@ -68,7 +68,8 @@ def test_times_far_ahead_are_read_as_one_horizon_from_now(tmp_path: Path) -> Non
     now = ledger.clock()
     assert ledger.claim(now, 1)[0] == 0
     ledger.stamp(0, now + 86_400)  # the clock was set back a day after this was written
-    assert ledger.claim(now, 1) == (None, pytest.approx(now + 4.0, abs=0.5))
+    slot, retry_at = ledger.claim(now, 1)
+    assert slot is None and retry_at == pytest.approx(now + 4.0, abs=0.5)
 
 
 def test_processes_with_different_limits_for_one_account_each_use_only_their_own_slots(tmp_path: Path) -> None:
@@ -97,8 +98,8 @@ def test_workers_on_two_machines_share_a_tenants_slots_in_the_database(postgres:
     a worker that died comes back after `stale_after`."""
     import threading
 
-    from collector._storage._catalog import Catalog, PostgresTarget
     from collector._http._ledger import DatabaseLedger
+    from collector._storage._catalog import Catalog, PostgresTarget
 
     dsn = postgres.database()  # type: ignore[attr-defined]
     first, second = Catalog(PostgresTarget(dsn)), Catalog(PostgresTarget(dsn))
@@ -130,8 +131,8 @@ def test_a_worker_stalled_inside_a_ledger_transaction_holds_no_one_up_for_long(p
     stalled session after its idle-in-transaction timeout, so the slots come back."""
     import threading
 
-    from collector._storage._catalog import Catalog, PostgresTarget
     from collector._http._ledger import DatabaseLedger
+    from collector._storage._catalog import Catalog, PostgresTarget
 
     dsn = postgres.database()  # type: ignore[attr-defined]
     stalled = Catalog(PostgresTarget(dsn, settings=(("idle_in_transaction_session_timeout", "1s"),)))

@@ -69,7 +69,7 @@ def two_tenants(tmp_path: Path, Toy: Any, toy_source: Callable[..., Any]) -> Any
 
 def test_plugins_see_every_pass_and_tenant_and_can_alert_on_a_stopped_one(
         two_tenants: Any, toy_plugin: Any, caplog: pytest.LogCaptureFixture) -> None:
-    config, alpha, beta = two_tenants
+    config, _alpha, beta = two_tenants
     recorder = Recorder()
     plugins = Plugins(entry_points_group=None, extra=[toy_plugin, recorder, Broken()])
     beta.token = "revoked"  # beta's credentials are refused: its tenant stops
@@ -84,7 +84,7 @@ def test_plugins_see_every_pass_and_tenant_and_can_alert_on_a_stopped_one(
 
 def test_metrics_come_from_the_catalog_so_a_partial_pass_keeps_every_tenants_series(
         two_tenants: Any, toy_plugins: Plugins, tmp_path: Path) -> None:
-    config, alpha, beta = two_tenants
+    config, alpha, _beta = two_tenants
     assert run_cli(["--config", str(config), "run"], toy_plugins) == 0
     textfile = tmp_path / "metrics" / "collector.prom"
     first = textfile.read_text()
@@ -103,7 +103,7 @@ def test_metrics_are_served_from_the_catalog_as_soon_as_a_service_starts(
     """`schedule` (and `worker`) serve `/metrics` from their start, not after their first pass."""
     import socket
 
-    config_path, alpha, beta = two_tenants
+    config_path, _alpha, _beta = two_tenants
     assert run_cli(["--config", str(config_path), "run"], toy_plugins) == 0
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

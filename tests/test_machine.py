@@ -47,7 +47,7 @@ def test_exchanges_in_flight_are_bounded_across_tenants() -> None:
         assert budget._value == 2  # every share given back
 
     with Slow() as server:
-        asyncio.run(scenario(server))  # type: ignore[arg-type]
+        asyncio.run(scenario(server))
         assert sum(server.peak_in_flight.values()) >= 1
         assert max(server.peak_in_flight.values()) <= 2
 

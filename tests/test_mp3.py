@@ -220,7 +220,8 @@ def test_vbri_counts(tmp_path: Path) -> None:
     facts = _check(tmp_path, _with_vbri(bare, walked + 1))  # complete, or cut by one frame: unknown
     assert facts is not None and not facts.exact
     reason = _damage(tmp_path, _with_vbri(bare, walked + 3))
-    assert reason == f"The MP3 file holds {walked} audio frames but its VBRI header announces {walked + 3}, so it was cut off."
+    assert reason == (f"The MP3 file holds {walked} audio frames but its VBRI header announces {walked + 3}, "
+                      "so it was cut off.")
     assert "so it is damaged" in _damage(tmp_path, _with_vbri(bare, walked - 1))
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 from collector import Page, hookimpl
@@ -150,7 +149,7 @@ def test_a_source_warning_makes_the_run_partial_without_stopping_it(tmp_path: Pa
 
 def test_page_states_are_snapshotted_when_yielded(tmp_path: Path, toy: Any, toy_source: Any,
                                                   toy_source_class: Any) -> None:
-    class MutatingSource(toy_source_class):  # type: ignore[misc, valid-type]
+    class MutatingSource(toy_source_class):  # type: ignore[misc]
         """Hands over one dict as every page's state and keeps changing it afterwards (a plugin bug)."""
 
         name = "mutating"

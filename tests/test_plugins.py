@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from collector import Source, hookimpl
-from collector.engine import Plugins
 from collector._runner import _hookspecs
+from collector.engine import Plugins
 
 ROOT = Path(__file__).resolve().parents[1]
 

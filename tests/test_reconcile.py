@@ -22,10 +22,10 @@ from collector.engine import EXIT_OK, EXIT_PARTIAL, Plugins
 from collector.testing import PostgresServer, collect, query_catalog, scale_out, write_config
 
 
-def counting_plugins(toy_source_class: type[Any], Toy: type[Any]) -> tuple[Plugins, type[Any]]:  # noqa: N803
+def counting_plugins(toy_source_class: type[Any], Toy: type[Any]) -> tuple[Plugins, type[Any]]:
     """A plugin manager with a toy source that counts, and the emulator class that answers its counts."""
 
-    class CountingToy(Toy):  # type: ignore[misc, valid-type]
+    class CountingToy(Toy):  # type: ignore[misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.hidden: set[str] = set()
@@ -43,7 +43,7 @@ def counting_plugins(toy_source_class: type[Any], Toy: type[Any]) -> tuple[Plugi
             return Response.json({"ids": [item["id"] for item in self.items
                                           if start <= datetime.fromisoformat(item["start"]) < end]})
 
-    class CountingSource(toy_source_class):  # type: ignore[misc, valid-type]
+    class CountingSource(toy_source_class):  # type: ignore[misc]
         name = "toy"
 
         async def vendor_count(self, start: datetime, end: datetime) -> VendorCount:
@@ -59,7 +59,7 @@ def counting_plugins(toy_source_class: type[Any], Toy: type[Any]) -> tuple[Plugi
 
 
 @pytest.fixture
-def counting(toy_source_class: type[Any], Toy: type[Any]) -> Any:  # noqa: N803
+def counting(toy_source_class: type[Any], Toy: type[Any]) -> Any:
     plugins, emulator_class = counting_plugins(toy_source_class, Toy)
     with emulator_class(10) as emulator:
         yield plugins, emulator

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from collector._storage._catalog import AUDIO, Catalog, DayCount, StoredAudio, W
 from collector.engine import cli
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-DAY = datetime(2026, 5, 4, tzinfo=timezone.utc)
+DAY = datetime(2026, 5, 4, tzinfo=UTC)
 
 
 def build_store(root: Path) -> Path:

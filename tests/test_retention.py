@@ -8,7 +8,7 @@ import sqlite3
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from collector.engine import EXIT_OK, EXIT_PARTIAL, Plugins
 from collector.testing import PostgresServer, S3Server, collect, query_catalog, write_config
 from collector.testing._harness import location_of, scale_out
 
-SOON = datetime.now(timezone.utc) + timedelta(days=30)
+SOON = datetime.now(UTC) + timedelta(days=30)
 
 
 def _chained(store: Path, kind: str) -> list[dict[str, Any]]:
@@ -47,7 +47,8 @@ def test_retention_and_holds_are_kept_chained_shown_and_exported(
     assert tenant["retention"]["legal_hold"] == 1 and tenant["retention"]["retained"] == 1
     assert run_cli(["--config", str(config), "export"], toy_plugins) == 0
     records = {r["vendor_id"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
-    assert records["t0000"]["legal_hold"] is True and records["t0001"]["retain_until"].startswith(SOON.date().isoformat())
+    assert records["t0000"]["legal_hold"] is True
+    assert records["t0001"]["retain_until"].startswith(SOON.date().isoformat())
     assert records["t0002"]["legal_hold"] is False and records["t0002"]["retain_until"] is None
     custody = records["t0003"]
     assert custody["audio_endpoint"] == "GET /audio/t0003" and custody["audio_content_length"] == custody["audio_size"]
@@ -138,7 +139,7 @@ def test_object_lock_follows_the_vendors_retention_and_holds(
             db.close()
 
     files = paths()
-    minimum = (datetime.now(timezone.utc) + timedelta(days=1)).date().isoformat()
+    minimum = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
     assert _lock_of(s3, locked, files["t0000"]) == ("ON", f"{minimum}T23:59:59Z")
     assert _lock_of(s3, locked, files["t0001"]) == ("OFF", f"{SOON.date().isoformat()}T23:59:59Z")  # the vendor's
     assert _lock_of(s3, locked, files["t0002"])[0] == "OFF"

@@ -64,7 +64,7 @@ def test_the_skeleton_has_the_shared_layout_and_imports_only_the_public_api(
 def test_a_bad_name_is_refused_with_a_sentence_and_nothing_is_written(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     monkeypatch.chdir(tmp_path)
-    code, out, err = new_plugin(name, capsys=capsys)
+    code, _out, err = new_plugin(name, capsys=capsys)
     assert code == 2
     assert err.startswith("collector: ") and "cannot name a plugin" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []

@@ -12,8 +12,16 @@ import pytest
 from collector._cli._main import run_cli
 from collector._storage._objects import S3Objects
 from collector.engine import EXIT_OK, EXIT_PARTIAL, Plugins
-from collector.testing import PostgresServer, S3Server, collect, inspect_store, location_of, query_catalog, scale_out
-from collector.testing import write_config
+from collector.testing import (
+    PostgresServer,
+    S3Server,
+    collect,
+    inspect_store,
+    location_of,
+    query_catalog,
+    scale_out,
+    write_config,
+)
 
 
 def cli(config: Path, plugins: Plugins, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:

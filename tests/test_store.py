@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from collector import Recording
-from collector.testing import PostgresServer
-from collector._storage._store import Store
-from collector._storage._catalog import (AUDIO, TRANSCRIPT, Catalog, CatalogVersionError, PostgresTarget, Rejected, StoredAudio,
-                                WorkPlan)
+from collector._storage._catalog import (
+    AUDIO,
+    TRANSCRIPT,
+    Catalog,
+    CatalogVersionError,
+    PageCounts,
+    PostgresTarget,
+    Rejected,
+    StoredAudio,
+    WorkPlan,
+)
 from collector._storage._files import safe_name, store_path, write_atomic
+from collector._storage._store import Store
+from collector.testing import PostgresServer
 
 HOSTILE = ["../x", "../../etc/passwd", "/abs/path", "a/b\\c", "a|b", "nul\x00byte", "x" * 300, "ünïcødé-☎-通話",
            "CON", "..", ".", "", " ", "-rf", "a:b*c?d<e>f\"g", "\udc80surrogate", "tab\there", "emoji-😀" * 40]
@@ -33,7 +43,7 @@ def test_safe_names_are_portable_and_stay_put(tmp_path: Path, vendor_id: str) ->
 
 
 def test_safe_names_never_collide() -> None:
-    ids = HOSTILE + ["a_b", "a/b", "a|b", "a b", "A|B"]
+    ids = [*HOSTILE, "a_b", "a/b", "a|b", "a b", "A|B"]
     assert len({safe_name(i) for i in ids}) == len(set(ids))
 
 
@@ -61,13 +71,13 @@ def test_a_killed_runs_scratch_files_are_removed_by_the_next_run(tmp_path: Path)
 
 
 def recording(vendor_id: str, minutes: int = 0, **extra: object) -> Recording:
-    start = datetime(2026, 2, 1, tzinfo=timezone.utc) + timedelta(minutes=minutes)
+    start = datetime(2026, 2, 1, tzinfo=UTC) + timedelta(minutes=minutes)
     return Recording(source="toy", tenant="t", vendor_id=vendor_id, start=start, duration=3.0,
                      raw={"id": vendor_id, **extra})
 
 
-def commit(catalog: Catalog, recordings: list[Recording], state: dict | None = None,
-           rejects: list[Rejected] | None = None):  # type: ignore[no-untyped-def]
+def commit(catalog: Catalog, recordings: list[Recording], state: dict[str, Any] | None = None,
+           rejects: list[Rejected] | None = None) -> PageCounts:
     return catalog.commit_page("toy", "t", recordings, rejects or [], state, WorkPlan())
 
 
@@ -105,7 +115,7 @@ def test_upserts_are_idempotent_and_count_new_and_changed(new_catalog: Callable[
 def test_a_failed_page_commits_nothing(new_catalog: Callable[[], Catalog]) -> None:
     catalog = new_catalog()
     commit(catalog, [recording("a")], {"cursor": 1})
-    with pytest.raises(Exception):
+    with pytest.raises(TypeError):
         commit(catalog, [recording("b")], {"cursor": object()})  # the state cannot be stored
     assert catalog.load_state("toy", "t") == {"cursor": 1}
     assert catalog.query("SELECT vendor_id FROM recordings") == [("a",)]
@@ -132,7 +142,7 @@ def test_audio_is_claimed_once_per_run_and_given_up_after_max_attempts(new_catal
     assert catalog.claim(AUDIO, "toy", "t", run_id=3, limit=10) == []
     assert catalog.query("SELECT status, reason FROM audio WHERE vendor_id='a'") == [
         ("failed", "Timed out. The collector gave up after 2 runs.")]
-    assert catalog.egress_since("toy", "t", datetime.now(timezone.utc) - timedelta(days=5)) == 10
+    assert catalog.egress_since("toy", "t", datetime.now(UTC) - timedelta(days=5)) == 10
 
 
 def test_catalog_refuses_a_newer_schema(tmp_path: Path) -> None:
@@ -163,10 +173,8 @@ def test_the_store_lock_keeps_runs_apart(tmp_path: Path) -> None:
     from collector._storage._store import StoreBusy
 
     first, second = Store(tmp_path), Store(tmp_path)
-    with first.exclusive():
-        with pytest.raises(StoreBusy, match="Another collector run"):
-            with second.exclusive():
-                pass
+    with first.exclusive(), pytest.raises(StoreBusy, match="Another collector run"), second.exclusive():
+        pass
     with second.exclusive():
         assert (tmp_path / ".lock").read_text().strip() == str(os.getpid())
     first.close()
@@ -230,7 +238,7 @@ def test_a_read_only_catalog_is_never_written(tmp_path: Path) -> None:
 
 def test_waiting_items_spend_no_attempts_and_end_when_their_wait_does(new_catalog: Callable[[], Catalog]) -> None:
     catalog = new_catalog()
-    recent = recording("a").model_copy(update={"start": datetime.now(timezone.utc) - timedelta(hours=1)})
+    recent = recording("a").model_copy(update={"start": datetime.now(UTC) - timedelta(hours=1)})
     commit(catalog, [recent])
     key = recent.key
     for run in range(1, 8):  # far more runs than max_attempts
@@ -255,7 +263,8 @@ def test_waits_are_counted_from_the_end_of_the_call(new_catalog: Callable[[], Ca
         ("unavailable", "No transcript appeared within the waiting period.")]
 
 
-def test_media_listed_as_processing_waits_and_is_queued_once_listed_available(new_catalog: Callable[[], Catalog]) -> None:
+def test_media_listed_as_processing_waits_and_is_queued_once_listed_available(
+        new_catalog: Callable[[], Catalog]) -> None:
     from collector import MediaAvailability
 
     catalog = new_catalog()

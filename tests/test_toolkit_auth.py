@@ -89,7 +89,7 @@ class Vendor(EmulatorServer):
 @pytest.fixture
 def vendor() -> Iterator[Vendor]:
     with Vendor() as server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 def client(server: EmulatorServer, auth: Auth | None, *, limit: RateLimit = RateLimit(requests=100, per_seconds=1),
@@ -140,7 +140,8 @@ def test_oauth2_client_credentials(vendor: Vendor, client_auth: str) -> None:
 def test_oauth2_refusals_name_what_to_check(vendor: Vendor) -> None:
     auth = OAuth2ClientCredentials(f"{vendor.url}/oauth/token", client_id="the-client",
                                    client_secret=Secret("not-the-secret", "test"))
-    with pytest.raises(AuthenticationError, match=r"POST /oauth/token \(HTTP 401: Unknown client\.\)\. Check client_id \(.the-client.\)"):
+    with pytest.raises(AuthenticationError, match=r"POST /oauth/token \(HTTP 401: Unknown client\.\)\. "
+                                                  r"Check client_id \(.the-client.\)"):
         run(client(vendor, auth), "/data")
 
 

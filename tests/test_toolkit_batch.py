@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the test vendors beside this file (importlib mode)
-from toolkit_site import installed_as_plugin  # noqa: E402
-from vendor_bundle import Account, BundleEmulation, BundleEmulator, BundleSource  # noqa: E402
+from toolkit_site import installed_as_plugin
+from vendor_bundle import Account, BundleEmulation, BundleEmulator, BundleSource
 
-from collector import Recording, hookimpl  # noqa: E402
-from collector.engine import Plugins  # noqa: E402
-from collector.testing import (  # noqa: E402
+from collector import Recording, hookimpl
+from collector.engine import Plugins
+from collector.testing import (
     Emulation,
     SourceConformance,
     collect,

@@ -145,7 +145,7 @@ def test_a_deletion_is_recorded_against_the_recording_and_the_recording_kept(tmp
     try:
         config = SourceConformance.config_for(tmp_path, emulation)
         collect(config)
-        deleted = emulation.delete(1)  # type: ignore[attr-defined]
+        deleted = emulation.delete(1)
         result = collect(config)
         assert any("reported 1 recording(s) deleted" in m for s in result.summaries for m in s.notes)
         rows = query_catalog(tmp_path / "store", "SELECT tenant, vendor_id, detail FROM audit WHERE action=?",

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from collector import parse_time, value_shape
 
-UTC = timezone.utc
+UTC = UTC
 TEN = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
 
 
@@ -68,6 +68,7 @@ def test_errors_describe_the_shape_never_the_value() -> None:
     with pytest.raises(ValueError) as raised:
         parse_time(secret)
     assert secret not in str(raised.value) and "32-character string" in str(raised.value)
-    assert value_shape("Tue, 03 Dec 2026 10:00:00 +0000") == 'a 31-character string shaped "Aaa, 99 Aaa 9999 99:99:99 +9999"'
+    assert value_shape("Tue, 03 Dec 2026 10:00:00 +0000") \
+        == 'a 31-character string shaped "Aaa, 99 Aaa 9999 99:99:99 +9999"'
     assert value_shape("x" * 100).endswith('..."') and value_shape(None) == "null"
     assert value_shape([1, 2]) == "a list of 2 values" and value_shape({"a": 1}) == "an object with 1 key"

@@ -87,7 +87,7 @@ class CodedApi(EmulatorServer):
 @pytest.fixture
 def api() -> Iterator[CodedApi]:
     with CodedApi() as server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 def client(server: EmulatorServer) -> HttpClient:

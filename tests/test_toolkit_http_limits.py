@@ -7,7 +7,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -209,7 +209,7 @@ def test_a_429_until_midnight_pauses_the_route_and_nothing_else() -> None:
                 await http.aclose()
 
         paused = asyncio.run(scenario())
-        midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
         assert paused.route == "downloads" and paused.until == midnight
         assert paused.reason.startswith(f"downloads paused by the vendor's quota until {midnight:%Y-%m-%dT%H:%M:%SZ}")
         assert "DAILY_QUOTA_EXCEEDED" in paused.reason and quota.refused == 1
@@ -270,11 +270,12 @@ def test_a_paused_route_survives_into_the_next_run_and_is_lifted_afterwards(
         paused_route_across_runs(tmp_path, Toy, toy_source, toy_source_class)
 
 
-def paused_route_across_runs(tmp_path: Path, Toy: type[Any], toy_source: Callable[..., dict[str, Any]],  # noqa: N803
+def paused_route_across_runs(tmp_path: Path, Toy: type[Any], toy_source: Callable[..., dict[str, Any]],
                              toy_source_class: type[Source]) -> None:
     class Downloads(toy_source_class):  # type: ignore[valid-type, misc]
         def open_audio(self, recording: Recording) -> AbstractAsyncContextManager[httpx.Response]:
-            return self.http.stream("GET", f"/audio/{recording.vendor_id}", route="downloads")
+            return self.http.stream(  # type: ignore[no-any-return]  # a fixture's class as the base: Any to mypy
+                "GET", f"/audio/{recording.vendor_id}", route="downloads")
 
     class Plugin:
         @hookimpl
@@ -302,7 +303,7 @@ def paused_route_across_runs(tmp_path: Path, Toy: type[Any], toy_source: Callabl
         assert any(note.startswith("downloads paused") for note in second.summaries[0].notes)
 
         time.sleep(max(0.0, (datetime.fromisoformat(until.replace("Z", "+00:00"))
-                             - datetime.now(timezone.utc)).total_seconds()) + 0.1)
+                             - datetime.now(UTC)).total_seconds()) + 0.1)
         quota.reset()
         quota.requests = 10
         third = collect(config, plugins)

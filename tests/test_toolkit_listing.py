@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -92,7 +92,7 @@ class Lists(EmulatorServer):
 @pytest.fixture
 def lists() -> Iterator[Lists]:
     with Lists() as server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 def walk(server: EmulatorServer, url: str, paginator: Paginator, items: str = "", *, resume: Any = None,
@@ -163,10 +163,10 @@ def test_offset_totals_reconcile(lists: Lists) -> None:
     assert not tally.reconciled and "it changed while paging" in tally.describe()
 
 
-START = datetime(2026, 5, 1, tzinfo=timezone.utc)
+START = datetime(2026, 5, 1, tzinfo=UTC)
 
 
-def listed(items: list[dict[str, Any]], following: PageRequest | None) -> ListedPage:
+def listed(items: list[Any], following: PageRequest | None) -> ListedPage:
     return ListedPage(items, PageRequest("/x"), following, following, None, None)
 
 
@@ -175,14 +175,15 @@ def test_the_incremental_watermark_lists_from_the_newest_time_seen_minus_the_ove
     first = Incremental(None, start=START, overlap=timedelta(hours=1), now=now)
     assert first.since == START and first.resume is None
     mid = first.page(listed(ITEMS[20:], PageRequest("/x", {"page": 2})), time="at")
-    assert mid.state is not None and mid.state["watermark"] is None and mid.state["pass"]["next"]["params"] == {"page": 2}
+    assert mid.state is not None and mid.state["watermark"] is None
+    assert mid.state["pass"]["next"]["params"] == {"page": 2}
     # killed here: the next run resumes the same pass
     resumed = Incremental(json.loads(json.dumps(mid.state)), start=START, overlap=timedelta(hours=1), now=now)
     assert resumed.since == START and resumed.resume == PageRequest("/x", {"page": 2})
     end = resumed.page(listed(ITEMS[:20], None), time="at")
     assert end.state == {"watermark": "2026-05-01T10:22:00.000000Z", "pass": None}
     later = Incremental(end.state, start=START, overlap=timedelta(hours=1), now=now)
-    assert later.since == datetime(2026, 5, 1, 9, 22, tzinfo=timezone.utc) and later.resume is None
+    assert later.since == datetime(2026, 5, 1, 9, 22, tzinfo=UTC) and later.resume is None
 
 
 def test_an_item_dated_in_the_future_cannot_push_the_watermark_past_now() -> None:
@@ -282,7 +283,7 @@ class Search(EmulatorServer):
 @pytest.fixture
 def search() -> Iterator[Search]:
     with Search() as server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 BODY_STYLES = [
@@ -366,7 +367,7 @@ def test_a_pass_whose_times_cannot_be_read_raises_naming_the_field_and_shape_not
     assert "`at`" in raised.value.reason and '"Aaa 99/99/9999 aa-9a9a9a"' in raised.value.reason
     assert "sk-9f8e7d" not in raised.value.reason and inc.unreadable == 2
     naive = Incremental(None, start=START, overlap=timedelta(0))  # a time without a zone needs `zone=`
-    with pytest.raises(TenantError, match="no time zone|`zone=`"):
+    with pytest.raises(TenantError, match=r"no time zone|`zone=`"):
         naive.page(listed([{"at": "2026-05-01 12:22:00"}], None), time="at")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +41,10 @@ from collector.emulator import EmulatorServer, Request, Response, synth_audio
 from collector.engine import Plugins
 from collector.testing import collect, query_catalog, sync_state, write_config
 
-BASE = datetime(2026, 5, 1, 9, 0, tzinfo=timezone.utc)
+BASE = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 GOOD = [{"id": f"g{n}", "start": iso(BASE + timedelta(hours=n)), "duration": 1.0} for n in range(6)]
 BAD: list[Any] = ["a string", 7, None, [1, 2], {"id": "no-start"}, {"id": "bad-start", "start": "yesterday"}]
-ITEMS = [item for pair in zip(GOOD, BAD) for item in pair]  # interleaved: every page holds some of each
+ITEMS = [item for pair in zip(GOOD, BAD, strict=True) for item in pair]  # interleaved: every page holds some of each
 
 
 class Shapes(EmulatorServer):
@@ -139,7 +139,8 @@ class ShapeSource(Source):
                     yield page
         else:
             feed = ChangeFeed(self.context, self.http, "/changes", items="changes", token="next_sync_token",
-                              token_param="sync_token", paginator=CursorPaginator("next_page_token", param="page_token"),
+                              token_param="sync_token",
+                              paginator=CursorPaginator("next_page_token", param="page_token"),
                               deleted=lambda item: item["id"] if item.get("deleted") else None)
             async for page in feed.sync(state):
                 yield page
@@ -161,7 +162,7 @@ class ShapesPlugin:
 @pytest.fixture
 def shapes() -> Iterator[Shapes]:
     with Shapes() as server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 SHAPES = ["cursor", "next_url", "offset", "page_number", "watermark", "windows", "change_feed"]
@@ -178,7 +179,8 @@ def test_malformed_items_are_quarantined_and_the_listing_goes_on(shapes: Shapes,
     (summary,) = first.summaries
     assert (summary.new_recordings, summary.quarantined) == (6, 6), summary.as_dict()
     assert not any("stopped" in message for message in summary.messages), summary.messages
-    reasons = [row[0] for row in query_catalog(tmp_path / "store", "SELECT reason FROM quarantine WHERE kind='metadata'")]
+    reasons = [row[0] for row in query_catalog(tmp_path / "store",
+                                               "SELECT reason FROM quarantine WHERE kind='metadata'")]
     assert len(reasons) == 6 and all(reason.endswith(".") for reason in reasons), reasons
     assert sum("not a JSON object" in reason for reason in reasons) == 4, reasons
     assert sync_state(tmp_path / "store", "shapes", shape) is not None  # the position was committed

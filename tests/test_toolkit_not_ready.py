@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +187,7 @@ def test_without_not_ready_on_a_202_is_an_answer_as_before() -> None:
 def test_a_long_estimate_leaves_the_item_waiting_with_it(style: str) -> None:
     with EstimatingApi(style, estimate=120) as api:
         api.pending["a"] = 5
-        options: dict[str, object] = {"not_ready_on": (202,)}
+        options: dict[str, Any] = {"not_ready_on": (202,)}
         if style == "body":
             options = {"not_ready_when": lambda answer: answer.field("status") == "processing",
                        "estimate": "eta_seconds"}
@@ -235,7 +236,8 @@ def media(http: HttpClient, recording: Recording) -> AbstractAsyncContextManager
 @pytest.mark.parametrize(("listed", "error"), [(MediaAvailability.PROCESSING, ItemNotReady),
                                                (MediaAvailability.AVAILABLE, ItemUnavailable)])
 def test_the_listed_status_decides_what_a_404_means(listed: MediaAvailability, error: type[Exception]) -> None:
-    recording = Recording(source="s", tenant="t", vendor_id="r1", start="2026-03-01T10:00:00Z", media=listed, raw={})
+    recording = Recording(source="s", tenant="t", vendor_id="r1", start=datetime(2026, 3, 1, 10, tzinfo=UTC),
+                          media=listed, raw={})
     with EstimatingApi() as api:
         async def scenario() -> None:
             http = client(api)
@@ -255,7 +257,7 @@ def test_the_listed_status_decides_what_a_404_means(listed: MediaAvailability, e
 def test_a_run_keeps_the_estimate_and_a_later_run_does_not_ask_before_it(
         tmp_path: Path, Toy: type[Any], toy_source: Callable[..., dict[str, Any]],
         toy_source_class: type[Source]) -> None:
-    class EstimatingToy(Toy):  # type: ignore[valid-type, misc]
+    class EstimatingToy(Toy):  # type: ignore[misc]
         def audio(self, request: Request, item_id: str) -> Response:
             if item_id in self.not_ready:
                 return Response.json({"state": "transcoding"}, 202, {"Retry-After": "3600"})
@@ -263,7 +265,8 @@ def test_a_run_keeps_the_estimate_and_a_later_run_does_not_ask_before_it(
 
     class Source202(toy_source_class):  # type: ignore[valid-type, misc]
         def open_audio(self, recording: Recording) -> AbstractAsyncContextManager[httpx.Response]:
-            return self.http.stream("GET", f"/audio/{recording.vendor_id}", not_ready_on=(202,))
+            return self.http.stream(  # type: ignore[no-any-return]  # a fixture's class as the base: Any to mypy
+                "GET", f"/audio/{recording.vendor_id}", not_ready_on=(202,))
 
     class Plugin:
         @hookimpl

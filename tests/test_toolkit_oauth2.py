@@ -131,7 +131,8 @@ def test_account_credentials_with_an_account_id() -> None:
     try:
         vendor.tokens.add_client("zoom-client", SECRET)
         vendor.tokens.allow("account_credentials",
-                            lambda client, form: form.get("account_id") if form.get("account_id") == "acct-42" else None)
+                            lambda client, form: form.get("account_id")
+                            if form.get("account_id") == "acct-42" else None)
         auth = OAuth2(vendor.token_url, Grant("account_credentials", account_id="acct-42"), client_id="zoom-client",
                       client_secret=Secret(SECRET, "test"))
         assert run(vendor, auth, times=2) == [{"ok": True}] * 2
@@ -139,7 +140,8 @@ def test_account_credentials_with_an_account_id() -> None:
         wrong = OAuth2(vendor.token_url, Grant("account_credentials", account_id="acct-99"), client_id="zoom-client",
                        client_secret=Secret(SECRET, "test"))
         with pytest.raises(AuthenticationError, match=r"HTTP 400: The account_credentials grant was refused\.\)\. "
-                                                       r"Check client_id \('zoom-client'\).*grant \(account_credentials\)"):
+                                                       r"Check client_id \('zoom-client'\)"
+                                                       r".*grant \(account_credentials\)"):
             run(vendor, wrong)
     finally:
         vendor.close()
@@ -245,13 +247,16 @@ def test_2_second_tokens_in_real_time_never_arrive_expired_and_are_reused() -> N
 
 
 def test_a_refused_client_stops_the_tenant_once_without_asking_again(vendor: Vendor) -> None:
-    auth = OAuth2ClientCredentials(vendor.token_url, client_id="client-1", client_secret=Secret("wrong-secret-1234", "t"))
+    auth = OAuth2ClientCredentials(vendor.token_url, client_id="client-1",
+                                   client_secret=Secret("wrong-secret-1234", "t"))
 
     async def scenario() -> list[BaseException | object]:
         http = HttpClient(vendor.api.url, Traffic(RateLimit(requests=100, per_seconds=1), retry=FAST, max_in_flight=6),
                           auth=auth)
         try:
-            return await asyncio.gather(*(http.json("GET", "/data") for _ in range(6)), return_exceptions=True)
+            answers: list[BaseException | object] = await asyncio.gather(
+                *(http.json("GET", "/data") for _ in range(6)), return_exceptions=True)
+            return answers
         finally:
             await http.aclose()
 
@@ -288,7 +293,7 @@ def _readme_examples() -> dict[str, Any]:
     sys.modules[module.__name__] = module  # pydantic resolves the settings' annotations there
     for block in re.findall(r"```python\n(.*?)```", section, re.DOTALL):
         if block.startswith(('"""', "from ")):
-            exec(compile(block, str(AUTH_PAGE), "exec"), module.__dict__)  # noqa: S102 - our own documentation
+            exec(compile(block, str(AUTH_PAGE), "exec"), module.__dict__)  # our own documentation
     return module.__dict__
 
 

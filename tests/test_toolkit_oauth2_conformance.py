@@ -16,7 +16,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -27,7 +27,7 @@ from collector.emulator import HOSTILE_IDS, EmulatorServer, Request, Response, T
 from collector.testing import Emulation, Expectations, SourceConformance
 
 PLUGIN = Path(__file__).parent / "fixtures" / "oauth2toy" / "collector_oauth2toy.py"
-BASE = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+BASE = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 LIFETIME = 2.0
 
 
@@ -68,7 +68,7 @@ class RotatingEmulation(Emulation):
         self.clients = {tenant: (f"app-{tenant}", os.urandom(12).hex()) for tenant in self.tenants}
         self.refresh = {}
         self.bad_audio: dict[str, set[str]] = {tenant: set() for tenant in self.tenants}
-        self.rejected = {tenant: 0 for tenant in self.tenants}
+        self.rejected = dict.fromkeys(self.tenants, 0)
         for tenant, (client_id, secret) in self.clients.items():
             self.vendor.tokens.add_client(client_id, secret)
             self.refresh[tenant] = self.vendor.tokens.authorise(client_id, subject=tenant)
@@ -139,7 +139,8 @@ class RotatingEmulation(Emulation):
         return self.vendor.tokens.audit()
 
     def secrets(self) -> list[str]:
-        basic = [base64.b64encode(f"{quote_plus(i)}:{quote_plus(s)}".encode()).decode() for i, s in self.clients.values()]
+        basic = [base64.b64encode(f"{quote_plus(i)}:{quote_plus(s)}".encode()).decode()
+                 for i, s in self.clients.values()]
         return [*self.vendor.tokens.secrets(), *basic]
 
     def close(self) -> None:

@@ -66,7 +66,7 @@ class Vendor(EmulatorServer):
 @pytest.fixture
 def vendor() -> Iterator[Vendor]:
     with Vendor(lifetime=60) as server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 def strategy(vendor: Vendor, path: Path, initial: str | None, clock: FakeClock | None = None) -> OAuth2:
@@ -173,7 +173,7 @@ def test_a_new_refresh_token_in_the_configuration_replaces_the_saved_one(vendor:
 
 def test_without_a_configured_token_the_saved_one_is_used_and_none_is_an_error(vendor: Vendor, tmp_path: Path) -> None:
     path = tmp_path / "vendor.json"
-    with pytest.raises(AuthenticationError, match="No refresh token: the token file .* holds none"):
+    with pytest.raises(AuthenticationError, match=r"No refresh token: the token file .* holds none"):
         asyncio.run(requests(vendor, strategy(vendor, path, None)))
     asyncio.run(requests(vendor, strategy(vendor, path, vendor.tokens.authorise("app", subject="user-7"))))
     asyncio.run(requests(vendor, strategy(vendor, path, None)))
@@ -205,5 +205,5 @@ def test_an_unwritable_token_folder_says_what_to_do(vendor: Vendor, tmp_path: Pa
     else:
         tmp_path.chmod(0o500)
         path = tmp_path / "sub" / "vendor.json"
-    with pytest.raises(TenantError, match="Cannot (open|write)"):
+    with pytest.raises(TenantError, match=r"Cannot (open|write)"):
         asyncio.run(requests(vendor, strategy(vendor, path, vendor.tokens.authorise("app", subject="user-7"))))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -31,7 +31,7 @@ from collector import (
 )
 from collector.emulator import EmulatorServer, Request, Response
 
-UTC = timezone.utc
+UTC = UTC
 CELL = datetime(2026, 5, 14, tzinfo=UTC)  # a multiple of 7 days since the Unix epoch: a window starts here
 
 
@@ -67,7 +67,7 @@ class Calls(EmulatorServer):
 @pytest.fixture
 def calls() -> Iterator[Calls]:
     with Calls() as server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 def run_once(server: Calls, plan: TimeWindows, state: dict[str, Any] | None, now: datetime,
@@ -135,7 +135,8 @@ def test_a_page_token_that_expires_restarts_its_window_and_keeps_what_was_listed
         try:
             sweeping = plan.sweep(None, now=CELL + timedelta(days=2))
             for window in sweeping.windows:
-                async for page in paginate(http, "/scroll", items="calls", paginator=CursorPaginator("token", param="token"),
+                async for page in paginate(http, "/scroll", items="calls",
+                                           paginator=CursorPaginator("token", param="token"),
                                            params={"from": iso(window.start), "to": iso(window.end)},
                                            expired=expired_on(400, message="TOKEN_EXPIRED")):
                     listed.extend(item["id"] for item in page.items)

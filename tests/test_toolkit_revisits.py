@@ -11,15 +11,15 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the test vendors beside this file (importlib mode)
-from toolkit_site import installed_as_plugin  # noqa: E402
-from vendor_chatter import (  # noqa: E402
+from toolkit_site import installed_as_plugin
+from vendor_chatter import (
     Account,
     ChatterEmulation,
     ChatterEmulator,
@@ -27,10 +27,10 @@ from vendor_chatter import (  # noqa: E402
     OnceOnlyEmulation,
 )
 
-import collector  # noqa: E402
-from collector import Children, Recording, Revisit, hookimpl, now_utc  # noqa: E402
-from collector.engine import Plugins, cli  # noqa: E402
-from collector.testing import (  # noqa: E402
+import collector
+from collector import Children, Recording, Revisit, hookimpl, now_utc
+from collector.engine import Plugins, cli
+from collector.testing import (
     Emulation,
     SourceConformance,
     collect,
@@ -231,7 +231,7 @@ class NoChildrenSource(ChatterSource):
     """Chatter returning `Revisit`s without implementing `children`."""
 
     name = "chatter_no_children"
-    children = collector.Source.children  # type: ignore[assignment]
+    children = collector.Source.children
 
 
 class _Register:
@@ -267,10 +267,10 @@ def test_a_revisit_from_a_plugin_without_children_quarantines_its_item(
 
 
 @pytest.mark.parametrize(("arguments", "message"), [
-    (("", {}, datetime(2026, 1, 1, tzinfo=timezone.utc)), "non-empty string"),
-    (("c1", {"at": datetime(2026, 1, 1)}, datetime(2026, 1, 1, tzinfo=timezone.utc)), "plain JSON"),
+    (("", {}, datetime(2026, 1, 1, tzinfo=UTC)), "non-empty string"),
+    (("c1", {"at": datetime(2026, 1, 1)}, datetime(2026, 1, 1, tzinfo=UTC)), "plain JSON"),
     (("c1", {}, datetime(2026, 1, 1)), "time zone"),
-    (("c1", [], datetime(2026, 1, 1, tzinfo=timezone.utc)), "mapping"),
+    (("c1", [], datetime(2026, 1, 1, tzinfo=UTC)), "mapping"),
 ])
 def test_a_revisit_says_what_is_wrong_with_it(arguments: tuple[Any, ...], message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -278,10 +278,10 @@ def test_a_revisit_says_what_is_wrong_with_it(arguments: tuple[Any, ...], messag
 
 
 def test_a_revisit_keeps_a_copy_of_its_payload_in_utc() -> None:
-    payload = {"id": "c1", "legs": [1, 2]}
+    payload: dict[str, Any] = {"id": "c1", "legs": [1, 2]}
     revisit = Revisit("c1", payload, datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=2))))
     payload["legs"].append(3)
-    assert revisit.payload == {"id": "c1", "legs": [1, 2]} and revisit.deadline.tzinfo is timezone.utc
+    assert revisit.payload == {"id": "c1", "legs": [1, 2]} and revisit.deadline.tzinfo is UTC
     assert Children().items == () and not Children().complete
 
 

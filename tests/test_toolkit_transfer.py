@@ -17,8 +17,8 @@ from collector import (
     StaticBearerAuth,
     Traffic,
 )
-from collector._http._concurrency import ConcurrencyLimit
 from collector._base._redact import redact
+from collector._http._concurrency import ConcurrencyLimit
 from collector.emulator import EmulatorError, EmulatorServer, Request, Response, StorageServer, synth_audio
 
 FAST = RetrySettings(attempts=3, initial_wait=0.01, max_wait=0.05)
@@ -73,8 +73,8 @@ class MediaApi(EmulatorServer):
 
 @pytest.fixture
 def api() -> Iterator[MediaApi]:
-    with StorageServer() as storage, MediaApi(storage) as server:  # type: ignore[misc]
-        yield server  # type: ignore[misc]
+    with StorageServer() as storage, MediaApi(storage) as server:
+        yield server
 
 
 def client(server: EmulatorServer, traffic: Traffic | None = None) -> HttpClient:
@@ -160,7 +160,7 @@ def test_a_vendor_handed_url_is_fetched_without_credentials_and_counted(api: Med
 
 
 def test_every_client_of_a_tenant_shares_its_concurrency_limit() -> None:
-    with StorageServer() as storage, MediaApi(storage, max_in_flight=2) as server:  # type: ignore[misc]
+    with StorageServer() as storage, MediaApi(storage, max_in_flight=2) as server:
         traffic = Traffic(RateLimit(requests=1000, per_seconds=1), max_in_flight=2, retry=FAST, timeout=10)
         first, second = client(server, traffic), client(server, traffic)
 

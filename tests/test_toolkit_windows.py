@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+import itertools
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from collector import DateWindows, TimeWindows, Window, iso
 from collector._sources._windows import align_down
 
-UTC = timezone.utc
+UTC = UTC
 START = datetime(2026, 3, 1, 0, 17, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
@@ -31,7 +32,7 @@ def test_first_run_starts_at_start_and_follows_the_grid_up_to_now() -> None:
     assert planned[0].start == START
     assert [w.end.hour for w in planned[:-1]] == [1, 2, 3, 4, 5]
     assert planned[-1].end == now
-    assert all(a.end == b.start for a, b in zip(planned, planned[1:])), "windows must be contiguous"
+    assert all(a.end == b.start for a, b in itertools.pairwise(planned)), "windows must be contiguous"
 
 
 def test_only_windows_older_than_the_settle_delay_are_final_and_they_form_a_prefix() -> None:
@@ -155,7 +156,7 @@ def test_date_windows_of_n_days_never_span_more_and_stop_at_the_last_settled_day
     assert windows[0].first == date(2026, 1, 1) and windows[-1].last == date(2026, 6, 8)  # 9 June settles at 02:00
     later = plan.sweep(None, now=datetime(2026, 6, 10, 0, 30, tzinfo=UTC)).windows  # 02:30 in Paris
     assert later[-1].last == date(2026, 6, 9)
-    assert all(a.last + timedelta(days=1) == b.first for a, b in zip(windows, windows[1:]))
+    assert all(a.last + timedelta(days=1) == b.first for a, b in itertools.pairwise(windows))
     stopped = DateWindows(zone="Europe/Paris", days=31, lookback=timedelta(0), settle=timedelta(0),
                           start=date(2026, 1, 1), end=date(2026, 2, 10))
     assert stopped.sweep(None, now=datetime(2026, 6, 10, tzinfo=UTC)).windows[-1].last == date(2026, 2, 10)

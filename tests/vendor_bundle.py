@@ -34,10 +34,34 @@ from typing import Any
 
 import httpx
 
-from collector import (HttpClient, ItemDeferred, ItemUnavailable, Page, Recording, Secret, Source, SourceContext,
-                       SourceSettings, StaticBearerAuth, hookimpl, iso, now_utc, path_segment, register_secret)
-from collector.emulator import (HOSTILE_IDS, EmulatorError, EmulatorServer, Request, Response, audio_answer,
-                                opaque_cursor, read_cursor, synth_audio)
+from collector import (
+    HttpClient,
+    ItemDeferred,
+    ItemUnavailable,
+    Page,
+    Recording,
+    Secret,
+    Source,
+    SourceContext,
+    SourceSettings,
+    StaticBearerAuth,
+    hookimpl,
+    iso,
+    now_utc,
+    path_segment,
+    register_secret,
+)
+from collector.emulator import (
+    HOSTILE_IDS,
+    EmulatorError,
+    EmulatorServer,
+    Request,
+    Response,
+    audio_answer,
+    opaque_cursor,
+    read_cursor,
+    synth_audio,
+)
 from collector.testing import Emulation, Expectations
 
 MAX_BATCH = 4
@@ -82,9 +106,11 @@ class BundleSource(Source):
                           start=item["start"], duration=item["duration"], media_size=item["size"], raw=dict(item))]
 
     async def open_audio_batch(
-            self, recordings: Sequence[Recording]) -> Mapping[str, AbstractAsyncContextManager[httpx.Response] | Exception]:
+            self, recordings: Sequence[Recording],
+    ) -> Mapping[str, AbstractAsyncContextManager[httpx.Response] | Exception]:
         export = await self.http.json("POST", "/v2/exports", json={"recording_ids": [r.vendor_id for r in recordings]})
-        while (job := await self.http.json("GET", f"/v2/exports/{path_segment(export['export_id'])}"))["status"] != "done":
+        status_url = f"/v2/exports/{path_segment(export['export_id'])}"
+        while (job := await self.http.json("GET", status_url))["status"] != "done":  # noqa: ASYNC110 - polling the vendor
             await asyncio.sleep(job.get("poll_after", 1.0))
         files: dict[str, AbstractAsyncContextManager[httpx.Response] | Exception] = {}
         for file in job["files"]:

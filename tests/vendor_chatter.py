@@ -30,11 +30,35 @@ from typing import Any
 
 import httpx
 
-from collector import (BadStatus, Children, HttpClient, ItemUnavailable, Page, Recording, Revisit, Secret, Source,
-                       SourceContext, SourceSettings, StaticBearerAuth, hookimpl, iso, now_utc, parse_iso,
-                       path_segment)
-from collector.emulator import (HOSTILE_IDS, EmulatorError, EmulatorServer, Request, Response, audio_answer,
-                                opaque_cursor, read_cursor)
+from collector import (
+    BadStatus,
+    Children,
+    HttpClient,
+    ItemUnavailable,
+    Page,
+    Recording,
+    Revisit,
+    Secret,
+    Source,
+    SourceContext,
+    SourceSettings,
+    StaticBearerAuth,
+    hookimpl,
+    iso,
+    now_utc,
+    parse_iso,
+    path_segment,
+)
+from collector.emulator import (
+    HOSTILE_IDS,
+    EmulatorError,
+    EmulatorServer,
+    Request,
+    Response,
+    audio_answer,
+    opaque_cursor,
+    read_cursor,
+)
 from collector.testing import Emulation, Expectations
 
 CHILDREN_WITHIN = timedelta(hours=24)
@@ -288,7 +312,7 @@ class ChatterEmulation(Emulation):
     def attach_children_later(self, count: int) -> None:
         for account in self.accounts:
             parents = self.open[account.name]
-            with self.api._data:  # noqa: SLF001 - the emulator's own lock, held while its data changes
+            with self.api._data:  # the emulator's own lock, held while its data changes
                 for number in range(count):
                     account.attach(parents[number % len(parents)])
                 for parent in parents:

@@ -32,7 +32,7 @@ import email.utils
 import math
 import re
 import zoneinfo
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 SECONDS_BELOW = 10**11
@@ -92,7 +92,7 @@ def _aware(moment: datetime, zone: tzinfo | None, original: Any) -> datetime:
             raise ValueError(f"{value_shape(original)} has no time zone, and the plugin named none "
                              "(pass the vendor's documented zone: zone=...)")
         moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def _epoch(number: float, original: Any) -> datetime:
@@ -101,7 +101,7 @@ def _epoch(number: float, original: Any) -> datetime:
     if number >= MILLISECONDS_BELOW:
         raise ValueError(f"{value_shape(original)} is too large for epoch seconds or milliseconds")
     seconds = number / 1000 if number >= SECONDS_BELOW else number
-    return datetime.fromtimestamp(seconds, timezone.utc)
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _rfc2822(text: str, original: Any) -> datetime:

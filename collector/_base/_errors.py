@@ -38,6 +38,8 @@ every message passes through the redactor before it reaches a log, the catalog o
 
 from __future__ import annotations
 
+from datetime import UTC
+
 TYPE_CHECKING = False  # typing is not imported on the way to --help (see collector/__init__.py)
 
 if TYPE_CHECKING:
@@ -92,9 +94,9 @@ class ItemNotReady(ItemError):
         self.ready_at: datetime | None = None
         """When the vendor expects the item to be ready (aware, UTC), from `retry_after`."""
         if self.retry_after is not None:
-            from datetime import datetime, timedelta, timezone
+            from datetime import datetime, timedelta
 
-            self.ready_at = datetime.now(timezone.utc) + timedelta(seconds=self.retry_after)
+            self.ready_at = datetime.now(UTC) + timedelta(seconds=self.retry_after)
 
 
 class ItemUnavailable(ItemError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -72,7 +72,7 @@ def _utc(value: datetime) -> datetime:
     offset = value.utcoffset()
     if offset is None:
         raise ValueError("a timestamp must carry a time zone (naive datetimes are ambiguous)")
-    return value if offset == _NO_OFFSET else value.astimezone(timezone.utc)  # already UTC: keep (cheap)
+    return value if offset == _NO_OFFSET else value.astimezone(UTC)  # already UTC: keep (cheap)
 
 
 class Recording(BaseModel):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -53,9 +53,9 @@ class Revisit:
                                             or self.not_before.utcoffset() is None):
             raise ValueError("a Revisit's not_before must be a datetime with a time zone (or None)")
         object.__setattr__(self, "payload", payload)
-        object.__setattr__(self, "deadline", self.deadline.astimezone(timezone.utc))
+        object.__setattr__(self, "deadline", self.deadline.astimezone(UTC))
         if self.not_before is not None:
-            object.__setattr__(self, "not_before", self.not_before.astimezone(timezone.utc))
+            object.__setattr__(self, "not_before", self.not_before.astimezone(UTC))
 
 
 @dataclass(frozen=True)

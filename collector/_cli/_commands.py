@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from contextlib import nullcontext
+from datetime import UTC
 from pathlib import Path
 
 from collector._base._errors import ConfigError
@@ -86,9 +87,9 @@ def run(call: Invocation) -> int:
         return 0
     if call.args.distributed:  # a pass asked for by hand is a new one, whatever ran this minute
         import os
-        from datetime import datetime, timezone
+        from datetime import datetime
 
-        name = f"run-{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ}-{os.urandom(3).hex()}"
+        name = f"run-{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}-{os.urandom(3).hex()}"
         return enqueue_pass_and_report(call, config, wait=True, name=name, as_json=call.args.json)
     return collect_once(config, call, as_json=call.args.json)
 
@@ -249,11 +250,10 @@ def scope_of(args: argparse.Namespace, zone: tzinfo | None = None, *, catalog: A
     """The tenants and dates a command covers (dates in `zone`, UTC by default). With the store's
     `catalog`, every named tenant must be one it or the configuration knows; `--from` must come
     before `--to` (a ConfigError otherwise, exit code 2: nothing is done)."""
-    from datetime import timezone
 
     from collector._storage._catalog import Scope
 
-    zone = zone or timezone.utc
+    zone = zone or UTC
     tenants = tuple(parse_tenant(t) for t in args.tenant)
     if catalog is not None:
         for source, tenant in tenants:
@@ -288,7 +288,8 @@ def open_catalog(call: Invocation) -> Any:
     catalog = read_only_catalog(location)
     if catalog.schema_version() < SCHEMA_VERSION:
         catalog.close()
-        raise StoreFailure(f"The catalog {catalog.where} is from an older recording-collector; the next `collector run` "
+        raise StoreFailure(f"The catalog {catalog.where} is from an older recording-collector; "
+                           "the next `collector run` "
                            "upgrades it.")
     return catalog
 
@@ -438,9 +439,8 @@ def _verify_progress() -> Any:
 def reset(call: Invocation) -> int:
     """Restart a tenant's sync state."""
     source, tenant = parse_tenant(call.args.tenant)
-    from datetime import timezone
 
-    since = parse_moment(call.args.since, timezone.utc, "--from")
+    since = parse_moment(call.args.since, UTC, "--from")
     store = _locked_store(call)
     try:
         check_tenant(call.args, store.catalog, source, tenant)

@@ -33,7 +33,7 @@ _JSON_COLUMNS = {"parties", "tags", "extras", "audio_checks", "audit"}
 def export_records(catalog: Catalog, scope: Scope) -> Iterable[dict[str, Any]]:
     """The recordings in `scope`, one dict per recording (nested fields parsed)."""
     for row in catalog.export_rows(scope):
-        record = dict(zip(FIELDS, row))
+        record = dict(zip(FIELDS, row, strict=True))
         for name in _JSON_COLUMNS:
             if record[name] is not None:
                 record[name] = json.loads(record[name])

@@ -30,14 +30,14 @@ import argparse
 import os
 import sys
 
+from collector._base._errors import ConfigError, RunError
+from collector._base._exits import EXIT_BUSY, EXIT_CONFIG, EXIT_STORE
+
 TYPE_CHECKING = False  # typing is not imported on the way to --help (see collector/__init__.py)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
-
-from collector._base._errors import ConfigError, RunError
-from collector._base._exits import EXIT_BUSY, EXIT_CONFIG, EXIT_STORE
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -167,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     enqueue = command("enqueue", "start a pass on the cluster's workers (once per pass name)", c.enqueue)
     enqueue.add_argument("--pass", dest="pass_name", metavar="NAME",
-                         help="the pass's name (default: the current UTC minute); a name already enqueued starts nothing")
+                         help="the pass's name (default: the current UTC minute); "
+                              "a name already enqueued starts nothing")
     enqueue.add_argument("--wait", action="store_true", help="wait until every tenant of the pass is done")
     enqueue.add_argument("--json", action="store_true", help="print the result as JSON")
 

@@ -177,7 +177,7 @@ def _colour(line: Line) -> str:
         return "complete"
     if state == NOT_COUNTED:
         return "open"
-    if state == NO_COUNT or state.startswith("counted in") or state.startswith("only part"):
+    if state == NO_COUNT or state.startswith(("counted in", "only part")):
         return "unreconciled"
     return "problem"
 

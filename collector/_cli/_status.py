@@ -96,7 +96,8 @@ def _evidence(counts: dict[str, int]) -> str:
 
     names = {"checksum": "proven by the vendor's checksum", "complete": "proven complete",
              "decodes": "decode only (not proven)", "unrecorded": "stored before evidence was recorded"}
-    return ", ".join(f"{counts[level]} {names[level]}" for level in (*LEVELS, "unrecorded") if counts.get(level)) or "none"
+    shown = (f"{counts[level]} {names[level]}" for level in (*LEVELS, "unrecorded") if counts.get(level))
+    return ", ".join(shown) or "none"
 
 
 def _retention(retention: dict[str, Any]) -> str:
@@ -104,7 +105,8 @@ def _retention(retention: dict[str, Any]) -> str:
     if retention["legal_hold"]:
         parts.append(f"{retention['legal_hold']} under legal hold")
     if retention["retained"]:
-        parts.append(f"{retention['retained']} retained by the vendor until as late as {retention['latest_retain_until']}")
+        parts.append(f"{retention['retained']} retained by the vendor until as late as "
+                     f"{retention['latest_retain_until']}")
     return ", ".join(parts) or "no hold, no retention date to come"
 
 

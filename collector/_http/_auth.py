@@ -102,7 +102,7 @@ class Auth(abc.ABC):
     header_names: tuple[str, ...] = ("Authorization",)
     """Headers this strategy sets (never sent across origins)."""
 
-    async def prepare(self, channel: TokenChannel) -> None:
+    async def prepare(self, channel: TokenChannel) -> None:  # noqa: B027 - optional: nothing to prepare by default
         """Make a credential ready to send (fetch or renew a token); called before the rate-limit wait."""
 
     def fresh(self) -> bool:
@@ -113,7 +113,7 @@ class Auth(abc.ABC):
     def apply(self, headers: dict[str, str], params: dict[str, Any]) -> str | None:
         """Add the credential to a request's headers or query; return what identifies it (for `renew`)."""
 
-    async def renew(self, rejected: str | None, channel: TokenChannel) -> None:
+    async def renew(self, rejected: str | None, channel: TokenChannel) -> None:  # noqa: B027 - optional, as `prepare`
         """Replace a credential the vendor rejected with 401 (only called when `renewable`)."""
 
 

@@ -72,7 +72,7 @@ class ErrorCodes:
     def read_code(self, answer: VendorAnswer) -> str | None:
         """The vendor's error code in `answer`, as text, or None."""
         value = self._read(answer)
-        if value is None or isinstance(value, bool) or isinstance(value, (dict, list)):
+        if value is None or isinstance(value, (bool, dict, list)):
             return None
         text = str(value).strip()
         return text or None

@@ -56,7 +56,8 @@ class JwtAssertion:
                  algorithm: Algorithm = "RS256", lifetime: float = 300.0, claims: Mapping[str, Any] | None = None,
                  key_id: str | None = None, clock: Callable[[], float] = time.time) -> None:
         if algorithm not in ("HS256", "RS256", "ES256"):
-            raise ValueError(f"unsupported JWT algorithm {algorithm!r}: use HS256, RS256, ES256 or a callable of your own")
+            raise ValueError(f"unsupported JWT algorithm {algorithm!r}: "
+                             "use HS256, RS256, ES256 or a callable of your own")
         self.algorithm: Algorithm = algorithm
         self.issuer, self.audience, self.subject = issuer, audience, subject or issuer
         self.lifetime, self.claims, self.key_id, self.clock = lifetime, dict(claims or {}), key_id, clock
@@ -91,7 +92,8 @@ def _asymmetric_signer(pem: str, algorithm: Algorithm) -> Callable[[bytes], byte
         from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
         from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
     except ImportError:
-        raise ImportError(f"{algorithm} JWTs need the `cryptography` package: install recording-collector[jwt]") from None
+        raise ImportError(f"{algorithm} JWTs need the `cryptography` package: "
+                          "install recording-collector[jwt]") from None
     try:
         key = serialization.load_pem_private_key(pem.encode(), password=None)
     except (ValueError, TypeError):

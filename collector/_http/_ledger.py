@@ -199,7 +199,7 @@ class FileLedger:
         return _State(min(paused, now + _LONGEST_PAUSE), rows, now)
 
     def _holder_gone(self, row: _Row, now: float) -> bool:
-        return now - row.claimed_at > STALE_AFTER or row.pid != self._pid and not _alive(row.pid)
+        return now - row.claimed_at > STALE_AFTER or (row.pid != self._pid and not _alive(row.pid))
 
     def _taken_back(self, row: _Row, now: float) -> float:
         """When a slot taken back from a gone holder is free: its request arrived by now at the latest."""
@@ -243,7 +243,8 @@ class DatabaseLedger(FileLedger):
 
     The same slots as `FileLedger`, timed by the database's clock (read in the same statement
     that locks the row; `clock` follows it on this machine's monotonic clock, never behind it, so
-    a slot is never stamped free earlier than the database's time says), so the worker that takes a tenant over from another machine keeps to
+    a slot is never stamped free earlier than the database's time says), so the worker that takes a
+    tenant over from another machine keeps to
     the limit its predecessor was spending. A slot is marked with the worker it was claimed by;
     one left in flight by a worker that died is taken back after `stale_after` seconds (the
     request timeout: its request cannot still be waiting). When the database cannot be reached

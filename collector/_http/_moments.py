@@ -11,7 +11,7 @@ from __future__ import annotations
 import email.utils
 import math
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 _EPOCH_SECONDS = 1e9  # a value above this is an instant (seconds since the epoch), not a delay
@@ -30,7 +30,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         when = http_date(value)
         if when is None:
             return None
-        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
     return positive(seconds)
 
 
@@ -39,12 +39,12 @@ def retry_at(value: str | None, *, now: datetime | None = None) -> datetime | No
     now plus its seconds; None when missing, zero, past or garbage."""
     if not value:
         return None
-    moment = now or datetime.now(timezone.utc)
+    moment = now or datetime.now(UTC)
     seconds = parse_retry_after(value, now=moment)
     if seconds is None:
         return None
     when = http_date(value.strip())
-    return when.astimezone(timezone.utc) if when is not None else moment + timedelta(seconds=seconds)
+    return when.astimezone(UTC) if when is not None else moment + timedelta(seconds=seconds)
 
 
 def seconds_until(value: Any, *, now: float | None = None) -> float | None:
@@ -81,7 +81,7 @@ def http_date(text: str) -> datetime | None:
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None
-    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def _iso_date(text: str) -> datetime | None:
@@ -89,4 +89,4 @@ def _iso_date(text: str) -> datetime | None:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

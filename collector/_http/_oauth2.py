@@ -28,8 +28,8 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime, timezone
-from typing import Any, Literal, Union
+from datetime import UTC, datetime
+from typing import Any, Literal
 from urllib.parse import quote_plus
 
 from collector._base._errors import AuthenticationError, TenantError
@@ -46,7 +46,7 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 CLIENT_ASSERTION_JWT = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 """The `client_assertion_type` of RFC 7523's JWT client authentication (with `client_auth="none"`)."""
 
-ParamValue = Union[str, Secret, Callable[[], Union[str, Secret]]]
+ParamValue = str | Secret | Callable[[], str | Secret]
 """A token parameter: a string, a `Secret` (sent as its value, never logged), or a callable that
 computes one for each token request (a signed assertion with a new expiry and id)."""
 
@@ -174,7 +174,7 @@ class RefreshTokenGrant(Grant):
                 if new != current or self.store.load() is None:
                     seed = _fingerprint(self._initial) if self._initial is not None else ""
                     self.store.save({"refresh_token": new, "seed": seed,
-                                     "saved": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+                                     "saved": datetime.now(UTC).isoformat(timespec="seconds")})
             return answer
 
 

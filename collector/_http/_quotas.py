@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from collector._base._errors import RoutePaused
 from collector._base._time import iso
@@ -42,8 +42,8 @@ def check_route(name: str) -> str:
 
 def next_midnight(now: datetime | None = None) -> datetime:
     """The next midnight UTC after `now`: when most daily quotas reset."""
-    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
-    return datetime(moment.year, moment.month, moment.day, tzinfo=timezone.utc) + timedelta(days=1)
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return datetime(moment.year, moment.month, moment.day, tzinfo=UTC) + timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class RoutePauses:
         pause = self.paused.get(route)
         if pause is None:
             return
-        if pause.until <= datetime.now(timezone.utc):
+        if pause.until <= datetime.now(UTC):
             del self.paused[route]
             return
         raise RoutePaused(pause.sentence(), pause.route, pause.until)

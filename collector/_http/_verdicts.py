@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
@@ -106,7 +106,7 @@ async def judge(response: httpx.Response, options: CallOptions, traffic: Traffic
         return
     if status == 429:
         until = _quota_end(answer)
-        wait = (until - datetime.now(timezone.utc)).total_seconds() if until is not None else 0.0
+        wait = (until - datetime.now(UTC)).total_seconds() if until is not None else 0.0
         if until is not None and wait > traffic.retry.quota_after:
             raise await _pause(RoutePaused, answer, options, traffic, until)
         traffic.stats.throttled += 1
@@ -196,7 +196,7 @@ def _quota_end(answer: VendorAnswer) -> datetime | None:
         found = read_limit_headers((name.encode("latin-1"), value.encode("latin-1"))
                                    for name, value in answer.headers.items())
         if found is not None and found[0] == 0 and found[1] is not None:
-            until = datetime.now(timezone.utc) + timedelta(seconds=found[1])
+            until = datetime.now(UTC) + timedelta(seconds=found[1])
     return _whole_second(until) if until is not None else None
 
 

@@ -202,7 +202,7 @@ def _file_settings(path: Path, raw: dict[str, Any], problems: list[str]) -> File
     where = str(path)
     problems.extend(f"{where}: {key_path(loc)}: {text}" for loc, text in _type_problems(FileSettings, raw, ()))
     merged = {**raw, "sources": []}
-    for variable, table, key, value in _environment_overrides(problems):
+    for _variable, table, key, value in _environment_overrides(problems):
         target = merged.get(table)
         merged[table] = {**(target if isinstance(target, dict) else {}), key: value}
     try:

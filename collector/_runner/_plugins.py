@@ -139,7 +139,7 @@ class Plugins:
         """Tell plugins about a committed recording; a failing plugin is logged, never fatal."""
         try:
             self._stored_hook(event=event)
-        except Exception:  # noqa: BLE001 - see the hook's contract
+        except Exception:  # see the hook's contract
             log.exception("A plugin's collector_recording_stored hook failed for %s", event.recording.key)
 
     def service_started(self, config: Config, kind: PassKind) -> None:
@@ -164,7 +164,7 @@ class Plugins:
         for impl in getattr(self._pm.hook, hook).get_hookimpls():
             try:
                 impl.function(**kwargs)
-            except Exception:  # noqa: BLE001 - a plugin's failure never changes the pass's outcome
+            except Exception:  # a plugin's failure never changes the pass's outcome
                 log.exception("The %s hook of plugin %s failed; the collector carries on", hook, impl.plugin_name)
 
     def demos(self) -> dict[str, DemoFactory]:

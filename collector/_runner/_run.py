@@ -8,7 +8,8 @@ follows a pass (metrics, a verify slice, summary log lines) is built-in plugins 
 
 Every tenant's job starts at once (at most `scheduler.max_jobs`, if a user caps it); within a
 tenant, its own rate limit and `max_in_flight` bound the requests, and what costs this machine
-(sockets, files, verification) is bounded by the pass's `Machine`. A job never raises, so one tenant's failure cannot stop
+(sockets, files, verification) is bounded by the pass's `Machine`. A job never raises, so one
+tenant's failure cannot stop
 another. The pass ends with every tenant's summary stored in the catalog, a checkpoint of the evidence
 chain (`_checkpoints`) and an exit code.
 """

@@ -14,7 +14,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
@@ -33,7 +33,7 @@ log = logging.getLogger("collector.schedule")
 def next_pass(cron: str, zone_name: str, after: datetime) -> datetime:
     """The first time strictly after `after` that the cron expression names, in UTC."""
     zone = resolve_timezone(zone_name)
-    return next(CronSim(cron_expression(cron), after.astimezone(zone))).astimezone(timezone.utc)
+    return next(CronSim(cron_expression(cron), after.astimezone(zone))).astimezone(UTC)
 
 
 class _Stop(BaseException):
@@ -58,7 +58,7 @@ def run_schedule(config_path: Path, plugins: Plugins, collect: Callable[[Config]
 
 def _loop(config_path: Path, plugins: Plugins, collect: Callable[[Config], int], config: Config) -> None:
     while True:
-        due = next_pass(config.scheduler.cron, config.scheduler.timezone, datetime.now(timezone.utc))
+        due = next_pass(config.scheduler.cron, config.scheduler.timezone, datetime.now(UTC))
         log.info("Next pass at %s (cron '%s', %s).", due.isoformat(timespec="seconds"), config.scheduler.cron,
                  config.scheduler.timezone)
         _sleep_until(due)
@@ -75,7 +75,7 @@ def _loop(config_path: Path, plugins: Plugins, collect: Callable[[Config], int],
 
 
 def _sleep_until(due: datetime) -> None:
-    while (remaining := (due - datetime.now(timezone.utc)).total_seconds()) > 0:
+    while (remaining := (due - datetime.now(UTC)).total_seconds()) > 0:
         time.sleep(min(remaining, 60.0))
 
 

@@ -25,10 +25,11 @@ import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
+from typing import Any, cast
 
 from collector._base._time import day_bounds, iso
 
-from ._windows import TimeWindows, Window
+from ._windows import TimeWindows, Window, WindowSweep
 
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
 
@@ -65,6 +66,12 @@ class DateWindows(TimeWindows):
         super().__init__(size=timedelta(days=days or 31 * (months or 1)), lookback=lookback, settle=settle,
                          start=first, first_run=first_run, unsettled=unsettled, accept_after=accept_after,
                          precision=timedelta(seconds=1), open_overlap=open_overlap, zone=self.tz)
+
+    def sweep(self, state: Mapping[str, Any] | None, *, now: datetime | None = None,
+              restart_from: datetime | None = None) -> WindowSweep[DateWindow]:
+        """As `TimeWindows.sweep`, with `DateWindow`s."""
+        sweep = super().sweep(state, now=now, restart_from=restart_from)
+        return cast("WindowSweep[DateWindow]", sweep)  # `_plan` and `_resumed` make DateWindows only
 
     def _day(self, value: date | datetime) -> date:
         if isinstance(value, datetime):

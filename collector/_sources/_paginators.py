@@ -83,10 +83,7 @@ class NextUrlPaginator(Paginator):
 
     def following(self, request: PageRequest, answer: JsonAnswer, items: list[Any]) -> PageRequest | None:
         """The next URL, if the page gave one (and it is not the page's own)."""
-        if self._path is None:
-            url = (answer.links.get("next") or {}).get("url")
-        else:
-            url = select(answer.body, self._path)
+        url = (answer.links.get("next") or {}).get("url") if self._path is None else select(answer.body, self._path)
         if not isinstance(url, str) or not url:
             return None
         absolute = answer.resolve(url)

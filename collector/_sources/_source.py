@@ -78,7 +78,8 @@ class SourceSettings(BaseModel):
         description="a limit per route category the plugin names (e.g. downloads = { requests = 5, "
                     "per_seconds = 1 }), spent besides `rate_limit`; over the plugin's defaults")
     max_in_flight: int | None = Field(default=None, ge=1, le=64,
-                                      description="concurrent requests to this tenant (the plugin's default when absent)")
+                                      description="concurrent requests to this tenant "
+                                                  "(the plugin's default when absent)")
     download_workers: int = Field(default=2, ge=1, le=32, description="concurrent audio downloads")
     timeout: float = Field(default=60.0, gt=0, le=3600, description="seconds per request phase")
     download_min_rate: int = Field(
@@ -396,7 +397,8 @@ class Source(abc.ABC):
 
         Called for each pending parent once it is due (when its page is committed, or from its
         `not_before`; then `revisit_interval` after each visit), through the tenant's rate limits,
-        beside the listing; a run whose listing has ended visits each parent at most once. Return `Children(items, complete=...)`: the items are mapped by `parse` and
+        beside the listing; a run whose listing has ended visits each parent at most once. Return
+        `Children(items, complete=...)`: the items are mapped by `parse` and
         committed in one transaction with the visit; `complete=True` settles the parent. Raise
         `ItemNotReady` for "nothing yet", `ItemUnavailable` if the vendor no longer has the
         parent (final); any other error is recorded and the parent is visited again later. A
@@ -421,7 +423,8 @@ class Source(abc.ABC):
     recording in a run; then the recording is tried again on the next run, an attempt counted)."""
 
     async def open_audio_batch(
-            self, recordings: Sequence[Recording]) -> Mapping[str, AbstractAsyncContextManager[httpx.Response] | Exception]:
+            self, recordings: Sequence[Recording],
+    ) -> Mapping[str, AbstractAsyncContextManager[httpx.Response] | Exception]:
         """Open the audio of up to `audio_batch_size` recordings at once (a vendor's batch job).
 
         Implement it instead of `open_audio` when the vendor's recommended path is a batch: submit
@@ -438,7 +441,7 @@ class Source(abc.ABC):
         """
         raise NotImplementedError
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional: most sources hold nothing more
         """Release what the source holds beyond its HTTP clients (which the core closes)."""
 
 

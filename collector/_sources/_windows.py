@@ -35,8 +35,8 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Any
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any, Generic, TypeVar
 
 from collector._base._dates import parse_time
 from collector._base._time import iso, now_utc, parse_iso
@@ -44,7 +44,7 @@ from collector._base._time import iso, now_utc, parse_iso
 from ._paging import ItemField, ListedPage, pick
 from ._source import ListingCount, Page
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 STATE_VERSION = 2
 
 
@@ -85,7 +85,7 @@ def align_down(moment: datetime, step: timedelta) -> datetime:
 
 
 def _truncate(moment: datetime, precision: timedelta) -> datetime:
-    return align_down(moment.astimezone(timezone.utc), precision)
+    return align_down(moment.astimezone(UTC), precision)
 
 
 class TimeWindows:
@@ -111,7 +111,7 @@ class TimeWindows:
         self.open_overlap, self.zone = open_overlap, zone
 
     def sweep(self, state: Mapping[str, Any] | None, *, now: datetime | None = None,
-              restart_from: datetime | None = None) -> WindowSweep:
+              restart_from: datetime | None = None) -> WindowSweep[Window]:
         """This run's sweep, given the committed state (None on the first run); `restart_from`
         (`SourceContext.restart_from`) is where a first run begins after `collector reset --from`."""
         now = _truncate(now or now_utc(), self.precision)
@@ -172,10 +172,14 @@ def _parse(value: Any) -> datetime | None:
         return None
 
 
-class WindowSweep:
-    """One run's windows, oldest first, and the state each committed window earns."""
+W_co = TypeVar("W_co", bound=Window, covariant=True)
 
-    def __init__(self, plan: TimeWindows, windows: Sequence[Window], start: str | None,
+
+class WindowSweep(Generic[W_co]):
+    """One run's windows, oldest first, and the state each committed window earns (a `DateWindows`
+    sweep's windows are `DateWindow`s)."""
+
+    def __init__(self, plan: TimeWindows, windows: Sequence[W_co], start: str | None,
                  watermark: datetime | None, held: tuple[datetime, int] | None,
                  opened: Mapping[str, datetime] | None = None, now: datetime | None = None) -> None:
         self.plan = plan

@@ -119,7 +119,7 @@ def _packet_samples(packet: bytes) -> int:
         if len(packet) < 2 or sum(_frame_length(packet, 1)) > len(packet) - 1:
             raise ContainerDamaged("An Opus packet's first frame is longer than the packet, so the file is damaged.")
     else:
-        if len(packet) < 2 or not 1 <= (frames := packet[1] & 0x3F) or frames * per_frame > _MAX_PACKET_SAMPLES:
+        if len(packet) < 2 or (frames := packet[1] & 0x3F) < 1 or frames * per_frame > _MAX_PACKET_SAMPLES:
             raise ContainerDamaged("An Opus packet's frame count is invalid, so the file is damaged.")
     return frames * per_frame
 

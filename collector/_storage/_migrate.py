@@ -422,7 +422,8 @@ class _Migration:
             there, wanted = self._count(target, table), self.result.rows[table.name]
             if there != wanted:
                 self.result.problems.append(MigrationProblem(
-                    table.name, "rows", f"The target's {table.name} has {there:,} rows where the source has {wanted:,}."))
+                    table.name, "rows",
+                    f"The target's {table.name} has {there:,} rows where the source has {wanted:,}."))
         total = target.stored_file_count()
         done = 0
         files = (_File(path, True, size, sha) for path, size, sha in target.every_stored_file(self.batch_rows)

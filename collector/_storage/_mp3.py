@@ -159,7 +159,7 @@ def _walk(handle: BinaryIO, start: int, stop: int, first: bytes) -> tuple[int, i
             more = handle.read(_CHUNK)
             buffer, base, pos = buffer[pos:] + more, base + pos, 0
             if not more:
-                if 0 < len(buffer) < 4 and buffer[0] == 0xFF or len(buffer) >= 4 and _frame_fits(buffer, first):
+                if (0 < len(buffer) < 4 and buffer[0] == 0xFF) or (len(buffer) >= 4 and _frame_fits(buffer, first)):
                     raise ContainerDamaged("The MP3 file's last frame is cut off, so the download was truncated.")
                 break
             continue
@@ -193,7 +193,7 @@ def _lame_tag(frame: bytes, at: int) -> bytes | None:
         if crc16_arc(zeroed[:190]) == stored:
             return tag
     version = re.match(rb"LAME(\d)\.(\d+)", tag)
-    if tag.startswith((b"Lavf", b"Lavc", b"L3.99")) or version and (int(version[1]), int(version[2])) >= (3, 90):
+    if tag.startswith((b"Lavf", b"Lavc", b"L3.99")) or (version and (int(version[1]), int(version[2])) >= (3, 90)):
         raise ContainerDamaged("The MP3 file's LAME tag fails its checksum, so the file is damaged.")
     return None
 

@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
@@ -111,7 +111,7 @@ def retention_for(minimum_days: float | None, vendor_until: datetime | None = No
     when the vendor holds the recording."""
     if minimum_days is None:
         return None
-    end = datetime.now(timezone.utc) + timedelta(days=minimum_days)
+    end = datetime.now(UTC) + timedelta(days=minimum_days)
     if vendor_until is not None and vendor_until > end:
         end = vendor_until
     return Retention(end.strftime("%Y-%m-%dT23:59:59Z"), legal_hold)
@@ -275,7 +275,8 @@ class S3Objects:
                 options["allow_http"] = True
             if headers:
                 options["default_headers"] = headers
-            config: dict[str, Any] = {"region": location.region, "virtual_hosted_style_request": not location.path_style,
+            config: dict[str, Any] = {"region": location.region,
+                                      "virtual_hosted_style_request": not location.path_style,
                                       "checksum_algorithm": "SHA256"}
             if location.endpoint:
                 config["endpoint"] = location.endpoint
@@ -464,7 +465,8 @@ class S3Objects:
             return "no S3 credentials are configured for the lock's requests"
         problems = []
         for query, body in (("legal-hold", s3.legal_hold_body(retention.legal_hold)),
-                            ("retention", s3.retention_body(datetime.fromisoformat(retention.until.replace("Z", "+00:00"))))):
+                            ("retention", s3.retention_body(
+                                datetime.fromisoformat(retention.until.replace("Z", "+00:00"))))):
             try:
                 status, answer = s3.send(s3.signed_request("PUT", f"{url}?{query}=", location.access_key_id,
                                                            location.secret_access_key, region=location.region,

@@ -38,7 +38,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Generic, ParamSpec, TypeVar
 
 from collector._base._errors import RunError, StoreFailure
 from collector._base._model import Recording, Transcript
@@ -124,7 +124,8 @@ class GroupCommit(Generic[T]):
     `LeaseLost`, and the rest of its batch is committed without it.
     """
 
-    def __init__(self, store: Store, commit: Callable[[list[T]], None], tenant_of: Callable[[T], tuple[str, str]]) -> None:
+    def __init__(self, store: Store, commit: Callable[[list[T]], None],
+                 tenant_of: Callable[[T], tuple[str, str]]) -> None:
         self._store = store
         self._commit = commit
         self._tenant_of = tenant_of
@@ -154,7 +155,7 @@ class GroupCommit(Generic[T]):
                         done.set_exception(exc)
                 self._waiting[:0] = [(item, done) for item, done in batch if tenant_of(item) != exc.tenant]
                 continue
-            except BaseException as exc:  # noqa: BLE001 - every waiter gets the batch's failure
+            except BaseException as exc:  # every waiter gets the batch's failure
                 for _, done in batch:
                     if not done.done():
                         done.set_exception(exc)
@@ -206,7 +207,7 @@ def read_only_catalog(location: StoreLocation) -> Catalog:
         return Catalog(location.catalog_target, read_only=True)
     except RunError:
         raise
-    except Exception as exc:  # noqa: BLE001 - sqlite3 or psycopg: the store's own failure
+    except Exception as exc:  # sqlite3 or psycopg: the store's own failure
         if _of_the_store(exc):
             raise StoreFailure(describe_store_error(location.root, exc, "cannot be read")) from None
         raise
@@ -235,7 +236,7 @@ class Store:
                 self.objects.check()  # a wrong bucket is found now, not after the first download
         except RunError:
             raise
-        except Exception as exc:  # noqa: BLE001 - sqlite3, psycopg or obstore: all are the store's own failures
+        except Exception as exc:  # sqlite3, psycopg or obstore: all are the store's own failures
             if _of_the_store(exc):
                 raise self.failed(exc, "cannot be opened") from None
             raise

@@ -130,7 +130,7 @@ def _record_levels(catalog: Catalog, result: VerifyResult) -> None:
     """Keep the evidence levels `--decode` derived so far (then count them as recorded)."""
     if result.derived:
         catalog.evidence_found(result.derived)
-        for file, level, _ in result.derived:
+        for _file, level, _ in result.derived:
             result.levels["unrecorded"] -= 1
             result.levels[level] += 1
         result.levels += collections.Counter()  # drop zero counts

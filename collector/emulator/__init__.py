@@ -32,8 +32,8 @@ from ._kit import (
     opaque_cursor,
     read_cursor,
 )
-from ._oauth import TokenAudit, TokenEndpoint, decode_jwt_claims
 from ._limits import DailyQuota, FixedWindowLimit, KindRateLimit
+from ._oauth import TokenAudit, TokenEndpoint, decode_jwt_claims
 from ._server import (
     CONTENT_FAULTS,
     LOOPBACK,

@@ -21,7 +21,7 @@ import math
 import threading
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Protocol
 
@@ -192,7 +192,7 @@ class DailyQuota(_Counted):
                 resets_at = now + self.reset_in if self.reset_in is not None else _next_midnight(now)
                 self._resets_at[key] = resets_at
             self.refused += 1
-        when = datetime.fromtimestamp(math.ceil(resets_at), timezone.utc)
+        when = datetime.fromtimestamp(math.ceil(resets_at), UTC)
         body = {"code": self.code, "message": f"Daily quota of {self.requests} requests exceeded; it resets at "
                                               f"{when.isoformat()}."}
         return Response.json(body, 429, {"Retry-After": format_datetime(when, usegmt=True)}), {}
@@ -205,5 +205,5 @@ class DailyQuota(_Counted):
 
 
 def _next_midnight(now: float) -> float:
-    day = datetime.fromtimestamp(now, timezone.utc).date()
-    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() + timedelta(days=1).total_seconds()
+    day = datetime.fromtimestamp(now, UTC).date()
+    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() + timedelta(days=1).total_seconds()

@@ -148,7 +148,7 @@ class TokenEndpoint:
                  clock: Callable[[], float] = time.time) -> None:
         self.lifetime = lifetime
         self.client_auth = tuple(client_auth)
-        self.grants: dict[str, GrantRule | None] = {grant: None for grant in grants}
+        self.grants: dict[str, GrantRule | None] = dict.fromkeys(grants)
         self.rotate_refresh_tokens = rotate_refresh_tokens
         self.refresh_grace = refresh_grace
         self.audience = audience
@@ -235,9 +235,11 @@ class TokenEndpoint:
             access = self._access.get(token or "")
             if access is not None and access.expires <= self.clock():
                 self._counts.expired += 1
-                raise EmulatorError(401, "The access token has expired.", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+                raise EmulatorError(401, "The access token has expired.",
+                                    {"WWW-Authenticate": 'Bearer error="invalid_token"'})
         if access is None:
-            raise EmulatorError(401, "The access token is not valid.", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            raise EmulatorError(401, "The access token is not valid.",
+                                {"WWW-Authenticate": 'Bearer error="invalid_token"'})
         return access.subject
 
     def handle(self, request: Request) -> Response:

@@ -329,7 +329,8 @@ class EmulatorServer(LoopbackService):
     def count(self, *, status: int | None = None, kind: str | None = None) -> int:
         """How many requests were answered (with `status`, of `kind`)."""
         with self._lock:
-            return sum(1 for r in self.log if (status is None or r.status == status) and (kind is None or r.kind == kind))
+            return sum(1 for r in self.log
+                       if (status is None or r.status == status) and (kind is None or r.kind == kind))
 
     def max_in_window(self, window: float, *, kinds: Sequence[str] | None = None) -> int:
         """The most requests that arrived within any `window` seconds (the vendor's view of our rate)."""
@@ -476,7 +477,8 @@ class EmulatorServer(LoopbackService):
             response.body, response.length = body[: len(body) // 2], None
         return response
 
-    def _record(self, arrival: float, request: Request, kind: str, response: Response | None, fault: str | None) -> None:
+    def _record(self, arrival: float, request: Request, kind: str, response: Response | None,
+                fault: str | None) -> None:
         with self._lock:
             self.log.append(LoggedRequest(arrival, request.method, request.path, kind,
                                           response.status if response is not None else None, fault,
@@ -502,7 +504,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:  # http.server's naming
         self._handle()
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
@@ -518,7 +520,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             method=self.command,
             path=unquote(parts.path),
             query=dict(parse_qsl(parts.query, keep_blank_values=True)),
-            headers={k: v for k, v in self.headers.items()},
+            headers=dict(self.headers.items()),
             body=body,
         )
         emulator = self.server.emulator
@@ -529,7 +531,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             if digest is not None:
                 with emulator._lock:
                     emulator.served_audio[key].append(digest)
-        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+        except (TimeoutError, BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         finally:
             emulator.leave(key)

@@ -187,7 +187,8 @@ class SourceConformance(ListingChecks, TokenConformance, WorkShapeChecks, HttpSh
     def test_bad_data_is_quarantined(self, tmp_path: Path, bad_emulation: Emulation) -> None:
         config = self.config_for(tmp_path, bad_emulation, max_attempts=2)
         first = collect(config)
-        assert first.exit_code == EXIT_PARTIAL, (first.exit_code, first.store_failure, [s.messages for s in first.summaries])
+        assert first.exit_code == EXIT_PARTIAL, (first.exit_code, first.store_failure,
+                                                 [s.messages for s in first.summaries])
         collect(config)
         contents = inspect_store(tmp_path / "store")
         expected = bad_emulation.expected()

@@ -224,7 +224,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     _upstream: http.client.HTTPConnection | None = None
 
-    def log_message(self, format: str, *args: Any) -> None:
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         """Quiet: tests look at the counts, not at a log."""
 
     def handle_expect_100(self) -> bool:

@@ -74,7 +74,8 @@ def _store_table(root: Path) -> dict[str, Any]:
         table["postgresql"] = {"dsn": postgres_dsn, "reconnect_seconds": 30}
     if bucket and s3 is not None:
         table["s3"] = {"bucket": bucket, "prefix": "store/", "endpoint": s3.endpoint,
-                       "access_key_id": {"env": _S3_KEY_VARIABLES[0]}, "secret_access_key": {"env": _S3_KEY_VARIABLES[1]}}
+                       "access_key_id": {"env": _S3_KEY_VARIABLES[0]},
+                       "secret_access_key": {"env": _S3_KEY_VARIABLES[1]}}
     _locations[root.resolve()] = store_location(root.resolve(), StoreSettings.model_validate(table))
     return table
 

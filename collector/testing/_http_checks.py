@@ -9,7 +9,7 @@ README's "Toolkit" sections.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -162,6 +162,6 @@ class HttpShapeChecks:
 def _sleep_until(moment: str) -> None:
     """Sleep until an instant the catalog holds (ISO 8601), and a little more."""
     when = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    time.sleep(max(0.0, (when - datetime.now(timezone.utc)).total_seconds()) + 0.2)
+    time.sleep(max(0.0, (when - datetime.now(UTC)).total_seconds()) + 0.2)
 
 # == end of the HTTP shapes block

@@ -67,7 +67,8 @@ class ListingChecks:
         contents = inspect_store(tmp_path / "store")
         missing = {tenant: len(ids - contents.recordings[tenant])
                    for tenant, ids in emulation.expected().recordings.items() if ids - contents.recordings[tenant]}
-        assert not missing, f"recordings listed under an old time were never collected (per tenant: {missing}). {ADVICE}"
+        assert not missing, (f"recordings listed under an old time were never collected "
+                             f"(per tenant: {missing}). {ADVICE}")
         self.assert_complete(contents, emulation.expected())
 
     def test_deletions_keep_the_archive_and_are_recorded(self, tmp_path: Path, emulation: Emulation) -> None:

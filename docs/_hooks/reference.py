@@ -49,7 +49,8 @@ EXAMPLES: dict[str, list[str]] = {
     "status": ["collector status", "collector status --json"],
     "verify": ["collector verify", "collector verify --tenant focus/acme-uk --decode",
                "collector verify --max-bytes 50000000000 --max-time 3600 --max-rate 200000000",
-               "collector verify --chain --checkpoint /mnt/evidence/checkpoint-000000000232-00000001-20261204T045324Z.json"],
+               "collector verify --chain --checkpoint "
+               "/mnt/evidence/checkpoint-000000000232-00000001-20261204T045324Z.json"],
     "report": ["collector report", "collector report --tenant imagicle/globex --from 2026-12-01 --to 2026-12-08",
                "collector report --timezone Europe/London --csv > report.csv",
                "collector report --html report.html"],
@@ -253,9 +254,8 @@ def plugin_keys(settings: type[BaseModel]) -> list[Key]:
         top = key.path.split(".")[0]
         if top == "plugin":
             continue
-        if top not in common or (key.path == top and _differs(settings.model_fields[top], common[top])):
-            own.append(key)
-        elif top in common and "." in key.path and settings.model_fields[top].annotation != common[top].annotation:
+        if (top not in common or (key.path == top and _differs(settings.model_fields[top], common[top]))
+                or ("." in key.path and settings.model_fields[top].annotation != common[top].annotation)):
             own.append(key)
     return own
 
@@ -355,11 +355,11 @@ def configuration_page() -> str:
         lines += [f"## [{name}]", ""] + [" ".join(part.split()) + "\n" for part in doc]
         nested = {table.split(".", 1)[1] for table in every if table.startswith(f"{name}.")}
         keys = [key for key in keys_of(model) if key.path.split(".")[0] not in nested]
-        lines += _table(keys, f"{name}.") + [""]
+        lines += [*_table(keys, f"{name}."), ""]
     lines += ["## [[sources]]", "",
               "One entry per tenant: `plugin` picks the vendor, `tenant` names the entry. Every entry accepts "
               "these keys, whatever its plugin; each plugin adds its own (below).", ""]
-    lines += _table(list(keys_of(source_settings())), "sources.") + [""]
+    lines += [*_table(list(keys_of(source_settings())), "sources."), ""]
     readmes = {"focus": "Focus", "xima": "Xima CCaaS", "imagicle": "Imagicle Voice Analytics (`v1/recordings`)"}
     for name, settings in shipped_plugins().items():
         title = readmes.get(name, name)
@@ -367,7 +367,7 @@ def configuration_page() -> str:
                   f"{title}: the keys of `{settings.__module__.split('.')[0]}`'s `{settings.__name__}`, besides "
                   "(or redefining) the keys every entry accepts. The plugin's README (`plugins/"
                   f"{name}/README.md`) says how its vendor's API is used.", ""]
-        lines += _table(plugin_keys(settings), f"{name}.") + [""]
+        lines += [*_table(plugin_keys(settings), f"{name}."), ""]
     return "\n".join(lines) + "\n"
 
 
@@ -394,7 +394,8 @@ GROUPS: dict[str, dict[str, list[str]]] = {
                     "TimeWindows", "Window", "WindowOutcome", "WindowSweep", "DateWindows", "DateWindow",
                     "expired_on", "PositionExpired"],
         "Ids, secrets and times": ["compound_id", "split_compound_id", "path_segment", "Secret", "register_secret",
-                                   "account_url", "http_url", "parse_time", "value_shape", "iso", "parse_iso", "now_utc",
+                                   "account_url", "http_url", "parse_time", "value_shape", "iso", "parse_iso",
+                                   "now_utc",
                                    "Duration"],
         "Errors": ["CollectorError", "ConfigError", "RunError", "ItemError", "ItemNotReady", "ItemDeferred",
                    "ItemUnavailable", "ItemRejected", "TenantError", "AuthenticationError", "DownloadsStopped",

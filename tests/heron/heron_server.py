@@ -48,7 +48,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -167,11 +167,11 @@ class _Stop(Exception):
 
 def _wav_size(segment: Segment) -> int:
     """What `synth_wav` makes for the segment: a 44-byte header and 16-bit samples."""
-    return 44 + 2 * segment.channels * int(round(segment.audio_seconds * SAMPLE_RATE))
+    return 44 + 2 * segment.channels * round(segment.audio_seconds * SAMPLE_RATE)
 
 
 def _ms(epoch: float) -> int:
-    return int(round(epoch * 1000))
+    return round(epoch * 1000)
 
 
 def _b64(data: bytes) -> str:
@@ -240,7 +240,7 @@ def _voice(rng: random.Random, samples: int, talk: float) -> array[int]:
 def synth_wav(seed: str, seconds: float, channels: int) -> bytes:
     """A WAV file (RIFF, PCM 16-bit, 8000 Hz) of `seconds` seconds, the same for the same seed."""
     rng = random.Random(seed)
-    samples = int(round(seconds * SAMPLE_RATE))
+    samples = round(seconds * SAMPLE_RATE)
     if channels == 1:
         pcm = _voice(rng, samples, 0.7)
     else:   # caller left, agent right, mostly taking turns
@@ -400,7 +400,7 @@ class HeronServer:
 
     def now(self) -> datetime:
         """The business clock."""
-        return datetime.fromtimestamp(self._now(), timezone.utc)
+        return datetime.fromtimestamp(self._now(), UTC)
 
     def advance(self, seconds: float) -> None:
         """Move the business clock forward: tokens, cursors, sync tokens and URLs age, recordings
@@ -465,7 +465,7 @@ class HeronServer:
         agent = rng.choice(AGENTS)
         self._seq[tenant] += 1
         rec = Rec(id=f"rec_{self._hex(tenant)}", tenant=tenant, ordinal=len(self._recs[tenant]) + 1,
-                  started=datetime.fromtimestamp(0, timezone.utc), duration=0, direction=direction,
+                  started=datetime.fromtimestamp(0, UTC), duration=0, direction=direction,
                   caller=customer if direction == "inbound" else line,
                   callee=line if direction == "inbound" else customer,
                   agent=agent, agent_email=f"{agent.split()[0].lower()}@{domain}", queue=rng.choice(QUEUES),
@@ -475,7 +475,7 @@ class HeronServer:
         for index in range(count):
             rec.segments.append(self._new_segment(tenant, rec, index))
         ended = created - rng.uniform(5, 90) - back_dated
-        rec.started = datetime.fromtimestamp(round(ended - rec.duration), timezone.utc)
+        rec.started = datetime.fromtimestamp(round(ended - rec.duration), UTC)
         self._recs[tenant][rec.id] = rec
         return rec
 
@@ -870,7 +870,7 @@ class HeronServer:
                 wait = str(math.ceil(60 - (now - recent[0])))
                 return _oauth_error(429, "rate_limited", f"More than {self.token_rate_limit} token requests "
                                     "in one minute.", {"Retry-After": wait}), tenant.name
-            self._token_times[tenant.name] = recent + [now]
+            self._token_times[tenant.name] = [*recent, now]
             content_type = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
             if content_type != "application/x-www-form-urlencoded":
                 self.token_refusals += 1
@@ -1104,7 +1104,7 @@ class _Handler(BaseHTTPRequestHandler):
                 answer = heron._handle_media(self.command, self.path, self.headers)
         except _Stop as stop:
             answer = stop.answer
-        except Exception:   # a bug of the emulator: say so, as a vendor's 500
+        except Exception:  # noqa: BLE001 - a bug of the emulator: say so, as a vendor's 500
             traceback.print_exc()
             answer = _error(500, "internal_error", "Internal error.")
         self.send_response(answer.status)

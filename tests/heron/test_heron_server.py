@@ -17,7 +17,7 @@ import time
 import wave
 from array import array
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -175,7 +175,7 @@ def test_the_snapshot_pages_by_cursor_then_the_sync_token_gives_only_changes(her
     assert sizes == [3, 1]
     by_id = {c["id"]: c for c in changes}
     assert set(by_id) == {*arrivals, items[3]["id"], items[4]["id"]}
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for arrival in arrivals:           # stored now, but the call was five days ago
         assert now - parsedate_to_datetime(by_id[arrival]["started_at"]) > timedelta(days=5)
         assert abs(by_id[arrival]["created_ms"] / 1000 - now.timestamp()) < 60
@@ -430,7 +430,7 @@ def test_business_errors_on_http_200_and_injected_failures(heron: Any) -> None:
 
 
 def test_the_seed_decides_the_data_and_every_audio_fits_its_call() -> None:
-    anchor = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+    anchor = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
     with HeronServer(seed=3, recordings=12, anchor=anchor) as one, \
             HeronServer(seed=3, recordings=12, anchor=anchor) as two, HeronServer(seed=4, recordings=12) as other:
         assert one.tenants == two.tenants and one.tenants != other.tenants
@@ -454,7 +454,7 @@ def test_it_runs_by_hand_with_port_and_prints_its_credentials() -> None:
                                stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
-        lines = []
+        lines: list[str] = []
         while not lines or lines[-1] != "}\n":
             line = process.stdout.readline()
             assert line, "the server printed nothing"

@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -86,7 +86,8 @@ class ShapesSource(Source):
     name = "shapes"
     Settings = ShapesSettings
     settings: ShapesSettings
-    default_rate_limits = {"downloads": RateLimit(requests=5, per_seconds=1)}  # "5 media requests a second"
+    # "5 media requests a second"
+    default_rate_limits: ClassVar[Mapping[str, RateLimit]] = {"downloads": RateLimit(requests=5, per_seconds=1)}
 
     def __init__(self, settings: ShapesSettings, context: SourceContext) -> None:
         super().__init__(settings, context)
@@ -240,7 +241,7 @@ class ShapesEmulation(Emulation):
     handed_out_urls = True
     rate_limit_headers = "x-ratelimit"
     quota_route = "downloads"
-    route_limits = {"audio": (5, 1.0)}
+    route_limits: ClassVar[dict[str, tuple[int, float]]] = {"audio": (5, 1.0)}
 
     def __init__(self, *, bad_data: bool = False, recordings: int = 6) -> None:
         self.storage = StorageServer(seed=4).start()

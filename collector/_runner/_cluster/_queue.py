@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from collector._storage._catalog import Catalog, PostgresTarget
@@ -81,7 +81,7 @@ async def enqueue_pass(app: Any, store: Store, config: Config, name: str | None 
     time of day now, to the minute, in UTC)."""
     from procrastinate.exceptions import AlreadyEnqueued
 
-    name = name or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+    name = name or datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ")
     sources = config.enabled_sources
     if not await store.call(store.catalog.record_pass, name, len(sources)):
         return Enqueued(name, 0, 0, already_enqueued=True)
@@ -213,7 +213,7 @@ async def _wait_for(app: Any, name: str) -> None:
                 away_since = None
             if not left:
                 return
-        except Exception as exc:  # noqa: BLE001 - psycopg's or procrastinate's: the database is away
+        except Exception as exc:  # psycopg's or procrastinate's: the database is away
             if type(exc).__module__.split(".")[0] not in ("psycopg", "psycopg_pool", "procrastinate"):
                 raise
             if away_since is None:

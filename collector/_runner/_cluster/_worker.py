@@ -20,7 +20,7 @@ import os
 import signal
 import socket
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from collector._base._errors import ConfigError, StoreFailure
@@ -99,7 +99,7 @@ class Worker:
             await recover_stalled(app, cluster.queue, cluster.stalled_seconds)
 
         async def tick(timestamp: int) -> None:
-            name = due_pass(self.config, datetime.now(timezone.utc))
+            name = due_pass(self.config, datetime.now(UTC))
             if name is not None:
                 await enqueue_pass(app, self.store, self.config, name)
 

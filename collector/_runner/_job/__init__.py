@@ -68,7 +68,8 @@ class TenantJob:
         self.traffic = Traffic(
             settings.rate_limit or source_cls.default_rate_limit,
             max_in_flight=settings.max_in_flight or source_cls.default_max_in_flight,
-            retry=settings.retry, timeout=settings.timeout, account=source_cls.account_key(settings), connections=machine.connections, log=self.log,
+            retry=settings.retry, timeout=settings.timeout, account=source_cls.account_key(settings),
+            connections=machine.connections, log=self.log,
             route_limits=source_cls.route_limits(settings),
         )
         self.plan = WorkPlan(audio=settings.audio, transcripts=settings.transcripts,
@@ -100,7 +101,7 @@ class TenantJob:
             summary.problem(exc.reason, TenantStatus.FAILED)
         except CollectorError as exc:
             summary.problem(exc.reason)
-        except Exception as exc:  # noqa: BLE001 - a plugin bug must not take other tenants down
+        except Exception as exc:  # a plugin bug must not take other tenants down
             self.log.exception("The %s job failed", summary.label)
             summary.problem(redact(f"The job failed: {type(exc).__name__}: {exc}"), TenantStatus.FAILED)
         finally:

@@ -3,8 +3,9 @@
 Memory stays flat whatever the file size, and the steps overlap: chunks are gathered into blocks of
 `_BLOCK` bytes, and each block's chunks are written (`os.writev`: never joined into a copy on the
 event loop) and hashed on the machine's file pool (on two threads at once) while the next block
-arrives (one block in flight, so at most two are held); every 32 MB the
-kernel is asked to start writing the file to the disk, so the final fsync has little left to do. The temporary file is created when the
+arrives (one block in flight, so at most two are held); every 32 MB the kernel is asked to start
+writing the file to the disk, so the final fsync has little left to do. The temporary file is
+created when the
 first bytes arrive, not while the request waits for its rate-limit slot. Then one job on the
 verification pool (one thread per core) writes the last block, fsyncs, verifies (`probe_audio`:
 container checks or a full decode) and renames the file into the store or into quarantine; one

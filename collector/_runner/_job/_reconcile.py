@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from collector._base._errors import RunError
@@ -167,7 +167,7 @@ def _guarded_period(job: JobContext) -> tuple[datetime | None, datetime | None]:
     """The source's `listing_period`, or no bounds when the plugin fails to say."""
     try:
         first, stop = job.source.listing_period()
-    except Exception:  # noqa: BLE001 - a plugin bug only loses the bounds
+    except Exception:  # a plugin bug only loses the bounds
         job.log.exception("The plugin's listing_period failed; days are counted from the oldest recording.")
         return None, None
     return _aware(first), _aware(stop)
@@ -175,7 +175,7 @@ def _guarded_period(job: JobContext) -> tuple[datetime | None, datetime | None]:
 
 def _aware(moment: datetime | None) -> datetime | None:
     """A plugin's naive instant, read as UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def _days(first: date, last: date) -> list[date]:

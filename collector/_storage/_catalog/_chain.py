@@ -106,7 +106,7 @@ class ChainCatalog(Database):
                      "path": path, "sha256": sha256, "size": size, "stored": updated}
                     for source, tenant, vendor_id, path, sha256, size, updated in batch])
                 db.executemany(f"UPDATE {table} SET chain_seq=? WHERE source=? AND tenant=? AND vendor_id=?",
-                               [(seq, row[0], row[1], row[2]) for seq, row in zip(seqs, batch)])
+                               [(seq, row[0], row[1], row[2]) for seq, row in zip(seqs, batch, strict=True)])
                 after = tuple(batch[-1][:3])
 
     def append_event(self, event: Mapping[str, Any]) -> int:
@@ -162,7 +162,8 @@ class ChainCatalog(Database):
                 for i, at, run_id, events, head, copies in self._db.execute(
                     "SELECT id, at, run_id, events, head, copies FROM checkpoints ORDER BY id")]
 
-    def chain_events(self, after: int = 0, upto: int | None = None, batch: int = 5000) -> Iterator[tuple[int, str, str]]:
+    def chain_events(self, after: int = 0, upto: int | None = None,
+                     batch: int = 5000) -> Iterator[tuple[int, str, str]]:
         """Every event after `after` (up to `upto`), in order, as (seq, canonical JSON, link hash);
         memory stays flat."""
         limit = self.chain_head()[0] if upto is None else upto

@@ -66,7 +66,8 @@ class ClusterCatalog(Database):
             epoch = self.fences.get((source, tenant))
             if epoch is None:
                 continue
-            row = self._db.execute("SELECT epoch FROM tenant_leases WHERE source=? AND tenant=?" + self.dialect.for_share,
+            row = self._db.execute("SELECT epoch FROM tenant_leases WHERE source=? AND tenant=?"
+                                   + self.dialect.for_share,
                                    (source, tenant)).fetchone()
             if row is None or int(row[0]) != epoch:
                 raise LeaseLost(source, tenant)
@@ -85,7 +86,8 @@ class ClusterCatalog(Database):
                        "ON CONFLICT (source, tenant) DO NOTHING", (source, tenant))
             row = db.execute(
                 f"UPDATE tenant_leases SET epoch=epoch+1, worker=?, expires={clock}+? WHERE source=? AND tenant=? "
-                f"AND (worker IS NULL OR expires<{clock}) RETURNING epoch", (worker, seconds, source, tenant)).fetchone()
+                f"AND (worker IS NULL OR expires<{clock}) RETURNING epoch",
+                (worker, seconds, source, tenant)).fetchone()
             if row is not None:
                 return int(row[0]), seconds
             left = db.execute(f"SELECT expires-{clock} FROM tenant_leases WHERE source=? AND tenant=?",

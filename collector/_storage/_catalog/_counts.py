@@ -65,7 +65,7 @@ class CountsCatalog(Database):
         """The days of a tenant counted in `zone`, with when each was counted."""
         rows = self._db.execute("SELECT day, at FROM vendor_counts WHERE source=? AND tenant=? AND zone=?",
                                 (source, tenant, zone)).fetchall()
-        return {day: at for day, at in rows}
+        return dict(rows)
 
     def oldest_start(self, source: str, tenant: str) -> str | None:
         """When the tenant's oldest recording in the catalog starts (None: it has none)."""

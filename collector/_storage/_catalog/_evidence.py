@@ -170,7 +170,8 @@ class EvidenceCatalog(ChainCatalog):
                 "vendor_id": file.key.vendor_id, "path": file.path, "sha256": file.sha256, "problem": finding.problem,
                 "detail": finding.detail, "action": action, "kept_at": finding.moved_to}])
             db.execute(
-                f"UPDATE {file.kind.table} SET chain_seq=? WHERE source=? AND tenant=? AND vendor_id=?", (seq, *file.key))
+                f"UPDATE {file.kind.table} SET chain_seq=? WHERE source=? AND tenant=? AND vendor_id=?",
+                (seq, *file.key))
             db.execute(
                 f"UPDATE {file.kind.table} SET status=?, attempts=0, reason=?, damaged=?, last_run=NULL, updated=?, "
                 "due_at=CASE WHEN ? THEN NULL ELSE (SELECT start_utc FROM recordings r WHERE r.source=? AND "

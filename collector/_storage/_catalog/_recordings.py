@@ -51,7 +51,8 @@ class RecordingsCatalog(WorkCatalog):
                 self._queue_transcripts(db, unique.values(), stamp, plan)
             for kind, wanted in (("audio", plan.audio), ("transcript", plan.transcripts)):
                 if not wanted and new:  # these recordings get no row of this kind: coverage is broken
-                    db.execute("DELETE FROM work_coverage WHERE source=? AND tenant=? AND kind=?", (source, tenant, kind))
+                    db.execute("DELETE FROM work_coverage WHERE source=? AND tenant=? AND kind=?",
+                               (source, tenant, kind))
             if new:
                 db.execute("INSERT INTO tenant_counts VALUES (?,?,?) ON CONFLICT(source, tenant) DO UPDATE SET "
                            "recordings=tenant_counts.recordings+excluded.recordings", (source, tenant, new))
@@ -105,7 +106,8 @@ class RecordingsCatalog(WorkCatalog):
             payload = to_json_text(reject.payload)
             cursor = db.execute(
                 "INSERT INTO quarantine (source, tenant, kind, fingerprint, item_id, reason, payload, first_seen, "
-                "last_seen) VALUES (?,?,'metadata',?,?,?,?,?,?) ON CONFLICT (source, tenant, kind, fingerprint) DO UPDATE SET "
+                "last_seen) VALUES (?,?,'metadata',?,?,?,?,?,?) "
+                "ON CONFLICT (source, tenant, kind, fingerprint) DO UPDATE SET "
                 "last_seen=excluded.last_seen, times=quarantine.times+1, reason=excluded.reason RETURNING times",
                 (source, tenant, fingerprint(payload), reject.item_id, reject.reason, payload, stamp, stamp),
             )
@@ -126,7 +128,8 @@ class RecordingsCatalog(WorkCatalog):
             return {}
         rows = self._db.execute(
             "SELECT vendor_id, raw FROM recordings WHERE source=? AND tenant=? "
-            f"AND vendor_id {self.dialect.in_json_list}", (source, tenant, self.dialect.json_list(vendor_ids))).fetchall()
+            f"AND vendor_id {self.dialect.in_json_list}",
+            (source, tenant, self.dialect.json_list(vendor_ids))).fetchall()
         return {vendor_id: json.loads(raw) for vendor_id, raw in rows}
 
     def audit(self, key: RecordingKey, action: str, detail: str) -> None:

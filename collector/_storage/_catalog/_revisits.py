@@ -77,7 +77,8 @@ def queue_revisits(db: Any, dialect: Any, source: str, tenant: str, revisits: Se
         "failures=CASE WHEN revisits.status='pending' THEN revisits.failures ELSE 0 END, "
         "due_at=CASE WHEN revisits.status='pending' THEN revisits.due_at ELSE excluded.due_at END "
         "WHERE (revisits.status='pending' AND (revisits.payload<>excluded.payload "
-        "OR revisits.deadline<>excluded.deadline)) OR (revisits.status<>'pending' AND revisits.payload<>excluded.payload)",
+        "OR revisits.deadline<>excluded.deadline)) "
+        "OR (revisits.status<>'pending' AND revisits.payload<>excluded.payload)",
         [(source, tenant, item_id, to_json_text(revisit.payload), stamp,
           max(stamp, iso(revisit.not_before)) if revisit.not_before else stamp, iso(revisit.deadline), stamp)
          for item_id, revisit in unique.items()],

@@ -19,7 +19,8 @@ class RunsCatalog(Database):
     def start_run(self) -> int:
         """Open a run record and return its id."""
         with self._transaction() as db:
-            return int(db.execute("INSERT INTO runs (started) VALUES (?) RETURNING id", (iso(now_utc()),)).fetchone()[0])
+            row = db.execute("INSERT INTO runs (started) VALUES (?) RETURNING id", (iso(now_utc()),)).fetchone()
+            return int(row[0])
 
     def finish_run(self, run_id: int, exit_code: int, outcome: str,
                    summaries: Sequence[tuple[str, str, str, dict[str, Any]]] = ()) -> None:

@@ -10,7 +10,8 @@ Versions:
    `none` becomes `unavailable`, `retry_until` becomes `wait_until`; audio gains `wait_until`.
 3. evidence: `last_verified` on stored files, a sha256 and size for transcripts, `not_before` (when a
    deferred item can resume), `damaged` (when `verify` found the stored copy damaged or missing:
-   such an item that cannot be fetched again is `lost`), `resolved` on quarantine entries that were later stored correctly,
+   such an item that cannot be fetched again is `lost`), `resolved` on quarantine entries that were
+   later stored correctly,
    and the tables `findings` (what `verify` found), `listings` (the vendor's own count per listing
    window), `verify_positions` (where a sliced `verify` continues), `operations` (what `reset`,
    `retry` and `verify` did) and `restarts` (a pending `reset --from`).

@@ -139,7 +139,8 @@ class WorkCatalog(ChainCatalog):
                     self._queue_audio(db, missing, stamp, plan)
                 else:
                     self._queue_transcripts(db, missing, stamp, plan)
-                db.execute("INSERT INTO work_coverage VALUES (?,?,?) ON CONFLICT DO NOTHING", (source, tenant, kind.name))
+                db.execute("INSERT INTO work_coverage VALUES (?,?,?) ON CONFLICT DO NOTHING",
+                           (source, tenant, kind.name))
 
     def expire_waits(self, source: str, tenant: str) -> None:
         """Settle the items whose waiting period for the vendor has ended (each kind's `expired_status`)."""
@@ -192,7 +193,7 @@ class WorkCatalog(ChainCatalog):
                 [(stored.path, stored.sha256, stored.size, stored.container, stored.codec, stored.sample_rate,
                   stored.channels, stored.duration, stored.evidence, json.dumps(list(stored.checks)),
                   stored.fetched or stamp, stored.endpoint, stored.request_id, stored.content_length, seq,
-                  stamp, stamp, *key) for seq, (key, stored) in zip(seqs, files)],
+                  stamp, stamp, *key) for seq, (key, stored) in zip(seqs, files, strict=True)],
             )
             db.executemany("INSERT INTO egress VALUES (?,?,?,?)",
                            [(key.source, key.tenant, stamp, stored.size) for key, stored in files])
@@ -282,7 +283,8 @@ class WorkCatalog(ChainCatalog):
                 (reason, kind.retry_quarantined, max_attempts, *((path,) if kind is AUDIO else ()), stamp, *key),
             )
             db.execute(
-                "INSERT INTO quarantine (source, tenant, kind, fingerprint, item_id, reason, payload, path, first_seen, "
+                "INSERT INTO quarantine (source, tenant, kind, fingerprint, item_id, reason, payload, path, "
+                "first_seen, "
                 "last_seen) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (source, tenant, kind, fingerprint) DO UPDATE SET "
                 "reason=excluded.reason, payload=excluded.payload, path=excluded.path, last_seen=excluded.last_seen, "
                 "times=quarantine.times+1",
@@ -302,7 +304,8 @@ class WorkCatalog(ChainCatalog):
             "SELECT a.vendor_id, a.path, r.retain_until, r.legal_hold FROM audio a JOIN recordings r "
             "USING (source, tenant, vendor_id) WHERE a.source=? AND a.tenant=? AND a.retention_due=1 LIMIT ?",
             (source, tenant, limit)).fetchall()
-        return [(RecordingKey(source, tenant, vendor_id), path, until, bool(hold)) for vendor_id, path, until, hold in rows]
+        return [(RecordingKey(source, tenant, vendor_id), path, until, bool(hold))
+                for vendor_id, path, until, hold in rows]
 
     def retention_applied(self, done: Sequence[tuple[RecordingKey, str, str | None, bool]]) -> None:
         """The objects' locks now follow their recordings' retention (`until`: the lock's new end,

@@ -15,7 +15,6 @@ from ._emudata import FocusTenant
 from .emulator import FocusEmulator
 
 
-
 @contextmanager
 def demo_tenants() -> Iterator[list[dict[str, Any]]]:
     """Three demo tenants on one emulator: plain, forced comments with wav-mono, short-lived tokens."""

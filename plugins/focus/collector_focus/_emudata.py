@@ -10,12 +10,12 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 ALL_RIGHTS = frozenset({"Recording.View", "Recording.Play", "Recording.Transcription.View"})
-BASE_TIME = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
+BASE_TIME = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 _NAMES = ("Jane Smith", "Omar Haddad", "Li Wei", "Ana Souza", "Kofi Mensah", "Ingrid Berg", "Ravi Patel")
 _WORDS = ("account", "renewal", "invoice", "delivery", "refund", "upgrade", "schedule", "contract", "warranty")
 
@@ -63,7 +63,8 @@ def generated_recording(client_id: int, index: int, start: datetime | None = Non
         "endpoints": [
             {"person": {"id": h[8], "fullName": agent}, "endpoint": {"id": h[9], "type": "teamsUserId",
              "endpoint": h[10:14].hex()}, "user": None, "isOriginator": bool(h[12] % 2), "isRecordingSubject": True},
-            {"endpoint": {"id": h[13], "type": "phoneNumber", "endpoint": f"+4420{int.from_bytes(h[14:17], 'big'):08d}"},
+            {"endpoint": {"id": h[13], "type": "phoneNumber",
+                          "endpoint": f"+4420{int.from_bytes(h[14:17], 'big'):08d}"},
              "person": {"id": h[15], "fullName": other}, "isRecordingSubject": False, "isOriginator": not h[12] % 2},
         ],
         "analysis": [_WORDS[h[16] % len(_WORDS)].title()],

@@ -60,7 +60,8 @@ class FocusSettings(SourceSettings):
     @classmethod
     def _known_format(cls, value: str) -> str:
         if value in _UNVERIFIABLE:
-            raise ValueError(f"'{value}' is not supported: {_UNVERIFIABLE[value]}; use one of {', '.join(AUDIO_FORMATS)}")
+            raise ValueError(f"'{value}' is not supported: {_UNVERIFIABLE[value]}; "
+                             f"use one of {', '.join(AUDIO_FORMATS)}")
         if value not in AUDIO_FORMATS:
             raise ValueError(f"expected one of {', '.join(AUDIO_FORMATS)}")
         return value

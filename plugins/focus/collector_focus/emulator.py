@@ -33,11 +33,20 @@ import json
 import os
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from collector.emulator import EmulatorError, EmulatorServer, Readiness, Request, Response, synth_audio, truncated, wav_stream
+from collector.emulator import (
+    EmulatorError,
+    EmulatorServer,
+    Readiness,
+    Request,
+    Response,
+    synth_audio,
+    truncated,
+    wav_stream,
+)
 
 from ._emudata import FocusTenant, b64, cached_recording, generated_recording, iso, segments, transcript_kind
 
@@ -112,7 +121,7 @@ class FocusEmulator(EmulatorServer):
             start = len(tenant.arrivals) + len(tenant.extra) + 20_000
         added = [index for index in range(start, start + 4 * count) if transcript_kind(index) == "ready"
                  and generated_recording(client_id, index)["type"] != "sms"][:count]
-        now = datetime.now(timezone.utc) - timedelta(minutes=5)
+        now = datetime.now(UTC) - timedelta(minutes=5)
         for index in added:
             self.add_item(client_id, generated_recording(client_id, index, start=now), key=f"processing-{index}")
         self.processing.processing(client_id * 1_000_000 + index for index in added)
@@ -211,7 +220,7 @@ class FocusEmulator(EmulatorServer):
             moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
             raise EmulatorError(400, f"ValidationError: dateTimeRange.{name} must be an ISO 8601 date-time") from None
-        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
     def transcription(self, request: Request) -> Response:
         """Transcripts for the requested interactionIds that have one (others are left out)."""
@@ -289,7 +298,8 @@ class FocusEmulator(EmulatorServer):
 
     def _decode_cursor(self, tenant: FocusTenant, cursor: str) -> int:
         try:
-            client, position, signature = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split(":")
+            padded = cursor + "=" * (-len(cursor) % 4)
+            client, position, signature = base64.urlsafe_b64decode(padded).decode().split(":")
             valid = int(client) == tenant.client_id and hmac.compare_digest(
                 signature, hmac.new(self._cursor_key, f"{client}:{position}".encode(), hashlib.sha256).hexdigest()[:16])
         except (ValueError, UnicodeDecodeError):
@@ -304,7 +314,7 @@ class FocusEmulator(EmulatorServer):
         except ValueError:
             raise EmulatorError(400, "ValidationError: fromDate must be an ISO 8601 UTC date-time") from None
         if start.tzinfo is None:
-            start = start.replace(tzinfo=timezone.utc)
+            start = start.replace(tzinfo=UTC)
         for position, slot in enumerate(tenant.arrivals):
             item = self.item(tenant, slot)
             when = item.get("startDatetimeUTC") if isinstance(item, dict) else None
@@ -321,7 +331,7 @@ class FocusEmulator(EmulatorServer):
         for item in tenant.extra.values():
             if isinstance(item, dict) and item.get("thirdPartyId") == third_party_id:
                 return item
-        prefix, _, suffix = third_party_id.rpartition("|")
+        _, _, suffix = third_party_id.rpartition("|")
         client, _, index = suffix.partition("-")
         if client == str(tenant.client_id) and index.isdigit():
             item = cached_recording(tenant.client_id, int(index))

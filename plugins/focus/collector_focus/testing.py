@@ -35,7 +35,7 @@ class FocusEmulation(Emulation):
         self.names = {7001: "one", 7002: "two"}
         self.references = [self.secret(tenant.api_key) for tenant in self.tenants]
         self.bad_audio: dict[str, set[str]] = {name: set() for name in self.names.values()}
-        self.rejected: dict[str, int] = {name: 0 for name in self.names.values()}
+        self.rejected: dict[str, int] = dict.fromkeys(self.names.values(), 0)
         if bad_data:
             for tenant in self.tenants:
                 self._add_bad_data(tenant)
@@ -71,7 +71,7 @@ class FocusEmulation(Emulation):
 
     def sources(self) -> list[dict[str, Any]]:
         tables = []
-        for tenant, reference in zip(self.tenants, self.references):
+        for tenant, reference in zip(self.tenants, self.references, strict=True):
             table: dict[str, Any] = {
                 "plugin": "focus", "tenant": self.names[tenant.client_id], "base_url": self.emulator.url,
                 "client_id": tenant.client_id, "username": tenant.username, "api_key": reference,

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collector_focus.testing import FocusEmulation
-
 from collector.testing import Emulation, SourceConformance
+from collector_focus.testing import FocusEmulation
 
 
 class TestFocusConformance(SourceConformance):

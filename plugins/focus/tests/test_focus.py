@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from collector_focus._mapping import to_recording
-from collector_focus.testing import FocusEmulation
 
 from collector import ConfigError, Direction, MediaAvailability
 from collector.engine import EXIT_WAITING, Plugins, load_config
 from collector.testing import collect, inspect_store, query_catalog, write_config
+from collector_focus._mapping import to_recording
+from collector_focus.testing import FocusEmulation
 
 
 def config(tmp_path: Path, emulation: FocusEmulation, *, only: str | None = None, **settings: Any) -> Path:
@@ -208,7 +208,7 @@ def test_a_wrong_api_key_stops_that_tenant_only(tmp_path: Path, focus: FocusEmul
 
 
 def test_start_date_applies_to_the_first_run_only(tmp_path: Path, focus: FocusEmulation) -> None:
-    path = config(tmp_path, focus, only="one", start_date=datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc))
+    path = config(tmp_path, focus, only="one", start_date=datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
     collect(path)
     held = inspect_store(tmp_path / "store").recordings["one"]
     assert 0 < len(held) < len(focus.expected().recordings["one"])
@@ -230,7 +230,8 @@ def test_a_cursor_stored_before_the_toolkit_is_followed(tmp_path: Path, focus: F
     path = config(tmp_path, focus, only="one")
     collect(path)
     tenant = focus.tenant("one")
-    old_state = '{"cursor":"%s"}' % focus.emulator._encode_cursor(tenant, len(tenant.arrivals))
+    cursor = focus.emulator._encode_cursor(tenant, len(tenant.arrivals))
+    old_state = json.dumps({"cursor": cursor}, separators=(",", ":"))
     with sqlite3.connect(tmp_path / "store" / "catalog.sqlite") as db:
         db.execute("UPDATE sync_state SET state=?", (old_state,))
     focus.add_recordings(2)
@@ -256,7 +257,7 @@ DOC_EXAMPLE = {
 def test_the_documented_payload_maps_to_the_model() -> None:
     r = to_recording(DOC_EXAMPLE, source="focus", tenant="t")
     assert (r.vendor_id, r.call_id, r.duration) == ("110", DOC_EXAMPLE["thirdPartyId"], 482.946)
-    assert r.start == datetime(2025, 5, 1, 9, 1, 10, 956000, tzinfo=timezone.utc)
+    assert r.start == datetime(2025, 5, 1, 9, 1, 10, 956000, tzinfo=UTC)
     assert r.direction is Direction.UNKNOWN and r.media is MediaAvailability.AVAILABLE
     assert [(p.name, p.number, p.role, p.is_agent) for p in r.parties] == [
         ("Jane Smith", "6414aa9f-ZZZAAABBB", "originator", True), (None, "89fb9d01-ZZZAAABBB", "participant", False)]

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from collector_focus.testing import FocusEmulation
 
 from collector.engine import EXIT_OK, EXIT_PARTIAL, Plugins
 from collector.engine import cli as run_cli
 from collector.testing import collect, query_catalog, write_config
+from collector_focus.testing import FocusEmulation
 
 DAY = "2026-01-05"  # every generated recording starts that day
 

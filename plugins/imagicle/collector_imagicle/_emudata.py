@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 SENTIMENTS = ("POSITIVE", "NEGATIVE", "NEUTRAL", "ERROR", "UNKNOWN")
@@ -25,7 +25,7 @@ WORDS = ("invoice", "refund", "delivery", "contract", "upgrade", "warranty", "re
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _guid(data: bytes) -> str:
@@ -34,7 +34,7 @@ def _guid(data: bytes) -> str:
 
 def recording_id(at: datetime, digest: bytes) -> str:
     """An id shaped like the vendor's: `YYYYMMDDhhmmss-<guid>`."""
-    return f"{at.astimezone(timezone.utc):%Y%m%d%H%M%S}-{_guid(digest)}"
+    return f"{at.astimezone(UTC):%Y%m%d%H%M%S}-{_guid(digest)}"
 
 
 def transcript_kind(index: int) -> str:
@@ -99,7 +99,8 @@ def transcription(entry: Entry) -> dict[str, Any]:
     count = 2 + len(words) % 3
     step = duration / count
     return {
-        "speakers": [{"speakerId": "spk_0", "speakerLabel": "Agent"}, {"speakerId": "spk_1", "speakerLabel": "Customer"}],
+        "speakers": [{"speakerId": "spk_0", "speakerLabel": "Agent"},
+                     {"speakerId": "spk_1", "speakerLabel": "Customer"}],
         "sentences": [
             {"speakerId": f"spk_{i % 2}", "startTime": round(i * step, 3), "endTime": round((i + 1) * step, 3),
              "text": f"About the {words[i % len(words)]}, please."}

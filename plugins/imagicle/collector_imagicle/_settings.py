@@ -94,7 +94,7 @@ class Filters(BaseModel):
     @field_validator("tel", "tagids", "sentiment", mode="before")
     @classmethod
     def _split_string(cls, value: Any) -> Any:
-        return [part for part in value.split(",")] if isinstance(value, str) else value
+        return value.split(",") if isinstance(value, str) else value
 
     @field_validator("tel")
     @classmethod
@@ -159,7 +159,8 @@ class ImagicleSettings(SourceSettings):
     )
     filters: Filters = Filters()
     audio_url_template: str | None = Field(
-        default=None, validate_default=True, description="undocumented audio route relative to base_url, e.g. /v1/recordings/{id}/audio"
+        default=None, validate_default=True,
+        description="undocumented audio route relative to base_url, e.g. /v1/recordings/{id}/audio"
     )
 
     @model_validator(mode="before")

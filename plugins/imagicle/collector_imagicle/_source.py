@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 
 from collector import (
-    Auth,
     AudioExpectation,
+    Auth,
     ItemRejected,
     ItemUnavailable,
     OAuth2ClientCredentials,
@@ -94,7 +94,7 @@ class ImagicleSource(Source):
                                                    filters=self._filters):
                     keys = [_mapping.item_key(item) for item in page.items]
                     tally.add(page.total, keys)
-                    fresh = [item for item, key in zip(page.items, keys) if key not in listed]
+                    fresh = [item for item, key in zip(page.items, keys, strict=True) if key not in listed]
                     listed.update(keys)
                     if fresh:
                         yield Page(fresh)

@@ -27,7 +27,7 @@ import base64
 import os
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
@@ -38,7 +38,7 @@ from ._emudata import SENTIMENTS, Account, Entry, transcription
 
 API = "/voice-analytics"
 TOKEN_ROUTE = "/oauth2/token"
-DEMO_BASE = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
+DEMO_BASE = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
 
 def _date(text: str, name: str) -> datetime:
@@ -46,7 +46,7 @@ def _date(text: str, name: str) -> datetime:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise EmulatorError(400, f"{name} must be an ISO date string") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _integer(request: Request, name: str, minimum: int) -> int:
@@ -105,7 +105,7 @@ class ImagicleEmulator(EmulatorServer):
                        transcript: str | None = None) -> list[Entry]:
         """New recordings arrive on an account, dated `at` (default: just now, one second apart);
         `transcript`: "ready", "later" (in progress until `make_transcripts_ready`) or "never"."""
-        newest = at or datetime.now(timezone.utc) - self.front_age
+        newest = at or datetime.now(UTC) - self.front_age
         with self._data:
             return [self.accounts[name].add(newest - timedelta(seconds=i), transcript=transcript)
                     for i in range(count)]
@@ -191,7 +191,8 @@ class ImagicleEmulator(EmulatorServer):
             phantoms = sum(1 for at in account.phantoms if self._in_range(at, start, end))
             matching.sort(key=lambda e: (e.at, e.seq), reverse=True)
             count = min(quantity, self.max_quantity or quantity)
-            body = {"total": len(matching) + phantoms, "recordings": [e.payload for e in matching[offset:offset + count]]}
+            body = {"total": len(matching) + phantoms,
+                    "recordings": [e.payload for e in matching[offset:offset + count]]}
         return Response.json(body)
 
     def transcription(self, request: Request, rid: str) -> Response:
@@ -295,7 +296,7 @@ class ImagicleEmulator(EmulatorServer):
             # The newest in the window, yet clear of any neighbouring window's query by chance.
             at = max(end - timedelta(seconds=10), start or end)
         else:
-            at = datetime.now(timezone.utc) - self.front_age
+            at = datetime.now(UTC) - self.front_age
         account.add(at)
         if account.insert_left is not None:
             account.insert_left -= 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +12,13 @@ from collector.testing import Emulation, Expectations, write_config
 
 from ._emudata import Account, generated
 from .emulator import ImagicleEmulator
+
 AUDIO_TEMPLATE = "/v1/recordings/{id}/audio"
 
 
 def recent_base() -> datetime:
     """A base time two days ago, at a whole minute: recent enough for transcripts to be awaited."""
-    return (datetime.now(timezone.utc) - timedelta(days=2)).replace(second=0, microsecond=0)
+    return (datetime.now(UTC) - timedelta(days=2)).replace(second=0, microsecond=0)
 
 
 class ImagicleEmulation(Emulation):
@@ -128,7 +129,7 @@ class ImagicleEmulation(Emulation):
             self.emulator.add_recordings(account.name, count, at=self.base + timedelta(minutes=30), transcript="ready")
 
     def add_late(self, count: int) -> None:
-        at = datetime.now(timezone.utc) - timedelta(minutes=20)  # inside the one-hour lookback
+        at = datetime.now(UTC) - timedelta(minutes=20)  # inside the one-hour lookback
         for account in self.accounts:
             self.emulator.add_recordings(account.name, count, at=at, transcript="ready")
 

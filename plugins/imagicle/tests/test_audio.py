@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from collector.testing import collect, inspect_store
 from collector_imagicle._source import AUDIO_OFF_NOTE
 from collector_imagicle.testing import AUDIO_TEMPLATE, ImagicleEmulation
-
-from collector.testing import collect, inspect_store
 
 
 def test_without_a_template_the_summary_says_metadata_and_transcripts_only(

@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
-from collector_imagicle.testing import ImagicleEmulation
 
 from collector.testing import collect, find_secrets, inspect_store
+from collector_imagicle.testing import ImagicleEmulation
 
 
 def complete(tmp_path: Path, emulation: ImagicleEmulation, name: str) -> bool:
@@ -71,7 +71,8 @@ def test_refused_client_credentials_stop_the_tenant_with_a_clear_message_and_no_
     assert find_secrets([tmp_path], [wrong]) == []
 
 
-def test_an_unknown_static_token_is_reported_as_refused_credentials(tmp_path: Path, imagicle: ImagicleEmulation) -> None:
+def test_an_unknown_static_token_is_reported_as_refused_credentials(
+        tmp_path: Path, imagicle: ImagicleEmulation) -> None:
     os.environ["TEST_IMAGICLE_REVOKED"] = "revoked-" + os.urandom(6).hex()
     try:
         result = collect(imagicle.config(tmp_path, "two", token={"env": "TEST_IMAGICLE_REVOKED"}))

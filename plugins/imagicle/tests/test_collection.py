@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from collector_imagicle._emudata import Account
-from collector_imagicle.testing import ImagicleEmulation
 
 from collector.engine import EXIT_WAITING
 from collector.testing import collect, inspect_store, sync_state
+from collector_imagicle._emudata import Account
+from collector_imagicle.testing import ImagicleEmulation
 
 RECONCILE_NOTE = "did not reconcile"
 
@@ -33,7 +33,8 @@ def test_recordings_arriving_inside_the_window_being_paged_are_all_collected_onc
         assert contents.recordings[summary.tenant] == account.valid_ids()  # nothing missed
         assert summary.new_recordings == len(account.valid_ids()) and summary.updated_recordings == 0  # nor doubled
         assert not any(RECONCILE_NOTE in note for note in summary.notes)
-        assert "held" not in (sync_state(tmp_path / "store", "imagicle", summary.tenant) or {})  # every window reconciled
+        # every window reconciled
+        assert "held" not in (sync_state(tmp_path / "store", "imagicle", summary.tenant) or {})
     assert any("does not reconcile on read 1" in r.getMessage() for r in caplog.records), "no window was re-read"
 
 
@@ -49,7 +50,7 @@ def test_recordings_arriving_at_the_front_during_a_run_are_collected_by_the_next
     second = collect(path)
     assert second.exit_code == 0
     contents = inspect_store(tmp_path / "store")
-    for first_summary, second_summary in zip(first.summaries, second.summaries):
+    for first_summary, second_summary in zip(first.summaries, second.summaries, strict=True):
         ids = imagicle.account(first_summary.tenant).valid_ids()
         assert contents.recordings[first_summary.tenant] == ids
         assert first_summary.new_recordings + second_summary.new_recordings == len(ids)

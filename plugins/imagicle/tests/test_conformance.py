@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collector_imagicle.testing import ImagicleEmulation
-
 from collector.testing import Emulation, SourceConformance
+from collector_imagicle.testing import ImagicleEmulation
 
 
 class TestImagicleConformance(SourceConformance):

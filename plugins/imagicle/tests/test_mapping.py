@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from collector_imagicle._mapping import item_key, to_recording, to_transcript
 
 from collector import Direction, MediaAvailability, Party
+from collector_imagicle._mapping import item_key, to_recording, to_transcript
 
 # The example from v1-recordings-list.txt, verbatim (one element of `recordings`).
 DOCUMENTED: dict[str, Any] = {
@@ -43,9 +43,9 @@ def example(**changes: Any) -> dict[str, Any]:
 def test_the_documented_example_maps_field_by_field() -> None:
     recording = to_recording(DOCUMENTED, source="imagicle", tenant="acme")
     assert recording.vendor_id == "string"
-    assert recording.start == datetime(2021, 4, 25, 10, 24, 40, tzinfo=timezone.utc)
+    assert recording.start == datetime(2021, 4, 25, 10, 24, 40, tzinfo=UTC)
     assert recording.duration == 362.0
-    assert recording.end == datetime(2021, 4, 25, 10, 30, 42, tzinfo=timezone.utc)
+    assert recording.end == datetime(2021, 4, 25, 10, 30, 42, tzinfo=UTC)
     assert recording.direction is Direction.INBOUND
     assert recording.parties == [Party(name="string", number="string", role="from"),
                                  Party(name="string", number="string", role="to")]
@@ -73,7 +73,7 @@ def test_direction(direction: Any, expected: Direction) -> None:
 def test_optional_fields_may_be_missing() -> None:
     item = {"id": "20200403000000-x", "date": "2021-04-25T10:24:40"}  # no zone: read as UTC
     recording = to_recording(item, source="imagicle", tenant="t")
-    assert recording.start == datetime(2021, 4, 25, 10, 24, 40, tzinfo=timezone.utc)
+    assert recording.start == datetime(2021, 4, 25, 10, 24, 40, tzinfo=UTC)
     assert recording.parties == [] and recording.tags == [] and recording.duration is None
     assert recording.extras == {}
 

@@ -4,16 +4,16 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from collector_imagicle.testing import ImagicleEmulation
 
 from collector.engine import EXIT_OK, EXIT_PARTIAL, Plugins
 from collector.engine import cli as run_cli
 from collector.testing import collect, query_catalog
+from collector_imagicle.testing import ImagicleEmulation
 
 
 def questions(imagicle: ImagicleEmulation) -> int:
@@ -50,7 +50,7 @@ def test_a_recording_on_a_day_boundary_is_counted_on_its_own_day_only(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], start_inclusive: bool, end_inclusive: bool) -> None:
     imagicle = ImagicleEmulation(start_inclusive=start_inclusive, end_inclusive=end_inclusive)
     try:
-        midnight = datetime.combine(imagicle.base.date() + timedelta(days=1), datetime.min.time(), timezone.utc)
+        midnight = datetime.combine(imagicle.base.date() + timedelta(days=1), datetime.min.time(), UTC)
         for at in (midnight - timedelta(seconds=1), midnight, midnight + timedelta(seconds=1)):
             imagicle.emulator.add_recordings("two", 1, at=at, transcript="ready")
         path = imagicle.config(tmp_path, "two", count_after_hours=0.0)

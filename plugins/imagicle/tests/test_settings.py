@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from collector_imagicle import ImagicleSettings
 
 from collector import ConfigError
 from collector.engine import Plugins, load_config
 from collector.testing import write_config
+from collector_imagicle import ImagicleSettings
 
 TOKEN = "static-token-value-4711"
 SECRET = "client-secret-value-0815"

@@ -20,12 +20,11 @@ import argparse
 import os
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from collector_xima.emulator import XimaEmulator, XimaTenant
-
 from collector.testing import collect, inspect_store, write_config
+from collector_xima.emulator import XimaEmulator, XimaTenant
 
 SPAN = timedelta(hours=5)
 WINDOW = timedelta(hours=1)
@@ -42,7 +41,7 @@ def main() -> None:
     windows = int((SPAN + timedelta(minutes=30)) / WINDOW) + 2
     recordings = max(1, int(args.seconds * rate) - windows)
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     tenant = XimaTenant(name="bench-ns", token="bench-" + os.urandom(8).hex(), recordings=recordings,
                         anchor=now - timedelta(minutes=5), span=SPAN)
     print(f"Preparing {recordings} recordings of real Opus audio ...", flush=True)

@@ -24,9 +24,9 @@ import httpx
 
 from collector import (
     AuthenticationError,
+    BadStatus,
     DownloadsStopped,
     HttpClient,
-    BadStatus,
     ItemDeferred,
     ItemNotReady,
     ItemUnavailable,

@@ -12,7 +12,7 @@ import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .emulator import XimaEmulator, XimaTenant
@@ -29,7 +29,7 @@ _TENANTS = (
 @contextmanager
 def demo_tenants() -> Iterator[list[dict[str, Any]]]:
     """Start the three tenants' emulators and yield the `[[sources]]` tables that collect them."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     sources: list[dict[str, Any]] = []
     with ExitStack() as stack:

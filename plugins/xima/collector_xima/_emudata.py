@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -32,7 +32,7 @@ def _uuid(digest: bytes) -> str:
 
 def epoch_ms(moment: datetime) -> int:
     """A datetime as Xima's epoch milliseconds."""
-    return int(round(moment.astimezone(timezone.utc).timestamp() * 1000))
+    return round(moment.astimezone(UTC).timestamp() * 1000)
 
 
 def audio_seed(tenant: str, index: int) -> str:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from collector import Direction, MediaAvailability, Party, Recording
@@ -179,7 +179,7 @@ def epoch_ms(value: Any, name: str) -> datetime | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         raise ValueError(f"{name} is not a number of milliseconds since the epoch")
     try:
-        return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=value)
+        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=value)
     except OverflowError:
         raise ValueError(f"{name} is out of range") from None
 

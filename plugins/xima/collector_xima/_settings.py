@@ -67,7 +67,8 @@ class XimaSettings(SourceSettings):
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("expected a date-time with an offset, e.g. 2026-01-01T00:00:00Z or 2026-01-01T00:00:00-06:00")
+            raise ValueError("expected a date-time with an offset, "
+                             "e.g. 2026-01-01T00:00:00Z or 2026-01-01T00:00:00-06:00")
         return value
 
     @field_validator("request_timezone")

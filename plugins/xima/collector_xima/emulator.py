@@ -29,7 +29,7 @@ import hmac
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from collector.emulator import EmulatorError, EmulatorServer, Request, Response, truncated
@@ -69,7 +69,7 @@ class XimaEmulator(EmulatorServer):
         super().__init__(rate_limit=rate_limit, retry_after_style=retry_after_style, seed=seed)
         self.tenant = tenant
         self.issued = [tenant.token]
-        anchor = tenant.anchor or datetime.now(timezone.utc) - timedelta(minutes=10)
+        anchor = tenant.anchor or datetime.now(UTC) - timedelta(minutes=10)
         self.calls: list[dict[str, Any]] = _emudata.generate(tenant.name, tenant.recordings, anchor, tenant.span)
         self.extras: list[tuple[int, Any]] = []
         self.seeds = {r["recordingKey"]: _emudata.audio_seed(tenant.name, i)
@@ -102,7 +102,7 @@ class XimaEmulator(EmulatorServer):
 
     def add_recordings(self, count: int, *, at: datetime | None = None) -> list[str]:
         """New calls with one recording each, starting at `at` (default: a minute ago)."""
-        moment = at or datetime.now(timezone.utc) - timedelta(minutes=1)
+        moment = at or datetime.now(UTC) - timedelta(minutes=1)
         return [self.add_late_recording(moment + timedelta(seconds=i)) for i in range(count)]
 
     def add_late_recording(self, start: datetime, *, call_key: str | None = None) -> str:
@@ -120,7 +120,7 @@ class XimaEmulator(EmulatorServer):
 
     def add_item(self, item: Any, *, at: datetime | None = None) -> None:
         """List an explicit (possibly malformed) item in every window covering `at` (default: 30 min ago)."""
-        when = at or (datetime.now(timezone.utc) - timedelta(minutes=30))
+        when = at or (datetime.now(UTC) - timedelta(minutes=30))
         with self._data_lock:
             self.extras.append((_emudata.epoch_ms(when), item))
             for entry in _listed_recordings(item):

@@ -9,7 +9,7 @@ default), data spans five hours of one-hour windows, and a window settles after 
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ class XimaEmulation(Emulation):
                  rate_limit: tuple[int, float] = (3, 0.1), **source_settings: Any) -> None:
         self.rate_limit = rate_limit
         self.source_settings = source_settings
-        self.now = datetime.now(timezone.utc)
+        self.now = datetime.now(UTC)
         self.emulators: dict[str, XimaEmulator] = {}
         self.layout = {row[0]: row for row in _LAYOUT[:tenants]}
         self.references: dict[str, dict[str, str]] = {}
@@ -70,7 +70,7 @@ class XimaEmulation(Emulation):
         for number, key in enumerate(HOSTILE_KEYS):
             item = {**template, "recordingKey": key, "startTime": template["startTime"] + number}
             emulator.add_item(self._wrap(item, number, call_mode), at=at)
-        for item, fault in zip(emulator.recording_items()[1:], BAD_AUDIO):
+        for item, fault in zip(emulator.recording_items()[1:], BAD_AUDIO, strict=False):  # more items than faults
             emulator.tenant.audio_faults[item["recordingKey"]] = fault
             self.bad_audio[name].add(item["recordingKey"])
         malformed: list[Any] = [
@@ -135,7 +135,7 @@ class XimaEmulation(Emulation):
                 emulator.add_late_recording(at + timedelta(seconds=number))
 
     def add_late(self, count: int) -> None:
-        at = datetime.now(timezone.utc) - timedelta(hours=1)  # inside the 2-hour lookback
+        at = datetime.now(UTC) - timedelta(hours=1)  # inside the 2-hour lookback
         for emulator in self.emulators.values():
             for number in range(count):
                 emulator.add_late_recording(at + timedelta(seconds=number))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from collector_xima.testing import XimaEmulation, by_tenant
-
 from collector.engine import EXIT_WAITING
 from collector.testing import collect, inspect_store, query_catalog, sync_state
+from collector_xima.testing import XimaEmulation, by_tenant
 
 EXIT_OK = 0
 
@@ -43,7 +43,7 @@ def test_a_run_follows_windows_and_its_watermark_stops_short_of_the_settle_delay
     for name, emulator in xima.emulators.items():
         windows = [(datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in emulator.requested]
         assert windows[0][0] == started
-        assert all(a[1] == b[0] for a, b in zip(windows, windows[1:])), "windows must be contiguous"
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(windows)), "windows must be contiguous"
         assert all(end - start <= timedelta(hours=1) for start, end in windows)
         state = sync_state(tmp_path / "store", "xima", name)
         assert state is not None
@@ -76,7 +76,8 @@ def test_a_late_arrival_in_a_collected_window_is_picked_up_next_run(tmp_path: Pa
         assert len(xima.emulator(name).requested) > requests_before[name], "the lookback was swept again"
     assert second["denver"].nothing_new
     assert_complete(tmp_path, xima)
-    keys = query_catalog(tmp_path / "store", "SELECT vendor_id, COUNT(*) FROM recordings GROUP BY 1 HAVING COUNT(*) > 1")
+    keys = query_catalog(tmp_path / "store",
+                         "SELECT vendor_id, COUNT(*) FROM recordings GROUP BY 1 HAVING COUNT(*) > 1")
     assert keys == [] and all(late[n] in inspect_store(tmp_path / "store").audio[n] for n in late)
 
 
@@ -84,8 +85,10 @@ def test_a_recording_saved_late_into_a_known_call_is_added_to_it(tmp_path: Path,
     config = xima.config(tmp_path)
     collect(config)
     emulator = xima.emulator("reno")
-    call = next(c for c in emulator.calls if c["startTime"] > (xima.now - timedelta(hours=2, minutes=20)).timestamp() * 1000)
-    key = emulator.add_late_recording(datetime.fromtimestamp(call["startTime"] / 1000 + 30).astimezone(), call_key=call["callKey"])
+    since = (xima.now - timedelta(hours=2, minutes=20)).timestamp() * 1000
+    call = next(c for c in emulator.calls if c["startTime"] > since)
+    key = emulator.add_late_recording(datetime.fromtimestamp(call["startTime"] / 1000 + 30).astimezone(),
+                                      call_key=call["callKey"])
     summary = by_tenant(collect(config))["reno"]
     assert summary.new_recordings == 1 and summary.audio_files == 1
     (call_id,) = query_catalog(tmp_path / "store", "SELECT call_id FROM recordings WHERE vendor_id=?", (key,))[0]
@@ -120,7 +123,8 @@ def test_a_report_still_being_prepared_is_asked_again(tmp_path: Path, xima: Xima
 
 def test_audio_waits_until_the_recording_is_saved(tmp_path: Path, xima: XimaEmulation) -> None:
     emulator = xima.emulator("boise")
-    recent = [r for r in emulator.recording_items() if r["startTime"] > (xima.now - timedelta(hours=2)).timestamp() * 1000]
+    since = (xima.now - timedelta(hours=2)).timestamp() * 1000
+    recent = [r for r in emulator.recording_items() if r["startTime"] > since]
     key = recent[0]["recordingKey"]
     emulator.set_status(key, "PROCESSING")
     config = xima.config(tmp_path, max_attempts=1)

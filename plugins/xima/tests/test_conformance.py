@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collector_xima.testing import XimaEmulation
-
 from collector.testing import Emulation, SourceConformance
+from collector_xima.testing import XimaEmulation
 
 
 class TestXimaConformance(SourceConformance):

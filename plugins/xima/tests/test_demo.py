@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collector_xima.testing import by_tenant
-
 from collector.engine import Plugins, load_config
 from collector.testing import collect, inspect_store, write_config
+from collector_xima.testing import by_tenant
 
 
 def test_the_demo_offers_xima_tenants_that_collect_completely(tmp_path: Path) -> None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import pytest
 import soundfile
-from collector_xima.emulator import XimaEmulator, XimaTenant
 
 from collector.emulator import LOOPBACK
+from collector_xima.emulator import XimaEmulator, XimaTenant
 
 TOKEN = "emulator-test-token"
 LIST = "/rest/api/v2/recordings"
@@ -32,7 +32,7 @@ def client(server: XimaEmulator, token: str = TOKEN) -> httpx.Client:
 
 
 def window(hours: float = 6) -> dict[str, str]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return {"startTime": (now - timedelta(hours=hours)).isoformat(timespec="milliseconds"),
             "endTime": now.isoformat(timespec="milliseconds")}
 
@@ -113,12 +113,12 @@ def test_the_rolling_egress_cap_answers_509_until_the_window_rolls(emulator: Xim
 def test_late_arrivals_reports_in_progress_and_failing_windows(emulator: XimaEmulator) -> None:
     with client(emulator) as http:
         before = len(http.get(LIST, params=window()).json())
-        emulator.add_late_recording(datetime.now(timezone.utc) - timedelta(hours=3))
+        emulator.add_late_recording(datetime.now(UTC) - timedelta(hours=3))
         assert len(http.get(LIST, params=window()).json()) == before + 1
         emulator.pending_reports = 1
         assert http.get(LIST, params=window()).status_code == 202
         assert http.get(LIST, params=window()).status_code == 200
-        emulator.failing_at = datetime.now(timezone.utc) - timedelta(hours=1)
+        emulator.failing_at = datetime.now(UTC) - timedelta(hours=1)
         assert http.get(LIST, params=window()).status_code == 503
         assert http.get(LIST, params=window(0.5)).status_code == 200
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from collector_xima.testing import XimaEmulation, by_tenant
-
 from collector.testing import collect, inspect_store, query_catalog
+from collector_xima.testing import XimaEmulation, by_tenant
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from collector_xima import _mapping
 
 from collector import Direction, MediaAvailability, Party
+from collector_xima import _mapping
 
 DOC_RECORDINGS: list[dict[str, Any]] = [
     {"recordingKey": "91a1e1e8-08p8-427b-bd04-da43c2a1db7d-1707770449131",
@@ -46,7 +46,7 @@ def test_the_recordings_example_maps_to_the_normalized_model() -> None:
     (first,) = recordings(DOC_RECORDINGS[0])
     assert first.vendor_id == "91a1e1e8-08p8-427b-bd04-da43c2a1db7d-1707770449131"
     assert first.call_id == "1dd0gg18-9c63-41de-a386-4f21ba0086f2-1707770438499-1707770497510"
-    assert first.start == datetime(2024, 2, 12, 20, 40, 49, 131000, tzinfo=timezone.utc)
+    assert first.start == datetime(2024, 2, 12, 20, 40, 49, 131000, tzinfo=UTC)
     assert first.duration == pytest.approx(3.606)
     assert first.end is None, "recordings carry no endTime in the docs"
     assert first.direction is Direction.INBOUND
@@ -81,7 +81,7 @@ def test_the_call_recording_info_example_maps_each_recording_with_its_call() -> 
     {"data": DOC_RECORDINGS},
     {"recordings": DOC_RECORDINGS, "count": 2},
     {"anything": DOC_RECORDINGS, "total": 2},
-    DOC_RECORDINGS + [DOC_RECORDINGS[0]],
+    [*DOC_RECORDINGS, DOC_RECORDINGS[0]],
 ])
 def test_bare_and_wrapped_arrays_are_accepted_and_deduplicated(answer: Any) -> None:
     keys = [item["recordingKey"] for item in _mapping.window_items(answer)]

@@ -8,18 +8,18 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from collector_xima.emulator import XimaEmulator, XimaTenant
 
 from collector.engine import EXIT_OK, EXIT_PARTIAL, Plugins
 from collector.engine import cli as run_cli
 from collector.testing import collect, query_catalog, write_config
+from collector_xima.emulator import XimaEmulator, XimaTenant
 
-MIDNIGHT = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+MIDNIGHT = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 FULL_DAYS = [(MIDNIGHT - timedelta(days=n)).date().isoformat() for n in (2, 1)]
 
 
@@ -64,7 +64,7 @@ def test_each_settled_day_is_counted_once_and_reconciles_with_the_vendors_truth(
         assert len(counted) == 3  # the partial first day and two full days, one request each
         assert collect(config).exit_code == EXIT_OK
         assert day_listings(emulator) == counted  # a second run asks nothing again
-        truth = collections.Counter(datetime.fromtimestamp(item["startTime"] / 1000, timezone.utc).date().isoformat()
+        truth = collections.Counter(datetime.fromtimestamp(item["startTime"] / 1000, UTC).date().isoformat()
                                     for item in emulator.recording_items())
     document = report(config, capsys, "--json")
     days = {line["day"]: line for line in document["days"]}
@@ -86,7 +86,7 @@ def test_a_recording_the_sweep_missed_is_named_and_a_removed_file_reads_short(
         items = sorted(emulator.recording_items(), key=lambda item: item["startTime"])
         day = FULL_DAYS[0]
         on_day = [item["recordingKey"] for item in items
-                  if datetime.fromtimestamp(item["startTime"] / 1000, timezone.utc).date().isoformat() == day]
+                  if datetime.fromtimestamp(item["startTime"] / 1000, UTC).date().isoformat() == day]
         missed, removed = on_day[0], on_day[1]
         emulator.hide(missed)  # one listing leaves it out: the sweep's window, not the second listing
         assert collect(config).exit_code == EXIT_OK

@@ -9,9 +9,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from collector_xima.testing import XimaEmulation, by_tenant
-
 from collector.testing import collect, inspect_store, query_catalog, sync_state, wait_until_committed
+from collector_xima.testing import XimaEmulation, by_tenant
 
 CATALOG = "catalog.sqlite"
 

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from collector_xima import XimaSettings, XimaSource
 
 from collector import ConfigError, RateLimit
 from collector.engine import Plugins, load_config
 from collector.testing import write_config
+from collector_xima import XimaSettings, XimaSource
 
 TOKEN_VARIABLE = "TEST_XIMA_SETTINGS_TOKEN"
 TOKEN = "s3cr3t-service-user-token"
@@ -67,7 +67,8 @@ def test_durations_accept_seconds_and_iso_8601(tmp_path: Path) -> None:
     ({"token": None}, "sources[0].token: is required."),
     ({"token": {"env": "TEST_XIMA_NOT_SET"}}, "sources[0].token: environment variable TEST_XIMA_NOT_SET is not set."),
     ({"base_url": "acmecorporate.xima.cloud"}, "sources[0].base_url: expected an http(s) URL"),
-    ({"base_url": "https://user:pw@acme.xima.cloud"}, "sources[0].base_url: expected an http(s) URL without credentials"),
+    ({"base_url": "https://user:pw@acme.xima.cloud"},
+     "sources[0].base_url: expected an http(s) URL without credentials"),
     ({"start": None}, "sources[0].start: is required."),
     ({"start": "2026-01-01T00:00:00"}, "sources[0].start: expected a date-time with an offset"),
     ({"start": "yesterday"}, "sources[0].start: expected a valid datetime"),

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from collector_xima.testing import XimaEmulation
-
 from collector.testing import collect, inspect_store
+from collector_xima.testing import XimaEmulation
 
 WINDOW = 0.3
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
@@ -41,7 +41,7 @@ class Refused(Exception):
 
 def rfc2822(moment: datetime) -> str:
     """Kestrel's time format: "Tue, 03 Dec 2026 10:00:00 +0000"."""
-    return format_datetime(moment.astimezone(timezone.utc).replace(microsecond=0))
+    return format_datetime(moment.astimezone(UTC).replace(microsecond=0))
 
 
 @dataclass
@@ -79,7 +79,7 @@ class Account:
         """A ready recording of a call that started at `started`, attached now."""
         number = len(self.rows)
         vendor_id = vendor_id or f"rec_{self.name}_{number:05d}"
-        item = {"id": vendor_id, "call_started_at": rfc2822(started), "attached_at": rfc2822(datetime.now(timezone.utc)),
+        item = {"id": vendor_id, "call_started_at": rfc2822(started), "attached_at": rfc2822(datetime.now(UTC)),
                 "duration_ms": 1000 * (1 + seconds % 3), "status": "ready"}
         self._append(Row(number, started, item))
         return vendor_id

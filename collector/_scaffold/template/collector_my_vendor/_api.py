@@ -14,8 +14,16 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 
 import httpx
-from collector import (CursorPaginator, HttpClient, Incremental, ListedPage, iso, paginate,
-                       path_segment)
+
+from collector import (
+    CursorPaginator,
+    HttpClient,
+    Incremental,
+    ListedPage,
+    iso,
+    paginate,
+    path_segment,
+)
 
 PAGES = CursorPaginator("next_cursor", param="cursor")
 

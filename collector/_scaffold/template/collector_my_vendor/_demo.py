@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ._emudata import Tenant
 from .emulator import MyVendorEmulator
 
-NEWEST = datetime(2026, 3, 2, 17, 30, tzinfo=timezone.utc)
+NEWEST = datetime(2026, 3, 2, 17, 30, tzinfo=UTC)
 TENANTS = {"north": 12, "south": 7}
 
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
 def timestamp(moment: datetime) -> str:
     """The made-up vendor's timestamps: ISO 8601 in UTC with milliseconds and a `Z`."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def recording(tenant: str, number: int, created: datetime, *, status: str = "ready",

@@ -2,8 +2,9 @@
 
 from typing import Annotated
 
-from collector import Secret, SourceSettings, http_url
 from pydantic import AfterValidator, AwareDatetime, Field
+
+from collector import Secret, SourceSettings, http_url
 
 EXAMPLE_URL = "https://api.my-vendor.example"
 

@@ -6,8 +6,16 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from collector import (Incremental, Page, RateLimit, Recording, Source, SourceContext,
-                       StaticBearerAuth)
+
+from collector import (
+    Incremental,
+    Page,
+    RateLimit,
+    Recording,
+    Source,
+    SourceContext,
+    StaticBearerAuth,
+)
 
 from . import _api, _mapping
 from ._settings import MyVendorSettings

@@ -1,8 +1,8 @@
 """An emulator of MyVendor's API, built on `collector.emulator`; it follows `_api.py`'s description.
 
 One host serves every tenant; a tenant is its API key. Faults (`.faults`), per-tenant limits
-(a rate, requests in flight) and a request log come from `EmulatorServer`. `page_size_cap` serves pages shorter than
-asked for, so that tests page through a few recordings.
+(a rate, requests in flight) and a request log come from `EmulatorServer`. `page_size_cap` serves
+pages shorter than asked for, so that tests page through a few recordings.
 """
 
 from __future__ import annotations
@@ -11,8 +11,15 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from collector.emulator import (EmulatorError, EmulatorServer, Request, Response, audio_answer,
-                                opaque_cursor, read_cursor)
+from collector.emulator import (
+    EmulatorError,
+    EmulatorServer,
+    Request,
+    Response,
+    audio_answer,
+    opaque_cursor,
+    read_cursor,
+)
 
 from ._emudata import Tenant
 

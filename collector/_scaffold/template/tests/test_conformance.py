@@ -1,7 +1,6 @@
 """The MyVendor plugin keeps the collector's promises against its own emulator."""
 
 from collector.testing import Emulation, SourceConformance
-
 from collector_my_vendor.testing import MyVendorEmulation
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from collector.emulator import StorageServer
@@ -17,7 +17,7 @@ from collector.emulator import StorageServer
 from ._emudata import Account
 from .emulator import LyrebirdEmulator
 
-NEWEST = datetime(2026, 3, 2, 17, 30, tzinfo=timezone.utc)
+NEWEST = datetime(2026, 3, 2, 17, 30, tzinfo=UTC)
 ACCOUNTS = {"harbour": 14, "meadow": 9}
 
 

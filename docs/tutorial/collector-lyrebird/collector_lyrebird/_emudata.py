@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from collector import path_segment
@@ -23,7 +23,7 @@ def sid(prefix: str, seed: str, digits: int = 32) -> str:
 
 def timestamp(moment: datetime) -> str:
     """Lyrebird's timestamp format: RFC 3339 in UTC with milliseconds and a `Z`."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def seconds(number: int) -> int:

@@ -21,8 +21,15 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from collector.emulator import (EmulatorServer, Request, Response, StorageServer, audio_answer,
-                                opaque_cursor, read_cursor)
+from collector.emulator import (
+    EmulatorServer,
+    Request,
+    Response,
+    StorageServer,
+    audio_answer,
+    opaque_cursor,
+    read_cursor,
+)
 
 from ._emudata import Account
 

@@ -1,7 +1,6 @@
 """The Lyrebird plugin keeps the collector's promises against its own emulator."""
 
 from collector.testing import Emulation, SourceConformance
-
 from collector_lyrebird.testing import LyrebirdEmulation
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,7 +45,7 @@ class Segment:
         listed: dict[str, Any] = {"id": self.id, "index": self.index, "status": self.status,
                                   "channels": self.channels, "offset_seconds": self.offset}
         if self.status == "ready":
-            listed["ready_ms"] = ms(datetime.now(timezone.utc))
+            listed["ready_ms"] = ms(datetime.now(UTC))
         return listed
 
 
@@ -70,7 +70,7 @@ class Rec:
         if self.raw is not None:
             return self.raw
         if self.deleted:
-            return {"id": self.id, "deleted": True, "deleted_ms": ms(datetime.now(timezone.utc))}
+            return {"id": self.id, "deleted": True, "deleted_ms": ms(datetime.now(UTC))}
         return {
             "id": self.id, "workspace_id": f"wsp_{digest(zone, 10)}", "timezone": zone,
             "started_at": format_datetime(self.started.astimezone(ZoneInfo(zone))),
@@ -106,7 +106,7 @@ class Workspace:
         number = len(self.recs)
         rec_id = f"rec_{digest(f'{self.name}/{number}')}"
         duration = 4 + 2 * segments
-        rec = Rec(rec_id, number, started.replace(microsecond=0), datetime.now(timezone.utc),
+        rec = Rec(rec_id, number, started.replace(microsecond=0), datetime.now(UTC),
                   duration, self.next_seq(), settled=settled)
         for index in range(segments):
             seg_id = segment_ids[index] if segment_ids else f"seg_{digest(f'{rec_id}/{index}')}"
@@ -120,8 +120,8 @@ class Workspace:
 
     def add_item(self, item: Any) -> None:
         """List any item as it is."""
-        self.recs.append(Rec(f"raw-{len(self.recs)}", len(self.recs), datetime.now(timezone.utc),
-                             datetime.now(timezone.utc), 0, self.next_seq(), raw=item))
+        self.recs.append(Rec(f"raw-{len(self.recs)}", len(self.recs), datetime.now(UTC),
+                             datetime.now(UTC), 0, self.next_seq(), raw=item))
 
     def valid(self) -> list[Rec]:
         """The well-formed recordings (deleted ones included)."""
@@ -142,7 +142,7 @@ class Workspace:
 
 def malformed() -> list[Any]:
     """Items that break the documented shape, each in its own way."""
-    good = Workspace("malformed").add(datetime.now(timezone.utc)).item("UTC")
+    good = Workspace("malformed").add(datetime.now(UTC)).item("UTC")
     return [
         {key: value for key, value in good.items() if key != "id"},
         {**good, "id": "rec_bad_start", "started_at": "yesterday"},

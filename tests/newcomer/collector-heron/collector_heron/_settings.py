@@ -2,8 +2,9 @@
 
 from typing import Annotated
 
-from collector import Secret, SourceSettings, http_url
 from pydantic import AfterValidator, Field
+
+from collector import Secret, SourceSettings, http_url
 
 API = "https://api.heron.example"
 

@@ -23,8 +23,16 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
-from collector.emulator import (EmulatorServer, Request, Response, TokenEndpoint, audio_answer,
-                                opaque_cursor, read_cursor)
+from collector.emulator import (
+    EmulatorError,
+    EmulatorServer,
+    Request,
+    Response,
+    TokenEndpoint,
+    audio_answer,
+    opaque_cursor,
+    read_cursor,
+)
 
 from ._emudata import Workspace
 
@@ -114,7 +122,7 @@ class HeronEmulator(EmulatorServer):
             return "token-route"
         try:
             return self.tokens.check(request)
-        except Exception:
+        except EmulatorError:
             return "unknown"
 
     def _workspace(self, request: Request) -> Workspace:
@@ -132,7 +140,7 @@ class HeronEmulator(EmulatorServer):
         if body.get("cursor") is not None:
             try:
                 mode, generation, after = json.loads(read_cursor(body["cursor"]))
-            except Exception:
+            except (ValueError, TypeError):  # not base64, not JSON, not three values
                 return error(400, "invalid_cursor", "The cursor was not issued to this workspace.")
             if generation < workspace.generation:
                 return (error(410, "sync_token_expired", "The sync token expired.") if mode == "changes"
@@ -140,7 +148,7 @@ class HeronEmulator(EmulatorServer):
         elif body.get("sync_token") is not None:
             try:
                 generation, after = json.loads(read_cursor(body["sync_token"]))
-            except Exception:
+            except (ValueError, TypeError):
                 return error(400, "invalid_sync_token", "The sync token is not valid.")
             if generation < workspace.generation:
                 return error(410, "sync_token_expired", "The sync token expired.")

@@ -7,7 +7,7 @@ that is not the last), access tokens live 2 seconds, so a run outlasts several.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from collector.emulator import HOSTILE_IDS, EmulatorServer, TokenAudit
@@ -22,7 +22,7 @@ RATE_LIMIT = (10, 0.5)  # per API client (requests, seconds): the documented 5 a
 
 def now() -> datetime:
     """The current time."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class HeronEmulation(Emulation):
