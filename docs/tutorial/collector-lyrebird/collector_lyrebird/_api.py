@@ -4,17 +4,8 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 
 import httpx
-
-from collector import (
-    HttpClient,
-    Incremental,
-    ListedPage,
-    NextUrlPaginator,
-    Redirects,
-    iso,
-    paginate,
-    path_segment,
-)
+from collector import (HttpClient, Incremental, ListedPage, NextUrlPaginator, Redirects, iso,
+                       paginate, path_segment)
 
 
 def recordings(http: HttpClient, account: str, run: Incremental) -> AsyncIterator[ListedPage]:

@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-
 from collector import BasicAuth, Incremental, Page, Recording, Source, SourceContext
 
 from . import _api, _mapping
