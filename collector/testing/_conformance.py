@@ -298,14 +298,7 @@ class SourceConformance(ListingChecks, TokenConformance, WorkShapeChecks, HttpSh
     def test_media_behind_redirects_arrives_without_credentials(self, tmp_path: Path, emulation: Emulation) -> None:
         if not emulation.redirects:
             pytest.skip("the emulation declares no media behind redirects")
-        config = self.config_for(tmp_path, emulation)
-        collect(config)
-        emulation.add_recordings(2)
-        emulation.expire_signed_urls(2)
-        result = collect(config)
-        assert result.exit_code == EXIT_OK, [s.messages for s in result.summaries]
-        self.assert_complete(inspect_store(tmp_path / "store"), emulation.expected())
-        assert emulation.credentials_leaked() == 0, "credentials were sent to the storage host"
+        self.check_expired_urls_renewed_without_credentials(tmp_path, emulation)
 
     def test_the_concurrency_limit_is_never_exceeded(self, tmp_path: Path, emulation: Emulation) -> None:
         if emulation.concurrency_limit is None:
