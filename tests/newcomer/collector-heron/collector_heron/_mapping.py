@@ -4,7 +4,8 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from collector import Direction, ItemDeferred, ItemUnavailable, MediaAvailability, Party, Recording, Revisit, parse_time
+from collector import (Direction, ItemDeferred, ItemUnavailable, MediaAvailability, Party,
+                       Recording, Revisit, parse_time)
 
 MEDIA = {"ready": MediaAvailability.AVAILABLE, "failed": MediaAvailability.NONE}
 GONE = {"recording_deleted", "media_purged", "segment_failed", "not_found"}

@@ -2,9 +2,8 @@
 
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
-
 from collector import Secret, SourceSettings, http_url
+from pydantic import AfterValidator, Field
 
 API = "https://api.heron.example"
 

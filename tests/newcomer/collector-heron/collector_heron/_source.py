@@ -6,25 +6,9 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-
-from collector import (
-    AudioExpectation,
-    ChangeFeed,
-    Children,
-    CursorPaginator,
-    HttpClient,
-    OAuth2,
-    Page,
-    RateLimit,
-    Recording,
-    Revisit,
-    Source,
-    SourceContext,
-    TenantError,
-    expired_on,
-    path_segment,
-    register_secret,
-)
+from collector import (AudioExpectation, ChangeFeed, Children, CursorPaginator, HttpClient, OAuth2,
+                       Page, RateLimit, Recording, Revisit, Source, SourceContext, TenantError,
+                       expired_on, path_segment, register_secret)
 
 from ._mapping import not_ready, to_recordings
 from ._settings import HeronSettings
