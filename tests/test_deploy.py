@@ -281,6 +281,10 @@ def test_the_image_runs_the_manifests_commands(image: tuple[Buildah, str], tmp_p
         scratch = tmp_path / "scratch"
         scratch.mkdir()
         os.chown(scratch, 10001, 10001)  # what fsGroup does for the emptyDir
+        # An emptyDir is created world-writable (0777), and so is this one: where buildah maps the
+        # container's users onto others (a CI that is root only inside a user namespace runs it
+        # rootless), the owner above is not the container's 10001, and writes must still succeed.
+        scratch.chmod(0o777)
         volumes = [f"type=bind,source={tmp_path / 'config'},destination=/etc/recording-collector,ro",
                    f"type=bind,source={scratch},destination={STATE}"]
         container = buildah.container(tag, env=secrets)
@@ -297,7 +301,10 @@ def test_the_image_runs_the_manifests_commands(image: tuple[Buildah, str], tmp_p
             assert done.returncode == 0 and f'"already_enqueued": {already}' in done.stdout, done.stdout + done.stderr
         (worker,) = pods["worker"]["containers"]
         done = buildah.run(container, [*built["Entrypoint"], *worker["args"], "--until-idle"], mounts=volumes)
-        assert done.returncode == 0, done.stdout + done.stderr
+        if done.returncode != 0:  # say who the container's user is and who owns the volume, as seen inside
+            seen = buildah.run(container, ["sh", "-c", f"id; ls -lnd {STATE} {STATE}/*"], mounts=volumes)
+            pytest.fail(f"{done.stdout}{done.stderr}\ninside: {seen.stdout}{seen.stderr}\n"
+                        f"outside: {oct(scratch.stat().st_mode)} {scratch.stat().st_uid}")
         assert stored(dsn) == sum(len(e.recording_items()) for e in emulators)
     tools = buildah.run(container, ["sh", "-c", "ls /opt/recording-collector/bin; command -v gcc cc make || true"])
     assert not re.search(r"^(pip|gcc|cc|make)|/(gcc|cc|make)$", tools.stdout, re.M), tools.stdout

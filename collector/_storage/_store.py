@@ -78,6 +78,12 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
+def _at(exc: BaseException) -> str:
+    """Where an operating-system error happened (its file), for the operator to look at."""
+    where = getattr(exc, "filename", None)
+    return f" at {where}" if where else ""
+
+
 def describe_store_error(root: Path, exc: BaseException, what: str = "failed") -> str:
     """One sentence for a failure of the store: what happened, where, the free space, what to do."""
     try:
@@ -90,10 +96,11 @@ def describe_store_error(root: Path, exc: BaseException, what: str = "failed") -
     full = available is not None and available < _FULL and ("disk i/o error" in text or isinstance(exc, OSError))
     if code in (errno.ENOSPC, errno.EDQUOT) or "disk is full" in text or full:
         problem, hint = "is full", "Free some space and run again"
-    elif code in (errno.EACCES, errno.EPERM) or "readonly database" in text or "read-only" in text:
-        problem, hint = "cannot be written (permission denied or read-only)", "Check the store's owner and mount"
     elif code == errno.EROFS:
-        problem, hint = "is on a read-only file system", "Mount it read-write"
+        problem, hint = f"is on a read-only file system{_at(exc)}", "Mount it read-write"
+    elif code in (errno.EACCES, errno.EPERM) or "readonly database" in text or "read-only" in text:
+        problem = f"cannot be written (permission denied or read-only){_at(exc)}"
+        hint = "Check the store's owner and mount"
     elif isinstance(exc, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text):
         problem, hint = "has a damaged catalog", "Restore catalog.sqlite from a backup"
     elif isinstance(exc, BucketError):
