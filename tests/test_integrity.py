@@ -9,6 +9,7 @@ proven (collector/_storage/_proof.py).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Callable
@@ -66,11 +67,12 @@ def vendor(Toy: type[Any]) -> Any:
         def __init__(self) -> None:
             super().__init__(0)
             self.bodies: dict[str, tuple[bytes, str]] = {}
+            self.headers: dict[str, dict[str, str]] = {}
 
         def audio(self, request: Request, item_id: str) -> Response:
             self._auth(request)
             data, media_type = self.bodies[item_id]
-            return Response(200, data, media_type)
+            return Response(200, data, media_type, self.headers.get(item_id, {}))
 
     with Vendor() as running:
         yield running
@@ -144,6 +146,39 @@ def test_the_vendors_size_and_checksum_catch_what_the_file_cannot(
     reasons = dict(query_catalog(tmp_path / "store", "SELECT vendor_id, reason FROM audio WHERE status='quarantined'"))
     assert f"The vendor announced {len(whole):,} bytes" in reasons["cut-frame"]
     assert "differs from the vendor's checksum" in reasons["swapped"]
+
+
+def test_a_checksum_the_download_states_in_its_headers_is_checked(
+        tmp_path: Path, vendor: Any, toy_source: Callable[..., Any], toy_source_class: type[Any]) -> None:
+    """A vendor that states the checksum only with the download: the standard digest headers
+    (RFC 9530 `Repr-Digest`, RFC 3230 `Digest`, `Content-MD5`) are checked whatever the plugin,
+    the vendor's own header when `checksum_header` names it (hex). A valid file of another
+    recording of the same size is caught by each; a matching one is proven by it."""
+    class Headed(toy_source_class):  # type: ignore[misc]
+        def expected_audio(self, recording: Any) -> AudioExpectation:
+            return AudioExpectation(super().expected_audio(recording).duration, checksum_header="sha256:X-Toy-Sha256")
+
+    whole, other = _body("mp3-no-xing", "ours"), _body("mp3-no-xing", "another call")
+    sha256, md5 = hashlib.sha256(whole), hashlib.md5(whole)
+    stated = {"repr-digest": {"Repr-Digest": f"sha-256=:{base64.b64encode(sha256.digest()).decode()}:"},
+              "digest": {"Digest": f"MD5={base64.b64encode(md5.digest()).decode()}"},
+              "content-md5": {"Content-MD5": base64.b64encode(md5.digest()).decode()},
+              "own-header": {"X-Toy-Sha256": sha256.hexdigest()}}
+    for name, headers in stated.items():
+        for vendor_id, data in ((f"{name}-proven", whole), (f"{name}-swapped", other)):
+            _add(vendor, vendor_id, data, "audio/mpeg")
+            vendor.headers[vendor_id] = headers
+    plugins = Plugins(entry_points_group=None, extra=[_Registering(Headed)])
+    config = write_config(tmp_path, [toy_source(vendor, transcripts=False, max_attempts=1)])
+    assert collect(config, plugins).exit_code == EXIT_PARTIAL
+    outcome = _stored(tmp_path / "store")
+    reasons = dict(query_catalog(tmp_path / "store", "SELECT vendor_id, reason FROM audio WHERE status='quarantined'"))
+    for name in stated:
+        assert outcome[f"{name}-proven"][:2] == ("stored", "checksum"), (name, outcome[f"{name}-proven"])
+        assert "vendor-checksum" in outcome[f"{name}-proven"][2]
+        assert outcome[f"{name}-swapped"][0] == "quarantined", (name, outcome[f"{name}-swapped"])
+        assert "header states, so it is not the file the vendor sent" in reasons[f"{name}-swapped"]
+    assert "the download's x-toy-sha256 header" in reasons["own-header-swapped"]
 
 
 class _Registering:

@@ -74,7 +74,8 @@ def stored(store: Path, tenant: str) -> dict[str, tuple[str, str]]:
 
 def check_store(heron: Any, store: Path, expected: dict[str, set[str]]) -> None:
     """Every segment Heron hands out now is stored (with those stored before), exactly once, each
-    file byte for byte the server's audio; every recording Heron lists is in the catalog."""
+    file byte for byte the server's audio and proven by the checksum Heron sent with it; every
+    recording Heron lists is in the catalog."""
     contents = inspect_store(store)
     assert not contents.problems, contents.problems
     for tenant in TENANTS:
@@ -89,6 +90,9 @@ def check_store(heron: Any, store: Path, expected: dict[str, set[str]]) -> None:
             assert hashlib.sha256(data).hexdigest() == sha256 == hashlib.sha256(heron.audio(segment)).hexdigest()
         on_disk = [p for p in (store / "heron" / tenant).rglob("*") if p.is_file()]
         assert len(on_disk) == len(expected[tenant]), "nothing doubled, nothing left over"
+        evidence = query_catalog(store, "SELECT DISTINCT evidence FROM audio WHERE status='stored' AND tenant=?",
+                                 [tenant])
+        assert evidence == [("checksum",)], evidence  # the media host's X-Heron-Sha256 proved each
 
 
 def audio_status(store: Path, vendor_ids: list[str]) -> set[str]:

@@ -263,6 +263,24 @@ def test_waits_are_counted_from_the_end_of_the_call(new_catalog: Callable[[], Ca
         ("unavailable", "No transcript appeared within the waiting period.")]
 
 
+def test_audio_of_an_old_call_first_listed_now_waits_a_day_not_zero(new_catalog: Callable[[], Catalog]) -> None:
+    """A recording the vendor imported long after its call (a back-dated arrival) whose media is
+    still processing is not failed on its first "not ready": it waits a day from its listing (at
+    most `media_wait`), then ends as any wait does. Its transcript is still counted from the call."""
+    catalog = new_catalog()
+    commit(catalog, [recording("old")])  # the call ended in February
+    catalog.claim(AUDIO, "toy", "t", run_id=1, limit=10)
+    catalog.waiting(AUDIO, recording("old").key, "Still processing.", timedelta(days=7))
+    catalog.expire_waits("toy", "t")
+    ((status, until),) = catalog.query("SELECT status, wait_until FROM audio")
+    left = datetime.fromisoformat(until) - datetime.now(UTC)
+    assert status == "waiting" and timedelta(hours=23) < left <= timedelta(days=1), (status, until)
+    with catalog._transaction() as db:
+        db.execute("UPDATE audio SET wait_until='2000-01-01T00:00:00.000000Z'")
+    catalog.expire_waits("toy", "t")
+    assert catalog.query("SELECT status FROM audio") == [("failed",)]
+
+
 def test_media_listed_as_processing_waits_and_is_queued_once_listed_available(
         new_catalog: Callable[[], Catalog]) -> None:
     from collector import MediaAvailability

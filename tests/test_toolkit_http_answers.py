@@ -40,9 +40,9 @@ class CodedApi(EmulatorServer):
 
     `GET /files/{name}`: `gone` answers 400 with code 404 ("file does not exist"); `token` answers
     400 `PAGE_TOKEN_EXPIRED`; `later` answers 409 `NOT_YET` with a Retry-After; `busy-{n}` answers
-    503 `SLOW_DOWN`... no: 400 `SLOW_DOWN` for its first n requests, then 200; `leak` echoes a
-    secret and sets a cookie. `GET /media/{n}` answers an HTML page ("try again") for its first n
-    requests, then audio.
+    400 `SLOW_DOWN` for its first n requests, then 200; `leak` echoes a secret and sets a cookie;
+    `suspended` and `catching-up-{n}` (its first n requests) put an error body on HTTP 200.
+    `GET /media/{n}` answers an HTML page ("try again") for its first n requests, then audio.
     """
 
     def __init__(self) -> None:
@@ -76,6 +76,12 @@ class CodedApi(EmulatorServer):
                                  {"Set-Cookie": f"session={LEAKED}"})
         if name == "header-code":
             return Response.error(400, "Refused.", {"X-Error-Code": "QUOTA"})
+        if name == "suspended":  # an API v1 habit: the error on HTTP 200
+            return self.error(200, "TENANT_SUSPENDED", "This workspace is suspended.")
+        if name.startswith("catching-up-") and asked <= int(name[12:]):
+            return self.error(200, "SLOW_DOWN", "The feed is catching up.")
+        if name == "coded-field":  # an ordinary answer with a field called `code`
+            return Response.json({"name": name, "code": "TENANT_SUSPENDED"})
         return Response.json({"name": name})
 
     def media(self, request: Request, n: str) -> Response:
@@ -185,6 +191,24 @@ def test_a_table_given_once_applies_to_every_call_of_the_client(api: CodedApi) -
             await http.aclose()
 
     asyncio.run(scenario())
+
+
+def test_a_table_that_reads_successes_maps_errors_sent_with_http_200(api: CodedApi) -> None:
+    """A vendor that reports some errors on HTTP 200: the table made with `in_successes=True`
+    raises them as their class says (a transient one is retried, then the answer is taken);
+    an unmapped code, a code elsewhere than the table's path, and a table that does not read
+    successes leave the answer as it is."""
+    from collector import TenantError
+
+    table = ErrorCodes({"TENANT_SUSPENDED": TenantError, "SLOW_DOWN": TransientAnswer}, code="error.code",
+                       in_successes=True)
+    with pytest.raises(TenantError, match=r"answered HTTP 200 \(vendor code TENANT_SUSPENDED\): This workspace"):
+        call(api, "/files/suspended", errors=table)
+    assert call(api, "/files/catching-up-2", errors=table) == {"name": "catching-up-2"}
+    assert api.asked["catching-up-2"] == 3
+    assert call(api, "/files/coded-field", errors=table) == {"name": "coded-field", "code": "TENANT_SUSPENDED"}
+    assert call(api, "/files/fine", errors=table) == {"name": "fine"}
+    assert call(api, "/files/suspended", errors=CODES)["error"]["code"] == "TENANT_SUSPENDED"
 
 
 def test_without_a_table_failures_are_classified_as_before(api: CodedApi) -> None:

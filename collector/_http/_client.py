@@ -291,7 +291,8 @@ class HttpClient(Exchanges):
         elif route is not None:
             check_route(route)
         # permit None: decided per URL (a URL on another origin takes no permit of the API's)
-        plain = not_ready_when is None and transient_when is None and (
+        reads_successes = errors is not None and errors.in_successes
+        plain = not_ready_when is None and transient_when is None and not reads_successes and (
             not (retry_on or not_ready_on or unavailable_on)
             or not any(200 <= status < 300 for statuses in (retry_on, not_ready_on, unavailable_on)
                        for status in statuses))

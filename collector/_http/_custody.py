@@ -1,8 +1,12 @@
 """Where a download came from, for the chain of custody: the endpoint, the vendor's request id,
-and whether the HTTP framing announced the body's end."""
+whether the HTTP framing announced the body's end, and the checksums its headers state."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import string
 from dataclasses import dataclass
 
 import httpx
@@ -60,3 +64,63 @@ def request_id_of(headers: httpx.Headers) -> str | None:
         if value:
             return " ".join(value.split())[:200]
     return None
+
+
+DIGEST_ALGORITHMS = {"sha-256": "sha256", "sha-512": "sha512", "md5": "md5", "sha256": "sha256",
+                     "sha512": "sha512"}
+"""The digest algorithms of the standard headers (RFC 9530 and RFC 3230 names) the collector checks."""
+
+
+@dataclass(frozen=True)
+class AnnouncedDigest:
+    """A checksum of the file the download's answer stated in a header: `header` names where,
+    `algorithm` is a hashlib name, `hexdigest` the value in lowercase hex."""
+
+    header: str
+    algorithm: str
+    hexdigest: str
+
+
+def announced_digests(headers: httpx.Headers, checksum_header: str | None = None) -> list[AnnouncedDigest]:
+    """The checksums of the body a download's answer states: the standard `Repr-Digest` and
+    `Content-Digest` (RFC 9530), `Digest` (RFC 3230) and `Content-MD5` (RFC 1864), and the vendor's
+    own header named `"<algorithm>:<Header-Name>"` (hex or base64). None when the body was
+    content-encoded: a digest of the encoded bytes says nothing of the decoded file. A value that
+    cannot be read is skipped (the header is the vendor's, not the file's problem); one of the
+    wrong length for its algorithm is kept, so the file fails against it."""
+    if headers.get("content-encoding", "identity").lower() not in ("", "identity"):
+        return []
+    found: list[AnnouncedDigest] = []
+    for name in ("repr-digest", "content-digest", "digest"):
+        for member in headers.get_list(name, split_commas=True):
+            label, _, value = member.strip().partition("=")
+            algorithm = DIGEST_ALGORITHMS.get(label.strip().lower())
+            hexdigest = _hex(value.strip().strip(":"), algorithm)
+            if algorithm is not None and hexdigest is not None:
+                found.append(AnnouncedDigest(name, algorithm, hexdigest))
+    md5 = _hex(headers.get("content-md5", ""), "md5")
+    if md5 is not None:
+        found.append(AnnouncedDigest("content-md5", "md5", md5))
+    if checksum_header:
+        algorithm, _, name = checksum_header.partition(":")
+        hexdigest = _hex(headers.get(name.strip(), ""), algorithm.strip().lower().replace("-", ""))
+        if hexdigest is not None:
+            found.append(AnnouncedDigest(name.strip().lower(), algorithm.strip().lower().replace("-", ""), hexdigest))
+    return found
+
+
+def _hex(value: str, algorithm: str | None) -> str | None:
+    """A digest written as hex or base64, as lowercase hex; None if it is neither."""
+    value = value.strip()
+    if not value or algorithm is None:
+        return None
+    try:
+        size = hashlib.new(algorithm).digest_size
+    except ValueError:
+        return None
+    if len(value) == 2 * size and all(c in string.hexdigits for c in value):
+        return value.lower()
+    try:
+        return base64.b64decode(value, validate=True).hex()
+    except (binascii.Error, ValueError):
+        return value.lower() if all(c in string.hexdigits for c in value) else None

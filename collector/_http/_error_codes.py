@@ -13,7 +13,10 @@ path, or a callable) and what each code means, as an exception class:
                        code="error.code")
     http = context.http(base_url, auth).with_defaults(errors=CODES)   # or per call: errors=CODES
 
-The table applies to answers that are not successes (a 2xx is an answer); a call's own
+The table applies to answers that are not successes (a 2xx is an answer), unless it is made
+with `in_successes=True`: for vendors that report some errors with HTTP 200 and an error body, it
+then also reads every JSON success, and a mapped code there is raised like any other (an unmapped
+code, or none, leaves the success as it is). A call's own
 `not_ready_on=`, `unavailable_on=` and predicates come first, the status's default meaning after.
 Any exception class may be named, a plugin's own too ("map code X to class Y"). How each is
 raised:
@@ -51,16 +54,21 @@ class ErrorCodes:
     ("error.code", "errors.0.code"), or a callable that receives the `VendorAnswer` and returns the
     code (from a header, say) or None; by default the usual fields (`code`, `error_code`,
     `errorCode`, `error.code`, ...). The code read is on every error the client raises for the
-    answer (`BadStatus.code`), mapped or not.
+    answer (`BadStatus.code`), mapped or not. `in_successes=True` reads JSON successes too (a
+    vendor's "error on HTTP 200"): name the code's place with `code=` then, so a field of an
+    ordinary answer is never taken for one.
     """
 
-    def __init__(self, codes: Mapping[str | int, type[BaseException]], *, code: str | CodeReader | None = None) -> None:
+    def __init__(self, codes: Mapping[str | int, type[BaseException]], *, code: str | CodeReader | None = None,
+                 in_successes: bool = False) -> None:
         table: dict[str, type[BaseException]] = {}
         for key, target in codes.items():
             if not isinstance(target, type) or not issubclass(target, BaseException):
                 raise TypeError(f"the error code {key!r} must map to an exception class, not {target!r}")
             table[str(key).strip()] = target
         self._codes = table
+        self.in_successes = in_successes
+        """Whether 2xx answers are read for a code too."""
         if code is None:
             self._read: CodeReader = default_code
         elif isinstance(code, str):

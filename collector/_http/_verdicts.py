@@ -4,8 +4,9 @@
 `CallOptions` is what a call asked for (its arguments over the client's defaults); `judge` applies
 them to an answer, in this order: the call's not-ready statuses and predicate (with the vendor's
 estimate), its unavailable statuses, its transient predicate, a handed-out URL refused as expired,
-the error table's code (for failures), then the status's own meaning (a success is taken, a long
-429 pauses the route, what is retryable is retried, the rest is `BadStatus`). Every error raised
+the error table's code (for failures, and for successes when the table reads them), then the
+status's own meaning (a success is taken, a long 429 pauses the route, what is retryable is
+retried, the rest is `BadStatus`). Every error raised
 carries the redacted `VendorAnswer`.
 """
 
@@ -60,7 +61,8 @@ class CallOptions:
     def looks_into(self, status: int) -> bool:
         """Whether a 2xx answer needs deciding on (a status or predicate of this call names it)."""
         return (self.not_ready_when is not None or self.transient_when is not None or status in self.retry_on
-                or status in self.not_ready_on or status in self.unavailable_on)
+                or status in self.not_ready_on or status in self.unavailable_on
+                or (self.errors is not None and self.errors.in_successes))
 
 
 class URLExpired(Exception):
@@ -76,9 +78,9 @@ async def judge(response: httpx.Response, options: CallOptions, traffic: Traffic
     """Decide what an answer means; return only for a success the call takes as it is.
 
     In order: the call's not-ready statuses and predicate, its unavailable statuses, its
-    transient predicate, a URL refused as expired (`stream_from`), the error table's code (not
-    for a success), then the status: a success returns, a long 429 pauses the route, what is
-    retryable is retried, anything else is `BadStatus`.
+    transient predicate, a URL refused as expired (`stream_from`), the error table's code (for a
+    success only when the table reads successes), then the status: a success returns, a long 429
+    pauses the route, what is retryable is retried, anything else is `BadStatus`.
     """
     status = response.status_code
     success = 200 <= status < 300
@@ -88,7 +90,8 @@ async def judge(response: httpx.Response, options: CallOptions, traffic: Traffic
     if body and success and streaming:
         await read_body(response)  # a text answer the call looks into: small, and still streamable
     answer = await read_answer(response, body=body)
-    if not success:
+    coded = not success or (options.errors is not None and options.errors.in_successes)
+    if coded:
         answer = answer.with_code(read_code(answer, options.errors))
     if status in options.not_ready_on or (options.not_ready_when is not None and options.not_ready_when(answer)):
         raise not_ready(answer, options, traffic, ItemNotReady)
@@ -99,7 +102,7 @@ async def judge(response: httpx.Response, options: CallOptions, traffic: Traffic
                         answer=answer.redacted())
     if options.renewable and status in EXPIRED_SIGNATURE and not own_origin(str(response.request.url)):
         raise URLExpired(answer.redacted())
-    meaning = options.errors.meaning(answer.code) if options.errors is not None and not success else None
+    meaning = options.errors.meaning(answer.code) if options.errors is not None and coded else None
     if meaning is not None:
         raise await _mapped(meaning, answer, options, traffic, response.request)
     if success and status not in options.retry_on:

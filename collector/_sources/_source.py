@@ -92,11 +92,12 @@ class SourceSettings(BaseModel):
     retry: RetrySettings = RetrySettings()
     max_attempts: int = Field(default=5, ge=1, le=100, description="runs an item is tried before giving up")
     transcript_wait_days: float = Field(
-        default=7.0, ge=0, le=365, description="how long a transcript the vendor is still preparing is waited for"
-    )
+        default=7.0, ge=0, le=365,
+        description="how long a transcript the vendor is still preparing is waited for, from the call's end")
     media_wait_days: float = Field(
-        default=7.0, ge=0, le=365, description="how long audio the vendor is still processing is waited for"
-    )
+        default=7.0, ge=0, le=365,
+        description="how long audio the vendor is still processing is waited for, from the call's end (audio "
+                    "first listed later than that still gets up to a day from its listing)")
     egress_budget: EgressBudget | None = None
     object_lock_days: float | None = Field(
         default=None, gt=0, le=36_500,
@@ -136,7 +137,8 @@ class SourceSettings(BaseModel):
 
     @property
     def media_wait(self) -> timedelta:
-        """`media_wait_days` as a timedelta (counted like `transcript_wait`)."""
+        """`media_wait_days` as a timedelta (counted like `transcript_wait`, from the call's end;
+        audio first listed later than that still gets up to a day from its listing)."""
         return timedelta(days=self.media_wait_days)
 
 
@@ -205,6 +207,12 @@ class AudioExpectation:
     vendor that states milliseconds can say so with a smaller tolerance; `duration_is_upper_bound`
     when it is the call's length and the recording may be shorter). A file that fails any of them is
     quarantined with the reason.
+
+    A checksum the vendor states only with the download itself is read from its answer: the
+    standard `Repr-Digest`, `Content-Digest`, `Digest` and `Content-MD5` headers always, and the
+    vendor's own header named by `checksum_header` as `"<algorithm>:<Header-Name>"` (e.g.
+    `"sha256:X-Vendor-Sha256"`; hex or base64). `expected_audio` is called once the download has
+    been read, so a size or checksum a batch answer gave can be looked up there too.
     """
 
     duration: float | None = None
@@ -213,6 +221,7 @@ class AudioExpectation:
     codec: str | None = None
     size: int | None = None
     checksum: str | None = None
+    checksum_header: str | None = None
     duration_tolerance: float = 1.0
     duration_is_upper_bound: bool = False
     """The listed duration is the call's length, not the recording's (recording starts after the call

@@ -38,6 +38,7 @@ from collector._base._model import Recording
 from collector._base._redact import redact
 from collector._base._time import iso, now_utc
 from collector._http._client import Custody, backoff_delay, custody_of
+from collector._http._custody import AnnouncedDigest, announced_digests
 from collector._sources._source import AudioExpectation, Source
 from collector._storage import _proof as proof
 from collector._storage._audio import AudioRejected, file_extension, probe_audio, sniff_container
@@ -203,8 +204,10 @@ async def fetch_audio(source: Source, recording: Recording, store: Store, machin
                 async for chunk in pace.watch(response.aiter_bytes(), recording.vendor_id):
                     await sink.add(chunk)
             lock = retention_for(source.settings.object_lock_days, recording.retain_until, recording.legal_hold)
-            settle = partial(_verify_and_place, source.expected_audio(recording), recording, store, content_type,
-                             custody, sink.size, lock)
+            expect = source.expected_audio(recording)
+            digests = announced_digests(response.headers, expect.checksum_header)
+            settle = partial(_verify_and_place, expect, digests, recording, store, content_type, custody, sink.size,
+                             lock)
             stored = await sink.finish(machine.verify_pool, settle)
             await store.stored_audio.submit((recording.key, stored))
             return stored
@@ -227,13 +230,13 @@ async def fetch_audio(source: Source, recording: Recording, store: Store, machin
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _verify_and_place(expect: AudioExpectation, recording: Recording, store: Store, content_type: str | None,
-                      custody: Custody, size: int, retention: Retention | None, temp: Path,
+def _verify_and_place(expect: AudioExpectation, digests: list[AnnouncedDigest], recording: Recording, store: Store,
+                      content_type: str | None, custody: Custody, size: int, retention: Retention | None, temp: Path,
                       sha256: str) -> StoredAudio:
     """Verify the finished file and move it into the store, or into quarantine (raising
     QuarantinedDownload). What proved it is recorded with it (see `collector._storage._proof`)."""
     try:
-        checks = _vendor_checks(expect, temp, sha256, size)
+        checks = _vendor_checks(expect, digests, temp, sha256, size)
         probe = probe_audio(temp, content_type=content_type, expected_duration=expect.duration,
                             expected_channels=expect.channels, expected_sample_rate=expect.sample_rate,
                             expected_codec=expect.codec, duration_tolerance=expect.duration_tolerance,
@@ -258,9 +261,11 @@ def _verify_and_place(expect: AudioExpectation, recording: Recording, store: Sto
     )
 
 
-def _vendor_checks(expect: AudioExpectation, temp: Path, sha256: str, size: int) -> set[str]:
-    """The vendor's own statements about the file that it meets (size, checksum); a file that
-    contradicts one is not this recording, or not all of it, and is rejected."""
+def _vendor_checks(expect: AudioExpectation, digests: list[AnnouncedDigest], temp: Path, sha256: str,
+                   size: int) -> set[str]:
+    """The vendor's own statements about the file that it meets (size, checksum, the checksums
+    the download's headers state); a file that contradicts one is not this recording, or not all
+    of it, and is rejected."""
     checks: set[str] = set()
     if expect.size is not None:
         if expect.size != size:
@@ -277,6 +282,12 @@ def _vendor_checks(expect: AudioExpectation, temp: Path, sha256: str, size: int)
         if actual != expected.strip().lower():
             raise _Mismatch(f"The file's {algorithm} differs from the vendor's checksum, so it is not the recording "
                             "the vendor holds (or it was damaged on the way).")
+        checks.add(proof.VENDOR_CHECKSUM)
+    for digest in digests:
+        actual = sha256 if digest.algorithm == "sha256" else _file_digest(temp, digest.algorithm)
+        if actual != digest.hexdigest:
+            raise _Mismatch(f"The file's {digest.algorithm} differs from the one the download's {digest.header} "
+                            "header states, so it is not the file the vendor sent (or it was damaged on the way).")
         checks.add(proof.VENDOR_CHECKSUM)
     return checks
 

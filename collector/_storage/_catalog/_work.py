@@ -56,14 +56,24 @@ _NOT_LISTED = {
 PROCESSING_REASON = "The vendor is still processing the media."
 
 
-def wait_deadline(recording: Recording, wait: timedelta) -> str:
-    """Until when an item of `recording` may wait for the vendor: `wait` after the call ended.
+MEDIA_GRACE = timedelta(days=1)
+"""However old its call, audio first listed while the vendor still processes it may wait this long
+from that listing (at most the waiting period itself): a recording the vendor imported long after
+its call (a back-dated arrival) is not failed on its first "not ready"."""
+
+
+def wait_deadline(recording: Recording, wait: timedelta, at_least: datetime | None = None) -> str:
+    """Until when an item of `recording` may wait for the vendor: `wait` after the call ended, and
+    not before `at_least`.
 
     Counted from the call, not from when we first asked: a vendor that has not produced a
     transcript months after a call never will, and a backfill must not ask for it for a week.
+    Audio is given `MEDIA_GRACE` from its first listing on top (the vendor said "processing",
+    which is a promise a transcript's absence is not).
     """
     ended = recording.end or (recording.start + timedelta(seconds=recording.duration or 0))
-    return iso(ended + wait)
+    deadline = ended + wait
+    return iso(max(deadline, at_least) if at_least is not None else deadline)
 
 
 class WorkCatalog(ChainCatalog):
@@ -82,8 +92,9 @@ class WorkCatalog(ChainCatalog):
         rows: list[tuple[Any, ...]] = []
         reopen: list[tuple[Any, ...]] = []
         previous_media = previous_media or {}
+        grace = now_utc() + min(plan.media_wait, MEDIA_GRACE)
         for r in recordings:
-            until, start = wait_deadline(r, plan.media_wait), iso(r.start)
+            until, start = wait_deadline(r, plan.media_wait, grace), iso(r.start)
             if r.media is MediaAvailability.AVAILABLE:
                 rows.append((r.source, r.tenant, r.vendor_id, "pending", None, until, start, stamp))
                 if previous_media.get(r.vendor_id, MediaAvailability.AVAILABLE.value) != r.media.value:
