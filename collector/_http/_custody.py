@@ -81,31 +81,37 @@ class AnnouncedDigest:
     hexdigest: str
 
 
-def announced_digests(headers: httpx.Headers, checksum_header: str | None = None) -> list[AnnouncedDigest]:
+def announced_digests(headers: httpx.Headers, checksum_header: str | None = None, *,
+                      partial: bool = False) -> list[AnnouncedDigest]:
     """The checksums of the body a download's answer states: the standard `Repr-Digest` and
     `Content-Digest` (RFC 9530), `Digest` (RFC 3230) and `Content-MD5` (RFC 1864), and the vendor's
-    own header named `"<algorithm>:<Header-Name>"` (hex or base64). None when the body was
-    content-encoded: a digest of the encoded bytes says nothing of the decoded file. A value that
-    cannot be read is skipped (the header is the vendor's, not the file's problem); one of the
-    wrong length for its algorithm is kept, so the file fails against it."""
+    own header named `"<algorithm>:<Header-Name>"` (hex or base64).
+
+    Nothing when the body was content-encoded (a digest of the encoded bytes says nothing of the
+    decoded file), and only the vendor's own for a `partial` answer (a 206, whose standard headers
+    may describe the whole). A value that cannot be read is skipped (the header is the vendor's
+    problem, not the file's); one of the wrong length for its algorithm is kept, so the file fails
+    against it.
+    """
     if headers.get("content-encoding", "identity").lower() not in ("", "identity"):
         return []
     found: list[AnnouncedDigest] = []
-    for name in ("repr-digest", "content-digest", "digest"):
+    for name in () if partial else ("repr-digest", "content-digest", "digest"):
         for member in headers.get_list(name, split_commas=True):
             label, _, value = member.strip().partition("=")
             algorithm = DIGEST_ALGORITHMS.get(label.strip().lower())
             hexdigest = _hex(value.strip().strip(":"), algorithm)
             if algorithm is not None and hexdigest is not None:
                 found.append(AnnouncedDigest(name, algorithm, hexdigest))
-    md5 = _hex(headers.get("content-md5", ""), "md5")
+    md5 = None if partial else _hex(headers.get("content-md5", ""), "md5")
     if md5 is not None:
         found.append(AnnouncedDigest("content-md5", "md5", md5))
     if checksum_header:
-        algorithm, _, name = checksum_header.partition(":")
-        hexdigest = _hex(headers.get(name.strip(), ""), algorithm.strip().lower().replace("-", ""))
+        label, _, name = checksum_header.partition(":")
+        algorithm, name = label.strip().lower().replace("-", ""), name.strip()
+        hexdigest = _hex(headers.get(name, ""), algorithm)
         if hexdigest is not None:
-            found.append(AnnouncedDigest(name.strip().lower(), algorithm.strip().lower().replace("-", ""), hexdigest))
+            found.append(AnnouncedDigest(name.lower(), algorithm, hexdigest))
     return found
 
 

@@ -205,7 +205,7 @@ async def fetch_audio(source: Source, recording: Recording, store: Store, machin
                     await sink.add(chunk)
             lock = retention_for(source.settings.object_lock_days, recording.retain_until, recording.legal_hold)
             expect = source.expected_audio(recording)
-            digests = announced_digests(response.headers, expect.checksum_header)
+            digests = announced_digests(response.headers, expect.checksum_header, partial=response.status_code == 206)
             settle = partial(_verify_and_place, expect, digests, recording, store, content_type, custody, sink.size,
                              lock)
             stored = await sink.finish(machine.verify_pool, settle)
