@@ -280,7 +280,8 @@ class EmulatorServer(LoopbackService):
         self.max_in_flight = max_in_flight
         self.log: list[LoggedRequest] = []
         self.served_audio: dict[str, list[str]] = collections.defaultdict(list)
-        """The sha256 of every audio body sent whole, per limit key (to audit a store against)."""
+        """The sha256 of every media body sent whole (routes of kind "audio" or "storage"), per limit
+        key (to audit a store against)."""
         self.bytes_sent: dict[str, int] = collections.defaultdict(int)
         """Body bytes written to clients, per route kind (what a vendor meters as egress)."""
         self.in_flight: dict[str, int] = collections.defaultdict(int)
@@ -556,7 +557,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             chunks = self._dripped(chunks)
         limit = size // 2 if fault == "drop_body" or crawl == "stall" else size
         sent = 0
-        digest = hashlib.sha256() if kind == "audio" and response.status == 200 else None
+        digest = hashlib.sha256() if kind in MEDIA_KINDS and response.status == 200 else None
         for chunk in chunks:
             if sent + len(chunk) > limit:
                 chunk = chunk[: limit - sent]

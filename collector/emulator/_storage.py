@@ -21,7 +21,7 @@ import hmac
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import quote, urlencode
 
 from ._server import EmulatorError, EmulatorServer, Request, Response
@@ -37,7 +37,7 @@ class StorageServer(EmulatorServer):
     def __init__(self, **options: object) -> None:
         super().__init__(**options)  # type: ignore[arg-type]
         self._key = os.urandom(16)
-        self._objects: dict[str, tuple[Body, str, int | None]] = {}
+        self._objects: dict[str, tuple[Body, str, int | None, dict[str, str]]] = {}
         self._expire_next = 0
         self._data = threading.Lock()
         self.credentials_seen = 0
@@ -46,10 +46,12 @@ class StorageServer(EmulatorServer):
         """Every signature handed out (secrets: tests scan for them)."""
         self.add_route("GET", r"/o/(?P<key>[^/]+)", "storage", self.serve)
 
-    def put(self, key: str, body: Body, content_type: str, length: int | None = None) -> None:
-        """Store an object; `body()` is called per download (bytes, or chunks totalling `length`)."""
+    def put(self, key: str, body: Body, content_type: str, length: int | None = None,
+            headers: Mapping[str, str] | None = None) -> None:
+        """Store an object; `body()` is called per download (bytes, or chunks totalling `length`),
+        and served with `headers` besides its type and length (a checksum header, say)."""
         with self._data:
-            self._objects[key] = (body, content_type, length)
+            self._objects[key] = (body, content_type, length, dict(headers or {}))
 
     def signed_url(self, key: str, *, ttl: float = 300.0) -> str:
         """A URL for `key` valid for `ttl` seconds (or already expired, after `expire_next`)."""
@@ -81,8 +83,8 @@ class StorageServer(EmulatorServer):
             found = self._objects.get(key)
         if found is None:
             raise EmulatorError(404, "NoSuchKey: the object does not exist.")
-        body, content_type, length = found
-        return Response(200, body(), content_type, length=length)
+        body, content_type, length, headers = found
+        return Response(200, body(), content_type, headers, length=length)
 
     def _sign(self, key: str, expires: str) -> str:
         return hmac.new(self._key, f"{key}\n{expires}".encode(), hashlib.sha256).hexdigest()

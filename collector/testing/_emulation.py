@@ -115,7 +115,7 @@ class WorkShapes:
 
     def audio_bodies(self) -> list[str]:
         """The sha256 of every audio body the emulators sent whole: by default what the servers
-        counted on their routes of kind "audio" (`EmulatorServer.served_audio`)."""
+        counted on their media routes, of kind "audio" or "storage" (`EmulatorServer.served_audio`)."""
         servers: list[EmulatorServer] = self.servers()  # type: ignore[attr-defined]
         return [digest for server in servers for digests in server.served_audio.values() for digest in digests]
 
