@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ def counting_plugins(toy_source_class: type[Any], Toy: type[Any]) -> tuple[Plugi
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.hidden: set[str] = set()
+            self.asked: list[tuple[datetime, datetime]] = []
             self.add_route("GET", "/count", "count", self.count_items)
 
         def list_items(self, request: Request) -> Response:
@@ -40,6 +41,7 @@ def counting_plugins(toy_source_class: type[Any], Toy: type[Any]) -> tuple[Plugi
         def count_items(self, request: Request) -> Response:
             self._auth(request)
             start, end = (datetime.fromisoformat(request.query[k].replace("Z", "+00:00")) for k in ("start", "end"))
+            self.asked.append((start, end))
             return Response.json({"ids": [item["id"] for item in self.items
                                           if start <= datetime.fromisoformat(item["start"]) < end]})
 
@@ -102,6 +104,32 @@ def test_settled_days_are_counted_once_newest_first_and_reconcile(
     text = report(config, plugins, capsys)
     assert "2026-03-02.." in text and "days without recordings" in text  # empty days folded in the table
     assert "not reconciled" not in text
+
+
+def test_the_latest_settled_days_are_counted_again_so_a_late_insert_reads_short(
+        counting: Any, toy_source: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """With `recount_days`, the latest settled days are asked again on every run, once the days
+    not counted yet are: a recording the vendor adds to one of them after it was counted (and that
+    the listing never brings, as one past its lookback would not) makes that day read short, and
+    the change is logged. Older days are not asked again."""
+    plugins, toy = counting
+    config = write_config(tmp_path, [toy_source(toy, transcripts=False, recount_days=7)])
+    assert collect(config, plugins).exit_code == EXIT_OK
+    ((latest,),) = query_catalog(tmp_path / "store", "SELECT MAX(day) FROM vendor_counts")
+    week = datetime.fromisoformat(f"{latest}T00:00:00+00:00") - timedelta(days=6)
+    toy.items.append({**toy.items[0], "id": "late", "start": f"{latest}T12:00:00+00:00"})
+    toy.hidden.add("late")  # in the vendor's count of its day, never in its listing
+    toy.asked.clear()
+    assert collect(config, plugins).exit_code == EXIT_OK
+    assert toy.asked and all(start >= week for start, _ in toy.asked), toy.asked  # the last week only
+    line = day_line(report(config, plugins, capsys, "--json"), latest)
+    assert line["state"] == "short" and line["vendor_count"] == 1 and line["never_listed"] == ["late"], line
+    assert any(f"count of {latest} changed" in record.getMessage() and "0 then, 1 now" in record.getMessage()
+               for record in caplog.records)
+    toy.asked.clear()
+    config = write_config(tmp_path, [toy_source(toy, transcripts=False, recount_days=0)])
+    assert collect(config, plugins).exit_code == EXIT_OK and toy.asked == []  # 0: each day is counted once
 
 
 def test_a_recording_hidden_from_the_listing_is_named_and_one_not_stored_too(

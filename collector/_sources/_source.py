@@ -110,6 +110,11 @@ class SourceSettings(BaseModel):
                     "(default: the plugin's)")
     counts_per_run: int = Field(default=31, ge=0, le=1000,
                                 description="the vendor's count is asked for at most this often per run (0: never)")
+    recount_days: int | None = Field(
+        default=None, ge=0, le=366,
+        description="the latest this many settled days are counted again on every run, after the days not "
+                    "counted yet, so that a recording the vendor adds to a counted day later shows in the report "
+                    "(default: the plugin's; 0: a day is counted once)")
     revisit_interval: Annotated[timedelta, Duration(maximum=timedelta(days=30))] | None = Field(
         default=None, description="least time between two visits of a parent whose children are still to "
                                   "come (seconds or ISO 8601; default: the plugin's)")
@@ -289,6 +294,11 @@ class Source(abc.ABC):
     default_count_after_hours: ClassVar[float] = 6.0
     """When an entry sets no `count_after_hours`: how long after a day ends the vendor's count of it
     is asked for. Keep it beyond how late the vendor lists a recording, so the day is complete."""
+
+    default_recount_days: ClassVar[int] = 0
+    """When an entry sets no `recount_days`: how many of the latest settled days are counted again
+    on every run (a late insert into a day already counted then reads short in `report`). Worth it
+    when a count is one cheap request (a `total`); 0 when counting re-lists the day."""
 
     def __init__(self, settings: SourceSettings, context: SourceContext) -> None:
         self.settings = settings

@@ -8,8 +8,11 @@ error: that listing started after the day had settled, so it reached every recor
 would list for it (a plugin keeps its default beyond how late its vendor lists a recording).
 
 When: each day once (per zone), newest first, at most `counts_per_run` questions to the vendor a
-run, through the source's own HTTP client, so the tenant's rate limit covers them; a counted day
-is not asked again. Days on which the catalog holds no recording are asked together, up to 31 in
+run, through the source's own HTTP client, so the tenant's rate limit covers them. Then, with the
+questions left, the latest `recount_days` settled days (default: the plugin's) are counted again,
+newest first: a recording the vendor adds to a day after it was counted (a late insert) then reads
+short in `report` instead of staying reconciled, and a count that changes is logged. Older days
+are not asked again. Days on which the catalog holds no recording are asked together, up to 31 in
 one question: zero for the stretch is zero for each of its days, and a stretch the vendor counts
 recordings in is halved until each such day is counted alone. Zero-recording days are counted too:
 the vendor may hold recordings we never listed.
@@ -21,7 +24,7 @@ more, and the next run asks again: it never fails the tenant.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -91,14 +94,17 @@ async def _count_days(job: JobContext, started: datetime) -> None:
     if stop is not None:
         last_day = min(last_day, (stop - timedelta(microseconds=1)).astimezone(zone).date())
     counted = await job.store.call(catalog.counted_days, *key, settings.timezone)
-    wanted = [day for day in _days(first_day, last_day) if day.isoformat() not in counted]
-    budget = settings.counts_per_run
+    days = _days(first_day, last_day)
+    wanted = [day for day in days if day.isoformat() not in counted]
+    recount = type(job.source).default_recount_days if settings.recount_days is None else settings.recount_days
+    again = [day for day in days[len(days) - recount:] if day.isoformat() in counted] if recount else []
 
     def bounds(day: date) -> tuple[datetime, datetime]:
         start, end = day_bounds(day, zone)
         return max(start, first) if first else start, min(end, stop) if stop else end
 
-    for chunk in _chunks(sorted(wanted, reverse=True)):
+    budget = settings.counts_per_run
+    for chunk in [*_chunks(sorted(wanted, reverse=True)), *_chunks(sorted(again, reverse=True))]:
         span = (bounds(chunk[-1])[0], bounds(chunk[0])[1])
         minutes = await job.store.call(catalog.minute_counts, *key, iso(span[0]), iso(span[1]))
         listed: dict[date, int] = {}
@@ -106,13 +112,13 @@ async def _count_days(job: JobContext, started: datetime) -> None:
             day = parse_iso(f"{minute}:00Z").astimezone(zone).date()
             listed[day] = listed.get(day, 0) + count
         for period in _periods(chunk, listed, bounds):
-            budget = await _count_period(job, period, listed, bounds, budget)
+            budget = await _count_period(job, period, listed, bounds, budget, counted)
             if budget <= 0:
                 return
 
 
 async def _count_period(job: JobContext, whole: Period, listed: dict[date, int],
-                        bounds: _Bounds, budget: int) -> int:
+                        bounds: _Bounds, budget: int, before: Mapping[str, tuple[str, int]]) -> int:
     """Ask for one period (halving a stretch the vendor counts recordings in); returns the budget left."""
     stack = [whole]
     while stack and budget > 0:
@@ -120,7 +126,7 @@ async def _count_period(job: JobContext, whole: Period, listed: dict[date, int],
         budget -= 1
         answer = await _ask(job, period)
         if len(period.days) == 1 or answer.count == 0:
-            await _record(job, period, answer, listed, bounds)
+            await _record(job, period, answer, listed, bounds, before)
             continue
         middle = len(period.days) // 2
         for days in (period.days[:middle], period.days[middle:]):  # the newer half is asked first
@@ -147,7 +153,7 @@ async def _ask(job: JobContext, period: Period) -> VendorCount:
 
 
 async def _record(job: JobContext, period: Period, answer: VendorCount, listed: dict[date, int],
-                  bounds: _Bounds) -> None:
+                  bounds: _Bounds, before: Mapping[str, tuple[str, int]]) -> None:
     settings = job.settings
     method = answer.method if len(period.days) == 1 else f"{answer.method}, {len(period.days)} days at once"
     rows = [DayCount(settings.plugin, settings.tenant, day.isoformat(), settings.timezone, iso(bounds(day)[0]),
@@ -157,6 +163,12 @@ async def _record(job: JobContext, period: Period, answer: VendorCount, listed: 
     ours = sum(listed.get(day, 0) for day in period.days)
     job.log.info("The vendor counts %d recording(s) on %s (%s); %d listed.", answer.count, period, method, ours,
                  extra={"event": "vendor_count", "period": str(period), "vendor_count": answer.count, "listed": ours})
+    for day in period.days:
+        if (earlier := before.get(day.isoformat())) is not None and earlier[1] != answer.count:
+            job.log.warning("The vendor's count of %s changed since %s: %d then, %d now (recordings added to or "
+                            "removed from a day already counted).", day, earlier[0], earlier[1], answer.count,
+                            extra={"event": "vendor_count_changed", "day": day.isoformat(),
+                                   "before": earlier[1], "vendor_count": answer.count})
     if missing:
         shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
         job.log.warning("The vendor counts %d recording(s) on %s that it never listed: %s.", len(missing), period,

@@ -61,11 +61,11 @@ class CountsCatalog(Database):
 
     # -- counting (the reconcile task) -------------------------------------------------------------
 
-    def counted_days(self, source: str, tenant: str, zone: str) -> dict[str, str]:
-        """The days of a tenant counted in `zone`, with when each was counted."""
-        rows = self._db.execute("SELECT day, at FROM vendor_counts WHERE source=? AND tenant=? AND zone=?",
-                                (source, tenant, zone)).fetchall()
-        return dict(rows)
+    def counted_days(self, source: str, tenant: str, zone: str) -> dict[str, tuple[str, int]]:
+        """The days of a tenant counted in `zone`, with when each was counted and the count."""
+        rows = self._db.execute("SELECT day, at, vendor_count FROM vendor_counts WHERE source=? AND tenant=? "
+                                "AND zone=?", (source, tenant, zone)).fetchall()
+        return {day: (at, int(count)) for day, at, count in rows}
 
     def oldest_start(self, source: str, tenant: str) -> str | None:
         """When the tenant's oldest recording in the catalog starts (None: it has none)."""

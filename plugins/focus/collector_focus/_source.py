@@ -44,6 +44,7 @@ class FocusSource(Source):
     Settings = FocusSettings
     default_rate_limit = RateLimit(requests=10, per_seconds=1)
     default_max_in_flight = 2  # "throttle bulk synchronisation jobs to a steady request rate"
+    default_recount_days = 7  # a count is one `recording.search` request: the last week is recounted
 
     settings: FocusSettings
 

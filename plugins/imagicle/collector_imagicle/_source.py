@@ -66,6 +66,7 @@ class ImagicleSource(Source):
     default_rate_limit = RateLimit(requests=5, per_seconds=1)
     """No limit is documented: five requests a second per account is a conservative guess."""
     default_max_in_flight = 2
+    default_recount_days = 7  # a count is one `v1/recordings` request: the last week is recounted
 
     settings: ImagicleSettings
 

@@ -28,14 +28,15 @@ def report(path: Path, capsys: pytest.CaptureFixture[str], *args: str) -> Any:
     return json.loads(out) if "--json" in args else out
 
 
-def test_settled_days_are_counted_once_and_reconcile(
+def test_settled_days_are_counted_the_last_week_again_and_reconcile(
         tmp_path: Path, imagicle: ImagicleEmulation, capsys: pytest.CaptureFixture[str]) -> None:
     path = imagicle.config(tmp_path, count_after_hours=0.0)  # the emulator lists nothing late
     assert collect(path).exit_code == EXIT_OK
     asked = questions(imagicle)
     assert asked >= 2  # per account: from start_date (a partial day) to yesterday
     assert collect(path).exit_code == EXIT_OK
-    assert questions(imagicle) == asked  # a second run asks nothing again
+    again = questions(imagicle) - asked  # only the last week again (late inserts): a question a day at most
+    assert 0 < again <= 7 * len(imagicle.sources()), again
     document = report(path, capsys, "--json")
     assert {line["tenant"] for line in document["days"]} == {"one", "two"}
     assert all(line["state"] == "reconciled" for line in document["days"]), document["days"]
