@@ -13,21 +13,17 @@ No registry can be reached from the machines this project is tested on, and neit
 - `Booted` boots a tree with `systemd-nspawn --boot`: systemd as PID 1, the units started, stopped
   and restarted by systemd itself, with their users, files and sandboxing.
 
-Each needs root; `missing` says what is not there, for a skip reason. `one_at_a_time` keeps
-whatever builds images or boots machines to one test on the machine at a time.
+Each needs root; `missing` says what is not there, for a skip reason.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Self
 
@@ -48,23 +44,6 @@ def missing(*programs: str) -> str | None:
     if absent:
         return f"{', '.join(absent)} not installed (scripts/system-deps.sh installs them, as root, on Debian)"
     return None
-
-
-@contextmanager
-def one_at_a_time() -> Iterator[None]:
-    """Hold the machine's lock for image builds and booted machines while the block runs.
-
-    Run side by side (on two test workers, or two test sessions), the image test's commands in a
-    container now and then lost write access to the volume bind-mounted into it (seen in CI and
-    reproduced here with only the two deploy tests running at once; the mechanism between buildah,
-    mmdebstrap and systemd-nspawn was not pinned down). One at a time, it never happened.
-    """
-    with open(Path(tempfile.gettempdir()) / "recording-collector-deploy-tests.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _run(argv: Sequence[str], **options: object) -> subprocess.CompletedProcess[str]:

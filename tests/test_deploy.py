@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, closing
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from collector.testing import PostgresServer, S3Server
 from collector_xima.emulator import XimaEmulator, XimaTenant
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helpers beside this file (importlib mode)
-from deploy_images import Booted, Buildah, debian_tree, missing, one_at_a_time
+from deploy_images import Booted, Buildah, debian_tree, missing
 
 REPO = Path(__file__).resolve().parent.parent
 SYSTEMD = REPO / "deploy" / "systemd"
@@ -207,21 +207,20 @@ def test_the_manifests_run_the_image_as_the_dockerfile_builds_it() -> None:
 
 @pytest.fixture(scope="module")
 def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Buildah, str]]:
-    """The Dockerfile built FROM a Debian 12 base made here (no registry to pull python:3.11-slim from).
-
-    The machine's deploy lock is held as long as the image is (see `one_at_a_time`): another
-    worker's tests of this module wait until this one's are done."""
+    """The Dockerfile built FROM a Debian 12 base made here (no registry to pull python:3.11-slim from)."""
     reason = missing("buildah", "mmdebstrap")
     if reason:
         pytest.skip(f"the image is not built: {reason}")
     directory = tmp_path_factory.mktemp("image")
     buildah = Buildah(directory / "buildah")
-    with one_at_a_time(), closing(buildah):
+    try:
         debian_tree(directory / "base.tar", ["python3", "python3-venv", "ca-certificates", "passwd"])
         buildah.base_image("localhost/collector-test-base:bookworm", directory / "base.tar")
         (directory / "base.tar").unlink()
         buildah.build("localhost/recording-collector:test", REPO, {"BASE": "localhost/collector-test-base:bookworm"})
         yield buildah, "localhost/recording-collector:test"
+    finally:
+        buildah.close()
 
 
 def xima_tenants(count: int) -> Iterator[XimaEmulator]:
