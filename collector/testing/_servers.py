@@ -50,6 +50,11 @@ def _wait_for_port(port: int, seconds: float, process: subprocess.Popen[bytes] |
     raise RuntimeError(f"nothing listens on {LOOPBACK}:{port} after {seconds:g} s")
 
 
+class ServerCommandFailed(RuntimeError):
+    """A program of a test server (initdb, pg_ctl) failed; the message has its output and the
+    server's log."""
+
+
 class PostgresServer:
     """A throwaway PostgreSQL cluster on 127.0.0.1."""
 
@@ -81,10 +86,18 @@ class PostgresServer:
         return None
 
     def _run(self, program: str, *args: str) -> None:
+        """Run one of the server's programs; a failure says what it printed and how the server's
+        log ends (why a server stopped, or would not)."""
         command = [str(self.bin / program), *args]  # type: ignore[operator]
         if self._as_postgres:
             command = ["runuser", "-u", "postgres", "--", *command]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/tmp")
+        done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/tmp")
+        if done.returncode:
+            log = self.dir / "log"
+            tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
+            printed = done.stderr.decode(errors="replace").strip()
+            raise ServerCommandFailed(f"{program} {' '.join(args[-2:])} exited {done.returncode}: {printed}\n"
+                                      "server log:\n" + "\n".join(tail))
 
     def start(self) -> None:
         """Start the server (waits until it accepts connections)."""
@@ -93,8 +106,14 @@ class PostgresServer:
         self._run("pg_ctl", "-D", str(self.dir / "data"), "-w", "-l", str(self.dir / "log"), "-o", options, "start")
 
     def stop(self, mode: str = "fast") -> None:
-        """Stop the server (`immediate`: as if it crashed)."""
-        self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", mode, "-w", "stop")
+        """Stop the server (`immediate`: as if it crashed). A server that does not stop in `fast`
+        mode in time is stopped `immediate`ly, as an outage would: the test goes on either way."""
+        try:
+            self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", mode, "-w", "stop")
+        except ServerCommandFailed:
+            if mode == "immediate":
+                raise
+            self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "immediate", "-w", "stop")
 
     def restart(self) -> None:
         """Stop the server abruptly and start it again: every connection is lost."""
@@ -106,20 +125,26 @@ class PostgresServer:
         return f"postgresql://postgres@{LOOPBACK}:{self.port}/{database}"
 
     def database(self) -> str:
-        """A new, empty database; returns its DSN."""
+        """A new, empty database; returns its DSN. A server an earlier test left stopped is
+        started again first, so one failed outage test does not fail every test after it."""
         import psycopg
 
         self._databases += 1
         name = f"test{self._databases}"
-        with psycopg.connect(self.dsn(), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
+        try:
+            connection = psycopg.connect(self.dsn(), autocommit=True)
+        except psycopg.OperationalError:  # an earlier test stopped the server and failed before restarting it
+            self.start()
+            connection = psycopg.connect(self.dsn(), autocommit=True)
+        with connection:
+            connection.execute(f"CREATE DATABASE {name}")
         return self.dsn(name)
 
     def close(self) -> None:
         """Stop the server and delete its cluster."""
         try:
             self.stop("immediate")
-        except subprocess.CalledProcessError:
+        except ServerCommandFailed:
             pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
