@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from datetime import datetime, tzinfo
     from typing import Any, TextIO
 
+    from rich.console import Console
+
     from collector._runner._config import Config
     from collector._runner._hookspecs import PassKind
     from collector._runner._plugins import Plugins
@@ -197,15 +199,17 @@ def demo(call: Invocation) -> int:
 def collect_once(config: Config, call: Invocation, *, as_json: bool = False, out: TextIO | None = None,
                  kind: PassKind = "run") -> int:
     """Set up logging and progress, run one pass (the one lifecycle: `_run.run_once`), print its summary."""
-    from rich.console import Console
-
     from collector._runner._run import run_once
 
     from ._output import interactive, live_progress, render_summary, setup_logging
 
     args = call.args
     fmt = args.log_format or config.logging.format
-    console = Console(stderr=True) if fmt == "text" and interactive() else None
+    console: Console | None = None
+    if fmt == "text" and interactive():  # rich only for a person at a terminal (cron does not pay its import)
+        from rich.console import Console
+
+        console = Console(stderr=True)
     setup_logging(fmt, args.log_level or config.logging.level, console=console)
     for warning in config.warnings:
         _log().warning(warning)

@@ -136,10 +136,7 @@ def progress_table(summaries: list[TenantSummary], *, title: str | None = None, 
     short and never wrapped, and when it is still too wide the least telling columns go first
     (`_DROPPED_FIRST`), never the tenant, its status or what it left undone.
     """
-    rows = [(s.label, s.phase if s.phase != "done" else s.status.value,
-             {"new": _n(s.new_recordings), "trans": _n(s.transcripts), "audio": _n(s.audio_files),
-              "bytes": size_text(s.audio_bytes), "retry": _n(s.retried), "wait": _n(s.waiting),
-              "quar": _n(s.quarantined), "defer": _n(s.deferred), "fail": _n(s.failed)}) for s in summaries]
+    rows = _rows(summaries)
     columns = list(_COLUMNS)
     if width is not None:
         status = max([len("status"), *(len(row[1]) for row in rows)])
@@ -155,6 +152,33 @@ def progress_table(summaries: list[TenantSummary], *, title: str | None = None, 
                 break
             columns.remove(name)
     return _table(rows, columns, title)
+
+
+def _rows(summaries: list[TenantSummary]) -> list[tuple[str, str, dict[str, str]]]:
+    """Each tenant's label, state and short counts, by column."""
+    return [(s.label, s.phase if s.phase != "done" else s.status.value,
+             {"new": _n(s.new_recordings), "trans": _n(s.transcripts), "audio": _n(s.audio_files),
+              "bytes": size_text(s.audio_bytes), "retry": _n(s.retried), "wait": _n(s.waiting),
+              "quar": _n(s.quarantined), "defer": _n(s.deferred), "fail": _n(s.failed)}) for s in summaries]
+
+
+def plain_table(summaries: list[TenantSummary], *, title: str) -> str:
+    """The summary table as plain text, for output that is not a terminal (a cron mail, a log file).
+
+    Every column whole, no width to fit, no trailing spaces. Rendering it with rich costs about
+    25 ms per 50 tenants plus rich's import, every pass; this costs well under a millisecond.
+    """
+    rows = _rows(summaries)
+    names = ["tenant", "status", *_COLUMNS]
+    cells = [[label, state, *(values[name] for name in _COLUMNS)] for label, state, values in rows]
+    widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(names)]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(value.ljust(width) if i < 2 else value.rjust(width)
+                         for i, (value, width) in enumerate(zip(values, widths, strict=True))).rstrip()
+
+    return "\n".join([title, line(names), "  ".join("-" * width for width in widths),
+                      *(line(row) for row in cells), LEGEND]) + "\n"
 
 
 def _table(rows: list[tuple[str, str, dict[str, str]]], columns: list[str], title: str | None) -> Table:
@@ -226,24 +250,25 @@ def render_summary(summaries: list[TenantSummary], out: TextIO, *, as_json: bool
                   indent=None if one_line else 2)
         out.write("\n")
         return
-    from rich.console import Console
-
-    console = Console(file=out, width=None if out.isatty() else 160, soft_wrap=not out.isatty())
-    console.print(progress_table(summaries, title=f"Run {run_id} summary" if run_id else "Run summary",
-                                 width=console.width))
-    for s in summaries:
-        for line in s.notes:
-            console.print(f"{s.label}: {redact(line)}", markup=False, highlight=False)
-        for line in s.messages:
-            console.print(f"{s.label}: {redact(line)}", markup=False, highlight=False)
+    lines = [f"{s.label}: {redact(line)}" for s in summaries for line in (*s.notes, *s.messages)]
     settled = (TenantStatus.OK, TenantStatus.WAITING)
     if summaries and all(s.nothing_new and s.status in settled for s in summaries):
         held = sum(s.held_recordings for s in summaries)
         waiting = sum(s.waiting for s in summaries)
         tail = f"; {waiting} items are still being processed by the vendor" if waiting else ""
-        console.print(f"Nothing new: the store already holds all {held} recordings and nothing is pending{tail}.",
-                      markup=False, highlight=False)
+        lines.append(f"Nothing new: the store already holds all {held} recordings and nothing is pending{tail}.")
     elif summaries and all(s.nothing_new for s in summaries):
-        console.print("Nothing new was collected in this run.", markup=False, highlight=False)
+        lines.append("Nothing new was collected in this run.")
     if checkpoint is not None:
-        console.print(checkpoint.sentence(), markup=False, highlight=False)
+        lines.append(checkpoint.sentence())
+    title = f"Run {run_id} summary" if run_id else "Run summary"
+    if not out.isatty():
+        out.write(plain_table(summaries, title=title))
+        out.writelines(line + "\n" for line in lines)
+        return
+    from rich.console import Console
+
+    console = Console(file=out)
+    console.print(progress_table(summaries, title=title, width=console.width))
+    for line in lines:
+        console.print(line, markup=False, highlight=False)
