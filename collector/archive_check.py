@@ -61,9 +61,13 @@ _PARALLEL_FROM = 200_000
 _READ = 1 << 20
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+"""`json.dumps` with these arguments, built once: `dumps` builds an encoder per call otherwise."""
+
+
 def canonical(event: dict[str, Any]) -> str:
     """An event as the chain hashes it: one line of ASCII JSON, keys sorted, no spaces."""
-    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return _CANONICAL.encode(event)
 
 
 def link(previous: str, event: str) -> str:

@@ -11,7 +11,7 @@ from collector._base._revisit import Revisit
 from collector._base._time import iso, now_utc
 
 from ._revisits import Visited, finish_visit, queue_revisits
-from ._rows import UPSERT_RECORDING, PageCounts, Rejected, WorkPlan, recording_row, to_json_text
+from ._rows import ROW_RETAIN_UNTIL, UPSERT_RECORDING, PageCounts, Rejected, WorkPlan, recording_row, to_json_text
 from ._work import WorkCatalog, fingerprint
 
 TYPE_CHECKING = False
@@ -42,8 +42,10 @@ class RecordingsCatalog(WorkCatalog):
                 (source, tenant, self.dialect.json_list(unique)),
             ).fetchall()
             existing = {vendor_id: media for vendor_id, media, _, _ in rows}
-            self._retention_changes(db, unique, {vendor_id: (until, bool(hold)) for vendor_id, _, until, hold in rows})
-            changed = db.executemany(UPSERT_RECORDING, [recording_row(r, stamp) for r in unique.values()]).rowcount
+            upserts = {vendor_id: recording_row(r, stamp) for vendor_id, r in unique.items()}
+            self._retention_changes(db, unique, upserts,
+                                    {vendor_id: (until, bool(hold)) for vendor_id, _, until, hold in rows})
+            changed = db.executemany(UPSERT_RECORDING, list(upserts.values())).rowcount
             new = len(unique) - len(existing)
             if plan.audio:
                 self._queue_audio(db, unique.values(), stamp, plan, previous_media=existing)
@@ -80,13 +82,14 @@ class RecordingsCatalog(WorkCatalog):
                           new_ids=frozenset(unique.keys() - existing.keys()), revisits=parents,
                           visited=parent)
 
-    def _retention_changes(self, db: Any, recordings: dict[str, Recording],
+    def _retention_changes(self, db: Any, recordings: dict[str, Recording], upserts: dict[str, tuple[Any, ...]],
                            before: dict[str, tuple[str | None, bool]]) -> None:
         """Chain a `retention` event for every recording whose vendor retention or legal hold is new
-        or changed, and mark its stored audio for the change to reach the object (`retention_due`)."""
+        or changed, and mark its stored audio for the change to reach the object (`retention_due`).
+        `upserts` are the recordings' rows, whose retain-until text is reused (formatted once)."""
         events, due = [], []
         for vendor_id, r in recordings.items():
-            until, hold = (iso(r.retain_until) if r.retain_until else None), r.legal_hold
+            until, hold = upserts[vendor_id][ROW_RETAIN_UNTIL], r.legal_hold
             previous = before.get(vendor_id, (None, False))
             if (until, hold) == previous:
                 continue

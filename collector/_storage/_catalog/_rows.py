@@ -41,6 +41,10 @@ WHERE recordings.raw IS DISTINCT FROM excluded.raw OR recordings.extras IS DISTI
 """
 
 
+ROW_RETAIN_UNTIL = 14
+"""Where `recording_row` puts the retain-until text (the retention events reuse it)."""
+
+
 def recording_row(r: Recording, stamp: str) -> tuple[Any, ...]:
     """The `recordings` row of a recording (first seen and updated at `stamp`)."""
     return (
