@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import resource
 
+import pytest
+
 from collector import HttpClient, RateLimit, Traffic
 from collector._http._client import RetrySettings
 from collector._runner._machine import Machine, raise_open_file_limit
@@ -64,3 +66,17 @@ def test_a_machine_sizes_its_verification_pool_to_the_cores() -> None:
         assert machine.connection_limit >= 16
     finally:
         machine.close()
+
+
+def test_tenants_start_spread_over_their_first_burst_and_never_later_than_their_window() -> None:
+    """Tenants started together open their windows together, every window after: 500 Xima tenants
+    sent 1,500 requests at once. Their starts are spread over what that first burst costs."""
+    from collector._runner._run import start_offsets
+
+    assert start_offsets([]) == []
+    few = start_offsets([(4, 1.0)] * 3)  # 12 requests: 36 ms of CPU
+    assert few[0] == 0 and max(few) < 0.03
+    many = start_offsets([(3, 10.0)] * 500)  # 1,500 requests: 4.5 s
+    assert many[-1] == pytest.approx(4.5 * 499 / 500)
+    assert len({round(later - earlier, 9) for earlier, later in zip(many, many[1:])}) == 1  # evenly
+    assert max(start_offsets([(3, 1.0)] * 500)) < 1.0  # never later than the tenant's own window

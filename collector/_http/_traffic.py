@@ -112,6 +112,13 @@ class Traffic:
         """The cluster worker sending, named in an `X-Collector-Worker` header (for the vendor's logs)."""
 
     @property
+    def first_burst(self) -> tuple[int, float]:
+        """(requests this tenant may send at once when it starts, its window in seconds): its
+        allowance, at most `max_in_flight` (see `collector._runner._run.start_offsets`)."""
+        limit = self.limiter.limit
+        return min(limit.requests, self.concurrency.limit), limit.per_seconds
+
+    @property
     def waited(self) -> float:
         """Seconds requests spent waiting for rate-limit slots, the routes' included (for the summary)."""
         return self.limiter.waited + sum(limiter.waited for limiter in self.routes.values())

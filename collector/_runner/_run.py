@@ -6,8 +6,9 @@ run the pass (each tenant's end told to plugins), close, tell plugins the pass e
 tells plugins of each tenant it runs, `enqueue --wait` of the whole pass (the same hooks). What
 follows a pass (metrics, a verify slice, summary log lines) is built-in plugins (`_builtins`).
 
-Every tenant's job starts at once (at most `scheduler.max_jobs`, if a user caps it); within a
-tenant, its own rate limit and `max_in_flight` bound the requests, and what costs this machine
+Every tenant's job starts in the pass's first moments (at most `scheduler.max_jobs` at once, if a
+user caps it), their starts spread by `start_offsets` so that their windows do not open together;
+within a tenant, its own rate limit and `max_in_flight` bound the requests, and what costs this machine
 (sockets, files, verification) is bounded by the pass's `Machine`. A job never raises, so one
 tenant's failure cannot stop
 another. The pass ends with every tenant's summary stored in the catalog, a checkpoint of the evidence
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 
@@ -35,6 +36,28 @@ from ._machine import Machine
 from ._plugins import Plugins
 from ._run_journal import RunJournal
 from ._summary import TenantSummary, exit_code
+
+_REQUEST_CPU = 0.003
+"""Seconds of this process's CPU one request costs a pass, about (a verified Xima download, with
+its catalog and evidence work: 2.6-3.3 ms measured by `bench/bench_tenants.py`)."""
+
+
+def start_offsets(bursts: Sequence[tuple[int, float]]) -> list[float]:
+    """When each tenant's job starts, in seconds after the first, given each tenant's first burst
+    (the requests it may send at once: its allowance, at most its `max_in_flight`) and its window.
+
+    Tenants started together open their windows together, and keep doing so: each slot is free again
+    one window after its request's answer, so 500 Xima tenants send 1,500 requests at once, about
+    4.4 s of event-loop CPU, and each waits for its place in the burst, every window (each slot's
+    cycle took the window + 0.2 s at 200 tenants). So tenant i of n starts i/n of the way through a
+    spread as long as the whole first burst's CPU (`_REQUEST_CPU` a request), but never later than
+    its own window: a few tenants start within milliseconds, many are spread evenly over the time
+    their burst would have taken anyway.
+    """
+    if not bursts:
+        return []
+    spread = sum(requests for requests, _ in bursts) * _REQUEST_CPU
+    return [min(spread, window) * index / len(bursts) for index, (_, window) in enumerate(bursts)]
 
 
 @contextmanager
@@ -105,9 +128,11 @@ async def run_pass(
         on_start([job.summary for job in jobs])
     cap = config.scheduler.max_jobs
     slots = asyncio.Semaphore(cap) if cap else None
+    offsets = start_offsets([job.traffic.first_burst for job in jobs])
 
-    async def run_job(job: TenantJob) -> TenantSummary:
+    async def run_job(job: TenantJob, offset: float) -> TenantSummary:
         if slots is None:
+            await asyncio.sleep(offset)
             summary = await job.run()
         else:
             async with slots:
@@ -117,7 +142,8 @@ async def run_pass(
 
     try:
         with _fewer_gc_pauses():
-            summaries = list(await asyncio.gather(*(run_job(job) for job in jobs)))
+            started_jobs = (run_job(job, offset) for job, offset in zip(jobs, offsets, strict=True))
+            summaries = list(await asyncio.gather(*started_jobs))
     finally:
         await asyncio.get_running_loop().run_in_executor(None, machine.close)
     code = EXIT_STORE if store.failure is not None else exit_code(summaries)
