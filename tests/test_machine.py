@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import resource
 
 import pytest
@@ -78,5 +79,5 @@ def test_tenants_start_spread_over_their_first_burst_and_never_later_than_their_
     assert few[0] == 0 and max(few) < 0.03
     many = start_offsets([(3, 10.0)] * 500)  # 1,500 requests: 4.5 s
     assert many[-1] == pytest.approx(4.5 * 499 / 500)
-    assert len({round(later - earlier, 9) for earlier, later in zip(many, many[1:])}) == 1  # evenly
+    assert len({round(later - earlier, 9) for earlier, later in itertools.pairwise(many)}) == 1  # evenly
     assert max(start_offsets([(3, 1.0)] * 500)) < 1.0  # never later than the tenant's own window
