@@ -267,6 +267,17 @@ def _vendor_checks(expect: AudioExpectation, digests: list[AnnouncedDigest], tem
     the download's headers state); a file that contradicts one is not this recording, or not all
     of it, and is rejected."""
     checks: set[str] = set()
+    computed = {"sha256": sha256}
+
+    def digest_of(algorithm: str) -> str | None:
+        """The file's digest in `algorithm` (sha256 as hashed on the way; any other read back once)."""
+        if algorithm not in computed:
+            found = _file_digest(temp, algorithm)
+            if found is None:
+                return None
+            computed[algorithm] = found
+        return computed[algorithm]
+
     if expect.size is not None:
         if expect.size != size:
             raise _Mismatch(f"The vendor announced {expect.size:,} bytes for this recording but {size:,} arrived, so "
@@ -275,7 +286,7 @@ def _vendor_checks(expect: AudioExpectation, digests: list[AnnouncedDigest], tem
     if expect.checksum:
         algorithm, _, expected = expect.checksum.partition(":")
         algorithm = algorithm.strip().lower().replace("-", "")
-        actual = sha256 if algorithm == "sha256" else _file_digest(temp, algorithm)
+        actual = digest_of(algorithm)
         if actual is None or not expected:
             raise _Mismatch(f"The vendor's checksum {redact(expect.checksum)[:40]!r} is not '<algorithm>:<hex>' with "
                             "an algorithm this machine knows, so the file cannot be checked against it.")
@@ -284,8 +295,7 @@ def _vendor_checks(expect: AudioExpectation, digests: list[AnnouncedDigest], tem
                             "the vendor holds (or it was damaged on the way).")
         checks.add(proof.VENDOR_CHECKSUM)
     for digest in digests:
-        actual = sha256 if digest.algorithm == "sha256" else _file_digest(temp, digest.algorithm)
-        if actual != digest.hexdigest:
+        if digest_of(digest.algorithm) != digest.hexdigest:
             raise _Mismatch(f"The file's {digest.algorithm} differs from the one the download's {digest.header} "
                             "header states, so it is not the file the vendor sent (or it was damaged on the way).")
         checks.add(proof.VENDOR_CHECKSUM)
