@@ -10,7 +10,7 @@ What it promises a plugin:
   sent to the client's own origin;
 - connection errors, timeouts, 5xx answers (except 501, 505 and 509), unparsable JSON bodies and
   answers a call calls transient (`transient_when=`, an error code mapped to `TransientAnswer`)
-  are retried with exponential backoff and jitter (tenacity);
+  are retried with exponential backoff and jitter;
 - a 429 is retried after the vendor's `Retry-After` (seconds or an HTTP date; missing, zero or
   garbage falls back to the backoff; always capped), and it pauses and slows the tenant (or the
   route) and lowers its concurrency until calm returns; a 429 asking for longer than
@@ -64,7 +64,7 @@ from ._traffic import (
     Traffic,
     backoff_delay,
     retryable_status,
-    retrying,
+    with_retries,
 )
 from ._verdicts import CallOptions, Estimate, Predicate, URLExpired
 
@@ -348,9 +348,7 @@ class HttpClient(Exchanges):
         waited = 0.0
         while True:
             try:
-                async for attempt in retrying(self.traffic):
-                    with attempt:
-                        return await once()
+                return await with_retries(self.traffic, once)
             except ItemNotReady as exc:
                 delay = exc.retry_after
                 if delay is None or waited + delay > self.traffic.retry.ready_wait:

@@ -12,18 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-)
 
 from collector._base._errors import BadStatus, NoAnswer, RequestFailed
 from collector._base._vendor_answer import VendorAnswer
@@ -33,6 +27,8 @@ from ._concurrency import ConcurrencyLimit
 from ._ledger import account_key, open_ledger
 from ._quotas import RoutePauses
 from ._ratelimit import RateLimit, SlidingWindowLimiter
+
+T = TypeVar("T")
 
 
 class RetrySettings(BaseModel):
@@ -185,27 +181,34 @@ def retryable_status(status: int) -> bool:
     return status in (408, 429) or (500 <= status < 600 and status not in (501, 505, 509))
 
 
-def retrying(traffic: Traffic) -> AsyncRetrying:
-    """The retry loop of one call: `Retryable` is tried again, up to `traffic.retry.attempts` tries in
-    all, after the vendor's Retry-After (capped) or the backoff; a 429 or 503 pauses the limiter the
-    call used, a 429 also slows it; each retry is counted and logged; spent retries raise
-    `BadStatus`, or `NoAnswer` when there was no usable answer."""
-    return AsyncRetrying(
-        stop=stop_after_attempt(traffic.retry.attempts),
-        wait=lambda state: _wait(traffic, state),
-        retry=retry_if_exception(lambda exc: isinstance(exc, Retryable)),
-        before_sleep=lambda state: _count_retry(traffic, state),
-        retry_error_callback=_give_up,
-    )
+async def with_retries(traffic: Traffic, once: Callable[[], Awaitable[T]]) -> T:
+    """Run one call (`once`) with the tenant's retries: `Retryable` is tried again, up to
+    `traffic.retry.attempts` tries in all, after the vendor's Retry-After (capped) or the backoff; a
+    429 or 503 pauses the limiter the call used (even on the last try: nobody else should send
+    into it), a 429 also slows it; each retry is counted and logged; spent retries raise
+    `BadStatus`, or `NoAnswer` when there was no usable answer. Anything else propagates at once.
+
+    A loop of our own, not tenacity's: its per-call state (a thread-local, a future with its lock
+    and condition, closures referring to each other) is cyclic garbage that outlives the call
+    until a full collection, about 60 objects a request; at 500 tenants that garbage was the peak
+    memory's largest part besides live state (see bench/README.md, phase 3).
+    """
+    attempt = 1
+    while True:
+        try:
+            return await once()
+        except Retryable as exc:
+            delay = _wait(traffic, exc, attempt)
+            if attempt >= traffic.retry.attempts:
+                raise _given_up(exc, attempt) from None
+            _count_retry(traffic, exc, attempt)
+        await asyncio.sleep(delay)
+        attempt += 1
 
 
-def _wait(traffic: Traffic, state: RetryCallState) -> float:
+def _wait(traffic: Traffic, exc: Retryable, attempt: int) -> float:
     retry = traffic.retry
-    backoff = backoff_delay(state.attempt_number, retry)
-    exc = state.outcome.exception() if state.outcome else None
-    if not isinstance(exc, Retryable):
-        return backoff
-    delay = min(exc.retry_after, retry.max_retry_after) if exc.retry_after else backoff
+    delay = min(exc.retry_after, retry.max_retry_after) if exc.retry_after else backoff_delay(attempt, retry)
     if exc.status in (429, 503):
         # The vendor is throttling the tenant (or the route): nobody sends until the delay has passed.
         limiter = traffic.routes.get(exc.route) if exc.route is not None else None
@@ -216,27 +219,21 @@ def _wait(traffic: Traffic, state: RetryCallState) -> float:
     return delay
 
 
-def _count_retry(traffic: Traffic, state: RetryCallState) -> None:
+def _count_retry(traffic: Traffic, exc: Retryable, attempt: int) -> None:
     traffic.stats.retries += 1
-    exc = state.outcome.exception() if state.outcome else None
-    if isinstance(exc, Retryable):
-        status = f"HTTP {exc.status}" if exc.status else "no answer"
-        traffic.log.info(
-            "Retrying %s %s after %s (attempt %d of %d): %s", exc.method, exc.path, status, state.attempt_number,
-            traffic.retry.attempts, exc.detail,
-            extra={"event": "retry", "method": exc.method, "path": exc.path, "status": exc.status,
-                   "reason": exc.detail, "attempt": state.attempt_number})
+    status = f"HTTP {exc.status}" if exc.status else "no answer"
+    traffic.log.info(
+        "Retrying %s %s after %s (attempt %d of %d): %s", exc.method, exc.path, status, attempt,
+        traffic.retry.attempts, exc.detail,
+        extra={"event": "retry", "method": exc.method, "path": exc.path, "status": exc.status,
+               "reason": exc.detail, "attempt": attempt})
 
 
-def _give_up(state: RetryCallState) -> Any:
-    exc = state.outcome.exception() if state.outcome else None
-    if isinstance(exc, Retryable):
-        tries = f"gave up after {state.attempt_number} attempts"
-        if exc.status is None or exc.transient:
-            error: RequestFailed = NoAnswer(f"{exc.detail} The collector {tries}.")
-            error.answer = exc.answer
-            raise error from None
-        detail = f"{exc.detail} ({tries})" if exc.detail else f"({tries})"
-        raise BadStatus(exc.status, exc.method, exc.path, detail, answer=exc.answer) from None
-    assert state.outcome is not None
-    return state.outcome.result()
+def _given_up(exc: Retryable, attempts: int) -> RequestFailed:
+    tries = f"gave up after {attempts} attempts"
+    if exc.status is None or exc.transient:
+        error: RequestFailed = NoAnswer(f"{exc.detail} The collector {tries}.")
+        error.answer = exc.answer
+        return error
+    detail = f"{exc.detail} ({tries})" if exc.detail else f"({tries})"
+    return BadStatus(exc.status, exc.method, exc.path, detail, answer=exc.answer)
