@@ -37,6 +37,7 @@ from collector._base._errors import ItemDeferred, ItemRejected
 from collector._base._model import Recording
 from collector._base._redact import redact
 from collector._base._time import iso, now_utc
+from collector._http._bulk import body_chunks
 from collector._http._client import Custody, backoff_delay, custody_of
 from collector._http._custody import AnnouncedDigest, announced_digests
 from collector._sources._source import AudioExpectation, Source
@@ -201,7 +202,7 @@ async def fetch_audio(source: Source, recording: Recording, store: Store, machin
                 opened = response
                 content_type = response.headers.get("content-type")
                 custody = custody_of(response)
-                async for chunk in pace.watch(response.aiter_bytes(), recording.vendor_id):
+                async for chunk in pace.watch(body_chunks(response), recording.vendor_id):
                     await sink.add(chunk)
             lock = retention_for(source.settings.object_lock_days, recording.retain_until, recording.legal_hold)
             expect = source.expected_audio(recording)
