@@ -105,7 +105,7 @@ def main() -> None:
         for label, env_extra in settings:
             base_env = cached_env | env_extra
             envs = {name: baseline_env(tree, base_env) for name, (_, tree) in commands.items()}
-            if extra:
+            if env_extra:
                 _drop_caches(trees)
             else:
                 for name, (command, _) in commands.items():
@@ -120,9 +120,9 @@ def main() -> None:
             for name, samples in times.items():
                 median = statistics.median(samples)
                 target = ""
-                if name.endswith(("collector plugins", "collector status")) and not extra:
+                if name.endswith(("collector plugins", "collector status")) and not env_extra:
                     target = "  (target <= 2x import httpx)"
-                elif name.endswith("collector --help") and not extra:
+                elif name.endswith("collector --help") and not env_extra:
                     target = "  (target <= 2x python -c pass)"
                 print(f"    {name:<34} {median * 1000:6.0f} ms  {median / bare:4.1f}x pass  "
                       f"{median / httpx:4.2f}x import httpx{target}")
