@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -367,3 +369,42 @@ def test_claims_and_leftovers_walk_indexes_not_the_whole_store(tmp_path: Path) -
     assert "transcripts_waiting" in plan("UPDATE", "transcripts")
     assert "tenant_counts" in plan("SELECT", "tenant_counts")
     catalog.close()
+
+
+def test_a_group_commit_lingers_for_patient_items_only(tmp_path: Path) -> None:
+    """Patient items (their tenants wait for a rate-limit slot) arriving a little apart share one
+    transaction; an item that may not wait commits at once, and cuts a linger short."""
+    from collector._storage._store import GroupCommit
+
+    class Slow(GroupCommit[str]):
+        LINGER = 1.0  # long enough that a loaded machine cannot make the timings below overlap it
+
+    store = Store(tmp_path / "store")
+    batches: list[list[str]] = []
+    group = Slow(store, batches.append, lambda item: ("source", "tenant"))
+
+    async def arrivals(patient: bool) -> None:
+        async def later(item: str, delay: float) -> None:
+            await asyncio.sleep(delay)
+            await group.submit(item, patient=patient)
+
+        await asyncio.gather(later("a", 0), later("b", 0.05), later("c", 0.1))
+
+    async def hurried() -> float:
+        began = time.monotonic()
+        lingering = asyncio.create_task(group.submit("patient", patient=True))
+        await asyncio.sleep(0.05)
+        await group.submit("urgent")
+        await lingering
+        return time.monotonic() - began
+
+    try:
+        asyncio.run(arrivals(patient=True))
+        assert batches == [["a", "b", "c"]]
+        batches.clear()
+        asyncio.run(arrivals(patient=False))
+        assert batches == [["a"], ["b"], ["c"]]  # nothing waited for company
+        batches.clear()
+        assert asyncio.run(hurried()) < Slow.LINGER / 2 and batches == [["patient", "urgent"]]
+    finally:
+        store.close()

@@ -199,6 +199,13 @@ class SlidingWindowLimiter:
         self._window = min(self._window * factor, self.limit.per_seconds * self._MAX_SLOWDOWN)
 
     @property
+    def saturated(self) -> bool:
+        """Whether a request is waiting for a slot now: the tenant is held by its limit, so work
+        that finishes meanwhile (a download's catalog commit) may take a few milliseconds longer
+        without delaying any request."""
+        return self._turn.locked()
+
+    @property
     def window(self) -> float:
         """The window currently applied, in seconds (longer than configured after a 429)."""
         return self._window

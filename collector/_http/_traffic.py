@@ -108,6 +108,11 @@ class Traffic:
         """The cluster worker sending, named in an `X-Collector-Worker` header (for the vendor's logs)."""
 
     @property
+    def rate_bound(self) -> bool:
+        """Whether a request of the tenant waits for a rate-limit slot now (its own or a route's)."""
+        return self.limiter.saturated or any(limiter.saturated for limiter in self.routes.values())
+
+    @property
     def first_burst(self) -> tuple[int, float]:
         """(requests this tenant may send at once when it starts, its window in seconds): its
         allowance, at most `max_in_flight` (see `collector._runner._run.start_offsets`)."""

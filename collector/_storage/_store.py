@@ -129,7 +129,18 @@ class GroupCommit(Generic[T]):
     once its own item is committed (or raises the batch's `StoreFailure`). An item of a tenant
     whose lease passed to another worker (`tenant_of` names an item's tenant) fails alone with
     `LeaseLost`, and the rest of its batch is committed without it.
+
+    A batch of `patient` items only (their callers have nothing to send before a while: their
+    tenants wait for a rate-limit slot) waits up to `LINGER` for company first; any other item ends
+    the wait. Tenants held to their limits finish downloads a few milliseconds apart, never together,
+    so without it nearly every one was a transaction of its own: 50 Xima tenants at a 1 s window,
+    CPU per request 3.04 -> 2.82 ms (bench/README.md, phase 3). A tenant that is not held by its
+    limit commits at once as before: a linger for every item (2.70 -> 2.32 ms there) slowed a pass
+    of two unlimited tenants by 13%, each download waiting for its commit.
     """
+
+    LINGER = 0.005
+    """Seconds a batch of patient items waits for company."""
 
     def __init__(self, store: Store, commit: Callable[[list[T]], None],
                  tenant_of: Callable[[T], tuple[str, str]]) -> None:
@@ -138,19 +149,39 @@ class GroupCommit(Generic[T]):
         self._tenant_of = tenant_of
         self._waiting: list[tuple[T, asyncio.Future[None]]] = []
         self._drainer: asyncio.Task[None] | None = None
+        self._hurry = False
+        """An item waiting now may not linger."""
+        self._wake: asyncio.Future[None] | None = None
+        """Set while a batch lingers: completing it ends the wait."""
 
-    async def submit(self, item: T) -> None:
-        """Commit `item` with whatever else is waiting; return once it is committed."""
+    async def submit(self, item: T, *, patient: bool = False) -> None:
+        """Commit `item` with whatever else is waiting; return once it is committed. `patient`: the
+        caller may wait `LINGER` longer (see the class docstring)."""
         import asyncio  # here, not at the top: `status` reads the store without an event loop
 
         done = asyncio.get_running_loop().create_future()
         self._waiting.append((item, done))
+        if not patient:
+            self._hurry = True
+            if self._wake is not None and not self._wake.done():
+                self._wake.set_result(None)
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.create_task(self._drain())
         await done
 
     async def _drain(self) -> None:
+        import asyncio
+
         while self._waiting:
+            if not self._hurry:
+                self._wake = asyncio.get_running_loop().create_future()
+                try:
+                    await asyncio.wait_for(self._wake, self.LINGER)
+                except TimeoutError:
+                    pass
+                finally:
+                    self._wake = None
+            self._hurry = False
             batch, self._waiting = self._waiting, []
             try:
                 await self._store.call(self._commit, [item for item, _ in batch])

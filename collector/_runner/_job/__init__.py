@@ -126,7 +126,8 @@ class TenantJob:
         self.summary.phase = "running"
         job = JobContext(settings=self.settings, source=source, store=self.store, plugins=self.plugins,
                          run_id=self.run_id, summary=self.summary, log=self.log, halt=self.stop, plan=self.plan,
-                         machine=self.machine, revisits=implements(source, "children"))
+                         machine=self.machine, revisits=implements(source, "children"),
+                         rate_bound=lambda: self.traffic.rate_bound)
         work: list[Coroutine[Any, Any, None]] = [run_metadata(job), run_reconcile(job)]
         if job.revisits:
             work.append(run_revisits(job))

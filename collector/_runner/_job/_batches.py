@@ -171,7 +171,7 @@ async def _download(job: JobContext, pace: PaceGuard, batch: _Batch, recording: 
         try:
             stored = await fetch_audio(source, recording, job.store, job.machine,
                                        attempts=job.settings.retry.attempts, on_retry=job.summary.count_retry,
-                                       pace=pace, opener=_opener(batch, recording, later))
+                                       pace=pace, opener=_opener(batch, recording, later), rate_bound=job.rate_bound)
         except asyncio.CancelledError:
             raise
         except BadStatus as exc:

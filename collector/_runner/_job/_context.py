@@ -57,6 +57,8 @@ class JobContext:
     downloads_resume_at: datetime | None = None
     downloads_halted: bool = False
     """Downloads stopped for a reason other than the egress budget: even admitted ones end."""
+    rate_bound: Callable[[], bool] = lambda: False
+    """Whether the tenant is held by its rate limit now (a request waits for a slot)."""
 
     def claim_size(self, at_least: int) -> int:
         """How many due items a task claims from the catalog at once: one rate-limit window's worth

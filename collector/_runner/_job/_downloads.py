@@ -67,7 +67,7 @@ async def _download(job: JobContext, budget: EgressBudget, pace: PaceGuard, reco
     try:
         reserved = await budget.reserve(recording)
         stored = await fetch_audio(job.source, recording, job.store, job.machine, attempts=job.settings.retry.attempts,
-                                   on_retry=job.summary.count_retry, pace=pace)
+                                   on_retry=job.summary.count_retry, pace=pace, rate_bound=job.rate_bound)
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - every outcome is decided in one place

@@ -180,10 +180,13 @@ class _Mismatch(AudioRejected):
 
 
 async def fetch_audio(source: Source, recording: Recording, store: Store, machine: Machine, *, attempts: int,
-                      on_retry: Callable[[], None], pace: PaceGuard, opener: Opener | None = None) -> StoredAudio:
+                      on_retry: Callable[[], None], pace: PaceGuard, opener: Opener | None = None,
+                      rate_bound: Callable[[], bool] = lambda: False) -> StoredAudio:
     """Download, verify and store one recording's audio, or raise an error saying why not.
 
     Each attempt is opened by `opener()` when given, else by `source.open_audio(recording)`.
+    `rate_bound()` says whether the tenant is held by its rate limit now, so that the catalog
+    commit may wait a moment to share its transaction (`GroupCommit`).
 
     HTTP errors raised while opening the download propagate unchanged for the job to classify; a
     failure of our own disk raises `StoreFailure` (it never counts against the recording). The
@@ -210,7 +213,7 @@ async def fetch_audio(source: Source, recording: Recording, store: Store, machin
             settle = partial(_verify_and_place, expect, digests, recording, store, content_type, custody, sink.size,
                              lock)
             stored = await sink.finish(machine.verify_pool, settle)
-            await store.stored_audio.submit((recording.key, stored))
+            await store.stored_audio.submit((recording.key, stored), patient=rate_bound())
             return stored
         except OSError as exc:  # httpx wraps network errors in its own classes: this is our disk
             raise store.failed(exc) from None
