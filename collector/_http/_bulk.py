@@ -3,11 +3,12 @@
 httpx hands a streamed body through httpcore, h11 and its own layers: each piece the socket gives
 is copied into h11's buffer, out of it, into a new `bytes` by httpcore, and passes five async
 generators, all on the event loop. For a 2 GB download that was most of the event loop's CPU
-and held the collector near 0.45x curl. Once the headers are parsed and the first piece of the body
-has come through h11 (which hands over everything it has buffered, up to the announced length),
-the rest of a plain `Content-Length` body is exactly the next bytes on the connection: `body_chunks`
-reads them from the connection itself (httpcore's documented `network_stream` extension), with the
-request's read timeout, until the announced length has arrived.
+(0.40x curl's rate; 0.45x reading directly, see bench/README.md, phase 3). Once the headers are
+parsed and the first piece of the body has come through h11 (which hands over everything it has
+buffered, up to the announced length), the rest of a plain `Content-Length` body is exactly the
+next bytes on the connection: `body_chunks` reads them from the connection itself (httpcore's
+documented `network_stream` extension), with the request's read timeout, until the announced
+length has arrived.
 
 Only for HTTP/1.1 bodies of at least `DIRECT_FROM` bytes with a `Content-Length`, no
 `Transfer-Encoding` and no `Content-Encoding` (chunked or compressed bodies need the parser or the
@@ -33,7 +34,8 @@ _READ_SIZE = 1 << 20
 
 
 async def body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
-    """The response body's bytes as they arrive (not decoded: see the module docstring)."""
+    """The response body's bytes as they arrive, as `httpx.Response.aiter_bytes` gives them (a body
+    read directly has no Content-Encoding to decode)."""
     chunks = response.aiter_bytes()
     remaining = _direct_length(response)
     stream = response.extensions.get("network_stream")
