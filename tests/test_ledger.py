@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +29,37 @@ def test_a_slot_held_by_a_process_that_died_comes_back_one_window_later(tmp_path
     now = ledger.clock()
     slot, ready = ledger.claim(now, 1)
     assert slot is None and ready is not None and now < ready <= now + 1.0 + 0.1
+
+
+def _claim_and_hold(path: str, claimed: Any, release: Any) -> None:
+    ledger = FileLedger(Path(path), 1, window=1.0)
+    while (ready := ledger.claim(ledger.clock(), 1)[1]) is not None:  # a slot taken back is free a window later
+        time.sleep(max(0.0, ready - ledger.clock()))
+    claimed.set()
+    release.wait(30)
+    os._exit(0)
+
+
+def test_a_late_answer_never_frees_a_slot_another_holder_claimed_since(tmp_path: Path) -> None:
+    """This process's request went stale (a stalled process), its slot was taken back and claimed by
+    another process; when the late answer arrives, stamping (or cancelling) must leave that claim
+    alone, or a third request would share the other one's window."""
+    path = tmp_path / "account.slots"
+    ledger = FileLedger(path, 1, window=1.0)
+    stale = ledger.clock() - STALE_AFTER - 10
+    assert ledger.claim(stale, 1) == (0, None)
+    context = multiprocessing.get_context("fork")
+    claimed, release = context.Event(), context.Event()
+    child = context.Process(target=_claim_and_hold, args=(str(path), claimed, release))
+    child.start()
+    try:
+        assert claimed.wait(30)
+        ledger.stamp(0, ledger.clock() - 5.0)  # an answer that would make the slot free at once
+        ledger.unclaim(0)
+        assert ledger.claim(ledger.clock(), 1) == (None, None)  # still the other process's, in flight
+    finally:
+        release.set()
+        child.join()
 
 
 def test_a_slot_held_by_this_process_stays_held_until_it_is_stamped_or_stale(tmp_path: Path) -> None:

@@ -222,15 +222,20 @@ class FileLedger:
             return slot, None
 
     def stamp(self, slot: int, free_at: float) -> None:
-        """See `SlotLedger.stamp`."""
-        with self._locked() as state:
-            state.rows[slot].free_at, state.rows[slot].in_flight = free_at, False
-
-    def unclaim(self, slot: int) -> None:
-        """See `SlotLedger.unclaim`."""
+        """See `SlotLedger.stamp`. A slot another holder has claimed since (this one stalled past
+        its lease, or longer than `STALE_AFTER`, and the slot was taken back) is theirs: freeing it
+        here would let a third request into the window of theirs."""
         with self._locked() as state:
             row = state.rows[slot]
-            row.free_at, row.in_flight = row.before, False
+            if row.pid == self._pid:
+                row.free_at, row.in_flight = free_at, False
+
+    def unclaim(self, slot: int) -> None:
+        """See `SlotLedger.unclaim` (and `stamp`: a slot claimed by another holder since is theirs)."""
+        with self._locked() as state:
+            row = state.rows[slot]
+            if row.pid == self._pid:
+                row.free_at, row.in_flight = row.before, False
 
     def pause(self, until: float) -> None:
         """See `SlotLedger.pause`."""
