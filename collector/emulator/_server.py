@@ -357,7 +357,7 @@ class EmulatorServer(LoopbackService):
             return response, None, "unknown"
         kind, handler, params = route
         key = self.rate_limit_key(request)
-        limited = self._over_limit(arrival, key) or self._too_many_in_flight(key)
+        limited = self._over_limit(key) or self._too_many_in_flight(key)
         if limited is not None:
             self._record(arrival, request, kind, limited, None)
             return limited, None, kind
@@ -425,11 +425,15 @@ class EmulatorServer(LoopbackService):
         return Response.error(429, f"Too many concurrent requests: at most {self.max_in_flight} at a time.",
                               self.retry_after_headers(1, self.retry_after_style))
 
-    def _over_limit(self, arrival: float, key: str) -> Response | None:
+    def _over_limit(self, key: str) -> Response | None:
         if self.rate_limit is None:
             return None
         allowed, window = self.rate_limit
         with self._lock:
+            # Counted when the lock is held, not when the request was first seen: threads reach here
+            # in any order, and an earlier time appended after a later one made the window look
+            # longer than it is (a 429 no client could have avoided, on a loaded machine).
+            arrival = time.monotonic()
             arrivals = self._arrivals[key]
             while arrivals and arrival - arrivals[0] >= window:
                 arrivals.popleft()
