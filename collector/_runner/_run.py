@@ -68,8 +68,9 @@ def _fewer_gc_pauses() -> Iterator[None]:
     default thresholds then run collections that rescan them. Freezing what exists at start-up and
     raising the first threshold measured 8% faster on the sync benchmark. Not higher: each request
     leaves a little cyclic garbage (httpx's response and its stream refer to each other) that pins
-    freed pages of memory until a collection runs, and at 50,000 the resident size grew with the sync (150 MB at 100,000
-    recordings); at 5,000 it stays flat (under 100 MB at 100,000 and at 200,000). Restored afterwards.
+    freed pages of memory until a collection runs, and at 50,000 the resident size grew with the
+    sync (150 MB at 100,000 recordings); at 5,000 it stays flat (under 100 MB at 100,000 and at
+    200,000). Restored afterwards.
     """
     thresholds = gc.get_threshold()
     gc.freeze()

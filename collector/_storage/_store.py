@@ -175,12 +175,8 @@ class GroupCommit(Generic[T]):
         while self._waiting:
             if not self._hurry:
                 self._wake = asyncio.get_running_loop().create_future()
-                try:
-                    await asyncio.wait_for(self._wake, self.LINGER)
-                except TimeoutError:
-                    pass
-                finally:
-                    self._wake = None
+                await asyncio.wait((self._wake,), timeout=self.LINGER)  # returns on either, raises on neither
+                self._wake = None
             self._hurry = False
             batch, self._waiting = self._waiting, []
             try:
