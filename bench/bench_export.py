@@ -28,7 +28,10 @@ def build(store: Path, count: int) -> None:
     db = sqlite3.connect(store / "catalog.sqlite")
     stamp = "2026-01-01T00:00:00.000000Z"
     rows = ((f"id-{n:08d}", f"2026-01-{1 + n % 28:02d}T00:00:00.000000Z") for n in range(count))
-    db.executemany("INSERT INTO recordings VALUES ('bench','t',?,NULL,?,NULL,60.0,'inbound','[]','[]','available',"
+    # Columns named: later schema versions add columns (e.g. the retention's), which take their defaults.
+    db.executemany("INSERT INTO recordings (source, tenant, vendor_id, call_id, start_utc, end_utc, duration, "
+                   "direction, parties, tags, media, media_size, extras, raw, first_seen, updated) "
+                   "VALUES ('bench','t',?,NULL,?,NULL,60.0,'inbound','[]','[]','available',"
                    f"NULL,'{{}}','{{\"n\":1}}','{stamp}','{stamp}')", rows)
     db.execute("INSERT INTO audio (source, tenant, vendor_id, status, path, sha256, size, updated) SELECT source, "
                "tenant, vendor_id, 'stored', 'bench/t/' || vendor_id || '.wav', printf('%064d', 0), 1000, ? "
