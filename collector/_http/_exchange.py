@@ -70,11 +70,11 @@ def keepalive_for(window: float) -> float:
     """How long an idle connection is kept for its next request: past one rate-limit window.
 
     A tenant held to its limit sends its next request on a connection about one window after the
-    last answer on it (the slot comes free then). httpx drops idle connections after 5 s, so at
-    Xima's 10 s window every request opened a new connection (a TLS handshake against a real
-    vendor), and the dropped connections were garbage until a full collection: at 500 tenants,
-    CPU per request 4.0 -> 3.4 ms and peak memory 250 -> 176 MB with the retry loop's change
-    (bench/README.md, phase 3). At most 30 s: a server that closes idle connections sooner is
+    last answer on it (the slot comes free then). httpx drops idle connections after 5 s, so at a
+    10 s window (a vendor's documented 3 requests per 10 s) every request opened a new connection
+    (a TLS handshake against a real vendor), and the dropped connections were garbage until a full
+    collection: at 500 tenants, CPU per request 4.0 -> 3.4 ms and peak memory 250 -> 176 MB with
+    the retry loop's change (bench/README.md, phase 3). At most 30 s: a server that closes idle connections sooner is
     noticed before reuse (httpcore checks that the socket is not readable), except when its close
     crosses our request, which the retry loop then covers.
     """

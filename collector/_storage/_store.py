@@ -133,7 +133,7 @@ class GroupCommit(Generic[T]):
     A batch of `patient` items only (their callers have nothing to send before a while: their
     tenants wait for a rate-limit slot) waits up to `LINGER` for company first; any other item ends
     the wait. Tenants held to their limits finish downloads a few milliseconds apart, never together,
-    so without it nearly every one was a transaction of its own: 50 Xima tenants at a 1 s window,
+    so without it nearly every one was a transaction of its own: 50 such tenants at a 1 s window,
     CPU per request 3.04 -> 2.82 ms (bench/README.md, phase 3). A tenant that is not held by its
     limit commits at once as before: a linger for every item (2.70 -> 2.32 ms there) slowed a pass
     of two unlimited tenants by 13%, each download waiting for its commit.
